@@ -1,0 +1,68 @@
+/**
+ * Thrown at boot when `ApiKeyModule` is configured in a way that could not work safely.
+ * The message names the option at fault and how to fix it. The application does not start:
+ * a misconfigured key check never fails open.
+ *
+ * @publicApi
+ */
+export class ApiKeyConfigurationError extends Error {
+  constructor(
+    /** The option at fault, e.g. `header` or `hasher`. */
+    readonly option: string,
+    problem: string,
+    fix: string,
+  ) {
+    super(`ApiKeyModule option "${option}": ${problem} Fix: ${fix}`);
+    this.name = 'ApiKeyConfigurationError';
+  }
+}
+
+/**
+ * Thrown by `ApiKeyService` when no key matches the given id or prefix.
+ *
+ * @publicApi
+ */
+export class ApiKeyNotFoundError extends Error {
+  constructor(readonly idOrPrefix: string) {
+    super(`No API key has the id or prefix "${idOrPrefix}".`);
+    this.name = 'ApiKeyNotFoundError';
+  }
+}
+
+/**
+ * Thrown when a save would turn a revoked key back into a usable one. Revocation is final.
+ *
+ * @publicApi
+ */
+export class ApiKeyRevocationError extends Error {
+  constructor(id: string | undefined) {
+    super(`API key ${id ?? '(unknown id)'} is revoked, and revocation cannot be undone. Create a new key instead.`);
+    this.name = 'ApiKeyRevocationError';
+  }
+}
+
+/**
+ * Thrown by `ApiKeyService` when the key store cannot be read (database down, pool
+ * exhausted, cold-path queue full). The guard turns it into a 503; it never lets a request in.
+ *
+ * @publicApi
+ */
+export class ApiKeyStoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ApiKeyStoreUnavailableError';
+  }
+}
+
+/**
+ * Thrown by `ApiKeyService.create()` when its input is not acceptable (missing name,
+ * bad scope, expiry in the past...). Nothing is written.
+ *
+ * @publicApi
+ */
+export class ApiKeyValidationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ApiKeyValidationError';
+  }
+}

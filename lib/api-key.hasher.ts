@@ -1,0 +1,124 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import { ApiKeyConfigurationError } from './api-key.errors.js';
+
+/**
+ * Turns keys into stored hashes and checks keys against them. Implement it to store keys
+ * with another algorithm; pass the old hasher in `legacyHashers` when you switch, and keys
+ * still verify and are re-hashed with the new one on their next successful use.
+ *
+ * @publicApi
+ */
+export interface ApiKeyHasher {
+  /** Short label, for logs and errors, e.g. `bcrypt`. */
+  readonly algorithm: string;
+  /**
+   * Longest input, in bytes, that the algorithm fully takes into account (bcrypt: 72), or
+   * `undefined` for no limit. Keys that could be longer are refused at boot.
+   */
+  readonly maxInputBytes?: number;
+  /** Hashes a key for storage. */
+  hash(key: string): Promise<string>;
+  /** Whether `key` matches `hashed`. Must take time independent of where they differ. */
+  verify(key: string, hashed: string): Promise<boolean>;
+  /** Whether `hashed` is in this hasher's format (so this hasher should verify it). */
+  recognizes(hashed: string): boolean;
+  /** Whether a hash in this hasher's format was made with other settings and should be redone. */
+  needsRehash(hashed: string): boolean;
+}
+
+const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+
+/**
+ * bcrypt, the default. Slow on purpose (cost 10 is about 60 ms a check on our machines); the
+ * service memoises successful checks so only a key's first request pays for it.
+ *
+ * @publicApi
+ */
+export class BcryptApiKeyHasher implements ApiKeyHasher {
+  readonly algorithm = 'bcrypt';
+  readonly maxInputBytes = 72;
+  /** The bcrypt cost (log2 of rounds) new hashes are made with. */
+  readonly cost: number;
+
+  /**
+   * @param options.cost bcrypt cost factor, 4 to 31; default 10 (OWASP's minimum)
+   * @throws {ApiKeyConfigurationError} if the cost is out of range
+   */
+  constructor(options: { cost?: number } = {}) {
+    const cost = options.cost ?? 10;
+    if (!Number.isInteger(cost) || cost < 4 || cost > 31) {
+      throw new ApiKeyConfigurationError('hasher', `bcrypt cost ${String(cost)} is out of range.`, 'use an integer from 4 to 31 (10 or more in production).');
+    }
+    this.cost = cost;
+  }
+
+  hash(key: string): Promise<string> {
+    return bcrypt.hash(key, this.cost);
+  }
+
+  verify(key: string, hashed: string): Promise<boolean> {
+    return bcrypt.compare(key, hashed);
+  }
+
+  recognizes(hashed: string): boolean {
+    return BCRYPT_HASH.test(hashed);
+  }
+
+  needsRehash(hashed: string): boolean {
+    return Number(BCRYPT_HASH.exec(hashed)?.[1]) !== this.cost;
+  }
+}
+
+const HMAC_PREFIX = 'hmac-sha256$';
+
+/**
+ * HMAC-SHA-256 under a server-side secret (a pepper) kept out of the database, so a stolen
+ * table alone cannot be used to test guessed keys. Fast: about a microsecond a check. Keys
+ * carry about 190 bits of entropy, far beyond what a slow hash is needed for.
+ *
+ * @publicApi
+ */
+export class HmacSha256ApiKeyHasher implements ApiKeyHasher {
+  readonly algorithm = 'hmac-sha256';
+  private readonly secret: Buffer;
+
+  /**
+   * @param options.secret the pepper, at least 32 bytes; keep it in your secret store, not in the database
+   * @throws {ApiKeyConfigurationError} if the secret is missing or shorter than 32 bytes
+   */
+  constructor(options: { secret: string | Buffer }) {
+    const secret = typeof options?.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options?.secret;
+    if (!Buffer.isBuffer(secret) || secret.length < 32) {
+      throw new ApiKeyConfigurationError(
+        'hasher',
+        'HmacSha256ApiKeyHasher needs a secret of at least 32 bytes.',
+        'pass { secret } from your secret store, e.g. 32 random bytes: `openssl rand -base64 32`.',
+      );
+    }
+    this.secret = Buffer.from(secret);
+  }
+
+  async hash(key: string): Promise<string> {
+    return HMAC_PREFIX + this.mac(key).toString('hex');
+  }
+
+  async verify(key: string, hashed: string): Promise<boolean> {
+    if (!this.recognizes(hashed)) return false;
+    const expected = Buffer.from(hashed.slice(HMAC_PREFIX.length), 'hex');
+    const actual = this.mac(key);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  }
+
+  recognizes(hashed: string): boolean {
+    return hashed.startsWith(HMAC_PREFIX) && hashed.length === HMAC_PREFIX.length + 64;
+  }
+
+  needsRehash(): boolean {
+    return false;
+  }
+
+  private mac(key: string): Buffer {
+    return createHmac('sha256', this.secret).update(key, 'utf8').digest();
+  }
+}

@@ -1,0 +1,70 @@
+import { Table, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+
+/**
+ * The columns of `AbstractApiKey`, in the types the connected driver uses for them, so one
+ * migration serves PostgreSQL, MySQL/MariaDB and SQLite.
+ */
+function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
+  const driver = queryRunner.connection.driver;
+  const timestamp = driver.normalizeType({ type: Date });
+  const text = driver.normalizeType({ type: 'simple-json' });
+  const instant = (name: string, nullable: boolean): TableColumnOptions => ({ name, type: timestamp, precision: 3, isNullable: nullable });
+  return [
+    { name: 'id', type: 'varchar', length: '36', isPrimary: true },
+    { name: 'prefix', type: 'varchar', length: '16' },
+    { name: 'hashed_key', type: 'varchar', length: '255' },
+    { name: 'name', type: 'varchar', length: '100' },
+    { name: 'scopes', type: text },
+    instant('created_at', false),
+    instant('expires_at', true),
+    instant('revoked_at', true),
+    instant('last_used_at', true),
+  ];
+}
+
+/**
+ * A migration class creating an API key table with every column of `AbstractApiKey`. Use it
+ * for your own key entity's table, then add your own columns (an owner, say) in the same or a
+ * following migration.
+ *
+ * @example
+ * ```ts
+ * export const CreatePartnerApiKeys1767225600000 = createApiKeyTableMigration({
+ *   table: 'partner_api_keys',
+ *   name: 'CreatePartnerApiKeys1767225600000',
+ * });
+ * ```
+ * @param options.table table name, default `api_keys`
+ * @param options.name migration name; TypeORM orders migrations by its last 13 digits (a JS timestamp)
+ * @publicApi
+ */
+export function createApiKeyTableMigration(options: { table?: string; name?: string } = {}): new () => MigrationInterface {
+  const table = options.table ?? 'api_keys';
+  const name = options.name ?? 'CreateApiKeys1764000000000';
+  if (!/\d{13}$/.test(name)) throw new TypeError(`Migration name "${name}" must end with a 13-digit timestamp.`);
+  const migration = class implements MigrationInterface {
+    readonly name = name;
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.createTable(new Table({ name: table, columns: apiKeyColumns(queryRunner) }));
+      await queryRunner.createIndex(
+        table,
+        new TableIndex({ name: queryRunner.connection.namingStrategy.indexName(table, ['prefix']), columnNames: ['prefix'], isUnique: true }),
+      );
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      await queryRunner.dropTable(table);
+    }
+  };
+  Object.defineProperty(migration, 'name', { value: name });
+  return migration;
+}
+
+/**
+ * The migration creating the built-in `api_keys` table. Add it to your data source's
+ * `migrations` and run them, to use `synchronize: false`.
+ *
+ * @publicApi
+ */
+export const CreateApiKeys1764000000000 = createApiKeyTableMigration();

@@ -1,0 +1,140 @@
+import { Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
+import type { AbstractApiKey } from './api-key.entity.js';
+import { ApiKeyConfigurationError } from './api-key.errors.js';
+import { createApiKeyGuard } from './api-key.guard.js';
+import {
+  resolveApiKeyOptions,
+  validateRegistration,
+  type ApiKeyModuleAsyncOptions,
+  type ApiKeyModuleOptions,
+  type ApiKeyOptions,
+  type ApiKeyOptionsFactory,
+  type ResolvedApiKeyOptions,
+} from './api-key.options.js';
+import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
+import { ApiKeyRevocationSubscriber } from './api-key.subscriber.js';
+
+const ASYNC_FIELDS = ['imports', 'useFactory', 'inject', 'useClass', 'useExisting', 'extraProviders', 'name', 'entity', 'dataSource', 'isGlobal'];
+
+/**
+ * Registers an API key entity with TypeORM and provides its `ApiKeyService` and guard.
+ * Import it where `TypeOrmModule.forRoot()` is configured.
+ *
+ * @example
+ * ```ts
+ * @Module({
+ *   imports: [
+ *     TypeOrmModule.forRoot({ type: 'postgres', url: process.env.DATABASE_URL, autoLoadEntities: true }),
+ *     ApiKeyModule.forRoot({ header: 'X-Api-Key' }),
+ *   ],
+ * })
+ * export class AppModule {}
+ * ```
+ * @publicApi
+ */
+@Module({})
+export class ApiKeyModule {
+  /**
+   * Registers keys with static options.
+   *
+   * @throws {ApiKeyConfigurationError} at boot if an option is wrong or the entity is unknown to TypeORM
+   */
+  static forRoot<T extends AbstractApiKey = AbstractApiKey>(options: ApiKeyModuleOptions<T> = {}): DynamicModule {
+    const registration = validateRegistration(options);
+    if (options.isGlobal !== undefined && typeof options.isGlobal !== 'boolean') {
+      throw new ApiKeyConfigurationError('isGlobal', `expected true or false, got ${JSON.stringify(options.isGlobal)}.`, 'set isGlobal: true or leave it unset.');
+    }
+    const { name: _n, entity: _e, dataSource: _d, isGlobal: _g, ...keyOptions } = options;
+    const optionsProvider: Provider = {
+      provide: getApiKeyOptionsToken(registration.name),
+      useFactory: () => resolveApiKeyOptions(keyOptions as ApiKeyOptions<T>, registration),
+    };
+    return this.assemble(registration, options, [optionsProvider], []);
+  }
+
+  /**
+   * Registers keys with options made at boot by a factory, a class or an existing provider.
+   *
+   * @throws {ApiKeyConfigurationError} at boot if an option is wrong, none or several of
+   *   `useFactory`/`useClass`/`useExisting` are given, or the entity is unknown to TypeORM
+   */
+  static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(options: ApiKeyModuleAsyncOptions<T>): DynamicModule {
+    for (const key of Object.keys(options ?? {})) {
+      if (!ASYNC_FIELDS.includes(key)) {
+        throw new ApiKeyConfigurationError(key, 'is not a forRootAsync() field.', `return it from useFactory, or use one of: ${ASYNC_FIELDS.join(', ')}.`);
+      }
+    }
+    const registration = validateRegistration(options);
+    const given = [options.useFactory, options.useClass, options.useExisting].filter(Boolean).length;
+    if (given !== 1) {
+      throw new ApiKeyConfigurationError('forRootAsync', `expected exactly one of useFactory, useClass or useExisting, got ${given}.`, 'pass one of them.');
+    }
+    const token = getApiKeyOptionsToken(registration.name);
+    const providers: Provider[] = [...(options.extraProviders ?? [])];
+    if (options.useFactory) {
+      const factory = options.useFactory;
+      providers.push({
+        provide: token,
+        useFactory: async (...args: unknown[]) => resolveApiKeyOptions(await factory(...args), registration),
+        inject: options.inject ?? [],
+      });
+    } else {
+      const factoryClass = (options.useClass ?? options.useExisting) as Type<ApiKeyOptionsFactory<T>>;
+      if (options.useClass) providers.push({ provide: factoryClass, useClass: factoryClass });
+      providers.push({
+        provide: token,
+        useFactory: async (factory: ApiKeyOptionsFactory<T>) => resolveApiKeyOptions(await factory.createApiKeyOptions(), registration),
+        inject: [factoryClass],
+      });
+    }
+    return this.assemble(registration, options, providers, options.imports ?? []);
+  }
+
+  private static assemble<T extends AbstractApiKey>(
+    registration: { name: string; entity: Type<T> },
+    where: Pick<ApiKeyModuleOptions<T>, 'dataSource' | 'isGlobal'>,
+    optionProviders: Provider[],
+    imports: NonNullable<DynamicModule['imports']>,
+  ): DynamicModule {
+    const { name, entity } = registration;
+    const dataSource = where.dataSource;
+    // Called for its registration with `autoLoadEntities`; its repository provider is not
+    // imported, because ours checks the entity first and names the fix when it is missing.
+    TypeOrmModule.forFeature([entity], dataSource);
+    const repositoryProvider: Provider = {
+      provide: getApiKeyRepositoryToken(name),
+      useFactory: (ds: DataSource) => {
+        if (!ds.hasMetadata(entity)) {
+          throw new ApiKeyConfigurationError(
+            'entity',
+            `${entity.name} is not an entity of the TypeORM data source "${typeof dataSource === 'string' ? dataSource : 'default'}".`,
+            `set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ${entity.name} to its entities list.`,
+          );
+        }
+        if (!ds.subscribers.some((s) => s instanceof ApiKeyRevocationSubscriber && s.listenTo() === entity)) {
+          ds.subscribers.push(new ApiKeyRevocationSubscriber(entity));
+        }
+        return ds.getRepository(entity);
+      },
+      inject: [getDataSourceToken(dataSource)],
+    };
+    const serviceToken = getApiKeyServiceToken(name);
+    const serviceProvider: Provider = {
+      provide: serviceToken,
+      useFactory: (options: ResolvedApiKeyOptions<T>, repository) => new ApiKeyService<T>(options, repository),
+      inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
+    };
+    const guard = createApiKeyGuard(name);
+    const providers = [...optionProviders, repositoryProvider, serviceProvider, guard];
+    return {
+      module: ApiKeyModule,
+      global: where.isGlobal === true,
+      imports,
+      providers,
+      exports: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name), serviceToken, guard],
+    };
+  }
+}

@@ -1,0 +1,364 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { IsNull, QueryFailedError, type FindOptionsWhere, type Repository } from 'typeorm';
+import { DEFAULT_API_KEY_NAME, getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
+import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError } from './api-key.errors.js';
+import { generateKey, isPrefix, parseKey } from './api-key.format.js';
+import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+import { ConcurrencyLimiter } from './api-key.limiter.js';
+import { LruMap } from './api-key.lru.js';
+import type { ResolvedApiKeyOptions } from './api-key.options.js';
+import { ApiKeyUsageRecorder } from './api-key.usage.js';
+
+/**
+ * Why a presented key was refused. For logs and server-side callers only: the guard answers
+ * every one of them with the same 401.
+ *
+ * @publicApi
+ */
+export type ApiKeyFailureReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret';
+
+/**
+ * Result of `ApiKeyService.verify()`.
+ *
+ * @publicApi
+ */
+export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
+  | { valid: true; apiKey: T }
+  | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
+
+/** Columns the service manages; `create()` refuses them as input. */
+const MANAGED_FIELDS = ['id', 'prefix', 'hashedKey', 'createdAt', 'revokedAt', 'lastUsedAt', 'revoked'] as const;
+
+/**
+ * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
+ * own entity (an owner relation, say).
+ *
+ * @publicApi
+ */
+export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
+  /** Free-form label, 1 to 100 characters. */
+  name: string;
+  /** When the key stops working; must be in the future. Omit or `null` for never. */
+  expiresAt?: Date | null;
+  /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
+  scopes?: string[];
+} & Omit<Partial<T>, (typeof MANAGED_FIELDS)[number] | 'name' | 'expiresAt' | 'scopes' | 'isExpired' | 'toJSON' | 'toString'>;
+
+/**
+ * A created key: the entity, and the plaintext `key`, which is not stored anywhere and
+ * cannot be shown again.
+ *
+ * @publicApi
+ */
+export interface CreatedApiKey<T extends AbstractApiKey = ApiKey> {
+  apiKey: T;
+  key: string;
+}
+
+/**
+ * Options of `ApiKeyService.list()`.
+ *
+ * @publicApi
+ */
+export interface ListApiKeysOptions {
+  /** Leave out revoked and expired keys. Default `false`: every key. */
+  activeOnly?: boolean;
+}
+
+const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
+/** A bcrypt verifier is always available so keys hashed by the default survive a switch of hasher. */
+const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
+
+interface StoredRow<T> {
+  row: T;
+  hashedKey: string;
+}
+
+/**
+ * Creates, looks up, verifies and revokes API keys of one registration.
+ *
+ * Verification reads the key's row on every call (unless `rowCacheTtl` is set), so a
+ * revocation or expiry made anywhere applies to the very next request. The slow hash runs
+ * once per key and process: later calls compare a SHA-256 digest of the presented key in
+ * constant time against the memoised one, tied to the stored hash it was checked against.
+ *
+ * @publicApi
+ */
+@Injectable()
+export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
+  protected readonly logger = new Logger('ApiKeyService');
+  /** Successful checks: key id to the hash they were checked against and the key's digest. */
+  private readonly memo: LruMap<string, { hashedKey: string; digest: Buffer }>;
+  /** Recent failed checks, by key id and digest, so a repeated bad secret costs no hash. */
+  private readonly failures: LruMap<string, string>;
+  private readonly rowCache: LruMap<string, StoredRow<T> & { until: number }>;
+  private readonly limiter: ConcurrencyLimiter;
+  private readonly usage: ApiKeyUsageRecorder<T> | null;
+
+  constructor(
+    @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
+    @Inject(getApiKeyRepositoryToken()) protected readonly repository: Repository<T>,
+  ) {
+    this.memo = new LruMap(options.verificationMemo ? options.verificationMemo.maxEntries : 0);
+    this.failures = new LruMap(options.coldPath.failureMemoEntries);
+    this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
+    this.limiter = new ConcurrencyLimiter(options.coldPath.maxConcurrent, options.coldPath.maxQueued);
+    this.usage = options.usageTracking ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval) : null;
+  }
+
+  /**
+   * Makes a key and stores its hash. The returned `key` is the only copy of the plaintext.
+   *
+   * @throws {ApiKeyValidationError} if the name, scopes, expiry or extra fields are not acceptable
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be written
+   */
+  async create(input: CreateApiKeyInput<T>): Promise<CreatedApiKey<T>> {
+    const { name, expiresAt = null, scopes = [], ...extra } = (input ?? {}) as CreateApiKeyInput<T>;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
+      throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.');
+    }
+    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && SCOPE_PATTERN.test(s))) {
+      throw new ApiKeyValidationError('Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).');
+    }
+    const now = this.options.clock();
+    if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
+      throw new ApiKeyValidationError('expiresAt must be a valid Date or null.');
+    }
+    if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) {
+      throw new ApiKeyValidationError(`expiresAt (${expiresAt.toISOString()}) is not in the future.`);
+    }
+    for (const field of MANAGED_FIELDS) {
+      if (field in extra) throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
+    }
+
+    for (let attempt = 1; ; attempt++) {
+      const { key, prefix } = generateKey(this.options.brand);
+      const apiKey = this.repository.create({
+        ...(extra as object),
+        id: randomUUID(),
+        prefix,
+        hashedKey: await this.options.hasher.hash(key),
+        name,
+        scopes: [...new Set(scopes)],
+        createdAt: now,
+        expiresAt,
+        revokedAt: null,
+        lastUsedAt: null,
+      } as unknown as T);
+      try {
+        await this.repository.insert(apiKey as any);
+      } catch (error) {
+        // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
+        if (attempt < 3 && (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))) continue;
+        // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
+        if (error instanceof QueryFailedError) throw new ApiKeyValidationError(`The key could not be stored: ${error.message}`);
+        throw this.storeError('create an API key', error);
+      }
+      delete (apiKey as Partial<T>).hashedKey;
+      return { apiKey, key };
+    }
+  }
+
+  /**
+   * Revokes a key for good. Idempotent: revoking a revoked key returns it unchanged, keeping
+   * the first `revokedAt`. Takes effect on the next request in every process (in this process
+   * at once even with `rowCacheTtl`).
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async revoke(idOrPrefix: string): Promise<T> {
+    const apiKey = await this.findOne(idOrPrefix);
+    if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
+    this.forget(apiKey);
+    if (!apiKey.revoked) {
+      try {
+        await this.repository.update({ id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>, { revokedAt: this.options.clock() } as any);
+      } catch (error) {
+        throw this.storeError('revoke an API key', error);
+      }
+    }
+    return (await this.findOne(apiKey.id)) as T;
+  }
+
+  /**
+   * The usable key a plaintext key belongs to, or `null` (unknown, wrong secret, revoked,
+   * expired or refused by `usableWhere`). DRF API Key's `get_from_key`, but expiry is honoured.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async findByKey(key: string): Promise<T | null> {
+    const result = await this.verify(key);
+    return result.valid ? result.apiKey : null;
+  }
+
+  /**
+   * Whether a plaintext key is usable right now.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async isValid(key: string): Promise<boolean> {
+    return (await this.verify(key)).valid;
+  }
+
+  /**
+   * Checks a presented key and says why it failed. Reasons are for logs and callers, never for
+   * responses. Revoked and expired keys are refused before any hashing.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read (never a silent pass)
+   */
+  async verify(key: string): Promise<ApiKeyVerification<T>> {
+    const prefix = parseKey(key, this.options.brand);
+    if (prefix === null) return { valid: false, reason: 'malformed' };
+    const stored = await this.loadByPrefix(prefix);
+    if (!stored) return { valid: false, reason: 'unknown', prefix };
+    const { row, hashedKey } = stored;
+    const now = this.options.clock();
+    if (row.revoked) return { valid: false, reason: 'revoked', prefix };
+    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
+    if (!(await this.checkSecret(row, hashedKey, key))) return { valid: false, reason: 'bad_secret', prefix };
+    this.usage?.record(row, now);
+    return { valid: true, apiKey: row };
+  }
+
+  /**
+   * Every key, newest first, without hashes.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async list(options: ListApiKeysOptions = {}): Promise<T[]> {
+    let keys: T[];
+    try {
+      keys = await this.repository.find({ order: { createdAt: 'DESC' } as any });
+    } catch (error) {
+      throw this.storeError('list API keys', error);
+    }
+    if (!options.activeOnly) return keys;
+    const now = this.options.clock();
+    return keys.filter((k) => !k.revoked && !k.isExpired(now));
+  }
+
+  /**
+   * One key by id or prefix, without its hash, or `null`.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async findOne(idOrPrefix: string): Promise<T | null> {
+    if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0 || idOrPrefix.length > 64) return null;
+    const where = (isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }) as FindOptionsWhere<T>;
+    try {
+      return await this.repository.findOne({ where });
+    } catch (error) {
+      throw this.storeError('read an API key', error);
+    }
+  }
+
+  /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
+  async flushUsage(): Promise<void> {
+    await this.usage?.flush();
+  }
+
+  /** Writes pending `lastUsedAt` marks before the data source closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.usage?.close();
+  }
+
+  /**
+   * Reads the row for a prefix, with its hash, honouring `usableWhere` and `rowCacheTtl`.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be read
+   */
+  protected async loadByPrefix(prefix: string): Promise<StoredRow<T> | null> {
+    const ttl = this.options.rowCacheTtl;
+    const now = ttl > 0 ? Date.now() : 0;
+    if (ttl > 0) {
+      const cached = this.rowCache.get(prefix);
+      if (cached && cached.until > now) return cached;
+    }
+    let row: T | null;
+    try {
+      row = await this.repository
+        .createQueryBuilder('api_key')
+        .setFindOptions({ where: { ...(this.options.usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
+        .addSelect('api_key.hashedKey')
+        .getOne();
+    } catch (error) {
+      throw this.storeError('read an API key', error);
+    }
+    if (!row) return null;
+    const hashedKey = row.hashedKey;
+    delete (row as Partial<T>).hashedKey;
+    const stored = { row, hashedKey };
+    if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
+    return stored;
+  }
+
+  /** Whether `key` matches `hashedKey`, through the memo when possible, else through a hasher. */
+  private async checkSecret(row: T, hashedKey: string, key: string): Promise<boolean> {
+    const digest = createHash('sha256').update(key, 'utf8').digest();
+    const known = this.memo.get(row.id);
+    if (known && known.hashedKey === hashedKey && timingSafeEqual(known.digest, digest)) return true;
+    const failureKey = `${row.id}:${digest.toString('base64')}`;
+    if (this.failures.get(failureKey) === hashedKey) return false;
+
+    const hasher = this.hasherFor(hashedKey);
+    if (!hasher) {
+      this.logger.error(`API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`);
+      return false;
+    }
+    const ok = await this.limiter.run(() => hasher.verify(key, hashedKey));
+    if (!ok) {
+      this.failures.set(failureKey, hashedKey);
+      return false;
+    }
+    let current = hashedKey;
+    if (hasher !== this.options.hasher || hasher.needsRehash(hashedKey)) {
+      current = await this.rehash(row, hashedKey, key);
+    }
+    this.memo.set(row.id, { hashedKey: current, digest });
+    return true;
+  }
+
+  private hasherFor(hashedKey: string): ApiKeyHasher | undefined {
+    return [this.options.hasher, ...this.options.legacyHashers, BCRYPT_VERIFIER].find((h) => h.recognizes(hashedKey));
+  }
+
+  /** Moves a key onto the current hasher after it verified under an old one (DRF 3.0's upgrade path). */
+  private async rehash(row: T, oldHash: string, key: string): Promise<string> {
+    const newHash = await this.options.hasher.hash(key);
+    try {
+      await this.repository.update({ id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>, { hashedKey: newHash } as any);
+      this.rowCache.delete(row.prefix);
+      this.logger.log(`Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`);
+      return newHash;
+    } catch (error) {
+      // The key did verify; failing to upgrade its hash is no reason to refuse it.
+      this.logger.warn(`Could not re-hash API key ${row.prefix}: ${(error as Error).message}`);
+      return oldHash;
+    }
+  }
+
+  private forget(apiKey: T): void {
+    this.memo.delete(apiKey.id);
+    this.rowCache.delete(apiKey.prefix);
+  }
+
+  private storeError(action: string, error: unknown): ApiKeyStoreUnavailableError {
+    if (error instanceof ApiKeyStoreUnavailableError) return error;
+    this.logger.error(`Could not ${action}: ${(error as Error)?.message ?? String(error)}`);
+    return new ApiKeyStoreUnavailableError(`Could not ${action}: the key store is unavailable.`, { cause: error });
+  }
+}
+
+/**
+ * Token of a registration's `ApiKeyService`: the class itself for the default registration,
+ * a string for named ones.
+ *
+ * @publicApi
+ */
+export function getApiKeyServiceToken(name: string = DEFAULT_API_KEY_NAME): string | typeof ApiKeyService {
+  return name === DEFAULT_API_KEY_NAME ? ApiKeyService : `API_KEY:SERVICE:${name}`;
+}

@@ -1,0 +1,24 @@
+import type { EntitySubscriberInterface, UpdateEvent } from 'typeorm';
+import { ApiKeyRevocationError } from './api-key.errors.js';
+
+/**
+ * Refuses, through TypeORM, any update that would clear `revokedAt` on a key: a `save()` of a
+ * loaded revoked entity, or a query-builder/repository `update()` that sets `revokedAt` to null.
+ * The module registers one per key entity on its data source.
+ */
+export class ApiKeyRevocationSubscriber implements EntitySubscriberInterface {
+  constructor(private readonly entity: Function) {}
+
+  listenTo(): Function {
+    return this.entity;
+  }
+
+  beforeUpdate(event: UpdateEvent<any>): void {
+    const next = event.entity as Record<string, unknown> | undefined;
+    if (!next || !('revokedAt' in next) || next.revokedAt != null) return;
+    // save() loads the stored row; update() has none, and clearing revokedAt there is never legitimate.
+    if (event.databaseEntity === undefined || event.databaseEntity?.revokedAt != null) {
+      throw new ApiKeyRevocationError((next.id ?? event.databaseEntity?.id) as string | undefined);
+    }
+  }
+}

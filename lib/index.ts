@@ -1,0 +1,46 @@
+/**
+ * nestjs-api-key: API keys for NestJS. Everything public is exported here; nothing else is API.
+ */
+export {
+  API_KEY_ALTERNATIVES_METADATA,
+  API_KEY_MODULE_OPTIONS,
+  API_KEY_REQUEST_PROPERTY,
+  API_KEY_SCOPES_METADATA,
+  API_KEY_SKIP_METADATA,
+  API_KEY_UNAUTHORIZED_MESSAGE,
+  API_KEY_UNAVAILABLE_MESSAGE,
+  DEFAULT_API_KEY_NAME,
+  getApiKeyOptionsToken,
+  getApiKeyRepositoryToken,
+} from './api-key.constants.js';
+export { AllowApiKeyOr, CurrentApiKey, InjectApiKeyOptions, InjectApiKeyService, RequireScopes, SkipApiKey } from './api-key.decorators.js';
+export { AbstractApiKey, ApiKey } from './api-key.entity.js';
+export {
+  ApiKeyConfigurationError,
+  ApiKeyNotFoundError,
+  ApiKeyRevocationError,
+  ApiKeyStoreUnavailableError,
+  ApiKeyValidationError,
+} from './api-key.errors.js';
+export { ApiKeyForbiddenException, ApiKeyUnauthorizedException, ApiKeyUnavailableException } from './api-key.exceptions.js';
+export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
+export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
+export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+export { CreateApiKeys1764000000000, createApiKeyTableMigration } from './api-key.migration.js';
+export { ApiKeyModule } from './api-key.module.js';
+export type {
+  ApiKeyModuleAsyncOptions,
+  ApiKeyModuleOptions,
+  ApiKeyOptions,
+  ApiKeyOptionsFactory,
+  ResolvedApiKeyOptions,
+} from './api-key.options.js';
+export {
+  ApiKeyService,
+  getApiKeyServiceToken,
+  type ApiKeyFailureReason,
+  type ApiKeyVerification,
+  type CreateApiKeyInput,
+  type CreatedApiKey,
+  type ListApiKeysOptions,
+} from './api-key.service.js';

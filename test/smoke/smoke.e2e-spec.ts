@@ -1,0 +1,60 @@
+import 'reflect-metadata';
+import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyService, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
+import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+@Controller()
+@UseGuards(ApiKeyGuard)
+class ProjectsController {
+  @Get('projects')
+  list(@CurrentApiKey() apiKey: ApiKey) {
+    return { prefix: apiKey.prefix, name: apiKey.name };
+  }
+
+  @Post('projects')
+  @RequireScopes('projects:write')
+  create() {
+    return { created: true };
+  }
+}
+
+describe.each(ENGINES)('smoke on %s', (engine) => {
+  describe.each(ADAPTERS)('%s', (_platform, adapter) => {
+    let db: TestDatabase;
+    let url: string;
+    let app: Awaited<ReturnType<typeof startApp>>['app'];
+    let service: ApiKeyService;
+
+    beforeAll(async () => {
+      db = await createTestDatabase(engine);
+      @Module({
+        imports: [TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any), ApiKeyModule.forRoot({})],
+        controllers: [ProjectsController],
+      })
+      class AppModule {}
+      ({ app, url } = await startApp(AppModule, adapter));
+      service = app.get(ApiKeyService);
+    });
+    afterAll(async () => {
+      await app?.close();
+      await db?.drop();
+    });
+
+    it('lets a valid key in and refuses others', async () => {
+      const { key, apiKey } = await service.create({ name: 'smoke', scopes: ['projects:read'] });
+      const ok = await call(`${url}/projects`, { headers: { authorization: `Api-Key ${key}` } });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toEqual({ prefix: apiKey.prefix, name: 'smoke' });
+      const none = await call(`${url}/projects`);
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toBe('Api-Key realm="api"');
+      const forbidden = await call(`${url}/projects`, { method: 'POST', headers: { authorization: `Api-Key ${key}` } });
+      expect(forbidden.status).toBe(403);
+      await service.revoke(apiKey.id);
+      expect((await call(`${url}/projects`, { headers: { authorization: `Api-Key ${key}` } })).status).toBe(401);
+    });
+  });
+});
