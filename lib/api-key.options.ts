@@ -146,11 +146,13 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   rowCacheTtl: number;
 }
 
-const KEY_OPTIONS: ReadonlyArray<keyof ApiKeyOptions> = [
+/** Every key option, for the README completeness check. */
+export const KEY_OPTIONS: ReadonlyArray<keyof ApiKeyOptions> = [
   'header', 'keyword', 'brand', 'hasher', 'legacyHashers', 'usableWhere', 'clock', 'realm',
   'verificationMemo', 'coldPath', 'usageTracking', 'rowCacheTtl',
 ];
-const REGISTRATION_OPTIONS: ReadonlyArray<keyof ApiKeyModuleOptions> = ['name', 'entity', 'dataSource', 'isGlobal'];
+/** Options of forRoot that shape the module rather than key handling. */
+export const REGISTRATION_OPTIONS: ReadonlyArray<keyof ApiKeyModuleOptions> = ['name', 'entity', 'dataSource', 'isGlobal'];
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
