@@ -1,0 +1,117 @@
+import 'reflect-metadata';
+import { Controller, Get, Module, Post, UseGuards, type LoggerService } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
+import { ADAPTERS, call } from '../support/http.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+/** Keeps every line any logger writes, at every level, so the test can search them. */
+class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  private keep(...parts: unknown[]) {
+    this.lines.push(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(' '));
+  }
+  log(...a: unknown[]) { this.keep(...a); }
+  error(...a: unknown[]) { this.keep(...a); }
+  warn(...a: unknown[]) { this.keep(...a); }
+  debug(...a: unknown[]) { this.keep(...a); }
+  verbose(...a: unknown[]) { this.keep(...a); }
+  fatal(...a: unknown[]) { this.keep(...a); }
+}
+
+@Controller()
+@UseGuards(ApiKeyGuard)
+class SecretController {
+  @Get('data')
+  data() {
+    return { ok: true };
+  }
+
+  @Post('data')
+  @RequireScopes('data:write')
+  write() {
+    return { ok: true };
+  }
+}
+
+describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere (%s)', (engine) => {
+  describe.each(ADAPTERS)('%s', (_platform, adapter) => {
+    let db: TestDatabase;
+    let app: any;
+    let url: string;
+    const logger = new CapturingLogger();
+    // TypeORM's own log of every statement and its parameters goes to the same place.
+    const typeormLogger = {
+      logQuery: (query: string, parameters?: unknown[]) => logger.log(query, parameters ?? []),
+      logQueryError: (error: unknown, query: string, parameters?: unknown[]) => logger.error(String(error), query, parameters ?? []),
+      logQuerySlow: (time: number, query: string, parameters?: unknown[]) => logger.warn(String(time), query, parameters ?? []),
+      logSchemaBuild: (message: string) => logger.log(message),
+      logMigration: (message: string) => logger.log(message),
+      log: (_level: string, message: unknown) => logger.log(message),
+    };
+    const bodies: string[] = [];
+    let key: string;
+    let service: ApiKeyService;
+
+    beforeAll(async () => {
+      db = await createTestDatabase(engine);
+      @Module({
+        imports: [TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true, logging: 'all', logger: typeormLogger } as any), ApiKeyModule.forRoot()],
+        controllers: [SecretController],
+      })
+      class AppModule {}
+      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+      app = moduleRef.createNestApplication(adapter() as any, { logger });
+      await app.listen(0, '127.0.0.1');
+      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      service = app.get(ApiKeyService);
+      ({ key } = await service.create({ name: 'secret-holder', scopes: ['data:read'] }));
+    });
+    afterAll(async () => {
+      await app?.close();
+      await db?.drop();
+    });
+
+    it('answers every kind of request without echoing the key', async () => {
+      const secret = key.slice(9);
+      const variants = [key, `${key} `, key.toUpperCase(), `${key.slice(0, 9)}${'x'.repeat(32)}`, `${key}${key}`];
+      for (const variant of variants) {
+        for (const method of ['GET', 'POST']) {
+          const response = await call(`${url}/data`, { method, headers: { authorization: `Api-Key ${variant}` } });
+          expect([200, 401, 403]).toContain(response.status);
+          bodies.push(JSON.stringify(response.body));
+        }
+      }
+      const viaQuery = await call(`${url}/data?api_key=${encodeURIComponent(key)}`);
+      expect(viaQuery.status).toBe(401);
+      bodies.push(JSON.stringify(viaQuery.body));
+      await service.revoke(key.slice(0, 8));
+      const revoked = await call(`${url}/data`, { headers: { authorization: `Api-Key ${key}` } });
+      expect(revoked.status).toBe(401);
+      bodies.push(JSON.stringify(revoked.body));
+      await service.flushUsage();
+
+      // The suite must actually have produced output to search, or the check proves nothing.
+      expect(logger.lines.length).toBeGreaterThan(0);
+      expect(logger.lines.join('\n')).toContain('SELECT');
+      for (const text of [...logger.lines, ...bodies]) {
+        expect(text).not.toContain(secret);
+      }
+      const listed = JSON.stringify(await service.list());
+      expect(listed).toContain(key.slice(0, 8));
+      expect(listed).not.toContain(secret);
+      expect(listed).not.toContain('hashed');
+    });
+
+    it('stores only a hash', async () => {
+      const rows: Array<Record<string, unknown>> = await app.get(DataSource).query('SELECT * FROM api_keys');
+      expect(rows.length).toBe(1);
+      const dump = JSON.stringify(rows);
+      expect(dump).not.toContain(key.slice(9));
+      expect(String(rows[0].hashed_key)).toMatch(/^\$2b\$10\$/);
+    });
+  });
+});
