@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import * as publicApi from '../../lib/index.js';
+import { KEY_OPTIONS, REGISTRATION_OPTIONS } from '../../lib/api-key.options.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+function section(title: string): string {
+  const start = readme.indexOf(`\n## ${title}\n`);
+  expect(start, `README has a "${title}" section`).toBeGreaterThan(-1);
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end === -1 ? undefined : end);
+}
+
+describe('README', () => {
+  it('documents every module option, and only real ones, in the Configuration table', () => {
+    const rows = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+    expect(new Set(rows)).toEqual(new Set([...KEY_OPTIONS, ...REGISTRATION_OPTIONS]));
+  });
+
+  it('names only decorators and guard hooks that exist', () => {
+    for (const decorator of section('Decorators').matchAll(/`@([A-Za-z]+)\(/g)) {
+      if (decorator[1] === 'UseGuards') continue;
+      expect(publicApi, `@${decorator[1]} is exported`).toHaveProperty(decorator[1]);
+    }
+    const hooks = [...section('Customising the guard').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
+    expect(hooks.length).toBeGreaterThan(4);
+    for (const hook of hooks) {
+      expect(typeof (publicApi.ApiKeyGuard.prototype as any)[hook], `ApiKeyGuard.${hook}`).toBe('function');
+    }
+  });
+
+  it('names only service methods that exist', () => {
+    const methods = [...section('The service').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
+    expect(methods.length).toBeGreaterThan(5);
+    for (const method of methods) {
+      expect(typeof (publicApi.ApiKeyService.prototype as any)[method], `ApiKeyService.${method}`).toBe('function');
+    }
+  });
+});
