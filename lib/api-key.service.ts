@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsNull, QueryFailedError, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, MoreThan, QueryFailedError, type FindOptionsWhere, type Repository } from 'typeorm';
 import { DEFAULT_API_KEY_NAME, getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError } from './api-key.errors.js';
@@ -65,6 +65,32 @@ export interface CreatedApiKey<T extends AbstractApiKey = ApiKey> {
 export interface ListApiKeysOptions {
   /** Leave out revoked and expired keys. Default `false`: every key. */
   activeOnly?: boolean;
+  /** At most this many keys (for paging). Default: all. */
+  take?: number;
+  /** Skip this many keys first (for paging). Default 0. */
+  skip?: number;
+}
+
+/**
+ * Options of `ApiKeyService.rotate()`.
+ *
+ * @publicApi
+ */
+export interface RotateApiKeyOptions {
+  /**
+   * Milliseconds the old key keeps working, so clients can switch without downtime.
+   * `0` revokes it at once. The old key never gains time: an earlier expiry is kept.
+   */
+  gracePeriod: number;
+}
+
+/**
+ * Result of `ApiKeyService.rotate()`: the new key (plaintext shown once) and the old one as it now stands.
+ *
+ * @publicApi
+ */
+export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends CreatedApiKey<T> {
+  previous: T;
 }
 
 const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
@@ -185,6 +211,55 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   }
 
   /**
+   * Replaces a key with a new one carrying the same name, scopes, expiry and owner columns,
+   * and lets the old one work for `gracePeriod` more milliseconds (or revokes it at once for 0).
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyValidationError} if the key is revoked or expired (there is nothing to rotate), or the grace period is invalid
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async rotate(idOrPrefix: string, options: RotateApiKeyOptions): Promise<RotatedApiKey<T>> {
+    const gracePeriod = options?.gracePeriod;
+    if (typeof gracePeriod !== 'number' || !Number.isInteger(gracePeriod) || gracePeriod < 0) {
+      throw new ApiKeyValidationError('gracePeriod must be a whole number of milliseconds, 0 or more.');
+    }
+    const old = await this.findOne(idOrPrefix, true);
+    if (!old) throw new ApiKeyNotFoundError(idOrPrefix);
+    const now = this.options.clock();
+    if (old.revoked || old.isExpired(now)) throw new ApiKeyValidationError(`API key ${old.prefix} is revoked or expired; create a new key instead.`);
+
+    const metadata = this.repository.metadata;
+    const carried: Record<string, unknown> = {};
+    for (const column of metadata.columns) {
+      const property = column.propertyName;
+      if (column.relationMetadata || (MANAGED_FIELDS as readonly string[]).includes(property) || ['name', 'scopes', 'expiresAt'].includes(property)) continue;
+      carried[property] = (old as Record<string, unknown>)[property];
+    }
+    for (const relation of metadata.manyToOneRelations.concat(metadata.oneToOneRelations.filter((r) => r.isOwning))) {
+      const id = (old as Record<string, unknown>)[relation.propertyName];
+      if (id != null) carried[relation.propertyName] = relation.inverseEntityMetadata.primaryColumns.length === 1 ? { [relation.inverseEntityMetadata.primaryColumns[0].propertyName]: id } : id;
+    }
+    const created = await this.create({ ...carried, name: old.name, scopes: old.scopes, expiresAt: old.expiresAt } as CreateApiKeyInput<T>);
+    let previous: T;
+    if (gracePeriod === 0) {
+      previous = await this.revoke(old.id);
+    } else {
+      const until = new Date(now.getTime() + gracePeriod);
+      if (old.expiresAt === null || old.expiresAt > until) {
+        try {
+          await this.repository.update({ id: old.id } as FindOptionsWhere<T>, { expiresAt: until } as any);
+        } catch (error) {
+          throw this.storeError('shorten the old key\'s expiry', error);
+        }
+      }
+      this.forget(old);
+      previous = (await this.findOne(old.id)) as T;
+    }
+    return { ...created, previous };
+  }
+
+  /**
    * The usable key a plaintext key belongs to, or `null` (unknown, wrong secret, revoked,
    * expired or refused by `usableWhere`). DRF API Key's `get_from_key`, but expiry is honoured.
    *
@@ -230,27 +305,29 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async list(options: ListApiKeysOptions = {}): Promise<T[]> {
-    let keys: T[];
+    const now = this.options.clock();
+    const active = { revokedAt: IsNull() };
+    const where = options.activeOnly
+      ? ([{ ...active, expiresAt: IsNull() }, { ...active, expiresAt: MoreThan(now) }] as FindOptionsWhere<T>[])
+      : undefined;
     try {
-      keys = await this.repository.find({ order: { createdAt: 'DESC' } as any });
+      return await this.repository.find({ where, order: { createdAt: 'DESC', id: 'ASC' } as any, take: options.take, skip: options.skip });
     } catch (error) {
       throw this.storeError('list API keys', error);
     }
-    if (!options.activeOnly) return keys;
-    const now = this.options.clock();
-    return keys.filter((k) => !k.revoked && !k.isExpired(now));
   }
 
   /**
    * One key by id or prefix, without its hash, or `null`.
    *
+   * @param withRelationIds load owner relations as their ids (as `rotate()` needs)
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
-  async findOne(idOrPrefix: string): Promise<T | null> {
+  async findOne(idOrPrefix: string, withRelationIds = false): Promise<T | null> {
     if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0 || idOrPrefix.length > 64) return null;
     const where = (isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }) as FindOptionsWhere<T>;
     try {
-      return await this.repository.findOne({ where });
+      return await this.repository.findOne({ where, loadRelationIds: withRelationIds || undefined });
     } catch (error) {
       throw this.storeError('read an API key', error);
     }

@@ -43,4 +43,6 @@ export {
   type CreateApiKeyInput,
   type CreatedApiKey,
   type ListApiKeysOptions,
+  type RotateApiKeyOptions,
+  type RotatedApiKey,
 } from './api-key.service.js';
