@@ -1,0 +1,80 @@
+import 'reflect-metadata';
+import { Module, UseGuards } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
+import { io, type Socket } from 'socket.io-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyService, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import { ADAPTERS, startApp } from '../support/http.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+
+@WebSocketGateway()
+class KeyGateway {
+  @UseGuards(ApiKeyGuard)
+  @SubscribeMessage('whoami')
+  whoami(_client: unknown, _body: unknown, @CurrentApiKey() apiKey?: ApiKey) {
+    return apiKey?.prefix ?? 'no key on the handshake';
+  }
+}
+
+function connect(url: string, headers: Record<string, string>): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { transports: ['websocket'], forceNew: true, extraHeaders: headers, reconnection: false, timeout: 5000 });
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+/** Emits `whoami` and resolves with the acknowledgement, or with the gateway's `exception` event. */
+function ask(socket: Socket): Promise<{ ack?: string; exception?: any }> {
+  return new Promise((resolve) => {
+    socket.once('exception', (exception) => resolve({ exception }));
+    socket.emit('whoami', {}, (ack: string) => resolve({ ack }));
+  });
+}
+
+describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapter) => {
+  let db: TestDatabase;
+  let app: any;
+  let url: string;
+  let key: string;
+  let prefix: string;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('sqlite');
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any),
+        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+      ],
+      providers: [KeyGateway],
+    })
+    class AppModule {}
+    ({ app, url } = await startApp(AppModule, adapter));
+    const created = await app.get(ApiKeyService).create({ name: 'ws' });
+    key = created.key;
+    prefix = created.apiKey.prefix;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.disconnect();
+    await app?.close();
+    await db?.drop();
+  });
+
+  it('reads the key from the handshake headers and hands it to the handler', async () => {
+    const socket = await connect(url, { authorization: `Api-Key ${key}` });
+    sockets.push(socket);
+    expect(await ask(socket)).toEqual({ ack: prefix });
+  });
+
+  it('refuses a missing or bad key with a WsException, not an internal error', async () => {
+    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }]) {
+      const socket = await connect(url, headers);
+      sockets.push(socket);
+      const answer = await ask(socket);
+      expect(answer.ack).toBeUndefined();
+      expect(answer.exception).toMatchObject({ status: 'error', message: 'Forbidden resource' });
+    }
+  });
+});
