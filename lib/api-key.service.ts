@@ -94,6 +94,21 @@ export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends Create
 }
 
 const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
+
+/**
+ * Whether the database refused the row itself (a constraint or a bad value), as opposed to
+ * failing to run the statement at all. Only the server's verdict counts: a driver error with
+ * no SQL state (closed connection, socket reset) or one of the connection and resource classes
+ * (08, 53, 57, 58; SQLite's busy and I/O codes) is an outage.
+ */
+function isRowRejected(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driverError = (error as QueryFailedError & { driverError?: { sqlState?: unknown; code?: unknown } }).driverError;
+  const state = driverError?.sqlState ?? driverError?.code;
+  if (typeof state !== 'string') return false;
+  if (state.startsWith('SQLITE_')) return /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(state);
+  return /^[0-9A-Z]{5}$/.test(state) && !/^(08|53|57|58)/.test(state);
+}
 /** A bcrypt verifier is always available so keys hashed by the default survive a switch of hasher. */
 const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
 
@@ -179,7 +194,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
         if (attempt < 3 && (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))) continue;
         // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
-        if (error instanceof QueryFailedError) throw new ApiKeyValidationError(`The key could not be stored: ${error.message}`);
+        if (isRowRejected(error)) throw new ApiKeyValidationError(`The key could not be stored: ${(error as Error).message}`);
         throw this.storeError('create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
