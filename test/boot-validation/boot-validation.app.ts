@@ -1,0 +1,27 @@
+import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import { ApiKeyGuard, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+
+@Controller('ping')
+@UseGuards(ApiKeyGuard)
+export class PingController {
+  @Get()
+  ping(@CurrentApiKey() apiKey: ApiKey) {
+    return { prefix: apiKey.prefix };
+  }
+}
+
+/** An in-memory SQLite data source, by default one that finds key entities by itself. */
+export const SQLITE: TypeOrmModuleOptions = { type: 'better-sqlite3', database: ':memory:', autoLoadEntities: true, synchronize: true };
+
+/** An app made of a TypeORM data source and one `ApiKeyModule` registration, to see whether it boots. */
+@Module({})
+export class BootValidationAppModule {
+  static register(apiKeyModule: DynamicModule, typeorm: TypeOrmModuleOptions = SQLITE): DynamicModule {
+    return {
+      module: BootValidationAppModule,
+      imports: [TypeOrmModule.forRoot(typeorm), apiKeyModule],
+      controllers: [PingController],
+    };
+  }
+}
