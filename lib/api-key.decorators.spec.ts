@@ -1,0 +1,180 @@
+import 'reflect-metadata';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import { Injectable, type CanActivate } from '@nestjs/common';
+import { GUARDS_METADATA, ROUTE_ARGS_METADATA, SELF_DECLARED_DEPS_METADATA } from '@nestjs/common/constants.js';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { describe, expect, it } from 'vitest';
+import {
+  API_KEY_ALTERNATIVES_METADATA,
+  API_KEY_MODULE_OPTIONS,
+  API_KEY_SCOPES_METADATA,
+  API_KEY_SKIP_METADATA,
+} from './api-key.constants.js';
+import { AllowApiKeyOr, CurrentApiKey, InjectApiKeyOptions, InjectApiKeyService, RequireScopes, SkipApiKey } from './api-key.decorators.js';
+import { ApiKeyGuard, createApiKeyGuard } from './api-key.guard.js';
+import { ApiKeyService } from './api-key.service.js';
+
+@Injectable()
+class SessionGuard implements CanActivate {
+  canActivate() {
+    return true;
+  }
+}
+
+@Injectable()
+class JwtGuard implements CanActivate {
+  canActivate() {
+    return true;
+  }
+}
+
+describe('@SkipApiKey', () => {
+  @SkipApiKey()
+  class PublicController {
+    page() {}
+
+    @SkipApiKey(false)
+    privatePage() {}
+  }
+
+  class MixedController {
+    @SkipApiKey()
+    health() {}
+
+    other() {}
+  }
+
+  it('marks a class or a method, and false protects a method again', () => {
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController)).toBe(true);
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.page)).toBeUndefined();
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.privatePage)).toBe(false);
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController.prototype.health)).toBe(true);
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController.prototype.other)).toBeUndefined();
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController)).toBeUndefined();
+  });
+
+  it.each(['yes', 1, null, {}])('throws at decoration time for %j', (value) => {
+    expect(() => SkipApiKey(value as any)).toThrow(TypeError);
+  });
+});
+
+describe('@RequireScopes', () => {
+  @RequireScopes('projects:read')
+  class ProjectsController {
+    list() {}
+
+    @RequireScopes('projects:write', 'audit:write', 'projects:write')
+    create() {}
+  }
+
+  it('writes the scopes on the class and on a method, without duplicates', () => {
+    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController)).toEqual(['projects:read']);
+    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.create)).toEqual(['projects:write', 'audit:write']);
+    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.list)).toBeUndefined();
+  });
+
+  it('throws at decoration time with no scope', () => {
+    expect(() => RequireScopes()).toThrow(/at least one scope/);
+  });
+
+  it.each(['', 'has space', 'a,b', 'x'.repeat(101), 42, undefined])('throws at decoration time for scope %j', (scope) => {
+    expect(() => RequireScopes('ok', scope as string)).toThrow(TypeError);
+  });
+});
+
+describe('@AllowApiKeyOr', () => {
+  class ReportsController {
+    @AllowApiKeyOr(SessionGuard, JwtGuard)
+    list() {}
+  }
+
+  @AllowApiKeyOr(SessionGuard)
+  class DashboardController {
+    view() {}
+  }
+
+  it('records the alternatives and applies ApiKeyGuard itself, on a method', () => {
+    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, ReportsController.prototype.list)).toEqual([SessionGuard, JwtGuard]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toEqual([ApiKeyGuard]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController)).toBeUndefined();
+  });
+
+  it('does the same on a class', () => {
+    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController)).toEqual([SessionGuard]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, DashboardController)).toEqual([ApiKeyGuard]);
+    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController.prototype.view)).toBeUndefined();
+  });
+
+  it('throws at decoration time with no guard', () => {
+    expect(() => AllowApiKeyOr()).toThrow(/at least one other guard/);
+  });
+
+  it('throws at decoration time when given an API key guard, which would make OR mean nothing', () => {
+    expect(() => AllowApiKeyOr(ApiKeyGuard)).toThrow(TypeError);
+    expect(() => AllowApiKeyOr(SessionGuard, createApiKeyGuard('decorators-spec'))).toThrow(/is an API key guard/);
+    class MyKeyGuard extends ApiKeyGuard {}
+    expect(() => AllowApiKeyOr(MyKeyGuard)).toThrow(TypeError);
+  });
+
+  it('throws at decoration time for something that is not a class', () => {
+    expect(() => AllowApiKeyOr(undefined as any)).toThrow(TypeError);
+    expect(() => AllowApiKeyOr('SessionGuard' as any)).toThrow(TypeError);
+  });
+});
+
+describe('@CurrentApiKey', () => {
+  class MeController {
+    me(@CurrentApiKey() _apiKey: unknown) {}
+  }
+
+  /** The factory Nest calls to fill the parameter, as registered by the decorator. */
+  function parameterFactory() {
+    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, MeController, 'me') as Record<string, { index: number; factory: Function }>;
+    const [entry] = Object.values(args);
+    expect(entry.index).toBe(0);
+    return entry.factory;
+  }
+
+  it('hands the handler the key the guard put on the request, in HTTP and WebSocket contexts', () => {
+    const factory = parameterFactory();
+    const apiKey = { id: 'k1', name: 'reader' };
+    const request = Object.assign(new IncomingMessage(new Socket()), { apiKey });
+    const http = new ExecutionContextHost([request, {}, () => undefined]);
+    http.setType('http');
+    expect(factory(undefined, http)).toBe(apiKey);
+
+    const ws = new ExecutionContextHost([{ handshake: { headers: {}, apiKey } }, {}]);
+    ws.setType('ws');
+    expect(factory(undefined, ws)).toBe(apiKey);
+  });
+
+  it('gives undefined when no key passed, or there is no request', () => {
+    const factory = parameterFactory();
+    const http = new ExecutionContextHost([new IncomingMessage(new Socket()), {}, () => undefined]);
+    http.setType('http');
+    expect(factory(undefined, http)).toBeUndefined();
+    const rpc = new ExecutionContextHost([{}, {}]);
+    rpc.setType('rpc');
+    expect(factory(undefined, rpc)).toBeUndefined();
+  });
+});
+
+describe('@InjectApiKeyService and @InjectApiKeyOptions', () => {
+  class Consumer {
+    constructor(
+      @InjectApiKeyService() readonly defaultService: unknown,
+      @InjectApiKeyService('partner') readonly partnerService: unknown,
+      @InjectApiKeyOptions() readonly options: unknown,
+      @InjectApiKeyOptions('partner') readonly partnerOptions: unknown,
+    ) {}
+  }
+
+  it('injects the tokens of the default and of a named registration', () => {
+    const deps = (Reflect.getMetadata(SELF_DECLARED_DEPS_METADATA, Consumer) as Array<{ index: number; param: unknown }>)
+      .slice()
+      .sort((a, b) => a.index - b.index)
+      .map((d) => d.param);
+    expect(deps).toEqual([ApiKeyService, 'API_KEY:SERVICE:partner', API_KEY_MODULE_OPTIONS, `${API_KEY_MODULE_OPTIONS}:partner`]);
+  });
+});

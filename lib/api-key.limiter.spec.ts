@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
+import { ConcurrencyLimiter } from './api-key.limiter.js';
+
+/** A task that runs until the test releases it, recording how many tasks ran alongside it. */
+function gatedTask(limiter: ConcurrencyLimiter, record: { peak: number; started: number }) {
+  let release!: (value: string) => void;
+  let fail!: (error: Error) => void;
+  const gate = new Promise<string>((resolve, reject) => {
+    release = resolve;
+    fail = reject;
+  });
+  let started = false;
+  const result = limiter.run(async () => {
+    started = true;
+    record.started++;
+    record.peak = Math.max(record.peak, limiter.running);
+    return gate;
+  });
+  return { result, release, fail, started: () => started };
+}
+
+/** Lets every queued promise callback run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('ConcurrencyLimiter', () => {
+  it('never runs more than maxConcurrent tasks at once, and runs them all', async () => {
+    const limiter = new ConcurrencyLimiter(2, 100);
+    const record = { peak: 0, started: 0 };
+    const tasks = Array.from({ length: 10 }, () => gatedTask(limiter, record));
+    await settle();
+    expect(record.started).toBe(2);
+    expect(limiter.running).toBe(2);
+    expect(limiter.queued).toBe(8);
+    for (const [index, task] of tasks.entries()) {
+      task.release(`done ${index}`);
+      await settle();
+      expect(limiter.running).toBeLessThanOrEqual(2);
+    }
+    expect(await Promise.all(tasks.map((t) => t.result))).toEqual(tasks.map((_t, i) => `done ${i}`));
+    expect(record.peak).toBe(2);
+    expect(record.started).toBe(10);
+    expect(limiter.running).toBe(0);
+    expect(limiter.queued).toBe(0);
+  });
+
+  it('starts waiting tasks in the order they came', async () => {
+    const limiter = new ConcurrencyLimiter(1, 10);
+    const record = { peak: 0, started: 0 };
+    const first = gatedTask(limiter, record);
+    const second = gatedTask(limiter, record);
+    const third = gatedTask(limiter, record);
+    await settle();
+    expect([first.started(), second.started(), third.started()]).toEqual([true, false, false]);
+    first.release('1');
+    await settle();
+    expect([second.started(), third.started()]).toEqual([true, false]);
+    second.release('2');
+    third.release('3');
+    expect(await Promise.all([first.result, second.result, third.result])).toEqual(['1', '2', '3']);
+  });
+
+  it('refuses a task beyond maxQueued with ApiKeyStoreUnavailableError, without running it', async () => {
+    const limiter = new ConcurrencyLimiter(1, 1);
+    const record = { peak: 0, started: 0 };
+    const running = gatedTask(limiter, record);
+    const waiting = gatedTask(limiter, record);
+    let ranRefused = false;
+    await expect(limiter.run(async () => (ranRefused = true))).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    expect(ranRefused).toBe(false);
+    running.release('a');
+    waiting.release('b');
+    expect(await Promise.all([running.result, waiting.result])).toEqual(['a', 'b']);
+    // Once the queue drains, tasks are accepted again.
+    expect(await limiter.run(async () => 'later')).toBe('later');
+  });
+
+  it('with maxQueued 0, refuses whatever cannot start at once', async () => {
+    const limiter = new ConcurrencyLimiter(1, 0);
+    const running = gatedTask(limiter, { peak: 0, started: 0 });
+    await expect(limiter.run(async () => 'x')).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    running.release('done');
+    await running.result;
+  });
+
+  it('passes the slot on when a task fails or throws synchronously', async () => {
+    const limiter = new ConcurrencyLimiter(1, 10);
+    const record = { peak: 0, started: 0 };
+    const failing = gatedTask(limiter, record);
+    const next = gatedTask(limiter, record);
+    const throwing = limiter.run(() => {
+      throw new Error('sync failure');
+    });
+    const last = gatedTask(limiter, record);
+    failing.fail(new Error('hash failed'));
+    await expect(failing.result).rejects.toThrow('hash failed');
+    await settle();
+    expect(next.started()).toBe(true);
+    next.release('next ran');
+    await expect(throwing).rejects.toThrow('sync failure');
+    await settle();
+    expect(last.started()).toBe(true);
+    last.release('last ran');
+    expect(await next.result).toBe('next ran');
+    expect(await last.result).toBe('last ran');
+    expect(limiter.running).toBe(0);
+    expect(record.peak).toBe(1);
+  });
+});
