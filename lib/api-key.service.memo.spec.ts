@@ -1,0 +1,238 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../test/support/databases.js';
+import { FakeClock } from '../test/support/clock.js';
+import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../test/support/key-store.js';
+import { ApiKey } from './api-key.entity.js';
+import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
+import { generateKey } from './api-key.format.js';
+import type { ApiKeyHasher } from './api-key.hasher.js';
+import type { ApiKeyOptions } from './api-key.options.js';
+
+/**
+ * Wraps a real hasher and counts what the service asks of it, so tests can tell a memoised
+ * check (no hasher call) from a real one. It can also hold `verify` calls at a gate, to see
+ * how many run at once.
+ */
+class CountingHasher implements ApiKeyHasher {
+  verifyCalls = 0;
+  hashCalls = 0;
+  /** `verify` calls running inside the wrapped hasher right now, and the most seen at once. */
+  running = 0;
+  peak = 0;
+  private gate: Promise<void> | null = null;
+  private openGate: (() => void) | null = null;
+  private entered: Array<() => void> = [];
+
+  constructor(private readonly inner: ApiKeyHasher) {}
+
+  get algorithm(): string {
+    return this.inner.algorithm;
+  }
+
+  get maxInputBytes(): number | undefined {
+    return this.inner.maxInputBytes;
+  }
+
+  hash(key: string): Promise<string> {
+    this.hashCalls++;
+    return this.inner.hash(key);
+  }
+
+  async verify(key: string, hashed: string): Promise<boolean> {
+    this.verifyCalls++;
+    this.running++;
+    this.peak = Math.max(this.peak, this.running);
+    this.entered.shift()?.();
+    try {
+      if (this.gate) await this.gate;
+      return await this.inner.verify(key, hashed);
+    } finally {
+      this.running--;
+    }
+  }
+
+  recognizes(hashed: string): boolean {
+    return this.inner.recognizes(hashed);
+  }
+
+  needsRehash(hashed: string): boolean {
+    return this.inner.needsRehash(hashed);
+  }
+
+  /** Holds every `verify` call from now on until `release()`. */
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.openGate = resolve));
+  }
+
+  release(): void {
+    this.openGate?.();
+    this.gate = null;
+  }
+
+  /** Resolves when the next `verify` call has entered the hasher. */
+  nextEntry(): Promise<void> {
+    return new Promise((resolve) => this.entered.push(resolve));
+  }
+}
+
+describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
+  let store: KeyStore;
+
+  /** A service over the shared store with a fresh counting hasher, as a new process would have. */
+  const counted = (options: ApiKeyOptions = {}) => {
+    const hasher = new CountingHasher(FAST_BCRYPT);
+    return { hasher, service: store.service({ ...options, hasher }) };
+  };
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    store = await openKeyStore(engine);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('runs the hasher once for a key, then answers from the memo', async () => {
+    const { hasher, service } = counted();
+    const { key } = await service.create({ name: 'memo' });
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(1);
+    expect(await service.isValid(key)).toBe(true);
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it('does not let the memo of one key vouch for another secret with the same prefix', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'memo-other-secret' });
+    expect(await service.isValid(key)).toBe(true);
+    const impostor = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    expect(await service.verify(impostor)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    expect(hasher.verifyCalls).toBe(2);
+  });
+
+  it('applies a revocation made by another process at once, though the key is memoised here', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'memo-revoked' });
+    expect(await service.isValid(key)).toBe(true);
+    expect(await service.isValid(key)).toBe(true);
+    await store.service().revoke(apiKey.id);
+    expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+    expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it('applies an expiry set by another process at once, though the key is memoised here', async () => {
+    const clock = new FakeClock();
+    const { hasher, service } = counted({ clock: clock.now });
+    const { apiKey, key } = await service.create({ name: 'memo-expired' });
+    expect(await service.isValid(key)).toBe(true);
+    await store.dataSource.getRepository(ApiKey).update(apiKey.id, { expiresAt: clock.now() });
+    expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'expired' });
+    expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it('checks again when the stored hash changed, and trusts only the new one', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'memo-rehashed' });
+    expect(await service.isValid(key)).toBe(true);
+    await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(key) });
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(2);
+    // The row now belongs to another secret: the memoised success must not carry over.
+    await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(generateKey().key) });
+    expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    expect(hasher.verifyCalls).toBe(3);
+  });
+
+  it('runs the hasher once for a repeated bad secret on a known prefix, and still accepts the right key', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'memo-failures' });
+    const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    for (let i = 0; i < 5; i++) expect(await service.verify(wrong)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    expect(hasher.verifyCalls).toBe(1);
+    const anotherWrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    expect(await service.isValid(anotherWrong)).toBe(false);
+    expect(hasher.verifyCalls).toBe(2);
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(3);
+  });
+
+  it('forgets a remembered failure when the stored hash changes', async () => {
+    const { service } = counted();
+    const { apiKey } = await service.create({ name: 'memo-failure-rehash' });
+    const replacement = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    expect(await service.isValid(replacement)).toBe(false);
+    await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(replacement) });
+    expect(await service.isValid(replacement)).toBe(true);
+  });
+
+  it('hashes every bad secret when failureMemoEntries is 0', async () => {
+    const { hasher, service } = counted({ coldPath: { failureMemoEntries: 0 } });
+    const { apiKey } = await service.create({ name: 'no-failure-memo' });
+    const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    for (let i = 0; i < 3; i++) expect(await service.isValid(wrong)).toBe(false);
+    expect(hasher.verifyCalls).toBe(3);
+  });
+
+  it('runs the hasher on every check with verificationMemo: false', async () => {
+    const { hasher, service } = counted({ verificationMemo: false });
+    const { key } = await service.create({ name: 'no-memo' });
+    for (let i = 0; i < 4; i++) expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(4);
+  });
+
+  it('keeps at most maxEntries keys memoised, evicting the least recently used', async () => {
+    const { hasher, service } = counted({ verificationMemo: { maxEntries: 2 } });
+    const [a, b, c] = await Promise.all(['lru-a', 'lru-b', 'lru-c'].map((name) => service.create({ name })));
+    for (const { key } of [a, b, c]) expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(3);
+    // a was evicted by c; b and c are memoised.
+    expect(await service.isValid(c.key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(3);
+    expect(await service.isValid(a.key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(4);
+    // Memoising a again evicted b, the least recently used; c was used more recently.
+    expect(await service.isValid(c.key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(4);
+    expect(await service.isValid(b.key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(5);
+  });
+
+  it('runs at most coldPath.maxConcurrent hashes at once', async () => {
+    const { hasher, service } = counted({ coldPath: { maxConcurrent: 2, maxQueued: 10 } });
+    const created = await Promise.all(Array.from({ length: 5 }, (_, i) => service.create({ name: `cold-${i}` })));
+    hasher.hold();
+    const twoInside = Promise.all([hasher.nextEntry(), hasher.nextEntry()]);
+    const checks = created.map(({ key }) => service.isValid(key));
+    await twoInside;
+    expect(hasher.running).toBe(2);
+    hasher.release();
+    expect(await Promise.all(checks)).toEqual([true, true, true, true, true]);
+    expect(hasher.peak).toBe(2);
+    expect(hasher.verifyCalls).toBe(5);
+  });
+
+  it('refuses with ApiKeyStoreUnavailableError, never a pass, when the cold-path queue is full', async () => {
+    const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueued: 0 } });
+    const [first, second] = await Promise.all([service.create({ name: 'queue-1' }), service.create({ name: 'queue-2' })]);
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const firstCheck = service.isValid(first.key);
+    await entered;
+    await expect(service.verify(second.key)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    // A memoised key needs no slot, so it is not refused while the queue is full.
+    hasher.release();
+    expect(await firstCheck).toBe(true);
+    hasher.hold();
+    const blocker = (await service.create({ name: 'queue-3' })).key;
+    const blockerEntered = hasher.nextEntry();
+    const blocking = service.isValid(blocker);
+    await blockerEntered;
+    expect(await service.isValid(first.key)).toBe(true);
+    hasher.release();
+    expect(await blocking).toBe(true);
+    expect(await service.isValid(second.key)).toBe(true);
+  });
+});
