@@ -7,6 +7,7 @@ import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError
 import { generateKey, isPrefix, parseKey } from './api-key.format.js';
 import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
+import { ApiKeyPrefixLookup } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
@@ -137,6 +138,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly rowCache: LruMap<string, StoredRow<T> & { until: number }>;
   private readonly limiter: ConcurrencyLimiter;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
+  private readonly lookup: ApiKeyPrefixLookup<T>;
 
   constructor(
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
@@ -147,6 +149,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
     this.limiter = new ConcurrencyLimiter(options.coldPath.maxConcurrent, options.coldPath.maxQueued);
     this.usage = options.usageTracking ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval) : null;
+    this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere);
   }
 
   /**
@@ -372,11 +375,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     }
     let row: T | null;
     try {
-      row = await this.repository
-        .createQueryBuilder('api_key')
-        .setFindOptions({ where: { ...(this.options.usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
-        .addSelect('api_key.hashedKey')
-        .getOne();
+      row = await this.lookup.find(prefix);
     } catch (error) {
       throw this.storeError('read an API key', error);
     }

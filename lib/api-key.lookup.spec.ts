@@ -1,0 +1,192 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AfterLoad, Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn, RelationId, type FindOptionsWhere, type Repository } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../test/support/databases.js';
+import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
+import { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import { generateKey } from './api-key.format.js';
+import { ApiKeyPrefixLookup } from './api-key.lookup.js';
+
+@Entity('lookup_spec_partners')
+class Partner {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id!: string;
+
+  @Column({ type: 'boolean' })
+  active!: boolean;
+}
+
+@Entity('lookup_spec_partner_keys')
+class PartnerApiKey extends AbstractApiKey {
+  @ManyToOne(() => Partner, { nullable: false })
+  @JoinColumn({ name: 'partner_id' })
+  partner!: Partner;
+
+  @Column({ type: 'boolean', default: true })
+  enabled!: boolean;
+
+  /** Set by the hook, to show `@AfterLoad()` runs on looked-up rows as it does for `getOne()`. */
+  loadedByHook?: boolean;
+
+  @AfterLoad()
+  markLoaded(): void {
+    this.loadedByHook = true;
+  }
+}
+
+@Entity('lookup_spec_relation_id_keys')
+class RelationIdApiKey extends AbstractApiKey {
+  @ManyToOne(() => Partner, { nullable: false })
+  @JoinColumn({ name: 'partner_id' })
+  partner!: Partner;
+
+  @RelationId((key: RelationIdApiKey) => key.partner)
+  partnerId!: string;
+}
+
+/** The query the lookup replaces, as the service ran it before: the reference for every comparison. */
+function getOneByPrefix<T extends AbstractApiKey>(repository: Repository<T>, prefix: string, usableWhere: FindOptionsWhere<T> | null = null) {
+  return repository
+    .createQueryBuilder('api_key')
+    .setFindOptions({ where: { ...(usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
+    .addSelect('api_key.hashedKey')
+    .getOne();
+}
+
+/** Inserts a key row with every column filled the way the service fills it. */
+async function insertKey<T extends AbstractApiKey>(repository: Repository<T>, values: Partial<T> = {}): Promise<T> {
+  const row = repository.create({
+    id: randomUUID(),
+    prefix: generateKey().prefix,
+    hashedKey: `$2b$04$${'a'.repeat(53)}`,
+    name: 'lookup spec',
+    scopes: ['projects:read', 'projects:write'],
+    createdAt: new Date('2026-01-02T03:04:05.678Z'),
+    expiresAt: new Date('2027-06-07T08:09:10.111Z'),
+    revokedAt: null,
+    lastUsedAt: new Date('2026-03-04T05:06:07.890Z'),
+    ...values,
+  } as unknown as T);
+  await repository.insert(row as any);
+  return row;
+}
+
+describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
+  let store: KeyStore;
+  let keys: Repository<ApiKey>;
+  let partnerKeys: Repository<PartnerApiKey>;
+  let partners: Repository<Partner>;
+
+  beforeAll(async () => {
+    store = await openKeyStore(engine, [ApiKey, PartnerApiKey, RelationIdApiKey], { entities: [ApiKey, PartnerApiKey, RelationIdApiKey, Partner] });
+    keys = store.dataSource.getRepository(ApiKey);
+    partnerKeys = store.dataSource.getRepository(PartnerApiKey);
+    partners = store.dataSource.getRepository(Partner);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it('hydrates the row exactly as getOne() does: entity class, Dates, simple-json scopes, nulls, the hash', async () => {
+    const inserted = await insertKey(keys);
+    const found = await new ApiKeyPrefixLookup(keys, null).find(inserted.prefix);
+    const reference = await getOneByPrefix(keys, inserted.prefix);
+
+    expect(found).toBeInstanceOf(ApiKey);
+    expect(found).toEqual(reference);
+    expect(found!.createdAt).toBeInstanceOf(Date);
+    expect(found!.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+    expect(found!.expiresAt!.toISOString()).toBe('2027-06-07T08:09:10.111Z');
+    expect(found!.lastUsedAt!.toISOString()).toBe('2026-03-04T05:06:07.890Z');
+    expect(found!.revokedAt).toBeNull();
+    expect(found!.scopes).toEqual(['projects:read', 'projects:write']);
+    expect(found!.hashedKey).toBe(inserted.hashedKey);
+    expect(found!.revoked).toBe(false);
+  });
+
+  it('answers null for a prefix no row has', async () => {
+    expect(await new ApiKeyPrefixLookup(keys, null).find(generateKey().prefix)).toBeNull();
+  });
+
+  it('reads the row afresh on every call, so a revocation written elsewhere is seen on the next one', async () => {
+    const inserted = await insertKey(keys);
+    const lookup = new ApiKeyPrefixLookup(keys, null);
+    expect((await lookup.find(inserted.prefix))!.revoked).toBe(false);
+    await store.rawUpdate(inserted.prefix, { revoked_at: new Date('2026-05-05T00:00:00.000Z') });
+    const after = await lookup.find(inserted.prefix);
+    expect(after!.revoked).toBe(true);
+    expect(after!.revokedAt!.toISOString()).toBe('2026-05-05T00:00:00.000Z');
+  });
+
+  it('honours a usableWhere on a relation and on a boolean column, checked on every call', async () => {
+    const partner = await partners.save({ id: randomUUID(), active: true });
+    const inserted = await insertKey(partnerKeys, { partner, enabled: true } as Partial<PartnerApiKey>);
+    const usableWhere = { partner: { active: true }, enabled: true } as FindOptionsWhere<PartnerApiKey>;
+    const lookup = new ApiKeyPrefixLookup(partnerKeys, usableWhere);
+
+    const found = await lookup.find(inserted.prefix);
+    expect(found).toBeInstanceOf(PartnerApiKey);
+    expect(found).toEqual(await getOneByPrefix(partnerKeys, inserted.prefix, usableWhere));
+    expect(found!.enabled).toBe(true);
+
+    await partners.update({ id: partner.id }, { active: false });
+    expect(await lookup.find(inserted.prefix)).toBeNull();
+    await partners.update({ id: partner.id }, { active: true });
+    await partnerKeys.update({ id: inserted.id }, { enabled: false });
+    expect(await lookup.find(inserted.prefix)).toBeNull();
+  });
+
+  it('runs @AfterLoad() hooks, as getOne() does', async () => {
+    const partner = await partners.save({ id: randomUUID(), active: true });
+    const inserted = await insertKey(partnerKeys, { partner } as Partial<PartnerApiKey>);
+    const found = await new ApiKeyPrefixLookup(partnerKeys, null).find(inserted.prefix);
+    expect(found!.loadedByHook).toBe(true);
+  });
+
+  it('fills @RelationId properties, as getOne() does (through the query builder, which the compiled form leaves them to)', async () => {
+    const repository = store.dataSource.getRepository(RelationIdApiKey);
+    const partner = await partners.save({ id: randomUUID(), active: true });
+    const inserted = await insertKey(repository, { partner } as Partial<RelationIdApiKey>);
+    const found = await new ApiKeyPrefixLookup(repository, null).find(inserted.prefix);
+    expect(found!.partnerId).toBe(partner.id);
+    expect(found).toEqual(await getOneByPrefix(repository, inserted.prefix));
+  });
+
+  it('rejects, rather than answering, when the data source is closed', async () => {
+    const other = await openKeyStore(engine);
+    try {
+      const repository = other.dataSource.getRepository(ApiKey);
+      const inserted = await insertKey(repository);
+      const lookup = new ApiKeyPrefixLookup(repository, null);
+      expect(await lookup.find(inserted.prefix)).not.toBeNull();
+      await other.dataSource.destroy();
+      await expect(lookup.find(inserted.prefix)).rejects.toThrow();
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('ApiKeyPrefixLookup on a re-initialised better-sqlite3 data source', () => {
+  it('prepares its statement again on the new connection', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lookup-spec-'));
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'keys.sqlite'), entities: [ApiKey], synchronize: true });
+    try {
+      await dataSource.initialize();
+      const repository = dataSource.getRepository(ApiKey);
+      const inserted = await insertKey(repository);
+      const lookup = new ApiKeyPrefixLookup(repository, null);
+      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      await dataSource.destroy();
+      await dataSource.initialize();
+      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+    } finally {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
