@@ -66,7 +66,7 @@ describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
   });
 
   it('answers a missing or bad key with the 401 error, not a crash', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }]) {
+    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }] as Record<string, string>[]) {
       const response = await query('{ whoami }', headers);
       expect(response.body.data).toBeNull();
       expect(response.body.errors[0].message).toBe('Invalid or missing API key.');

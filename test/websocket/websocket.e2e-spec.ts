@@ -69,7 +69,7 @@ describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapt
   });
 
   it('refuses a missing or bad key with a WsException, not an internal error', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }]) {
+    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }] as Record<string, string>[]) {
       const socket = await connect(url, headers);
       sockets.push(socket);
       const answer = await ask(socket);
