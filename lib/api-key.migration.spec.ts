@@ -85,6 +85,26 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     await ds.getRepository(ApiKey).clear();
   });
 
+  it('makes revocation final even against raw SQL, and leaves other updates alone', async () => {
+    const ds = await open([ApiKey], [CreateApiKeys1764000000000]);
+    await ds.runMigrations();
+    const service = new ApiKeyService(
+      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false }, { name: 'default', entity: ApiKey }),
+      ds.getRepository(ApiKey),
+    );
+    const { apiKey } = await service.create({ name: 'final' });
+    const table = ds.driver.escape('api_keys');
+    const param = engine === 'postgres' ? '$1' : '?';
+    // Renaming and reading work on a revoked key; only clearing revoked_at is refused.
+    await service.revoke(apiKey.id);
+    await ds.query(`UPDATE ${table} SET name = 'renamed' WHERE id = ${param}`, [apiKey.id]);
+    await expect(ds.query(`UPDATE ${table} SET revoked_at = NULL WHERE id = ${param}`, [apiKey.id])).rejects.toThrow(/revocation cannot be undone/);
+    const [row] = await ds.query(`SELECT name, revoked_at FROM ${table} WHERE id = ${param}`, [apiKey.id]);
+    expect(row.name).toBe('renamed');
+    expect(row.revoked_at).not.toBeNull();
+    await ds.getRepository(ApiKey).clear();
+  });
+
   it('drops the table on down', async () => {
     const ds = await open([ApiKey], [CreateApiKeys1764000000000]);
     await ds.runMigrations();

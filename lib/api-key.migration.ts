@@ -23,7 +23,48 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
 }
 
 /**
- * A migration class creating an API key table with every column of `AbstractApiKey`. Use it
+ * Statements creating a trigger that refuses any UPDATE clearing `revoked_at`, so revocation
+ * stays final even against raw SQL, which the TypeORM subscriber cannot see.
+ */
+function revocationTrigger(queryRunner: QueryRunner, table: string): { up: string[]; down: string[] } {
+  const trigger = `${table}_revocation_is_final`;
+  const message = 'API key revocation cannot be undone';
+  switch (queryRunner.connection.driver.options.type) {
+    case 'postgres':
+      return {
+        up: [
+          `CREATE FUNCTION "${trigger}"() RETURNS trigger AS $$ BEGIN IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL THEN RAISE EXCEPTION '${message}'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
+          `CREATE TRIGGER "${trigger}" BEFORE UPDATE ON "${table}" FOR EACH ROW EXECUTE FUNCTION "${trigger}"()`,
+        ],
+        down: [`DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`, `DROP FUNCTION IF EXISTS "${trigger}"()`],
+      };
+    case 'mysql':
+    case 'mariadb':
+      return {
+        up: [
+          `CREATE TRIGGER \`${trigger}\` BEFORE UPDATE ON \`${table}\` FOR EACH ROW BEGIN IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '${message}'; END IF; END`,
+        ],
+        down: [`DROP TRIGGER IF EXISTS \`${trigger}\``],
+      };
+    case 'better-sqlite3':
+    case 'sqlite':
+    case 'sqljs':
+      return {
+        up: [
+          `CREATE TRIGGER "${trigger}" BEFORE UPDATE OF revoked_at ON "${table}" WHEN OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL BEGIN SELECT RAISE(ABORT, '${message}'); END`,
+        ],
+        down: [`DROP TRIGGER IF EXISTS "${trigger}"`],
+      };
+    default:
+      // Other drivers get the table without the trigger; the TypeORM subscriber still applies.
+      return { up: [], down: [] };
+  }
+}
+
+/**
+ * A migration class creating an API key table with every column of `AbstractApiKey`, and, on
+ * PostgreSQL, MySQL/MariaDB and SQLite, a trigger refusing any UPDATE that clears `revoked_at`
+ * (so not even raw SQL can un-revoke a key). Use it
  * for your own key entity's table, then add your own columns (an owner, say) in the same or a
  * following migration.
  *
@@ -51,9 +92,11 @@ export function createApiKeyTableMigration(options: { table?: string; name?: str
         table,
         new TableIndex({ name: queryRunner.connection.namingStrategy.indexName(table, ['prefix']), columnNames: ['prefix'], isUnique: true }),
       );
+      for (const statement of revocationTrigger(queryRunner, table).up) await queryRunner.query(statement);
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
+      for (const statement of revocationTrigger(queryRunner, table).down) await queryRunner.query(statement);
       await queryRunner.dropTable(table);
     }
   };
