@@ -124,6 +124,9 @@ describe('resolveApiKeyOptions defaults', () => {
 
 describe('resolveApiKeyOptions refuses, naming the option', () => {
   it('an unknown option such as `headers`', () => expectRefused({ headers: 'X-Api-Key' }, 'headers', /not an ApiKeyModule option/));
+  it.each(['hasher', 'keyword', 'header', 'clock', 'verificationMemo', 'usageTracking'])('%s: null, rather than silently using the default', (option) =>
+    expectRefused({ [option]: null }, option, /is null/),
+  );
   it('options that are not an object', () => {
     expectRefused('X-Api-Key', 'options');
     expectRefused([], 'options');

@@ -234,6 +234,10 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     if (!(known as string[]).includes(key)) {
       fail(key, 'is not an ApiKeyModule option.', `remove it, or use one of: ${known.join(', ')}.`);
     }
+    // null is never a default in disguise: a value someone meant to set and did not is refused.
+    if ((options as Record<string, unknown>)[key] === null) {
+      fail(key, 'is null.', `set a value, or leave ${key} out to use its default.`);
+    }
   }
 
   let header: string | null = null;
