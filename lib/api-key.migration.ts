@@ -47,7 +47,6 @@ function revocationTrigger(queryRunner: QueryRunner, table: string): { up: strin
         down: [`DROP TRIGGER IF EXISTS \`${trigger}\``],
       };
     case 'better-sqlite3':
-    case 'sqlite':
     case 'sqljs':
       return {
         up: [
