@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call } from '../support/http.js';
+import {
+  SAMPLE_ENGINES,
+  buildSampleApp,
+  createSampleDatabase,
+  lastLine,
+  runCli,
+  startSampleApp,
+  type RunningSampleApp,
+  type SampleDatabase,
+} from '../support/sample-app.js';
+
+/** The request of the `curl -H "<name>: <value>" <url>` line the app prints on a first start. */
+function printedCurl(stdout: string): { url: string; header: string; value: string; line: string } {
+  const match = /^\s*(curl -H "([^":]+): ([^"]+)" (\S+))\s*$/m.exec(stdout);
+  expect(match, `a curl line in:\n${stdout}`).not.toBeNull();
+  const [, line, header, value, url] = match!;
+  return { line, header, value, url };
+}
+
+const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
+
+beforeAll(() => buildSampleApp());
+
+describe.each(SAMPLE_ENGINES)('sample app on %s', (engine) => {
+  let db: SampleDatabase;
+  let app: RunningSampleApp | undefined;
+  /** The demo key printed by the first start. */
+  let demoKey: string;
+  /** A key holding projects:read only, made with the CLI. */
+  let readerKey: string;
+
+  beforeAll(async () => {
+    db = await createSampleDatabase(engine);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+  });
+
+  it('npm start on an empty database creates a demo key, prints it once with a curl line that gets 200', async () => {
+    const first = await startSampleApp({ DATABASE_URL: db.url }, { viaNpm: true });
+    try {
+      const curl = printedCurl(first.stdout());
+      expect(curl.url).toBe(`${first.url}/projects`);
+      expect(curl.header).toBe('Authorization');
+      expect(curl.value).toMatch(/^Api-Key [A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
+      demoKey = curl.value.slice('Api-Key '.length);
+      // Shown once: on its own line and in the curl line, nowhere else, and never on stderr.
+      expect(first.stdout().split('\n').filter((line) => line.includes(demoKey)).map((line) => line.trim())).toEqual([demoKey, curl.line]);
+      expect(first.stdout()).toContain('npm run keys -- create --name');
+
+      const response = await call(curl.url, { headers: { [curl.header]: curl.value } });
+      expect(response.status).toBe(200);
+      expect(response.body.apiKey).toEqual({ id: expect.any(String), name: 'demo', prefix: demoKey.split('.')[0] });
+      expect(response.body.projects.length).toBeGreaterThan(0);
+
+      const rows = await db.rows('api_keys', ['id', 'prefix', 'name', 'scopes', 'hashed_key']);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({ id: response.body.apiKey.id, prefix: demoKey.split('.')[0], name: 'demo' });
+      expect(JSON.parse(rows[0].scopes as string)).toEqual(['projects:read', 'projects:write']);
+      expect(rows[0].hashed_key).not.toContain(demoKey.split('.')[1]);
+    } finally {
+      await first.stop();
+    }
+    expect(first.stderr()).not.toContain(demoKey);
+  });
+
+  it('a second start on the same database creates no key and prints none', async () => {
+    app = await startSampleApp({ DATABASE_URL: db.url });
+    expect(app.stdout()).not.toMatch(/curl|demo API key/);
+    expect(await db.rows('api_keys', ['id'])).toHaveLength(1);
+    expect((await call(`${app.url}/projects`, { headers: apiKey(demoKey) })).status).toBe(200);
+  });
+
+  it('serves /health to anyone', async () => {
+    const response = await call(`${app!.url}/health`);
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ status: 'ok' });
+  });
+
+  it('GET /projects answers the calling key and refuses requests without a valid one', async () => {
+    const made = await runCli(['create', '--name', 'reader', '--scopes', 'projects:read', '--json'], { DATABASE_URL: db.url });
+    expect(made.code).toBe(0);
+    const created = JSON.parse(lastLine(made.stdout));
+    readerKey = created.key;
+
+    const ok = await call(`${app!.url}/projects`, { headers: apiKey(readerKey) });
+    expect(ok.status).toBe(200);
+    expect(ok.body.apiKey).toEqual({ id: created.id, name: 'reader', prefix: created.prefix });
+
+    for (const headers of [{}, { authorization: 'Api-Key nonsense' }, apiKey(`${created.prefix}.${'x'.repeat(32)}`), { authorization: `Bearer ${readerKey}` }] as Record<string, string>[]) {
+      const refused = await call(`${app!.url}/projects`, { headers });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Api-Key realm="api"');
+    }
+  });
+
+  it('POST /projects: 201 with projects:write, 403 for a valid key without it, 401 without a valid key', async () => {
+    const created = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(demoKey), body: { name: 'Mercury' } });
+    expect(created.status).toBe(201);
+    expect(created.body.project.name).toBe('Mercury');
+    expect(created.body.createdBy.prefix).toBe(demoKey.split('.')[0]);
+
+    const forbidden = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(readerKey), body: { name: 'Mercury' } });
+    expect(forbidden.status).toBe(403);
+
+    const anonymous = await call(`${app!.url}/projects`, { method: 'POST', body: { name: 'Mercury' } });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('GET /reports lets in a valid key or the user token, and nothing else', async () => {
+    const byKey = await call(`${app!.url}/reports`, { headers: apiKey(readerKey) });
+    expect(byKey.status).toBe(200);
+    expect(byKey.body.via).toBe('api-key');
+
+    const byUser = await call(`${app!.url}/reports`, { headers: { authorization: 'Bearer demo-user-token' } });
+    expect(byUser.status).toBe(200);
+    expect(byUser.body).toMatchObject({ via: 'user-token', user: 'demo-user' });
+
+    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Api-Key nonsense' }] as Record<string, string>[]) {
+      expect((await call(`${app!.url}/reports`, { headers })).status).toBe(401);
+    }
+  });
+
+  it('the partner route accepts a partner key, refuses a default key, and refuses keys of an inactive partner', async () => {
+    expect((await call(`${app!.url}/partners`, { method: 'POST', body: { name: 'Acme' } })).status).toBe(401);
+    const onboarded = await call(`${app!.url}/partners`, { method: 'POST', headers: { authorization: 'Bearer demo-user-token' }, body: { name: 'Acme' } });
+    expect(onboarded.status).toBe(201);
+    const partnerKey: string = onboarded.body.key;
+
+    const orders = await call(`${app!.url}/partner/orders`, { headers: apiKey(partnerKey) });
+    expect(orders.status).toBe(200);
+    expect(orders.body.partner).toEqual({ id: onboarded.body.partner.id, name: 'Acme' });
+    expect(orders.body.apiKey.prefix).toBe(partnerKey.split('.')[0]);
+
+    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(demoKey) })).status).toBe(401);
+    expect((await call(`${app!.url}/projects`, { headers: apiKey(partnerKey) })).status).toBe(401);
+    expect(await db.rows('partner_api_keys', ['id'])).toHaveLength(1);
+
+    const deactivated = await call(`${app!.url}/partners/${onboarded.body.partner.id}/deactivate`, { method: 'POST', headers: { authorization: 'Bearer demo-user-token' } });
+    expect(deactivated.status).toBe(200);
+    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(partnerKey) })).status).toBe(401);
+  });
+
+  describe('with API_KEY_HEADER and SAMPLE_USER_TOKEN set', () => {
+    let headerDb: SampleDatabase;
+    let headerApp: RunningSampleApp | undefined;
+
+    beforeAll(async () => {
+      headerDb = await createSampleDatabase(engine);
+    });
+    afterAll(async () => {
+      await headerApp?.stop();
+      await headerDb?.drop();
+    });
+
+    it('prints a curl line sending the key in that header, reads keys only from it, and takes the configured user token', async () => {
+      headerApp = await startSampleApp({ DATABASE_URL: headerDb.url, API_KEY_HEADER: 'X-Api-Key', SAMPLE_USER_TOKEN: 'other-user-token' });
+      const curl = printedCurl(headerApp.stdout());
+      expect(curl.header).toBe('X-Api-Key');
+      const key = curl.value;
+      expect(key).toMatch(/^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
+
+      const ok = await call(curl.url, { headers: { [curl.header]: curl.value } });
+      expect(ok.status).toBe(200);
+      expect(ok.body.apiKey.prefix).toBe(key.split('.')[0]);
+
+      // Authorization is ignored entirely, even carrying a valid key.
+      const viaAuthorization = await call(`${headerApp.url}/projects`, { headers: apiKey(key) });
+      expect(viaAuthorization.status).toBe(401);
+      expect(viaAuthorization.headers.get('www-authenticate')).toContain('header="x-api-key"');
+      expect((await call(`${headerApp.url}/projects`, { headers: { 'x-api-key': key, authorization: 'Api-Key nonsense' } })).status).toBe(200);
+
+      expect((await call(`${headerApp.url}/reports`, { headers: { authorization: 'Bearer other-user-token' } })).status).toBe(200);
+      expect((await call(`${headerApp.url}/reports`, { headers: { authorization: 'Bearer demo-user-token' } })).status).toBe(401);
+    });
+  });
+});
