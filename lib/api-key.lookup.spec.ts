@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AfterLoad, Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn, RelationId, type FindOptionsWhere, type Repository } from 'typeorm';
+import { AfterLoad, Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn, Raw, RelationId, type FindOptionsWhere, type Repository } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
 import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
@@ -122,6 +122,17 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     expect(after!.revokedAt!.toISOString()).toBe('2026-05-05T00:00:00.000Z');
   });
 
+  it('gives concurrent callers for one prefix their own entities, equal to getOne()', async () => {
+    const inserted = await insertKey(keys);
+    const lookup = new ApiKeyPrefixLookup(keys, null);
+    const found = await Promise.all(Array.from({ length: 20 }, () => lookup.find(inserted.prefix)));
+    const reference = await getOneByPrefix(keys, inserted.prefix);
+    for (const entity of found) expect(entity).toEqual(reference);
+    expect(new Set(found).size).toBe(found.length);
+    expect(new Set(found.map((entity) => entity!.createdAt)).size).toBe(found.length);
+    expect(new Set(found.map((entity) => entity!.scopes)).size).toBe(found.length);
+  });
+
   it('honours a usableWhere on a relation and on a boolean column, checked on every call', async () => {
     const partner = await partners.save({ id: randomUUID(), active: true });
     const inserted = await insertKey(partnerKeys, { partner, enabled: true } as Partial<PartnerApiKey>);
@@ -188,5 +199,74 @@ describe('ApiKeyPrefixLookup on a re-initialised better-sqlite3 data source', ()
       if (dataSource.isInitialized) await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * On drivers that answer asynchronously, a caller arriving while a read of its prefix is out
+ * must not be answered by that read, which may predate a change committed before the caller
+ * came. The read is made slow on the server (a sleep inside `usableWhere`, after the
+ * statement's snapshot is taken) so that a revocation can be committed while it runs.
+ */
+describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing reads on %s', (engine) => {
+  let store: KeyStore;
+  let keys: Repository<ApiKey>;
+
+  beforeAll(async () => {
+    store = await openKeyStore(engine);
+    keys = store.dataSource.getRepository(ApiKey);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  const slowWhere = {
+    name: Raw((alias) => (engine === 'postgres' ? `${alias} IS NOT NULL AND (SELECT true FROM pg_sleep(0.3))` : `${alias} IS NOT NULL AND SLEEP(0.3) = 0`)),
+  } as FindOptionsWhere<ApiKey>;
+
+  /** Resolves once the server is running the slow lookup, so it has taken its snapshot. */
+  async function slowReadRunning(): Promise<void> {
+    const sql =
+      engine === 'postgres'
+        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(0.3)%' AND query NOT LIKE '%pg_stat_activity%'`
+        : `SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE '%SLEEP(0.3)%' AND info NOT LIKE '%processlist%'`;
+    for (let polls = 0; polls < 1000; polls++) {
+      const [{ n }] = await store.dataSource.query(sql);
+      if (Number(n) > 0) return;
+    }
+    throw new Error('the slow lookup never showed up as running on the server');
+  }
+
+  it('answers a call that came after a revocation from a read that began after it, not from the read already out', async () => {
+    const inserted = await insertKey(keys);
+    const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
+    const early = lookup.find(inserted.prefix);
+    await slowReadRunning();
+    await store.rawUpdate(inserted.prefix, { revoked_at: new Date('2026-05-05T00:00:00.000Z') });
+    const late = lookup.find(inserted.prefix);
+
+    // The early read's snapshot predates the revocation: that is what makes the late call's answer a test.
+    expect((await early)!.revoked).toBe(false);
+    expect((await late)!.revoked).toBe(true);
+  });
+
+  it('serves callers that arrived during one read with a single shared read after it', async () => {
+    const inserted = await insertKey(keys);
+    const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
+    const first = lookup.find(inserted.prefix);
+    await slowReadRunning();
+    const joined = Array.from({ length: 5 }, () => lookup.find(inserted.prefix));
+    await first;
+    // The five arrived during the first read; one read now answers them all.
+    await slowReadRunning();
+    const [{ n }] = await store.dataSource.query(
+      engine === 'postgres'
+        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(0.3)%' AND query NOT LIKE '%pg_stat_activity%'`
+        : `SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE '%SLEEP(0.3)%' AND info NOT LIKE '%processlist%'`,
+    );
+    expect(Number(n)).toBe(1);
+    const found = await Promise.all(joined);
+    expect(new Set(found).size).toBe(5);
+    for (const entity of found) expect(entity!.id).toBe(inserted.id);
   });
 });

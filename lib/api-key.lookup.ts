@@ -7,6 +7,8 @@ const PREFIX_PLACEHOLDER = '\u0000api-key-prefix\u0000';
 
 /** The lookup SELECT, compiled once, and what turns its rows into an entity. */
 interface CompiledLookup {
+  /** Whether the driver answers asynchronously, so that requests can arrive while a read is out. */
+  asynchronous: boolean;
   parameters: unknown[];
   prefixIndex: number;
   run: (parameters: unknown[]) => Promise<any[]>;
@@ -24,10 +26,18 @@ interface CompiledLookup {
  * on PostgreSQL straight through the data source's pool, elsewhere through a query runner.
  * Rows are hydrated by TypeORM's own transformer, so dates, simple-json and booleans come back
  * as `getOne()` gives them. A setup the compiled form cannot reproduce exactly (query result
- * cache, relation ids or counts, the `query` relation strategy) keeps using `getOne()`.
+ * cache, `@RelationId` properties, the `query` relation strategy) keeps using `getOne()`.
+ *
+ * On drivers that answer asynchronously, requests for a prefix whose read is already out do
+ * not start reads of their own: they wait for it, then share the one read started as it
+ * returns. Every request is thus answered from a read that began after it arrived (a row
+ * changed before a request came is always seen by it), while a busy key costs one query per
+ * round trip rather than one per request. Each caller gets its own entity.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   private compiled: CompiledLookup | null | undefined;
+  /** Prefixes with a read out, and the callers waiting for the read after it. */
+  private readonly reads = new Map<string, { waiting: Array<Waiter> | null }>();
 
   constructor(
     private readonly repository: Repository<T>,
@@ -44,13 +54,47 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     if (this.compiled === undefined) this.compiled = this.compile();
     const compiled = this.compiled;
     if (compiled === null) return this.queryBuilder(prefix).getOne();
-    const parameters = compiled.parameters.slice();
-    parameters[compiled.prefixIndex] = prefix;
-    const rows = await compiled.run(parameters);
+    const rows = compiled.asynchronous ? await this.sharedRead(compiled, prefix) : await this.read(compiled, prefix);
     if (rows.length === 0) return null;
     const entities = compiled.toEntities(rows);
     if (compiled.afterLoad) await compiled.afterLoad(entities);
     return (entities[0] as T | undefined) ?? null;
+  }
+
+  private read(compiled: CompiledLookup, prefix: string): Promise<any[]> {
+    const parameters = compiled.parameters.slice();
+    parameters[compiled.prefixIndex] = prefix;
+    return compiled.run(parameters);
+  }
+
+  /** Starts a read if none is out for `prefix`; otherwise joins the read that starts when it returns. */
+  private sharedRead(compiled: CompiledLookup, prefix: string): Promise<any[]> {
+    const out = this.reads.get(prefix);
+    if (out === undefined) {
+      const state = { waiting: null };
+      this.reads.set(prefix, state);
+      return this.readInTurn(compiled, prefix, state);
+    }
+    // The read that is out began before this request arrived, so it may not answer it.
+    return new Promise((resolve, reject) => (out.waiting ??= []).push({ resolve, reject }));
+  }
+
+  private readInTurn(compiled: CompiledLookup, prefix: string, state: { waiting: Waiter[] | null }): Promise<any[]> {
+    const reading = this.read(compiled, prefix);
+    const next = () => {
+      const waiting = state.waiting;
+      if (waiting === null) {
+        this.reads.delete(prefix);
+        return;
+      }
+      state.waiting = null;
+      this.readInTurn(compiled, prefix, state).then(
+        (rows) => waiting.forEach((waiter) => waiter.resolve(copyRows(rows))),
+        (error) => waiting.forEach((waiter) => waiter.reject(error)),
+      );
+    };
+    reading.then(next, next);
+    return reading;
   }
 
   private queryBuilder(prefix: string): SelectQueryBuilder<T> {
@@ -121,7 +165,20 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
           }
         }
       : null;
-    return { parameters, prefixIndex, run, toEntities: (rows) => transformer.transform(rows, mainAlias), afterLoad };
+    return { asynchronous: dataSource.options.type !== 'better-sqlite3', parameters, prefixIndex, run, toEntities: (rows) => transformer.transform(rows, mainAlias), afterLoad };
   }
 }
 
+interface Waiter {
+  resolve: (rows: any[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Rows for one more caller of a shared read: drivers hand out `Date` objects, which must not be shared between requests. */
+function copyRows(rows: any[]): any[] {
+  return rows.map((row) => {
+    const copy = { ...row };
+    for (const column in copy) if (copy[column] instanceof Date) copy[column] = new Date(copy[column].getTime());
+    return copy;
+  });
+}
