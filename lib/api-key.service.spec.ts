@@ -419,6 +419,19 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect(await storedHash(apiKey.id)).toMatch(/^hmac-sha256\$/);
     });
 
+    it('rotates the HMAC secret: a key hashed under the old secret verifies through legacyHashers and moves to the new one', async () => {
+      const { apiKey, key } = await store.service({ hasher: HMAC, clock: clock.now }).create({ name: 'pepper-rotation' });
+      const underOld = await storedHash(apiKey.id);
+      const newPepper = new HmacSha256ApiKeyHasher({ secret: 'the-next-pepper-also-32-bytes-or-more' });
+      expect(await store.service({ hasher: newPepper, clock: clock.now }).isValid(key)).toBe(false);
+      const rotating = store.service({ hasher: newPepper, legacyHashers: [HMAC], clock: clock.now });
+      expect(await rotating.isValid(key)).toBe(true);
+      const underNew = await storedHash(apiKey.id);
+      expect(underNew).not.toBe(underOld);
+      expect(await newPepper.verify(key, underNew)).toBe(true);
+      expect(await store.service({ hasher: newPepper, clock: clock.now }).isValid(key)).toBe(true);
+    });
+
     it('refuses a key whose stored hash no configured hasher recognises', async () => {
       const { apiKey, key } = await service.create({ name: 'unrecognised' });
       await store.rawUpdate(apiKey.prefix, { hashed_key: await new Sha512ApiKeyHasher().hash(key) });

@@ -396,26 +396,45 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const failureKey = `${row.id}:${digest.toString('base64')}`;
     if (this.failures.get(failureKey) === hashedKey) return false;
 
-    const hasher = this.hasherFor(hashedKey);
-    if (!hasher) {
+    const candidates = this.hashersFor(hashedKey);
+    if (candidates.length === 0) {
       this.logger.error(`API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`);
       return false;
     }
-    const ok = await this.limiter.run(() => hasher.verify(key, hashedKey));
-    if (!ok) {
+    // Several hashers can claim one format (HMAC under an old and a new secret): try each in order.
+    let verifiedBy: ApiKeyHasher | undefined;
+    for (const hasher of candidates) {
+      if (await this.limiter.run(() => hasher.verify(key, hashedKey))) {
+        verifiedBy = hasher;
+        break;
+      }
+    }
+    if (!verifiedBy) {
       this.failures.set(failureKey, hashedKey);
       return false;
     }
     let current = hashedKey;
-    if (hasher !== this.options.hasher || hasher.needsRehash(hashedKey)) {
+    if (verifiedBy !== this.options.hasher || verifiedBy.needsRehash(hashedKey)) {
       current = await this.rehash(row, hashedKey, key);
     }
     this.memo.set(row.id, { hashedKey: current, digest });
     return true;
   }
 
-  private hasherFor(hashedKey: string): ApiKeyHasher | undefined {
-    return [this.options.hasher, ...this.options.legacyHashers, BCRYPT_VERIFIER].find((h) => h.recognizes(hashedKey));
+  /**
+   * Hashers that recognise a stored hash, current one first. bcrypt's check does not depend on
+   * the configured cost, so only the first bcrypt hasher is kept: a bad secret costs one bcrypt.
+   */
+  private hashersFor(hashedKey: string): ApiKeyHasher[] {
+    let bcryptSeen = false;
+    return [this.options.hasher, ...this.options.legacyHashers, BCRYPT_VERIFIER].filter((h) => {
+      if (!h.recognizes(hashedKey)) return false;
+      if (h instanceof BcryptApiKeyHasher) {
+        if (bcryptSeen) return false;
+        bcryptSeen = true;
+      }
+      return true;
+    });
   }
 
   /** Moves a key onto the current hasher after it verified under an old one (DRF 3.0's upgrade path). */
