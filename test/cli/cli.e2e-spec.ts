@@ -39,9 +39,11 @@ function expectOneLineFailure(result: CliResult): void {
   expect(result.stdout).toBe('');
 }
 
-beforeAll(() => buildSampleApp());
+// A cold build takes a few seconds, and a suite may wait for another one's build first.
+beforeAll(() => buildSampleApp(), 180_000);
 
-describe.each(SAMPLE_ENGINES)('key CLI on %s', (engine) => {
+// Every test starts child processes (about a second each, more on a busy machine): bound them generously.
+describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) => {
   let db: SampleDatabase;
   let app: RunningSampleApp;
   let env: Record<string, string>;

@@ -21,57 +21,72 @@ function printedCurl(stdout: string): { url: string; header: string; value: stri
 
 const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
 
-beforeAll(() => buildSampleApp());
+// A cold build takes a few seconds, and a suite may wait for another one's build first.
+beforeAll(() => buildSampleApp(), 180_000);
 
-describe.each(SAMPLE_ENGINES)('sample app on %s', (engine) => {
+// Every test starts child processes (about a second each, more on a busy machine): bound them generously.
+describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine) => {
   let db: SampleDatabase;
+  /** The first start (`npm start` on the empty database), stopped once looked at. */
+  let first: RunningSampleApp;
+  let curl: ReturnType<typeof printedCurl>;
+  /** The answer to the printed curl request, sent while the first start was running. */
+  let curlResponse: Awaited<ReturnType<typeof call>>;
+  let rowsAfterFirstStart: Record<string, unknown>[];
+  /** The second start on the same database, which the route tests call. */
   let app: RunningSampleApp | undefined;
+  let rowsAfterSecondStart: Record<string, unknown>[];
   /** The demo key printed by the first start. */
   let demoKey: string;
   /** A key holding projects:read only, made with the CLI. */
-  let readerKey: string;
+  let readerKey: { id: string; prefix: string; key: string };
 
   beforeAll(async () => {
     db = await createSampleDatabase(engine);
-  });
+    first = await startSampleApp({ DATABASE_URL: db.url }, { viaNpm: true });
+    try {
+      curl = printedCurl(first.stdout());
+      demoKey = curl.value.replace(/^Api-Key /, '');
+      curlResponse = await call(curl.url, { headers: { [curl.header]: curl.value } });
+      rowsAfterFirstStart = await db.rows('api_keys', ['id', 'prefix', 'name', 'scopes', 'hashed_key']);
+    } finally {
+      await first.stop();
+    }
+    app = await startSampleApp({ DATABASE_URL: db.url });
+    rowsAfterSecondStart = await db.rows('api_keys', ['id']);
+    const made = await runCli(['create', '--name', 'reader', '--scopes', 'projects:read', '--json'], { DATABASE_URL: db.url });
+    expect(made.code, made.stderr).toBe(0);
+    readerKey = JSON.parse(lastLine(made.stdout));
+  }, 120_000);
   afterAll(async () => {
     await app?.stop();
     await db?.drop();
   });
 
-  it('npm start on an empty database creates a demo key, prints it once with a curl line that gets 200', async () => {
-    const first = await startSampleApp({ DATABASE_URL: db.url }, { viaNpm: true });
-    try {
-      const curl = printedCurl(first.stdout());
-      expect(curl.url).toBe(`${first.url}/projects`);
-      expect(curl.header).toBe('Authorization');
-      expect(curl.value).toMatch(/^Api-Key [A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
-      demoKey = curl.value.slice('Api-Key '.length);
-      // Shown once: on its own line and in the curl line, nowhere else, and never on stderr.
-      expect(first.stdout().split('\n').filter((line) => line.includes(demoKey)).map((line) => line.trim())).toEqual([demoKey, curl.line]);
-      expect(first.stdout()).toContain('npm run keys -- create --name');
-
-      const response = await call(curl.url, { headers: { [curl.header]: curl.value } });
-      expect(response.status).toBe(200);
-      expect(response.body.apiKey).toEqual({ id: expect.any(String), name: 'demo', prefix: demoKey.split('.')[0] });
-      expect(response.body.projects.length).toBeGreaterThan(0);
-
-      const rows = await db.rows('api_keys', ['id', 'prefix', 'name', 'scopes', 'hashed_key']);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ id: response.body.apiKey.id, prefix: demoKey.split('.')[0], name: 'demo' });
-      expect(JSON.parse(rows[0].scopes as string)).toEqual(['projects:read', 'projects:write']);
-      expect(rows[0].hashed_key).not.toContain(demoKey.split('.')[1]);
-    } finally {
-      await first.stop();
-    }
+  it('npm start on an empty database creates a demo key, prints it once with a curl line that gets 200', () => {
+    expect(curl.url).toBe(`${first.url}/projects`);
+    expect(curl.header).toBe('Authorization');
+    expect(curl.value).toMatch(/^Api-Key [A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
+    // Shown once: on its own line and in the curl line, nowhere else, and never on stderr.
+    expect(first.stdout().split('\n').filter((line) => line.includes(demoKey)).map((line) => line.trim())).toEqual([demoKey, curl.line]);
     expect(first.stderr()).not.toContain(demoKey);
+    expect(first.stdout()).toContain('npm run keys -- create --name');
+
+    expect(curlResponse.status).toBe(200);
+    expect(curlResponse.body.apiKey).toEqual({ id: expect.any(String), name: 'demo', prefix: demoKey.split('.')[0] });
+    expect(curlResponse.body.projects.length).toBeGreaterThan(0);
+
+    expect(rowsAfterFirstStart).toHaveLength(1);
+    const [row] = rowsAfterFirstStart;
+    expect(row).toMatchObject({ id: curlResponse.body.apiKey.id, prefix: demoKey.split('.')[0], name: 'demo' });
+    expect(JSON.parse(row.scopes as string)).toEqual(['projects:read', 'projects:write']);
+    expect(row.hashed_key).not.toContain(demoKey.split('.')[1]);
   });
 
   it('a second start on the same database creates no key and prints none', async () => {
-    app = await startSampleApp({ DATABASE_URL: db.url });
-    expect(app.stdout()).not.toMatch(/curl|demo API key/);
-    expect(await db.rows('api_keys', ['id'])).toHaveLength(1);
-    expect((await call(`${app.url}/projects`, { headers: apiKey(demoKey) })).status).toBe(200);
+    expect(app!.stdout()).not.toMatch(/curl|demo API key/);
+    expect(rowsAfterSecondStart).toEqual([{ id: curlResponse.body.apiKey.id }]);
+    expect((await call(`${app!.url}/projects`, { headers: apiKey(demoKey) })).status).toBe(200);
   });
 
   it('serves /health to anyone', async () => {
@@ -81,16 +96,11 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', (engine) => {
   });
 
   it('GET /projects answers the calling key and refuses requests without a valid one', async () => {
-    const made = await runCli(['create', '--name', 'reader', '--scopes', 'projects:read', '--json'], { DATABASE_URL: db.url });
-    expect(made.code).toBe(0);
-    const created = JSON.parse(lastLine(made.stdout));
-    readerKey = created.key;
-
-    const ok = await call(`${app!.url}/projects`, { headers: apiKey(readerKey) });
+    const ok = await call(`${app!.url}/projects`, { headers: apiKey(readerKey.key) });
     expect(ok.status).toBe(200);
-    expect(ok.body.apiKey).toEqual({ id: created.id, name: 'reader', prefix: created.prefix });
+    expect(ok.body.apiKey).toEqual({ id: readerKey.id, name: 'reader', prefix: readerKey.prefix });
 
-    for (const headers of [{}, { authorization: 'Api-Key nonsense' }, apiKey(`${created.prefix}.${'x'.repeat(32)}`), { authorization: `Bearer ${readerKey}` }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: 'Api-Key nonsense' }, apiKey(`${readerKey.prefix}.${'x'.repeat(32)}`), { authorization: `Bearer ${readerKey.key}` }] as Record<string, string>[]) {
       const refused = await call(`${app!.url}/projects`, { headers });
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Api-Key realm="api"');
@@ -103,7 +113,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', (engine) => {
     expect(created.body.project.name).toBe('Mercury');
     expect(created.body.createdBy.prefix).toBe(demoKey.split('.')[0]);
 
-    const forbidden = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(readerKey), body: { name: 'Mercury' } });
+    const forbidden = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(readerKey.key), body: { name: 'Mercury' } });
     expect(forbidden.status).toBe(403);
 
     const anonymous = await call(`${app!.url}/projects`, { method: 'POST', body: { name: 'Mercury' } });
@@ -111,7 +121,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', (engine) => {
   });
 
   it('GET /reports lets in a valid key or the user token, and nothing else', async () => {
-    const byKey = await call(`${app!.url}/reports`, { headers: apiKey(readerKey) });
+    const byKey = await call(`${app!.url}/reports`, { headers: apiKey(readerKey.key) });
     expect(byKey.status).toBe(200);
     expect(byKey.body.via).toBe('api-key');
 

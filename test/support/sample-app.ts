@@ -1,5 +1,5 @@
 import { spawn, execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,7 @@ const SAMPLE_DATA_SOURCE = join(BUILD_DIR, 'sample-app/data-source.js');
 export const SAMPLE_ENGINES = ['sqlite', 'postgres'] as const;
 export type SampleEngine = (typeof SAMPLE_ENGINES)[number];
 
-const LOCK_STALE_MS = 120_000;
+const LOCK_WAIT_MS = 150_000;
 
 /**
  * Builds the sample app and the CLI exactly as `npm start` and `npm run keys` do
@@ -29,17 +29,18 @@ const LOCK_STALE_MS = 120_000;
 export async function buildSampleApp(): Promise<void> {
   mkdirSync(BUILD_DIR, { recursive: true });
   const lock = join(BUILD_DIR, '.build-lock');
-  const deadline = Date.now() + LOCK_STALE_MS;
+  const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // A lock left by a killed run would block every later one.
-      if (Date.now() - statSync(lock, { throwIfNoEntry: false })!.mtimeMs > LOCK_STALE_MS) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${lock}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A lock left by a run that was killed mid-build would block every later one.
+      if (!lockHolderAlive(lock)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`Timed out waiting for another suite's build (${lock}).`);
+      else await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
   try {
@@ -49,6 +50,23 @@ export async function buildSampleApp(): Promise<void> {
     throw new Error(`npm run build:sample failed:\n${stdout ?? ''}${stderr ?? ''}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** Whether the process that took the build lock is still running (a lock just made may not name it yet). */
+function lockHolderAlive(lock: string): boolean {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    // not written yet
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
