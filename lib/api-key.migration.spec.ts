@@ -17,6 +17,13 @@ class PartnerApiKey extends AbstractApiKey {
 
 const CreatePartnerApiKeys1767225600000 = createApiKeyTableMigration({ table: 'partner_api_keys', name: 'CreatePartnerApiKeys1767225600000' });
 
+/** The same table with its owner column made in one CREATE TABLE, as the docs recommend. */
+const CreatePartnerApiKeysWithOwner1767225600002 = createApiKeyTableMigration({
+  table: 'partner_api_keys',
+  name: 'CreatePartnerApiKeysWithOwner1767225600002',
+  columns: [{ name: 'partner_code', type: 'varchar', length: '64' }],
+});
+
 /** The app's own follow-up migration: the owner column of its key type. */
 class AddPartnerCode1767225600001 implements MigrationInterface {
   readonly name = 'AddPartnerCode1767225600001';
@@ -119,6 +126,23 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     expect(ran.map((m) => m.name)).toEqual(['CreatePartnerApiKeys1767225600000', 'AddPartnerCode1767225600001']);
     expect(await pendingSchemaChanges(ds)).toEqual([]);
     expect(await ds.createQueryRunner().hasTable('api_keys')).toBe(false);
+  });
+
+  it('creates a custom key table with its owner column given to the factory, matching its entity and keeping the trigger', async () => {
+    const ds = await open([PartnerApiKey], [CreatePartnerApiKeysWithOwner1767225600002]);
+    await ds.runMigrations();
+    expect(await pendingSchemaChanges(ds)).toEqual([]);
+    const service = new ApiKeyService(
+      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false }, { name: 'default', entity: PartnerApiKey }),
+      ds.getRepository(PartnerApiKey),
+    );
+    const { apiKey } = await service.create({ name: 'owned', partnerCode: 'acme' });
+    await service.revoke(apiKey.id);
+    const param = engine === 'postgres' ? '$1' : '?';
+    await expect(ds.query(`UPDATE ${ds.driver.escape('partner_api_keys')} SET revoked_at = NULL WHERE id = ${param}`, [apiKey.id])).rejects.toThrow(
+      /revocation cannot be undone/,
+    );
+    await ds.getRepository(PartnerApiKey).clear();
   });
 
   it('is compared for real: a table missing the owner column shows as a pending change', async () => {

@@ -1,4 +1,4 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions } from 'typeorm';
+import { Table, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions, type TableForeignKeyOptions, type TableIndexOptions } from 'typeorm';
 
 /**
  * The columns of `AbstractApiKey`, in the types the connected driver uses for them, so one
@@ -61,6 +61,24 @@ function revocationTrigger(queryRunner: QueryRunner, table: string): { up: strin
 }
 
 /**
+ * Options of `createApiKeyTableMigration()`.
+ *
+ * @publicApi
+ */
+export interface CreateApiKeyTableMigrationOptions {
+  /** Table name. Default `api_keys`. */
+  table?: string;
+  /** Migration name; TypeORM orders migrations by its last 13 digits (a JS timestamp). */
+  name?: string;
+  /** Columns of your own key entity (an owner id, say), created with the table. */
+  columns?: TableColumnOptions[];
+  /** Foreign keys of those columns. */
+  foreignKeys?: TableForeignKeyOptions[];
+  /** Further indexes. */
+  indices?: TableIndexOptions[];
+}
+
+/**
  * A migration class creating an API key table with every column of `AbstractApiKey`, and, on
  * PostgreSQL, MySQL/MariaDB and SQLite, a trigger refusing any UPDATE that clears `revoked_at`
  * (so not even raw SQL can un-revoke a key). Use it
@@ -72,13 +90,16 @@ function revocationTrigger(queryRunner: QueryRunner, table: string): { up: strin
  * export const CreatePartnerApiKeys1767225600000 = createApiKeyTableMigration({
  *   table: 'partner_api_keys',
  *   name: 'CreatePartnerApiKeys1767225600000',
+ *   columns: [{ name: 'partner_id', type: 'varchar', length: '36' }],
+ *   foreignKeys: [{ columnNames: ['partner_id'], referencedTableName: 'partners', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
  * });
  * ```
- * @param options.table table name, default `api_keys`
- * @param options.name migration name; TypeORM orders migrations by its last 13 digits (a JS timestamp)
+ * Give your own columns (an owner) in `columns` rather than adding them in a later migration:
+ * on SQLite, TypeORM adds a column by rebuilding the table, which loses the revocation trigger.
+ *
  * @publicApi
  */
-export function createApiKeyTableMigration(options: { table?: string; name?: string } = {}): new () => MigrationInterface {
+export function createApiKeyTableMigration(options: CreateApiKeyTableMigrationOptions = {}): new () => MigrationInterface {
   const table = options.table ?? 'api_keys';
   const name = options.name ?? 'CreateApiKeys1764000000000';
   if (!/\d{13}$/.test(name)) throw new TypeError(`Migration name "${name}" must end with a 13-digit timestamp.`);
@@ -86,7 +107,14 @@ export function createApiKeyTableMigration(options: { table?: string; name?: str
     readonly name = name;
 
     async up(queryRunner: QueryRunner): Promise<void> {
-      await queryRunner.createTable(new Table({ name: table, columns: apiKeyColumns(queryRunner) }));
+      await queryRunner.createTable(
+        new Table({
+          name: table,
+          columns: [...apiKeyColumns(queryRunner), ...(options.columns ?? [])],
+          foreignKeys: options.foreignKeys,
+          indices: options.indices,
+        }),
+      );
       await queryRunner.createIndex(
         table,
         new TableIndex({ name: queryRunner.connection.namingStrategy.indexName(table, ['prefix']), columnNames: ['prefix'], isUnique: true }),

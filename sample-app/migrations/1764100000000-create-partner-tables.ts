@@ -1,12 +1,20 @@
-import { Table, TableColumn, TableForeignKey, type MigrationInterface, type QueryRunner } from 'typeorm';
+import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
 import { createApiKeyTableMigration } from '../../lib/index.js';
 
-/** The partner key table: every column of `AbstractApiKey`, made by the library's migration factory. */
-const CreatePartnerApiKeyTable = createApiKeyTableMigration({ table: 'partner_api_keys', name: 'CreatePartnerApiKeyTable1764100000000' });
+/**
+ * The partner key table: every column of `AbstractApiKey` plus its owner, made by the library's
+ * migration factory in one CREATE TABLE so SQLite keeps the revocation trigger.
+ */
+const CreatePartnerApiKeyTable = createApiKeyTableMigration({
+  table: 'partner_api_keys',
+  name: 'CreatePartnerApiKeyTable1764100000000',
+  columns: [{ name: 'partner_id', type: 'varchar', length: '36' }],
+  foreignKeys: [{ columnNames: ['partner_id'], referencedTableName: 'partners', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+});
 
 /**
  * Creates `partners` and `partner_api_keys`, the tables of the sample's second key type. Its
- * key table comes from `createApiKeyTableMigration`; the owner column is added here.
+ * key table, owner column included, comes from `createApiKeyTableMigration`.
  */
 export class CreatePartnerTables1764100000000 implements MigrationInterface {
   readonly name = 'CreatePartnerTables1764100000000';
@@ -24,15 +32,10 @@ export class CreatePartnerTables1764100000000 implements MigrationInterface {
       }),
     );
     await new CreatePartnerApiKeyTable().up(queryRunner);
-    await queryRunner.addColumn('partner_api_keys', new TableColumn({ name: 'partner_id', type: 'varchar', length: '36' }));
-    await queryRunner.createForeignKey(
-      'partner_api_keys',
-      new TableForeignKey({ columnNames: ['partner_id'], referencedTableName: 'partners', referencedColumnNames: ['id'], onDelete: 'CASCADE' }),
-    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.dropTable('partner_api_keys');
+    await new CreatePartnerApiKeyTable().down(queryRunner);
     await queryRunner.dropTable('partners');
   }
 }
