@@ -270,3 +270,36 @@ describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing read
     for (const entity of found) expect(entity!.id).toBe(inserted.id);
   });
 });
+
+describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
+  it('serves callers that came in the same turn with one read, and reads again for a caller in a later turn', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lookup-spec-'));
+    const executed: string[] = [];
+    const dataSource = new DataSource({
+      type: 'better-sqlite3',
+      database: path.join(dir, 'keys.sqlite'),
+      entities: [ApiKey],
+      synchronize: true,
+      verbose: (sql: unknown) => executed.push(String(sql)),
+    });
+    try {
+      await dataSource.initialize();
+      const repository = dataSource.getRepository(ApiKey);
+      const inserted = await insertKey(repository);
+      const lookup = new ApiKeyPrefixLookup(repository, null);
+      const lookups = () => executed.filter((sql) => sql.startsWith('SELECT') && sql.includes(inserted.prefix)).length;
+
+      const together = await Promise.all(Array.from({ length: 5 }, () => lookup.find(inserted.prefix)));
+      expect(lookups()).toBe(1);
+      expect(new Set(together).size).toBe(5);
+      for (const entity of together) expect(entity!.revoked).toBe(false);
+
+      await repository.update({ id: inserted.id }, { revokedAt: new Date('2026-05-05T00:00:00.000Z') });
+      expect((await lookup.find(inserted.prefix))!.revoked).toBe(true);
+      expect(lookups()).toBe(2);
+    } finally {
+      if (dataSource.isInitialized) await dataSource.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -7,8 +7,6 @@ const PREFIX_PLACEHOLDER = '\u0000api-key-prefix\u0000';
 
 /** The lookup SELECT, compiled once, and what turns its rows into an entity. */
 interface CompiledLookup {
-  /** Whether the driver answers asynchronously, so that requests can arrive while a read is out. */
-  asynchronous: boolean;
   parameters: unknown[];
   prefixIndex: number;
   run: (parameters: unknown[]) => Promise<any[]>;
@@ -28,16 +26,19 @@ interface CompiledLookup {
  * as `getOne()` gives them. A setup the compiled form cannot reproduce exactly (query result
  * cache, `@RelationId` properties, the `query` relation strategy) keeps using `getOne()`.
  *
- * On drivers that answer asynchronously, requests for a prefix whose read is already out do
- * not start reads of their own: they wait for it, then share the one read started as it
- * returns. Every request is thus answered from a read that began after it arrived (a row
- * changed before a request came is always seen by it), while a busy key costs one query per
- * round trip rather than one per request. Each caller gets its own entity.
+ * Requests for the same prefix share reads, but never one that began before they arrived: a
+ * read starts at the end of the event-loop turn in which its first request came, answering
+ * every request for that prefix that came before it started; requests that come while it is
+ * out wait for the read that starts when it returns. So a row changed before a request came
+ * is always seen by it (a revocation applies to the next request), while a busy key costs one
+ * query per turn or round trip rather than one per request. Each caller gets its own entity.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   private compiled: CompiledLookup | null | undefined;
-  /** Prefixes with a read out, and the callers waiting for the read after it. */
-  private readonly reads = new Map<string, { waiting: Array<Waiter> | null }>();
+  /** Prefixes with a read pending or out, and the callers waiting for the next read. */
+  private readonly reads = new Map<string, Waiting>();
+  /** Reads to start at the end of this turn. */
+  private starting: Array<{ compiled: CompiledLookup; prefix: string; state: Waiting }> = [];
 
   constructor(
     private readonly repository: Repository<T>,
@@ -54,7 +55,7 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     if (this.compiled === undefined) this.compiled = this.compile();
     const compiled = this.compiled;
     if (compiled === null) return this.queryBuilder(prefix).getOne();
-    const rows = compiled.asynchronous ? await this.sharedRead(compiled, prefix) : await this.read(compiled, prefix);
+    const rows = await this.sharedRead(compiled, prefix);
     if (rows.length === 0) return null;
     const entities = compiled.toEntities(rows);
     if (compiled.afterLoad) await compiled.afterLoad(entities);
@@ -67,34 +68,49 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     return compiled.run(parameters);
   }
 
-  /** Starts a read if none is out for `prefix`; otherwise joins the read that starts when it returns. */
+  /**
+   * Joins the read of `prefix` that has not started yet, or asks for one at the end of this
+   * turn of the event loop; while a read is out, callers wait for the one after it.
+   */
   private sharedRead(compiled: CompiledLookup, prefix: string): Promise<any[]> {
-    const out = this.reads.get(prefix);
-    if (out === undefined) {
-      const state = { waiting: null };
-      this.reads.set(prefix, state);
-      return this.readInTurn(compiled, prefix, state);
-    }
-    // The read that is out began before this request arrived, so it may not answer it.
-    return new Promise((resolve, reject) => (out.waiting ??= []).push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      let state = this.reads.get(prefix);
+      if (state === undefined) {
+        state = { waiters: [] };
+        this.reads.set(prefix, state);
+        this.starting.push({ compiled, prefix, state });
+        // One deferral per turn, whatever the number of keys: past the I/O callbacks of this
+        // turn, so the requests for a prefix that came with this one share its read.
+        if (this.starting.length === 1) setImmediate(this.startReads);
+      }
+      state.waiters.push({ resolve, reject });
+    });
   }
 
-  private readInTurn(compiled: CompiledLookup, prefix: string, state: { waiting: Waiter[] | null }): Promise<any[]> {
-    const reading = this.read(compiled, prefix);
-    const next = () => {
-      const waiting = state.waiting;
-      if (waiting === null) {
-        this.reads.delete(prefix);
-        return;
-      }
-      state.waiting = null;
-      this.readInTurn(compiled, prefix, state).then(
-        (rows) => waiting.forEach((waiter) => waiter.resolve(copyRows(rows))),
-        (error) => waiting.forEach((waiter) => waiter.reject(error)),
-      );
+  private readonly startReads = (): void => {
+    const starting = this.starting;
+    this.starting = [];
+    for (const { compiled, prefix, state } of starting) this.readFor(compiled, prefix, state);
+  };
+
+  private readFor(compiled: CompiledLookup, prefix: string, state: Waiting): void {
+    const waiters = state.waiters;
+    state.waiters = [];
+    const settled = () => {
+      // Callers that came while the read was out may not be answered by it: they get the next one.
+      if (state.waiters.length > 0) this.readFor(compiled, prefix, state);
+      else this.reads.delete(prefix);
     };
-    reading.then(next, next);
-    return reading;
+    this.read(compiled, prefix).then(
+      (rows) => {
+        waiters.forEach((waiter, index) => waiter.resolve(index === 0 ? rows : copyRows(rows)));
+        settled();
+      },
+      (error) => {
+        for (const waiter of waiters) waiter.reject(error);
+        settled();
+      },
+    );
   }
 
   private queryBuilder(prefix: string): SelectQueryBuilder<T> {
@@ -165,8 +181,12 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
           }
         }
       : null;
-    return { asynchronous: dataSource.options.type !== 'better-sqlite3', parameters, prefixIndex, run, toEntities: (rows) => transformer.transform(rows, mainAlias), afterLoad };
+    return { parameters, prefixIndex, run, toEntities: (rows) => transformer.transform(rows, mainAlias), afterLoad };
   }
+}
+
+interface Waiting {
+  waiters: Waiter[];
 }
 
 interface Waiter {

@@ -389,7 +389,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
 
   /** Whether `key` matches `hashedKey`, through the memo when possible, else through a hasher. */
   private async checkSecret(row: T, hashedKey: string, key: string): Promise<boolean> {
-    // One-shot hashing: a Hash object per request cost more than the digest itself.
+    // One-shot: no Hash object to allocate on every request.
     const digest = hash('sha256', key, 'buffer');
     const known = this.memo.get(row.id);
     if (known && known.hashedKey === hashedKey && timingSafeEqual(known.digest, digest)) return true;
