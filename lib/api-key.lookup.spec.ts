@@ -133,6 +133,23 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     expect(new Set(found.map((entity) => entity!.scopes)).size).toBe(found.length);
   });
 
+  it('answers prefixes asked for in the same turn, read together, each as getOne() would alone', async () => {
+    const first = await insertKey(keys);
+    const second = await insertKey(keys, { revokedAt: new Date('2026-02-02T00:00:00.000Z') });
+    const swapCase = (prefix: string) => [...prefix].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
+    const asked = [first.prefix, second.prefix, generateKey().prefix, swapCase(first.prefix), first.prefix];
+    const lookup = new ApiKeyPrefixLookup(keys, null);
+    const together = await Promise.all(asked.map((prefix) => lookup.find(prefix)));
+    for (const [i, prefix] of asked.entries()) {
+      // Whatever the engine's collation makes of the case-swapped prefix, the answer is the one a lone query gives.
+      expect(together[i]).toEqual(await getOneByPrefix(keys, prefix));
+    }
+    expect(together[0]!.id).toBe(first.id);
+    expect(together[1]!.revoked).toBe(true);
+    expect(together[2]).toBeNull();
+    expect(together[0]).not.toBe(together[4]);
+  });
+
   it('honours a usableWhere on a relation and on a boolean column, checked on every call', async () => {
     const partner = await partners.save({ id: randomUUID(), active: true });
     const inserted = await insertKey(partnerKeys, { partner, enabled: true } as Partial<PartnerApiKey>);
@@ -224,12 +241,12 @@ describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing read
     name: Raw((alias) => (engine === 'postgres' ? `${alias} IS NOT NULL AND (SELECT true FROM pg_sleep(0.3))` : `${alias} IS NOT NULL AND SLEEP(0.3) = 0`)),
   } as FindOptionsWhere<ApiKey>;
 
-  /** Resolves once the server is running the slow lookup, so it has taken its snapshot. */
+  /** Resolves once the server is inside the slow lookup's sleep, so the statement has taken its snapshot. */
   async function slowReadRunning(): Promise<void> {
     const sql =
       engine === 'postgres'
-        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(0.3)%' AND query NOT LIKE '%pg_stat_activity%'`
-        : `SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE '%SLEEP(0.3)%' AND info NOT LIKE '%processlist%'`;
+        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
+        : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`;
     for (let polls = 0; polls < 1000; polls++) {
       const [{ n }] = await store.dataSource.query(sql);
       if (Number(n) > 0) return;
@@ -261,8 +278,8 @@ describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing read
     await slowReadRunning();
     const [{ n }] = await store.dataSource.query(
       engine === 'postgres'
-        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(0.3)%' AND query NOT LIKE '%pg_stat_activity%'`
-        : `SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE '%SLEEP(0.3)%' AND info NOT LIKE '%processlist%'`,
+        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
+        : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`,
     );
     expect(Number(n)).toBe(1);
     const found = await Promise.all(joined);
@@ -297,6 +314,13 @@ describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
       await repository.update({ id: inserted.id }, { revokedAt: new Date('2026-05-05T00:00:00.000Z') });
       expect((await lookup.find(inserted.prefix))!.revoked).toBe(true);
       expect(lookups()).toBe(2);
+
+      // Other keys asked for in the same turn are read by the same statement.
+      const others = [await insertKey(repository), await insertKey(repository)];
+      const before = executed.length;
+      const mixed = await Promise.all([inserted, ...others].map((key) => lookup.find(key.prefix)));
+      expect(mixed.map((entity) => entity!.id)).toEqual([inserted.id, ...others.map((key) => key.id)]);
+      expect(executed.slice(before).filter((sql) => sql.startsWith('SELECT'))).toHaveLength(1);
     } finally {
       if (dataSource.isInitialized) await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });

@@ -1,18 +1,43 @@
-import type { FindOptionsWhere, ObjectLiteral, Repository, SelectQueryBuilder } from 'typeorm';
+import { In, type FindOperator, type FindOptionsWhere, type ObjectLiteral, type Repository, type SelectQueryBuilder } from 'typeorm';
+import { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 
-/** Stands in for the prefix while the SELECT is compiled, to find its bound parameter. Never sent. */
-const PREFIX_PLACEHOLDER = '\u0000api-key-prefix\u0000';
+/** Most prefixes read by one statement; more in one turn are read in several. */
+const MAX_BATCH = 50;
 
-/** The lookup SELECT, compiled once, and what turns its rows into an entity. */
-interface CompiledLookup {
+/** Stands in for the i-th prefix while a SELECT is compiled, to find its bound parameter. Never sent. */
+const placeholder = (i: number) => `\u0000api-key-prefix-${i}\u0000`;
+
+/** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
+interface BatchStatement {
+  sql: string;
   parameters: unknown[];
-  prefixIndex: number;
-  run: (parameters: unknown[]) => Promise<any[]>;
-  toEntities: (rows: any[]) => ObjectLiteral[];
+  prefixIndexes: number[];
+}
+
+/** The lookup, compiled once: statements by batch size, and what turns rows into entities. */
+interface CompiledLookup {
+  statementFor(size: number): BatchStatement;
+  run(sql: string, parameters: unknown[]): Promise<any[]>;
+  /** The prefix column of a raw row. */
+  prefixOf(row: any): unknown;
+  /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
+  foldsCase: boolean;
+  toEntities(rows: any[]): ObjectLiteral[];
   /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
   afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
+}
+
+/** A prefix with a read pending or out, and the callers waiting for its next read. */
+interface Waiting {
+  prefix: string;
+  waiters: Waiter[];
+}
+
+interface Waiter {
+  resolve: (rows: any[]) => void;
+  reject: (error: unknown) => void;
 }
 
 /**
@@ -20,25 +45,27 @@ interface CompiledLookup {
  *
  * The SELECT is the one TypeORM's query builder makes for `{ ...usableWhere, prefix }` (with
  * its joins and soft-delete condition), but it is built once, not per request, and run with
- * the prefix as its only bound parameter: on better-sqlite3 through one prepared statement,
- * on PostgreSQL straight through the data source's pool, elsewhere through a query runner.
- * Rows are hydrated by TypeORM's own transformer, so dates, simple-json and booleans come back
- * as `getOne()` gives them. A setup the compiled form cannot reproduce exactly (query result
- * cache, `@RelationId` properties, the `query` relation strategy) keeps using `getOne()`.
+ * the prefixes as its only varying bound parameters: on better-sqlite3 through prepared
+ * statements, on PostgreSQL straight through the data source's pool, elsewhere through a
+ * query runner. Rows are hydrated by TypeORM's own transformer, so dates, simple-json and
+ * booleans come back as `getOne()` gives them. A setup the compiled form cannot reproduce
+ * exactly (query result cache, `@RelationId` properties, the `query` relation strategy) keeps
+ * using `getOne()`.
  *
- * Requests for the same prefix share reads, but never one that began before they arrived: a
- * read starts at the end of the event-loop turn in which its first request came, answering
- * every request for that prefix that came before it started; requests that come while it is
- * out wait for the read that starts when it returns. So a row changed before a request came
- * is always seen by it (a revocation applies to the next request), while a busy key costs one
- * query per turn or round trip rather than one per request. Each caller gets its own entity.
+ * Reads are shared, but a request is never answered by a read that began before it arrived.
+ * Reads start at the end of the event-loop turn in which their first request came: the
+ * prefixes asked for in one turn are read by one `prefix IN (...)` statement, and every request
+ * for one of them that came before it started is answered by it. Requests that come while a
+ * read of their prefix is out wait for the next one. So a row changed before a request came is
+ * always seen by it (a revocation applies to the next request), while the database sees one
+ * query per turn rather than one per request. Each caller gets its own entity.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   private compiled: CompiledLookup | null | undefined;
-  /** Prefixes with a read pending or out, and the callers waiting for the next read. */
+  /** Prefixes with a read pending or out. */
   private readonly reads = new Map<string, Waiting>();
-  /** Reads to start at the end of this turn. */
-  private starting: Array<{ compiled: CompiledLookup; prefix: string; state: Waiting }> = [];
+  /** Prefixes to read at the end of this turn. */
+  private starting: Waiting[] = [];
 
   constructor(
     private readonly repository: Repository<T>,
@@ -55,65 +82,95 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     if (this.compiled === undefined) this.compiled = this.compile();
     const compiled = this.compiled;
     if (compiled === null) return this.queryBuilder(prefix).getOne();
-    const rows = await this.sharedRead(compiled, prefix);
+    const rows = await this.sharedRead(prefix);
     if (rows.length === 0) return null;
     const entities = compiled.toEntities(rows);
     if (compiled.afterLoad) await compiled.afterLoad(entities);
     return (entities[0] as T | undefined) ?? null;
   }
 
-  private read(compiled: CompiledLookup, prefix: string): Promise<any[]> {
-    const parameters = compiled.parameters.slice();
-    parameters[compiled.prefixIndex] = prefix;
-    return compiled.run(parameters);
-  }
-
   /**
    * Joins the read of `prefix` that has not started yet, or asks for one at the end of this
    * turn of the event loop; while a read is out, callers wait for the one after it.
    */
-  private sharedRead(compiled: CompiledLookup, prefix: string): Promise<any[]> {
+  private sharedRead(prefix: string): Promise<any[]> {
     return new Promise((resolve, reject) => {
       let state = this.reads.get(prefix);
       if (state === undefined) {
-        state = { waiters: [] };
+        state = { prefix, waiters: [] };
         this.reads.set(prefix, state);
-        this.starting.push({ compiled, prefix, state });
-        // One deferral per turn, whatever the number of keys: past the I/O callbacks of this
-        // turn, so the requests for a prefix that came with this one share its read.
-        if (this.starting.length === 1) setImmediate(this.startReads);
+        this.schedule(state);
       }
       state.waiters.push({ resolve, reject });
     });
   }
 
+  private schedule(state: Waiting): void {
+    this.starting.push(state);
+    // One deferral per turn, whatever the number of keys: past the I/O callbacks of this turn,
+    // so the requests that come in it share its reads.
+    if (this.starting.length === 1) setImmediate(this.startReads);
+  }
+
   private readonly startReads = (): void => {
     const starting = this.starting;
     this.starting = [];
-    for (const { compiled, prefix, state } of starting) this.readFor(compiled, prefix, state);
+    for (let i = 0; i < starting.length; i += MAX_BATCH) this.readBatch(this.compiled!, starting.slice(i, i + MAX_BATCH));
   };
 
-  private readFor(compiled: CompiledLookup, prefix: string, state: Waiting): void {
-    const waiters = state.waiters;
-    state.waiters = [];
+  private readBatch(compiled: CompiledLookup, batch: Waiting[]): void {
+    const waiters = batch.map((state) => {
+      const answered = state.waiters;
+      state.waiters = [];
+      return answered;
+    });
     const settled = () => {
-      // Callers that came while the read was out may not be answered by it: they get the next one.
-      if (state.waiters.length > 0) this.readFor(compiled, prefix, state);
-      else this.reads.delete(prefix);
+      for (const state of batch) {
+        // Callers that came while the read was out may not be answered by it: they get the next one.
+        if (state.waiters.length > 0) this.schedule(state);
+        else this.reads.delete(state.prefix);
+      }
     };
-    this.read(compiled, prefix).then(
+    let reading: Promise<any[]>;
+    try {
+      const statement = compiled.statementFor(batch.length);
+      const parameters = statement.parameters.slice();
+      batch.forEach((state, i) => (parameters[statement.prefixIndexes[i]] = state.prefix));
+      reading = compiled.run(statement.sql, parameters);
+    } catch (error) {
+      reading = Promise.reject(error);
+    }
+    reading.then(
       (rows) => {
-        waiters.forEach((waiter, index) => waiter.resolve(index === 0 ? rows : copyRows(rows)));
+        if (rows.length > 0 && compiled.prefixOf(rows[0]) === undefined) {
+          // Failing loudly beats answering "unknown key" for every key.
+          const error = new Error('The key lookup returned rows without their prefix column.');
+          for (const answered of waiters) for (const waiter of answered) waiter.reject(error);
+        } else {
+          batch.forEach((state, i) => {
+            const own = rows.filter((row) => this.belongsTo(compiled, row, state.prefix));
+            // Drivers hand out Date objects, and with case-folding collations one row may answer two prefixes: copy for all but one.
+            waiters[i].forEach((waiter, j) => waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)));
+          });
+        }
         settled();
       },
       (error) => {
-        for (const waiter of waiters) waiter.reject(error);
+        for (const answered of waiters) for (const waiter of answered) waiter.reject(error);
         settled();
       },
     );
   }
 
-  private queryBuilder(prefix: string): SelectQueryBuilder<T> {
+  /** Whether a row is the database's answer for `prefix`, as `prefix = ?` would have matched it. */
+  private belongsTo(compiled: CompiledLookup, row: any, prefix: string): boolean {
+    const value = compiled.prefixOf(row);
+    if (value === prefix) return true;
+    // Prefixes are ASCII letters and digits, so lower-casing is what a case-insensitive collation compares.
+    return compiled.foldsCase && typeof value === 'string' && value.toLowerCase() === prefix.toLowerCase();
+  }
+
+  private queryBuilder(prefix: string | FindOperator<string>): SelectQueryBuilder<T> {
     return this.repository
       .createQueryBuilder('api_key')
       .setFindOptions({ where: { ...(this.usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
@@ -122,7 +179,7 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
 
   private compile(): CompiledLookup | null {
     const dataSource = this.repository.manager.dataSource;
-    const builder = this.queryBuilder(PREFIX_PLACEHOLDER);
+    const builder = this.queryBuilder(In([placeholder(0)]));
     const map = builder.expressionMap;
     const metadatas = map.aliases.filter((alias) => alias.hasMetadata).map((alias) => alias.metadata);
     if (
@@ -135,27 +192,53 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     ) {
       return null;
     }
-    const [sql, builtParameters] = builder.getQueryAndParameters();
-    const prefixIndex = builtParameters.indexOf(PREFIX_PLACEHOLDER);
-    if (prefixIndex < 0 || builtParameters.lastIndexOf(PREFIX_PLACEHOLDER) !== prefixIndex) return null;
+    const type = dataSource.options.type;
+    const statements = new Map<number, BatchStatement>();
+    const build = (size: number, from: SelectQueryBuilder<T>): BatchStatement | null => {
+      const [sql, built] = from.getQueryAndParameters();
+      const prefixIndexes = Array.from({ length: size }, (_, i) => built.indexOf(placeholder(i)));
+      if (prefixIndexes.some((index, i) => index < 0 || built.lastIndexOf(placeholder(i)) !== index)) return null;
+      // better-sqlite3 cannot bind booleans; TypeORM's query runner maps them the same way.
+      const parameters = type === 'better-sqlite3' ? built.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)) : built;
+      return { sql, parameters, prefixIndexes };
+    };
+    const single = build(1, builder);
+    if (single === null) return null;
+    statements.set(1, single);
+    const statementFor = (size: number): BatchStatement => {
+      let statement = statements.get(size);
+      if (statement === undefined) {
+        const built = build(size, this.queryBuilder(In(Array.from({ length: size }, (_, i) => placeholder(i)))));
+        if (built === null) throw new Error(`Could not compile the key lookup for ${size} prefixes.`);
+        statement = built;
+        statements.set(size, statement);
+      }
+      return statement;
+    };
 
     const driver = dataSource.driver as any;
     let run: CompiledLookup['run'];
-    let parameters = builtParameters;
-    if (dataSource.options.type === 'better-sqlite3') {
-      // better-sqlite3 cannot bind booleans; TypeORM's query runner maps them the same way.
-      parameters = builtParameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
-      let statement: any = null;
-      run = async (values) => {
+    if (type === 'better-sqlite3') {
+      let prepared = new Map<string, any>();
+      let preparedOn: unknown = null;
+      run = async (sql, values) => {
         const connection = driver.databaseConnection;
-        // A data source re-initialised since has a new connection; the old statement is dead with the old one.
-        if (statement === null || statement.database !== connection) statement = connection.prepare(sql);
+        // A data source re-initialised since has a new connection; the old statements died with the old one.
+        if (preparedOn !== connection) {
+          prepared = new Map();
+          preparedOn = connection;
+        }
+        let statement = prepared.get(sql);
+        if (statement === undefined) {
+          statement = connection.prepare(sql);
+          prepared.set(sql, statement);
+        }
         return statement.all(...values);
       };
-    } else if (dataSource.options.type === 'postgres' && typeof driver.master?.query === 'function') {
-      run = async (values) => (await driver.master.query(sql, values)).rows;
+    } else if (type === 'postgres' && typeof driver.master?.query === 'function') {
+      run = async (sql, values) => (await driver.master.query(sql, values)).rows;
     } else {
-      run = async (values) => {
+      run = async (sql, values) => {
         const runner = dataSource.createQueryRunner();
         try {
           return (await runner.query(sql, values, true)).records;
@@ -165,8 +248,11 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
       };
     }
 
-    const transformer = new RawSqlResultsToEntityTransformer(map, dataSource.driver, [], undefined);
     const mainAlias = map.mainAlias!;
+    const prefixColumn = mainAlias.metadata.findColumnWithPropertyName('prefix');
+    if (!prefixColumn) return null;
+    const prefixAlias = DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, prefixColumn.databaseName);
+    const transformer = new RawSqlResultsToEntityTransformer(map, dataSource.driver, [], undefined);
     const listened =
       map.callListeners &&
       (metadatas.some((metadata) => metadata.afterLoadListeners.length > 0) ||
@@ -181,20 +267,18 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
           }
         }
       : null;
-    return { parameters, prefixIndex, run, toEntities: (rows) => transformer.transform(rows, mainAlias), afterLoad };
+    return {
+      statementFor,
+      run,
+      prefixOf: (row) => row[prefixAlias],
+      foldsCase: type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql',
+      toEntities: (rows) => transformer.transform(rows, mainAlias),
+      afterLoad,
+    };
   }
 }
 
-interface Waiting {
-  waiters: Waiter[];
-}
-
-interface Waiter {
-  resolve: (rows: any[]) => void;
-  reject: (error: unknown) => void;
-}
-
-/** Rows for one more caller of a shared read: drivers hand out `Date` objects, which must not be shared between requests. */
+/** Rows for one more caller of a shared read, with their own `Date` objects. */
 function copyRows(rows: any[]): any[] {
   return rows.map((row) => {
     const copy = { ...row };
