@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `npm run bench`: compiles lib and bench into bench/.build (inside the repo, so the
+// compiled files resolve node_modules and the package's "type": "module"), runs the
+// orchestrator, and removes the build whatever happens.
+import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url));
+const buildDir = path.join(benchDir, '.build');
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+
+rmSync(buildDir, { recursive: true, force: true });
+const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(benchDir, 'tsconfig.json')], { stdio: 'inherit' });
+if (compiled.status !== 0) {
+  rmSync(buildDir, { recursive: true, force: true });
+  console.error('bench: TypeScript compilation failed.');
+  process.exit(compiled.status ?? 1);
+}
+
+const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'run.js')], { stdio: 'inherit', env: { BENCH_OUT: benchDir, ...process.env } });
+// The orchestrator cleans up its apps and databases on these signals; pass them on and wait for it.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => run.kill(signal));
+run.on('exit', (code, signal) => {
+  rmSync(buildDir, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 1 : 0));
+});

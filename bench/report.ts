@@ -1,0 +1,186 @@
+/**
+ * Turns measured rows into the Markdown table of `bench/results.md` and the SVG bar chart of
+ * `bench/results.svg`. No numbers are made here: everything comes from `run.ts`.
+ */
+import type { MemoMemoryReport } from './scenario.js';
+
+/** One throughput measurement. */
+export interface BenchRow {
+  id: string;
+  label: string;
+  keys?: number;
+  /** 2xx responses per second over the measured window (warm-up excluded). */
+  rps: number;
+  /** Latency percentiles of 2xx responses, in milliseconds. */
+  p50: number;
+  p99: number;
+  /** CPU time (user + system) the app process spent per answered request in the measured window, in µs. */
+  cpuUs?: number;
+  /** Responses that were not 2xx, plus socket errors and timeouts. Must be 0 for a valid row. */
+  failures: number;
+}
+
+/** First-request timings for new keys. */
+export interface ColdPathResult {
+  samples: number;
+  firstMs: { median: number; max: number };
+  secondMs: { median: number; max: number };
+}
+
+/** A warm run with an attacker hitting a known prefix with wrong secrets. */
+export interface AttackResult {
+  row: BenchRow;
+  attacker: { rate: number; sent: number; statuses: Record<string, number> };
+}
+
+/** Whether a target holds, with the figures it was judged on. */
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  machine: string;
+  settings: string;
+  rows: BenchRow[];
+  cold?: ColdPathResult;
+  attacks: AttackResult[];
+  memo?: MemoMemoryReport;
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+function rowLine(row: BenchRow, base: BenchRow): string {
+  const keys = row.keys === undefined ? '–' : integer(row.keys);
+  const cpu = row.cpuUs === undefined ? '–' : integer(row.cpuUs);
+  return `| ${row.id} | ${row.label} | ${keys} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.rps / base.rps, 2)} | ${cpu} |`;
+}
+
+/** The full Markdown report. */
+export function renderMarkdown(report: BenchReport): string {
+  const base = report.rows[0];
+  const lines: string[] = [];
+  lines.push('# Benchmark results', '');
+  lines.push(`Run ${report.startedAt} on ${report.machine}.`, '');
+  lines.push(report.settings, '');
+  lines.push('| # | Scenario | Keys in table | req/s | p50 ms | p99 ms | vs no guard | app CPU µs/req |');
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const row of report.rows) lines.push(rowLine(row, base));
+  for (const attack of report.attacks) lines.push(rowLine(attack.row, base));
+  lines.push('');
+
+  if (report.attacks.length > 0) {
+    lines.push('Attack traffic (rows 8b, 8c), sent alongside the warm key:', '');
+    lines.push('| Row | Attacker rate | Attack requests | Their answers |');
+    lines.push('| --- | ---: | ---: | --- |');
+    for (const attack of report.attacks) {
+      const statuses = Object.entries(attack.attacker.statuses)
+        .map(([status, count]) => `${status}: ${integer(count)}`)
+        .join(', ');
+      lines.push(`| ${attack.row.id} | ${fixed(attack.attacker.rate, 1)}/s | ${integer(attack.attacker.sent)} | ${statuses} |`);
+    }
+    lines.push('');
+  }
+
+  if (report.cold) {
+    const { cold } = report;
+    lines.push(`Cold path (8a), ${cold.samples} new keys, one at a time, each request timed from send to full response:`, '');
+    lines.push('| Request | median ms | max ms |');
+    lines.push('| --- | ---: | ---: |');
+    lines.push(`| first request of a new key (row read + bcrypt compare + memo) | ${fixed(cold.firstMs.median, 1)} | ${fixed(cold.firstMs.max, 1)} |`);
+    lines.push(`| second request of the same key (row read + memo hit) | ${fixed(cold.secondMs.median, 1)} | ${fixed(cold.secondMs.max, 1)} |`);
+    lines.push('');
+  }
+
+  if (report.memo) {
+    const { memo } = report;
+    const perEntry = (bytes: number) => `${integer(bytes / memo.entries)} B`;
+    lines.push(`Memo memory for ${integer(memo.entries)} distinct live keys (heap and external memory after forced GC, before and after filling):`, '');
+    lines.push('| How filled | Heap | External (Buffers) | Per entry |');
+    lines.push('| --- | ---: | ---: | ---: |');
+    lines.push(
+      `| \`ApiKeyService.verify()\` of ${integer(memo.servicePath.memoSize)} seeded keys (HMAC hasher, 76-char hashes) | ${mib(memo.servicePath.heapBytes)} | ${mib(memo.servicePath.externalBytes)} | ${perEntry(memo.servicePath.heapBytes + memo.servicePath.externalBytes)} |`,
+    );
+    lines.push(
+      `| \`LruMap\` filled directly with the memo's entry shape (60-char bcrypt hashes) | ${mib(memo.entryShape.heapBytes)} | ${mib(memo.entryShape.externalBytes)} | ${perEntry(memo.entryShape.heapBytes + memo.entryShape.externalBytes)} |`,
+    );
+    const perKey = (memo.servicePath.heapBytes + memo.servicePath.externalBytes) / memo.entries;
+    lines.push('', `At the default cap (\`verificationMemo.maxEntries\` 10,000, least recently used evicted) the memo holds at most about ${mib(perKey * 10_000)}.`);
+    lines.push('');
+  }
+
+  lines.push('## Targets', '');
+  lines.push('| Target | Measured | Met |');
+  lines.push('| --- | --- | --- |');
+  for (const check of report.targets) lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`);
+  lines.push('');
+  if (report.notes.length > 0) {
+    lines.push('## Notes', '');
+    for (const note of report.notes) lines.push(`- ${note}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * A horizontal bar chart of req/s per row, with the ratio to the unguarded route beside each
+ * bar, as a self-contained SVG (no fonts or scripts fetched).
+ */
+export function renderSvg(report: BenchReport): string {
+  const base = report.rows[0];
+  const rows = [...report.rows, ...report.attacks.map((a) => a.row)];
+  const width = 900;
+  const labelWidth = 360;
+  const barArea = width - labelWidth - 150;
+  const rowHeight = 30;
+  const top = 56;
+  const height = top + rows.length * rowHeight + 40;
+  const max = Math.max(...rows.map((r) => r.rps));
+  const colour = (row: BenchRow) =>
+    row.id === '1' ? '#7f8c8d' : row.id.startsWith('5') || row.id.startsWith('6') ? '#c0392b' : '#2e86c1';
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`);
+  parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  parts.push(`<text x="16" y="24" font-size="16" font-weight="bold">Requests per second, Nest 12 + Express, autocannon 10 connections (higher is better)</text>`);
+  parts.push(`<text x="16" y="42" fill="#555">${escapeXml(report.machine)}; ratio to the unguarded route at the right</text>`);
+  rows.forEach((row, i) => {
+    const y = top + i * rowHeight;
+    const barWidth = Math.max(1, (row.rps / max) * barArea);
+    parts.push(`<text x="${labelWidth - 8}" y="${y + 19}" text-anchor="end">${escapeXml(`${row.id}. ${row.label}`)}</text>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${colour(row)}"/>`);
+    parts.push(`<text x="${labelWidth + barWidth + 6}" y="${y + 19}">${integer(row.rps)} req/s · ${(row.rps / base.rps).toFixed(2)}×</text>`);
+  });
+  const axisY = top + rows.length * rowHeight + 4;
+  parts.push(`<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${axisY}" stroke="#333"/>`);
+  parts.push(`<text x="16" y="${axisY + 24}" fill="#555">Grey: no guard. Blue: ApiKeyGuard. Red: passport-headerapikey and a naive bcrypt guard.</text>`);
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+/** The main table for the terminal. */
+export function renderConsoleTable(report: BenchReport): string {
+  const base = report.rows[0];
+  const all = [...report.rows, ...report.attacks.map((a) => a.row)];
+  const header = ['#', 'Scenario', 'Keys', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'CPU µs/req'];
+  const body = all.map((r) => [
+    r.id,
+    r.label,
+    r.keys === undefined ? '-' : integer(r.keys),
+    integer(r.rps),
+    fixed(r.p50, 2),
+    fixed(r.p99, 2),
+    fixed(r.rps / base.rps, 2),
+    r.cpuUs === undefined ? '-' : integer(r.cpuUs),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i].length)));
+  const format = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [format(header), ...body.map(format)].join('\n');
+}

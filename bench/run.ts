@@ -1,0 +1,621 @@
+/**
+ * `npm run bench`: boots each scenario as a Nest 12 Express app in a child process, drives it
+ * with autocannon from this process (10 connections, a warm-up that is thrown away, then
+ * measured windows), and writes `bench/results.md` and `bench/results.svg`.
+ *
+ * The throughput rows are measured in interleaved rounds (row 1, 2, 3, ... then again), each
+ * row's windows adding up to BENCH_DURATION, and a row's req/s is its median round: a slow
+ * drift of the machine falls on every row alike instead of on whichever ran last, and a burst
+ * of other work spoils a round or two rather than the figure.
+ *
+ * Environment (all optional): BENCH_DURATION measured seconds per row (default 15),
+ * BENCH_ROUNDS (default 5), BENCH_WARMUP seconds per app before its first round (default 3),
+ * BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
+ * comma-separated row ids to run (e.g. `1,2,3`), BENCH_PROFILE=1 to write `--cpu-prof`
+ * profiles of the apps to bench/.profiles, BENCH_OUT directory for the results.
+ *
+ * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
+ * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds, default 1200) runs out.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import bcrypt from 'bcrypt';
+import { generateKey } from '../lib/api-key.format.js';
+import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
+import {
+  renderConsoleTable,
+  renderMarkdown,
+  renderSvg,
+  type AttackResult,
+  type BenchReport,
+  type BenchRow,
+  type ColdPathResult,
+  type TargetCheck,
+} from './report.js';
+import { BENCH_ROUTE, STATIC_KEY_HEADER, type BenchDatabase, type BenchScenario, type ChildMessage, type MemoMemoryReport, type ParentMessage } from './scenario.js';
+
+const seconds = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number.`);
+  return value;
+};
+
+const DURATION = seconds('BENCH_DURATION', 15);
+const WARMUP = seconds('BENCH_WARMUP', 3);
+const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 5)));
+/** Before each round's window: reopens connections and brings the app's caches back after another app ran. */
+const ROUND_WARMUP = Math.min(1, WARMUP);
+/** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
+const ROTATION_KEYS = 50;
+const CONNECTIONS = 10;
+const BASE_KEYS = 1_000;
+const SCALE_KEYS = seconds('BENCH_SCALE_KEYS', 1_000_000);
+const MEMO_KEYS = seconds('BENCH_MEMO_KEYS', 100_000);
+const ATTACK_RATE = 50;
+const COLD_SAMPLES = 10;
+const TIMEOUT = seconds('BENCH_TIMEOUT', 1200);
+/** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
+const BOOT_TIMEOUT_MS = 5 * 60_000;
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const PROFILE = process.env.BENCH_PROFILE === '1';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outDir = path.resolve(process.env.BENCH_OUT ?? path.join(process.cwd(), 'bench'));
+const appEntry = path.join(here, 'app.js');
+
+const children = new Set<ChildProcess>();
+const databases: TestDatabase[] = [];
+const tempDir = mkdtempSync(path.join(os.tmpdir(), 'nestjs-api-key-bench-'));
+let cleaning: Promise<void> | null = null;
+
+/** Kills every app, drops every database and removes the SQLite files. Safe to call twice. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const child of children) child.kill('SIGKILL');
+    children.clear();
+    for (const db of databases.splice(0)) {
+      await db.drop().catch((error: Error) => console.error(`Could not drop a bench database: ${error.message}`));
+    }
+    rmSync(tempDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: cleaning up.`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+const deadline = setTimeout(() => {
+  console.error(`The bench ran past BENCH_TIMEOUT (${TIMEOUT} s); stopping.`);
+  void cleanup().finally(() => process.exit(1));
+}, TIMEOUT * 1000);
+deadline.unref();
+
+/** A running child app. */
+interface RunningApp {
+  url: string;
+  key?: string;
+  seedMs?: number;
+  child: ChildProcess;
+  request(message: ParentMessage): Promise<ChildMessage>;
+  stop(): Promise<void>;
+}
+
+/** Forks `app.js` for a scenario; `next()` resolves with the child's next message. */
+function forkApp(scenario: BenchScenario, label: string): { child: ChildProcess; next: () => Promise<ChildMessage> } {
+  const execArgv = scenario.guard === 'memo-memory' ? ['--expose-gc'] : [];
+  if (PROFILE) {
+    const dir = path.join(outDir, '.profiles');
+    mkdirSync(dir, { recursive: true });
+    execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.cpuprofile`);
+  }
+  const child = fork(appEntry, [], {
+    env: { ...process.env, BENCH_SCENARIO: JSON.stringify(scenario) },
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const next = (): Promise<ChildMessage> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label}: no answer from the app within ${BOOT_TIMEOUT_MS / 1000} s.`)), BOOT_TIMEOUT_MS);
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`${label}: the app exited (code ${code}).`));
+      };
+      child.once('exit', onExit);
+      child.once('message', (message: ChildMessage) => {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        if (message.type === 'error') reject(new Error(`${label}: ${message.message}`));
+        else resolve(message);
+      });
+    });
+  return { child, next };
+}
+
+/** Forks an app and waits until it listens. */
+async function startApp(scenario: BenchScenario, label: string): Promise<RunningApp> {
+  const { child, next } = forkApp(scenario, label);
+  const ready = await next();
+  if (ready.type !== 'ready') throw new Error(`${label}: expected the app to report ready, got ${ready.type}.`);
+  return {
+    url: `http://127.0.0.1:${ready.port}${BENCH_ROUTE}`,
+    key: ready.key,
+    seedMs: ready.seedMs,
+    child,
+    request(message) {
+      const answer = next();
+      child.send(message);
+      return answer;
+    },
+    stop() {
+      return new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        child.send({ type: 'stop' } satisfies ParentMessage);
+      });
+    },
+  };
+}
+
+/** Runs the memo memory measurement in its own process (with `--expose-gc`). */
+async function measureMemo(db: BenchDatabase): Promise<MemoMemoryReport> {
+  const { child, next } = forkApp({ guard: 'memo-memory', db, keys: MEMO_KEYS }, 'memo');
+  const answer = await next();
+  await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+  if (answer.type !== 'memory') throw new Error(`memo: expected a memory report, got ${answer.type}.`);
+  return answer.report;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Latencies of 2xx answers, in ms at full precision (autocannon's own histogram rounds to 1 ms). */
+class LatencyLog {
+  private values = new Float64Array(1 << 16);
+  private count = 0;
+
+  add(ms: number): void {
+    if (this.count === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.count++] = ms;
+  }
+
+  sorted(): Float64Array {
+    return this.values.slice(0, this.count).sort();
+  }
+}
+
+interface LoadOptions {
+  url: string;
+  headers?: Record<string, string>;
+  duration: number;
+  connections?: number;
+  overallRate?: number;
+  setupRequest?: autocannon.Request['setupRequest'];
+}
+
+interface LoadResult {
+  ok: number;
+  failures: number;
+  statuses: Record<string, number>;
+  seconds: number;
+  latencies: Float64Array;
+}
+
+/** One autocannon run, counting answers by status and logging 2xx latencies. */
+function load(options: LoadOptions): Promise<LoadResult> {
+  const latencies = new LatencyLog();
+  const statuses: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.url,
+        connections: options.connections ?? CONNECTIONS,
+        duration: options.duration,
+        headers: options.headers,
+        overallRate: options.overallRate,
+        requests: options.setupRequest ? [{ setupRequest: options.setupRequest }] : undefined,
+        timeout: 10,
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        resolve({ ok, failures: errors + result.timeouts + (result.non2xx ?? 0), statuses, seconds: result.duration, latencies: latencies.sorted() });
+      },
+    );
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+      if (statusCode >= 200 && statusCode < 300) {
+        ok++;
+        latencies.add(responseTime);
+      }
+    });
+    instance.on('reqError', () => errors++);
+  });
+}
+
+function toRow(id: string, label: string, result: LoadResult, keys?: number): BenchRow {
+  return {
+    id,
+    label,
+    keys,
+    rps: result.ok / result.seconds,
+    p50: percentile(result.latencies, 50),
+    p99: percentile(result.latencies, 99),
+    failures: result.failures,
+  };
+}
+
+/** CPU time the app process has used so far, in µs. */
+async function appCpu(app: RunningApp): Promise<number> {
+  const answer = await app.request({ type: 'cpu' });
+  if (answer.type !== 'cpu') throw new Error(`expected a CPU reading, got ${answer.type}`);
+  return answer.micros;
+}
+
+const answeredCount = (result: LoadResult) => Object.values(result.statuses).reduce((a, b) => a + b, 0);
+
+/** A throughput row: which app, and what its requests carry. */
+interface Target {
+  id: string;
+  label: string;
+  keys?: number;
+  app: RunningApp;
+  headers?: Record<string, string>;
+  setupRequest?: autocannon.Request['setupRequest'];
+}
+
+interface Tally {
+  ok: number;
+  seconds: number;
+  failures: number;
+  answered: number;
+  cpuMicros: number;
+  latencies: Float64Array[];
+  roundRps: number[];
+}
+
+/**
+ * Warms every target up (discarded), then measures them in `ROUNDS` interleaved rounds of
+ * `DURATION / ROUNDS` seconds each, and pools each row's windows.
+ */
+async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; roundRps: Map<string, number[]> }> {
+  const window = DURATION / ROUNDS;
+  for (const target of targets) {
+    process.stdout.write(`  warm-up ${target.id} (${WARMUP} s) `);
+    await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, duration: WARMUP });
+  }
+  console.log('');
+  const tallies = new Map<string, Tally>(targets.map((t) => [t.id, { ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], roundRps: [] }]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    const line: string[] = [];
+    for (const target of targets) {
+      const tally = tallies.get(target.id)!;
+      await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, duration: ROUND_WARMUP });
+      const before = await appCpu(target.app);
+      const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, duration: window });
+      tally.cpuMicros += (await appCpu(target.app)) - before;
+      tally.ok += result.ok;
+      tally.seconds += result.seconds;
+      tally.failures += result.failures;
+      tally.answered += answeredCount(result);
+      tally.latencies.push(result.latencies);
+      tally.roundRps.push(result.ok / result.seconds);
+      line.push(`${target.id}: ${Math.round(result.ok / result.seconds)}`);
+    }
+    console.log(`  round ${round}/${ROUNDS} req/s  ${line.join('  ')}`);
+  }
+  const rows = targets.map((target): BenchRow => {
+    const tally = tallies.get(target.id)!;
+    const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
+    let offset = 0;
+    for (const part of tally.latencies) {
+      pooled.set(part, offset);
+      offset += part.length;
+    }
+    pooled.sort();
+    return {
+      id: target.id,
+      label: target.label,
+      keys: target.keys,
+      // The median round, not the pooled mean: a burst of other work on the machine spoils a round or two, not the figure.
+      rps: median(tally.roundRps),
+      p50: percentile(pooled, 50),
+      p99: percentile(pooled, 99),
+      failures: tally.failures,
+      cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
+    };
+  });
+  return { rows, roundRps: new Map([...tallies].map(([id, tally]) => [id, tally.roundRps])) };
+}
+
+/** Warm-up (discarded), then one measured window: for rows that need no comparison round by round. */
+async function measureOnce(target: Target): Promise<BenchRow> {
+  process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
+  await load({ url: target.app.url, headers: target.headers, duration: WARMUP });
+  const before = await appCpu(target.app);
+  const result = await load({ url: target.app.url, headers: target.headers, duration: DURATION });
+  const row = toRow(target.id, target.label, result, target.keys);
+  row.cpuUs = ((await appCpu(target.app)) - before) / Math.max(1, answeredCount(result));
+  console.log(`${Math.round(row.rps)} req/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms`);
+  return row;
+}
+
+const apiKeyHeaders = (key: string) => ({ authorization: `Api-Key ${key}` });
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function timedGet(url: string, key: string): Promise<number> {
+  const started = performance.now();
+  const response = await fetch(url, { headers: apiKeyHeaders(key) });
+  await response.arrayBuffer();
+  const elapsed = performance.now() - started;
+  if (response.status !== 200) throw new Error(`cold path: expected 200, got ${response.status}`);
+  return elapsed;
+}
+
+/** Time to the first successful request of brand-new keys, one at a time, and of their second. */
+async function coldPath(app: RunningApp): Promise<ColdPathResult> {
+  const first: number[] = [];
+  const second: number[] = [];
+  for (let i = 0; i < COLD_SAMPLES; i++) {
+    const [key] = await createKeys(app, 1);
+    first.push(await timedGet(app.url, key));
+    second.push(await timedGet(app.url, key));
+  }
+  return {
+    samples: COLD_SAMPLES,
+    firstMs: { median: median(first), max: Math.max(...first) },
+    secondMs: { median: median(second), max: Math.max(...second) },
+  };
+}
+
+async function createKeys(app: RunningApp, count: number): Promise<string[]> {
+  const answer = await app.request({ type: 'create-keys', count });
+  if (answer.type !== 'keys') throw new Error(`expected keys from the app, got ${answer.type}`);
+  return answer.keys;
+}
+
+/** Warm traffic for the known key while an attacker sends wrong secrets for its prefix. */
+async function underAttack(id: string, label: string, app: RunningApp, freshSecrets: boolean): Promise<AttackResult> {
+  const key = app.key!;
+  const prefix = key.slice(0, 8);
+  const wrongSecret = () => `${prefix}.${generateKey().key.slice(9)}`;
+  const fixedWrong = wrongSecret();
+  process.stdout.write(`  ${id}. ${label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
+  await load({ url: app.url, headers: apiKeyHeaders(key), duration: WARMUP });
+  const attack = load({
+    url: app.url,
+    duration: DURATION,
+    // Enough sockets that slow answers (bcrypt queued behind others) do not hold the attacker below its rate.
+    connections: 50,
+    overallRate: ATTACK_RATE,
+    setupRequest: (request) => ({
+      ...request,
+      headers: { ...request.headers, authorization: `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}` },
+    }),
+  });
+  const before = await appCpu(app);
+  const warm = await load({ url: app.url, headers: apiKeyHeaders(key), duration: DURATION });
+  const cpuMicros = (await appCpu(app)) - before;
+  const attacked = await attack;
+  const row = toRow(id, label, warm, BASE_KEYS);
+  // The app's CPU also went to the attack's requests: count them in.
+  row.cpuUs = cpuMicros / Math.max(1, answeredCount(warm) + answeredCount(attacked));
+  console.log(`${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}`);
+  const sent = answeredCount(attacked);
+  return { row, attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses } };
+}
+
+const wanted = (id: string) => !ONLY || ONLY.has(id) || ONLY.has(id.replace(/[a-z]$/, ''));
+
+function sqliteDb(name: string): BenchDatabase {
+  return { engine: 'sqlite', file: path.join(tempDir, `${name}.sqlite`) };
+}
+
+async function postgresDb(): Promise<BenchDatabase> {
+  const db = await createTestDatabase('postgres');
+  databases.push(db);
+  return { engine: 'postgres', options: db.options as unknown as Record<string, unknown> };
+}
+
+/** Boots an app, runs `body` against it, and always stops it. */
+async function withApp<R>(scenario: BenchScenario, label: string, body: (app: RunningApp) => Promise<R>): Promise<R> {
+  const app = await startApp(scenario, label);
+  try {
+    return await body(app);
+  } finally {
+    await app.stop();
+  }
+}
+
+/** Requests that present `keys` in turn. */
+function rotating(keys: string[]): autocannon.Request['setupRequest'] {
+  let next = 0;
+  return (request) => ({ ...request, headers: { ...request.headers, ...apiKeyHeaders(keys[next++ % keys.length]) } });
+}
+
+function checkTargets(rows: Map<string, BenchRow>): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const open = rows.get('1');
+  const ratio = (row: BenchRow) => row.rps / open!.rps;
+  const sqlite = rows.get('2');
+  const postgres = rows.get('3');
+  const passport = rows.get('5');
+  if (open && sqlite) checks.push({ target: 'Warm throughput on SQLite ≥ 0.90 of no guard (row 2)', measured: ratio(sqlite).toFixed(3), met: ratio(sqlite) >= 0.9 });
+  if (open && postgres) checks.push({ target: 'Warm throughput on PostgreSQL ≥ 0.85 of no guard (row 3)', measured: ratio(postgres).toFixed(3), met: ratio(postgres) >= 0.85 });
+  for (const row of [sqlite, postgres]) {
+    if (open && row) {
+      const added = row.p99 - open.p99;
+      checks.push({ target: `p99 added latency < 1 ms (row ${row.id})`, measured: `${added.toFixed(2)} ms (${row.p99.toFixed(2)} vs ${open.p99.toFixed(2)})`, met: added < 1 });
+    }
+  }
+  for (const row of [sqlite, postgres]) {
+    if (passport && row) {
+      checks.push({ target: `Ahead of passport-headerapikey (row ${row.id} vs 5)`, measured: `${Math.round(row.rps)} vs ${Math.round(passport.rps)} req/s`, met: row.rps > passport.rps });
+    }
+  }
+  for (const [big, small] of [['7a', '2'], ['7b', '3']]) {
+    const b = rows.get(big);
+    const s = rows.get(small);
+    if (b && s) {
+      const change = b.rps / s.rps - 1;
+      checks.push({ target: `${integer(SCALE_KEYS)} keys within 10% of ${integer(BASE_KEYS)} (row ${big} vs ${small})`, measured: `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`, met: Math.abs(change) <= 0.1 });
+    }
+  }
+  return checks;
+}
+
+const integer = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const load0 = os.loadavg()[0];
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  console.log(`nestjs-api-key bench: ${machine}; load average ${load0.toFixed(2)} at start.`);
+  console.log(
+    `Throughput rows: ${WARMUP} s warm-up each (discarded), then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (after ${ROUND_WARMUP} s of warm-up), ${CONNECTIONS} connections, GET ${BENCH_ROUTE} on 127.0.0.1.\n`,
+  );
+
+  const rows = new Map<string, BenchRow>();
+  const attacks: AttackResult[] = [];
+  let cold: ColdPathResult | undefined;
+  let memo: MemoMemoryReport | undefined;
+  const notes: string[] = [];
+  const apps: RunningApp[] = [];
+  const boot = async (scenario: BenchScenario, label: string) => {
+    process.stdout.write(`  starting ${label} ... `);
+    const app = await startApp(scenario, label);
+    apps.push(app);
+    console.log(app.seedMs === undefined ? 'ready' : `ready (${integer(scenario.guard === 'api-key' ? scenario.keys : 0)} keys seeded in ${(app.seedMs / 1000).toFixed(1)} s)`);
+    return app;
+  };
+
+  try {
+    const targets: Target[] = [];
+    const needSqlite = wanted('2') || wanted('8');
+    if (wanted('1')) targets.push({ id: '1', label: 'No guard', app: await boot({ guard: 'none' }, 'no guard') });
+    const sqlite = needSqlite ? await boot({ guard: 'api-key', db: sqliteDb('sqlite-1k'), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on SQLite') : null;
+    if (sqlite && wanted('2')) {
+      targets.push({ id: '2', label: 'ApiKeyGuard, bcrypt, SQLite', keys: BASE_KEYS, app: sqlite, headers: apiKeyHeaders(sqlite.key!) });
+      const rotation = await createKeys(sqlite, ROTATION_KEYS);
+      targets.push({ id: '2m', label: `ApiKeyGuard, SQLite, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: sqlite, setupRequest: rotating(rotation) });
+    }
+    if (wanted('3')) {
+      const postgres = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
+      targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!) });
+      const rotation = await createKeys(postgres, ROTATION_KEYS);
+      targets.push({ id: '3m', label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: postgres, setupRequest: rotating(rotation) });
+    }
+    if (wanted('4')) {
+      const hmac = await boot({ guard: 'api-key', db: sqliteDb('hmac-1k'), hasher: 'hmac', keys: BASE_KEYS }, 'ApiKeyGuard with HMAC on SQLite');
+      targets.push({ id: '4', label: 'ApiKeyGuard, HMAC-SHA-256, SQLite', keys: BASE_KEYS, app: hmac, headers: apiKeyHeaders(hmac.key!) });
+    }
+    if (wanted('5')) {
+      const key = randomBytes(24).toString('base64url');
+      const passport = await boot({ guard: 'passport', key }, 'passport-headerapikey');
+      targets.push({ id: '5', label: 'passport-headerapikey, static key', app: passport, headers: { [STATIC_KEY_HEADER]: key } });
+    }
+    if (wanted('7')) {
+      const big = await boot({ guard: 'api-key', db: sqliteDb('sqlite-scale'), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on SQLite, ${integer(SCALE_KEYS)} keys`);
+      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!) });
+      const bigPg = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on PostgreSQL, ${integer(SCALE_KEYS)} keys`);
+      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!) });
+    }
+    if (targets.length > 0) {
+      const measured = await measureInRounds(targets);
+      for (const row of measured.rows) rows.set(row.id, row);
+      const open = measured.roundRps.get('1');
+      if (open) {
+        for (const id of ['2', '3']) {
+          const perRound = measured.roundRps.get(id)?.map((rps, i) => (rps / open[i]).toFixed(2));
+          if (perRound) notes.push(`Row ${id} against row 1, round by round: ${perRound.join(', ')}.`);
+        }
+      }
+    }
+    if (sqlite && wanted('8')) {
+      process.stdout.write(`  8a. cold path: ${COLD_SAMPLES} new keys ... `);
+      cold = await coldPath(sqlite);
+      console.log(`first request median ${cold.firstMs.median.toFixed(1)} ms, second ${cold.secondMs.median.toFixed(1)} ms`);
+      attacks.push(await underAttack('8b', `SQLite, ${ATTACK_RATE}/s wrong secrets (one secret)`, sqlite, false));
+      attacks.push(await underAttack('8c', `SQLite, ${ATTACK_RATE}/s wrong secrets (new each time)`, sqlite, true));
+    }
+  } finally {
+    await Promise.all(apps.map((app) => app.stop()));
+    await cleanupDatabases();
+  }
+
+  if (wanted('6')) {
+    const key = generateKey().key;
+    const hashedKey = await bcrypt.hash(key, 10);
+    await withApp({ guard: 'naive-bcrypt', hashedKey }, 'naive', async (app) => {
+      rows.set('6', await measureOnce({ id: '6', label: 'Naive bcrypt.compare per request (cost 10)', app, headers: { [STATIC_KEY_HEADER]: key } }));
+    });
+  }
+  if (wanted('m')) {
+    process.stdout.write(`  memo memory for ${integer(MEMO_KEYS)} keys ... `);
+    memo = await measureMemo(sqliteDb('memo'));
+    console.log(`${((memo.servicePath.heapBytes + memo.servicePath.externalBytes) / 2 ** 20).toFixed(1)} MiB through the service`);
+  }
+
+  const order = ['1', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b'];
+  const ordered = order.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
+  const failed = [...ordered, ...attacks.map((a) => a.row)].filter((r) => r.failures > 0);
+  for (const row of failed) notes.push(`Row ${row.id} had ${row.failures} failed requests (non-2xx or socket errors): its figures are not valid.`);
+  const load1 = os.loadavg()[0];
+  notes.push(
+    `Load average ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end. With 2 cores the app and autocannon take about one each; a figure well above 2 means something else was running.`,
+  );
+  notes.push("Latency percentiles are of 2xx answers only, from autocannon's per-response timings at full precision (its own histogram rounds to whole milliseconds).");
+  notes.push('App CPU µs/req is the user + system CPU time of the app process during the measured windows, divided by the answers it gave.');
+
+  if (!rows.has('1')) throw new Error('Row 1 (no guard) is the baseline every ratio needs; include it in BENCH_ONLY.');
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    machine,
+    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: ${WARMUP} s warm-up discarded, then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (each after ${ROUND_WARMUP} s of warm-up); req/s is the median round, latencies and CPU are pooled over all rounds. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
+    rows: ordered,
+    cold,
+    attacks,
+    memo,
+    targets: checkTargets(rows),
+    notes,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'results.md'), renderMarkdown(report));
+  writeFileSync(path.join(outDir, 'results.svg'), renderSvg(report));
+  console.log(`\n${renderConsoleTable(report)}\n`);
+  for (const check of report.targets) console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
+  for (const note of notes.slice(0, 2)) console.log(note);
+  console.log(`\nWrote ${path.relative(process.cwd(), path.join(outDir, 'results.md'))} and results.svg.`);
+  if (failed.length > 0) process.exitCode = 1;
+}
+
+async function cleanupDatabases(): Promise<void> {
+  for (const db of databases.splice(0)) await db.drop();
+}
+
+main()
+  .catch((error: Error) => {
+    console.error(`\nbench failed: ${error?.stack ?? error}`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());
