@@ -45,6 +45,8 @@ export interface BenchReport {
   machine: string;
   settings: string;
   rows: BenchRow[];
+  /** The same apps at a fixed request rate, for latency without queueing. */
+  latency: BenchRow[];
   cold?: ColdPathResult;
   attacks: AttackResult[];
   memo?: MemoMemoryReport;
@@ -74,6 +76,18 @@ export function renderMarkdown(report: BenchReport): string {
   for (const row of report.rows) lines.push(rowLine(row, base));
   for (const attack of report.attacks) lines.push(rowLine(attack.row, base));
   lines.push('');
+
+  if (report.latency.length > 0) {
+    const open = report.latency.find((row) => row.id === 'L1');
+    lines.push('Latency at a fixed request rate, well below every app\'s capacity (same rounds and warm-up; the difference to row L1 is what the guard adds to a request):', '');
+    lines.push('| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |');
+    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of report.latency) {
+      const added = open ? fixed(row.p99 - open.p99, 2) : 'n/a';
+      lines.push(`| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`);
+    }
+    lines.push('');
+  }
 
   if (report.attacks.length > 0) {
     lines.push('Attack traffic (rows 8b, 8c), sent alongside the warm key:', '');
@@ -168,7 +182,7 @@ export function renderSvg(report: BenchReport): string {
 /** The main table for the terminal. */
 export function renderConsoleTable(report: BenchReport): string {
   const base = report.rows[0];
-  const all = [...report.rows, ...report.attacks.map((a) => a.row)];
+  const all = [...report.rows, ...report.attacks.map((a) => a.row), ...report.latency];
   const header = ['#', 'Scenario', 'Keys', 'req/s', 'p50 ms', 'p99 ms', 'ratio', 'CPU µs/req'];
   const body = all.map((r) => [
     r.id,
@@ -177,7 +191,7 @@ export function renderConsoleTable(report: BenchReport): string {
     integer(r.rps),
     fixed(r.p50, 2),
     fixed(r.p99, 2),
-    fixed(r.rps / base.rps, 2),
+    r.id.startsWith('L') ? '-' : fixed(r.rps / base.rps, 2),
     r.cpuUs === undefined ? '-' : integer(r.cpuUs),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i].length)));
