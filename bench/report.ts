@@ -45,7 +45,7 @@ export interface BenchReport {
   machine: string;
   settings: string;
   rows: BenchRow[];
-  /** The same apps at a fixed request rate, for latency without queueing. */
+  /** The same apps driven one request at a time, for latency without queueing. */
   latency: BenchRow[];
   cold?: ColdPathResult;
   attacks: AttackResult[];
@@ -79,7 +79,7 @@ export function renderMarkdown(report: BenchReport): string {
 
   if (report.latency.length > 0) {
     const open = report.latency.find((row) => row.id === 'L1');
-    lines.push('Latency at a fixed request rate, well below every app\'s capacity (same rounds and warm-up; the difference to row L1 is what the guard adds to a request):', '');
+    lines.push('Latency with one connection sending one request at a time, so nothing queues (same rounds and warm-up; the difference to row L1 is what the guard adds to a request):', '');
     lines.push('| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const row of report.latency) {

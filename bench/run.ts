@@ -11,7 +11,7 @@
  * Environment (all optional): BENCH_DURATION measured seconds per row (default 15),
  * BENCH_ROUNDS (default 5), BENCH_WARMUP seconds per app before its first round (default 3),
  * BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
- * comma-separated rows to run (e.g. `1,2,3`; `l` for the fixed-rate latency rows, `m` for
+ * comma-separated rows to run (e.g. `1,2,3`; `l` for the one-at-a-time latency rows, `m` for
  * the memo memory, `8` for the cold path and attack rows), BENCH_PROFILE=1 to write `--cpu-prof`
  * profiles of the apps to bench/.profiles, BENCH_OUT directory for the results.
  *
@@ -53,8 +53,8 @@ const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 5)));
 const ROUND_WARMUP = Math.min(1, WARMUP);
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
 const ROTATION_KEYS = 50;
-/** Fixed load for the latency rows: well under every app's capacity, so latency is the request's own, not queueing. */
-const LATENCY_RATE = 2_000;
+/** The latency rows send one request at a time, so latency is the request's own, not queueing behind others. */
+const LATENCY_CONNECTIONS = 1;
 const CONNECTIONS = 10;
 const BASE_KEYS = 1_000;
 const SCALE_KEYS = seconds('BENCH_SCALE_KEYS', 1_000_000);
@@ -285,8 +285,8 @@ interface Target {
   app: RunningApp;
   headers?: Record<string, string>;
   setupRequest?: autocannon.Request['setupRequest'];
-  /** Requests per second across all connections; unset for as fast as the app answers. */
-  rate?: number;
+  /** Connections to drive it with; default `CONNECTIONS`. */
+  connections?: number;
 }
 
 interface Tally {
@@ -307,7 +307,7 @@ async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; r
   const window = DURATION / ROUNDS;
   for (const target of targets) {
     process.stdout.write(`  warm-up ${target.id} (${WARMUP} s) `);
-    await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, overallRate: target.rate, duration: WARMUP });
+    await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WARMUP });
   }
   console.log('');
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, { ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], roundRps: [] }]));
@@ -315,9 +315,9 @@ async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; r
     const line: string[] = [];
     for (const target of targets) {
       const tally = tallies.get(target.id)!;
-      await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, overallRate: target.rate, duration: ROUND_WARMUP });
+      await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: ROUND_WARMUP });
       const before = await appCpu(target.app);
-      const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, overallRate: target.rate, duration: window });
+      const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: window });
       tally.cpuMicros += (await appCpu(target.app)) - before;
       tally.ok += result.ok;
       tally.seconds += result.seconds;
@@ -465,7 +465,7 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
     if (!openAtRate) break;
     const added = row.p99 - openAtRate.p99;
     checks.push({
-      target: `p99 added latency < 1 ms at ${integer(LATENCY_RATE)} req/s (row ${row.id})`,
+      target: `p99 added latency < 1 ms, one request at a time (row ${row.id})`,
       measured: `${added.toFixed(2)} ms (${row.p99.toFixed(2)} vs ${openAtRate.p99.toFixed(2)})`,
       met: added < 1,
     });
@@ -570,9 +570,9 @@ async function main(): Promise<void> {
     if (wanted('l')) {
       const fixed = targets
         .filter((t) => ['1', '2', '3', '5'].includes(t.id))
-        .map((t): Target => ({ ...t, id: `L${t.id}`, label: `${t.label} at ${integer(LATENCY_RATE)} req/s`, rate: LATENCY_RATE }));
+        .map((t): Target => ({ ...t, id: `L${t.id}`, label: `${t.label}, one request at a time`, connections: LATENCY_CONNECTIONS }));
       if (fixed.length > 0) {
-        console.log(`  Latency at a fixed ${integer(LATENCY_RATE)} req/s:`);
+        console.log('  Latency, one request at a time:');
         latency = (await measureInRounds(fixed)).rows;
       }
     }
