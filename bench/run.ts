@@ -20,6 +20,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -399,6 +400,43 @@ async function createKeys(app: RunningApp, count: number): Promise<string[]> {
   return answer.keys;
 }
 
+/**
+ * Sends `rate` requests a second for `duration` seconds whatever the answers take (autocannon
+ * waits for an answer before a connection's next request, so slow answers would slow the
+ * attacker down), then waits for every answer. Counts answers by status.
+ */
+async function openLoop(url: string, rate: number, duration: number, authorization: () => string): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const statuses: Record<string, number> = {};
+  let failures = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  for (let sent = 0; sent < rate * duration; sent++) {
+    const due = started + (sent * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      new Promise<void>((resolve) => {
+        const request = http.get(url, { agent, headers: { authorization: authorization() }, timeout: 30_000 }, (response) => {
+          response.resume();
+          response.on('end', () => {
+            statuses[response.statusCode!] = (statuses[response.statusCode!] ?? 0) + 1;
+            resolve();
+          });
+        });
+        request.on('timeout', () => request.destroy(new Error('timeout')));
+        request.on('error', () => {
+          failures++;
+          resolve();
+        });
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return { ok: statuses['200'] ?? 0, failures, statuses, seconds: duration, latencies: new Float64Array(0) };
+}
+
 /** Warm traffic for the known key while an attacker sends wrong secrets for its prefix. */
 async function underAttack(id: string, label: string, app: RunningApp, freshSecrets: boolean): Promise<AttackResult> {
   const key = app.key!;
@@ -407,17 +445,7 @@ async function underAttack(id: string, label: string, app: RunningApp, freshSecr
   const fixedWrong = wrongSecret();
   process.stdout.write(`  ${id}. ${label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
   await load({ url: app.url, headers: apiKeyHeaders(key), duration: WARMUP });
-  const attack = load({
-    url: app.url,
-    duration: DURATION,
-    // Enough sockets that slow answers (bcrypt queued behind others) do not hold the attacker below its rate.
-    connections: 50,
-    overallRate: ATTACK_RATE,
-    setupRequest: (request) => ({
-      ...request,
-      headers: { ...request.headers, authorization: `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}` },
-    }),
-  });
+  const attack = openLoop(app.url, ATTACK_RATE, DURATION, () => `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}`);
   const before = await appCpu(app);
   const warm = await load({ url: app.url, headers: apiKeyHeaders(key), duration: DURATION });
   const cpuMicros = (await appCpu(app)) - before;
