@@ -368,7 +368,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   protected async loadByPrefix(prefix: string): Promise<StoredRow<T> | null> {
     const ttl = this.options.rowCacheTtl;
-    const now = ttl > 0 ? Date.now() : 0;
+    const now = ttl > 0 ? this.options.clock().getTime() : 0;
     if (ttl > 0) {
       const cached = this.rowCache.get(prefix);
       if (cached && cached.until > now) return cached;

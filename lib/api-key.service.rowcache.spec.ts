@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, createTestDatabase, type TestDatabase } from '../test/support/databases.js';
+import { ApiKey } from './api-key.entity.js';
+import { BcryptApiKeyHasher } from './api-key.hasher.js';
+import { resolveApiKeyOptions, type ApiKeyOptions } from './api-key.options.js';
+import { ApiKeyService } from './api-key.service.js';
+
+/**
+ * `rowCacheTtl`: two services on one database stand for two processes. The caching one skips
+ * the read for the TTL, so another process's revocation reaches it only when the TTL runs out,
+ * while its own revocations apply at once.
+ */
+describe.each(ENGINES)('rowCacheTtl on %s', (engine) => {
+  let db: TestDatabase;
+  let dataSource: DataSource;
+  let now = new Date('2031-01-01T00:00:00.000Z');
+  const service = (options: ApiKeyOptions<ApiKey>) =>
+    new ApiKeyService<ApiKey>(
+      resolveApiKeyOptions<ApiKey>({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false, clock: () => now, ...options }, { name: 'default', entity: ApiKey }),
+      dataSource.getRepository(ApiKey),
+    );
+
+  beforeAll(async () => {
+    db = await createTestDatabase(engine);
+    dataSource = await new DataSource({ ...db.options, entities: [ApiKey], synchronize: true } as any).initialize();
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  it('serves a cached row for the TTL, so another process\'s revocation waits for it, then applies', async () => {
+    const caching = service({ rowCacheTtl: 30_000 });
+    const other = service({});
+    const { key, apiKey } = await other.create({ name: 'cached' });
+    expect(await caching.isValid(key)).toBe(true);
+    await other.revoke(apiKey.id);
+    expect(await other.isValid(key)).toBe(false);
+    now = new Date(now.getTime() + 29_999);
+    expect(await caching.isValid(key)).toBe(true);
+    now = new Date(now.getTime() + 1);
+    expect(await caching.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+  });
+
+  it('applies its own revocation at once', async () => {
+    const caching = service({ rowCacheTtl: 30_000 });
+    const { key, apiKey } = await caching.create({ name: 'own' });
+    expect(await caching.isValid(key)).toBe(true);
+    await caching.revoke(apiKey.prefix);
+    expect(await caching.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+  });
+
+  it('reads the row on every request by default', async () => {
+    const fresh = service({});
+    const other = service({});
+    const { key, apiKey } = await other.create({ name: 'fresh' });
+    expect(await fresh.isValid(key)).toBe(true);
+    await other.revoke(apiKey.id);
+    expect(await fresh.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+  });
+});
