@@ -15,11 +15,10 @@ import {
   API_KEY_SKIP_METADATA,
   getApiKeyOptionsToken,
 } from './api-key.constants.js';
+import { isScope } from './api-key.format.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { resolveRequest } from './api-key.request.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
-
-const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
 
 /**
  * Opens a route (or a whole controller) that a global `ApiKeyGuard` would otherwise protect.
@@ -56,7 +55,7 @@ export function SkipApiKey(skip = true): MethodDecorator & ClassDecorator {
 export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecorator {
   if (scopes.length === 0) throw new TypeError('@RequireScopes() needs at least one scope; remove it to require none.');
   for (const scope of scopes) {
-    if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
+    if (!isScope(scope)) {
       throw new TypeError(`@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._*-").`);
     }
   }

@@ -4,7 +4,7 @@ import { IsNull, MoreThan, QueryFailedError, type FindOptionsWhere, type Reposit
 import { DEFAULT_API_KEY_NAME, getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError } from './api-key.errors.js';
-import { generateKey, isPrefix, parseKey } from './api-key.format.js';
+import { generateKey, isPrefix, isScope, parseKey } from './api-key.format.js';
 import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
 import { ApiKeyPrefixLookup } from './api-key.lookup.js';
@@ -94,7 +94,6 @@ export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends Create
   previous: T;
 }
 
-const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
 
 /**
  * Whether the database refused the row itself (a constraint or a bad value), as opposed to
@@ -163,7 +162,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
       throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.');
     }
-    if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string' && SCOPE_PATTERN.test(s))) {
+    if (!Array.isArray(scopes) || !scopes.every(isScope)) {
       throw new ApiKeyValidationError('Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).');
     }
     const now = this.options.clock();
