@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AfterLoad, Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn, Raw, RelationId, type FindOptionsWhere, type Repository } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Logger } from '@nestjs/common';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
 import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
@@ -325,5 +326,61 @@ describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
       if (dataSource.isInitialized) await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * PostgreSQL runs the lookup as a named prepared statement. A pooler in transaction mode can
+ * hand the client a server session that does not hold it; that must cost one retried read and
+ * a warning, never a failed request.
+ */
+describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
+  let store: KeyStore;
+  let keys: Repository<ApiKey>;
+
+  beforeAll(async () => {
+    // One connection, so the statement the test deallocates is the one the lookup prepared.
+    store = await openKeyStore('postgres', [ApiKey], { extra: { max: 1 } } as never);
+    keys = store.dataSource.getRepository(ApiKey);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  const prepared = async () =>
+    (await store.dataSource.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'nestjs_api_key_%'`)).map((row: { name: string }) => row.name);
+
+  it('prepares the lookup once per connection and reuses it', async () => {
+    const lookup = new ApiKeyPrefixLookup(keys, null);
+    const [first, second] = [await insertKey(keys), await insertKey(keys)];
+    expect((await lookup.find(first.prefix))!.id).toBe(first.id);
+    expect(await prepared()).toHaveLength(1);
+    expect((await lookup.find(second.prefix))!.id).toBe(second.id);
+    expect(await prepared()).toHaveLength(1);
+  });
+
+  it('answers from an unprepared read, warns once and stops preparing when the server lost the statement', async () => {
+    const warnings: string[] = [];
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+    try {
+      const lookup = new ApiKeyPrefixLookup(keys, null);
+      const inserted = await insertKey(keys);
+      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      // What a transaction-mode pooler does: the client still believes the statement is prepared.
+      await store.dataSource.query('DEALLOCATE ALL');
+      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/max_prepared_statements/);
+      expect(warnings[0]).not.toContain(inserted.prefix);
+      expect(await prepared()).toEqual([]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('passes on errors that are not about prepared statements', async () => {
+    const lookup = new ApiKeyPrefixLookup(keys, { name: Raw(() => '1/0 = 1') } as FindOptionsWhere<ApiKey>);
+    await expect(lookup.find((await insertKey(keys)).prefix)).rejects.toMatchObject({ code: '22012' });
   });
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { In, type FindOperator, type FindOptionsWhere, type ObjectLiteral, type Repository, type SelectQueryBuilder } from 'typeorm';
 import { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
@@ -46,8 +48,8 @@ interface Waiter {
  * The SELECT is the one TypeORM's query builder makes for `{ ...usableWhere, prefix }` (with
  * its joins and soft-delete condition), but it is built once, not per request, and run with
  * the prefixes as its only varying bound parameters: on better-sqlite3 through prepared
- * statements, on PostgreSQL straight through the data source's pool, elsewhere through a
- * query runner. Rows are hydrated by TypeORM's own transformer, so dates, simple-json and
+ * statements, on PostgreSQL straight through the data source's pool as named prepared
+ * statements, elsewhere through a query runner. Rows are hydrated by TypeORM's own transformer, so dates, simple-json and
  * booleans come back as `getOne()` gives them. A setup the compiled form cannot reproduce
  * exactly (query result cache, `@RelationId` properties, the `query` relation strategy) keeps
  * using `getOne()`.
@@ -236,7 +238,7 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
         return statement.all(...values);
       };
     } else if (type === 'postgres' && typeof driver.master?.query === 'function') {
-      run = async (sql, values) => (await driver.master.query(sql, values)).rows;
+      run = postgresRunner(driver.master);
     } else {
       run = async (sql, values) => {
         const runner = dataSource.createQueryRunner();
@@ -276,6 +278,49 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
       afterLoad,
     };
   }
+}
+
+/**
+ * SQLSTATEs that mean the server does not hold the named statement the client believes it
+ * prepared, or holds one it did not prepare: what a pooler in transaction mode (PgBouncer
+ * before 1.21, or with `max_prepared_statements = 0`) does to prepared statements, plus a
+ * statement whose result columns changed under it (`cached plan must not change result type`).
+ */
+const PREPARED_STATEMENT_TROUBLE = new Set(['26000', '42P05', '0A000']);
+
+/**
+ * Runs lookups on PostgreSQL straight through the driver's pool as named prepared statements,
+ * so the server parses and plans each statement once per connection instead of once per
+ * read (about half the cost of a read, on the server and in the client). The name is derived
+ * from the SQL, so no two statements share one. If the server turns out not to keep named
+ * statements, lookups go on unnamed from then on; the read that found out is retried unnamed.
+ */
+function postgresRunner(pool: { query(config: unknown, values?: unknown[]): Promise<{ rows: any[] }> }): CompiledLookup['run'] {
+  const names = new Map<string, string>();
+  let named = true;
+  const nameOf = (sql: string): string => {
+    let name = names.get(sql);
+    if (name === undefined) {
+      name = `nestjs_api_key_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
+      names.set(sql, name);
+    }
+    return name;
+  };
+  return async (sql, values) => {
+    if (!named) return (await pool.query(sql, values)).rows;
+    try {
+      return (await pool.query({ name: nameOf(sql), text: sql, values })).rows;
+    } catch (error) {
+      if (!PREPARED_STATEMENT_TROUBLE.has((error as { code?: string } | null)?.code ?? '')) throw error;
+      if (named) {
+        named = false;
+        new Logger('ApiKeyPrefixLookup').warn(
+          `PostgreSQL refused a named prepared statement (${(error as { code: string }).code}); key lookups now run unprepared. Behind PgBouncer in transaction mode, set max_prepared_statements (PgBouncer 1.21+) to keep them prepared.`,
+        );
+      }
+      return (await pool.query(sql, values)).rows;
+    }
+  };
 }
 
 /** Rows for one more caller of a shared read, with their own `Date` objects. */
