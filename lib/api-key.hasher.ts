@@ -19,7 +19,11 @@ export interface ApiKeyHasher {
   readonly maxInputBytes?: number;
   /** Hashes a key for storage. */
   hash(key: string): Promise<string>;
-  /** Whether `key` matches `hashed`. Must take time independent of where they differ. */
+  /**
+   * Whether `key` matches `hashed`. Must take time independent of where they differ, and accept
+   * only the key `hashed` was made from: the service refuses any other key for a hash once it
+   * has seen that one verify.
+   */
   verify(key: string, hashed: string): Promise<boolean>;
   /** Whether `hashed` is in this hasher's format (so this hasher should verify it). */
   recognizes(hashed: string): boolean;

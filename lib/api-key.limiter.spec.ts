@@ -3,7 +3,7 @@ import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
 
 /** A task that runs until the test releases it, recording how many tasks ran alongside it. */
-function gatedTask(limiter: ConcurrencyLimiter, record: { peak: number; started: number }) {
+function gatedTask(limiter: ConcurrencyLimiter, record: { peak: number; started: number }, group?: string) {
   let release!: (value: string) => void;
   let fail!: (error: Error) => void;
   const gate = new Promise<string>((resolve, reject) => {
@@ -16,7 +16,7 @@ function gatedTask(limiter: ConcurrencyLimiter, record: { peak: number; started:
     record.started++;
     record.peak = Math.max(record.peak, limiter.running);
     return gate;
-  });
+  }, group);
   return { result, release, fail, started: () => started };
 }
 
@@ -104,6 +104,57 @@ describe('ConcurrencyLimiter', () => {
     expect(await next.result).toBe('next ran');
     expect(await last.result).toBe('last ran');
     expect(limiter.running).toBe(0);
+    expect(record.peak).toBe(1);
+  });
+
+  it('runs one task of a group at a time, and lets other groups and ungrouped tasks past it', async () => {
+    const limiter = new ConcurrencyLimiter(2, 10);
+    const record = { peak: 0, started: 0 };
+    const a1 = gatedTask(limiter, record, 'a');
+    const a2 = gatedTask(limiter, record, 'a');
+    const b1 = gatedTask(limiter, record, 'b');
+    await settle();
+    // a2 waits for a1 although a slot is free; b1, which came later, takes that slot.
+    expect([a1.started(), a2.started(), b1.started()]).toEqual([true, false, true]);
+    b1.release('b1');
+    await settle();
+    const free = gatedTask(limiter, record);
+    await settle();
+    expect([a2.started(), free.started()]).toEqual([false, true]);
+    a1.release('a1');
+    await settle();
+    expect(a2.started()).toBe(true);
+    a2.release('a2');
+    free.release('free');
+    expect(await Promise.all([a1.result, a2.result, b1.result, free.result])).toEqual(['a1', 'a2', 'b1', 'free']);
+    expect(limiter.running).toBe(0);
+    expect(limiter.queued).toBe(0);
+  });
+
+  it('refuses a grouped task beyond maxQueuedPerGroup, and lets other groups take turns with a busy one', async () => {
+    const limiter = new ConcurrencyLimiter(1, 10, 2);
+    const record = { peak: 0, started: 0 };
+    const running = gatedTask(limiter, record, 'flooded');
+    const queued = [gatedTask(limiter, record, 'flooded'), gatedTask(limiter, record, 'flooded')];
+    let ranRefused = false;
+    await expect(limiter.run(async () => (ranRefused = true), 'flooded')).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    expect(ranRefused).toBe(false);
+    const other = gatedTask(limiter, record, 'other');
+    expect(limiter.queued).toBe(3);
+    running.release('r');
+    await settle();
+    // The other group came last but takes its turn before the flooded group runs again.
+    expect([queued[0].started(), other.started()]).toEqual([false, true]);
+    other.release('o');
+    await settle();
+    expect([queued[0].started(), queued[1].started()]).toEqual([true, false]);
+    queued[0].release('q0');
+    await settle();
+    expect(queued[1].started()).toBe(true);
+    queued[1].release('q1');
+    expect(await Promise.all([running.result, ...queued.map((t) => t.result), other.result])).toEqual(['r', 'q0', 'q1', 'o']);
+    // The group's share of the queue is free again.
+    expect(await limiter.run(async () => 'again', 'flooded')).toBe('again');
     expect(record.peak).toBe(1);
   });
 });

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
+import { availableParallelism } from 'node:os';
 import { Column, Entity } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
-import { KEY_OPTIONS, REGISTRATION_OPTIONS, resolveApiKeyOptions, validateRegistration, type ApiKeyOptions } from './api-key.options.js';
+import { defaultColdConcurrency, KEY_OPTIONS, REGISTRATION_OPTIONS, resolveApiKeyOptions, validateRegistration, type ApiKeyOptions } from './api-key.options.js';
 
 const REGISTRATION = { name: DEFAULT_API_KEY_NAME, entity: ApiKey };
 const HMAC = new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) });
@@ -58,7 +59,7 @@ describe('resolveApiKeyOptions defaults', () => {
       usableWhere: null,
       realm: 'api',
       verificationMemo: { maxEntries: 10_000 },
-      coldPath: { maxConcurrent: 2, maxQueued: 100, failureMemoEntries: 10_000 },
+      coldPath: { maxConcurrent: defaultColdConcurrency(availableParallelism()), maxQueued: 100, maxQueuedPerKey: 10, failureMemoEntries: 10_000 },
       usageTracking: { interval: 60_000 },
       rowCacheTtl: 0,
     });
@@ -67,6 +68,15 @@ describe('resolveApiKeyOptions defaults', () => {
     const now = resolved.clock().getTime();
     expect(now).toBeGreaterThanOrEqual(before);
     expect(now).toBeLessThanOrEqual(Date.now());
+  });
+
+  it.each([
+    [1, 1],
+    [2, 1],
+    [3, 2],
+    [64, 2],
+  ])('runs %i-core machines with %i slow check(s) at once by default', (cores, expected) => {
+    expect(defaultColdConcurrency(cores)).toBe(expected);
   });
 
   it('treats undefined and null options as {}', () => {
@@ -85,7 +95,7 @@ describe('resolveApiKeyOptions defaults', () => {
         clock,
         realm: 'partners',
         verificationMemo: false,
-        coldPath: { maxConcurrent: 4, maxQueued: 0, failureMemoEntries: 0 },
+        coldPath: { maxConcurrent: 4, maxQueued: 0, maxQueuedPerKey: 0, failureMemoEntries: 0 },
         usageTracking: false,
         rowCacheTtl: 500,
         usableWhere: { name: 'x' },
@@ -100,7 +110,7 @@ describe('resolveApiKeyOptions defaults', () => {
       clock,
       realm: 'partners',
       verificationMemo: false,
-      coldPath: { maxConcurrent: 4, maxQueued: 0, failureMemoEntries: 0 },
+      coldPath: { maxConcurrent: 4, maxQueued: 0, maxQueuedPerKey: 0, failureMemoEntries: 0 },
       usageTracking: false,
       rowCacheTtl: 500,
       usableWhere: { name: 'x' },
@@ -109,7 +119,7 @@ describe('resolveApiKeyOptions defaults', () => {
 
   it('fills nested defaults when only some nested fields are given', () => {
     const resolved = resolveApiKeyOptions({ coldPath: { maxQueued: 5 }, verificationMemo: {}, usageTracking: {} }, REGISTRATION);
-    expect(resolved.coldPath).toEqual({ maxConcurrent: 2, maxQueued: 5, failureMemoEntries: 10_000 });
+    expect(resolved.coldPath).toEqual({ maxConcurrent: defaultColdConcurrency(), maxQueued: 5, maxQueuedPerKey: 10, failureMemoEntries: 10_000 });
     expect(resolved.verificationMemo).toEqual({ maxEntries: 10_000 });
     expect(resolved.usageTracking).toEqual({ interval: 60_000 });
   });
@@ -181,6 +191,8 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     [{ coldPath: { maxConcurrent: -2 } }, 'coldPath.maxConcurrent'],
     [{ coldPath: { maxQueued: -1 } }, 'coldPath.maxQueued'],
     [{ coldPath: { failureMemoEntries: -1 } }, 'coldPath.failureMemoEntries'],
+    [{ coldPath: { maxQueuedPerKey: -1 } }, 'coldPath.maxQueuedPerKey'],
+    [{ coldPath: { maxQueuedPerKey: 1.5 } }, 'coldPath.maxQueuedPerKey'],
     [{ usageTracking: { interval: 0 } }, 'usageTracking.interval'],
     [{ usageTracking: { interval: '60s' } }, 'usageTracking.interval'],
     [{ rowCacheTtl: -1 }, 'rowCacheTtl'],

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import { getMetadataArgsStorage, type DataSource, type DataSourceOptions, type FindOptionsWhere } from 'typeorm';
 import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
@@ -55,10 +56,19 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
   verificationMemo?: { maxEntries?: number } | false;
   /** Bounds on slow-hash work for keys not yet memoised. */
   coldPath?: {
-    /** bcrypt checks run at once, at most. Default 2 (leaves libuv threads for everything else). */
+    /**
+     * Slow checks run at once, at most. Default: one less than the CPU cores, between 1 and 2,
+     * so hashing leaves a core to the event loop and libuv threads to file and DNS work.
+     */
     maxConcurrent?: number;
     /** Checks waiting for a slot, at most; beyond it the request gets 503. Default 100. */
     maxQueued?: number;
+    /**
+     * Checks of one key waiting for a slot, at most; beyond it the request gets 503. One key's
+     * checks also run one at a time and take turns with other keys', so wrong secrets aimed at
+     * one prefix cannot hold up new keys. Default 10.
+     */
+    maxQueuedPerKey?: number;
     /** Recent failed (prefix, secret) pairs remembered so a repeated bad secret costs no hash. Default 10000. */
     failureMemoEntries?: number;
   };
@@ -141,7 +151,7 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   clock: () => Date;
   realm: string;
   verificationMemo: { maxEntries: number } | false;
-  coldPath: { maxConcurrent: number; maxQueued: number; failureMemoEntries: number };
+  coldPath: { maxConcurrent: number; maxQueued: number; maxQueuedPerKey: number; failureMemoEntries: number };
   usageTracking: { interval: number } | false;
   rowCacheTtl: number;
 }
@@ -285,8 +295,8 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
   const memo = objectOrFalse('verificationMemo', options.verificationMemo);
   if (memo) refuseUnknown('verificationMemo', memo, ['maxEntries']);
   const cold = objectOrFalse('coldPath', options.coldPath);
-  if (cold === false) fail('coldPath', 'cannot be turned off.', 'pass { maxConcurrent, maxQueued, failureMemoEntries } or leave it unset.');
-  refuseUnknown('coldPath', cold, ['maxConcurrent', 'maxQueued', 'failureMemoEntries']);
+  if (cold === false) fail('coldPath', 'cannot be turned off.', 'pass { maxConcurrent, maxQueued, maxQueuedPerKey, failureMemoEntries } or leave it unset.');
+  refuseUnknown('coldPath', cold, ['maxConcurrent', 'maxQueued', 'maxQueuedPerKey', 'failureMemoEntries']);
   const usage = objectOrFalse('usageTracking', options.usageTracking);
   if (usage) refuseUnknown('usageTracking', usage, ['interval']);
 
@@ -303,11 +313,21 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     realm,
     verificationMemo: memo && { maxEntries: positiveInteger('verificationMemo.maxEntries', memo.maxEntries, 10_000) },
     coldPath: {
-      maxConcurrent: positiveInteger('coldPath.maxConcurrent', cold.maxConcurrent, 2),
+      maxConcurrent: positiveInteger('coldPath.maxConcurrent', cold.maxConcurrent, defaultColdConcurrency()),
       maxQueued: positiveInteger('coldPath.maxQueued', cold.maxQueued, 100, true),
+      maxQueuedPerKey: positiveInteger('coldPath.maxQueuedPerKey', cold.maxQueuedPerKey, 10, true),
       failureMemoEntries: positiveInteger('coldPath.failureMemoEntries', cold.failureMemoEntries, 10_000, true),
     },
     usageTracking: usage && { interval: positiveInteger('usageTracking.interval', usage.interval, 60_000) },
     rowCacheTtl: positiveInteger('rowCacheTtl', options.rowCacheTtl, 0, true),
   };
+}
+
+/**
+ * Default `coldPath.maxConcurrent`: one less than the CPU cores, so hashing never takes the
+ * event loop's core, and at most 2, so it never takes more than half of libuv's default 4
+ * threads; at least 1.
+ */
+export function defaultColdConcurrency(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(2, cores - 1));
 }

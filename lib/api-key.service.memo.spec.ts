@@ -104,13 +104,76 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     expect(hasher.verifyCalls).toBe(1);
   });
 
-  it('does not let the memo of one key vouch for another secret with the same prefix', async () => {
+  it('does not let the memo of one key vouch for another secret with the same prefix, and refuses it without hashing', async () => {
     const { hasher, service } = counted();
     const { apiKey, key } = await service.create({ name: 'memo-other-secret' });
     expect(await service.isValid(key)).toBe(true);
-    const impostor = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
-    expect(await service.verify(impostor)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    // Distinct wrong secrets each time: the failure memo cannot be what answers them.
+    for (let i = 0; i < 5; i++) {
+      const impostor = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+      expect(await service.verify(impostor)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    }
+    expect(hasher.verifyCalls).toBe(1);
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it('hashes again, not refuses, when the stored hash changed since the key was memoised', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'memo-hash-changed' });
+    expect(await service.isValid(key)).toBe(true);
+    // Another process moved the row to a new secret: the memoised key says nothing about it.
+    const replacement = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(replacement) });
+    expect(await service.isValid(replacement)).toBe(true);
     expect(hasher.verifyCalls).toBe(2);
+  });
+
+  it('shares one slow check among identical requests that arrive together', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await service.create({ name: 'cold-burst' });
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const burst = Array.from({ length: 8 }, () => service.isValid(key));
+    await entered;
+    hasher.release();
+    expect(await Promise.all(burst)).toEqual(Array(8).fill(true));
+    expect(hasher.verifyCalls).toBe(1);
+    // A wrong secret sent in a burst also costs one check, then the failure memo answers it.
+    const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    const other = counted();
+    expect(await Promise.all(Array.from({ length: 4 }, () => other.service.isValid(wrong)))).toEqual(Array(4).fill(false));
+    expect(other.hasher.verifyCalls).toBe(1);
+  });
+
+  it('lets one key have at most coldPath.maxQueuedPerKey checks waiting, while other keys are still checked', async () => {
+    const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 } });
+    const [flooded, fresh] = await Promise.all([service.create({ name: 'flooded' }), service.create({ name: 'fresh' })]);
+    const wrong = () => `${flooded.apiKey.prefix}.${generateKey().key.slice(9)}`;
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const running = service.isValid(wrong());
+    await entered;
+    // Three more for the flooded key while its check runs: two may wait, the third is refused.
+    const finished: string[] = [];
+    const attempts = [1, 2, 3].map((i) =>
+      service.isValid(wrong()).then(
+        (valid) => void finished.push(`flooded ${i}: ${valid}`),
+        (error: unknown) => error,
+      ),
+    );
+    expect(await Promise.race(attempts)).toBeInstanceOf(ApiKeyStoreUnavailableError);
+    const freshCheck = service.isValid(fresh.key).then((valid) => void finished.push(`fresh: ${valid}`));
+    // Let the fresh key's read finish and its check join the queue, behind the flooded key's two.
+    while ((service as any).limiter.queued < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    hasher.release();
+    expect(await running).toBe(false);
+    await Promise.all([...attempts, freshCheck]);
+    // The fresh key came last but took its turn before the flooded key's waiting checks.
+    expect(finished[0]).toBe('fresh: true');
+    expect(finished).toHaveLength(3);
+    for (const answer of finished.slice(1)) expect(answer).toMatch(/^flooded \d: false$/);
+    expect(hasher.verifyCalls).toBe(4);
   });
 
   it('applies a revocation made by another process at once, though the key is memoised here', async () => {

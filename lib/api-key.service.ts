@@ -136,6 +136,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly failures: LruMap<string, string>;
   private readonly rowCache: LruMap<string, StoredRow<T> & { until: number }>;
   private readonly limiter: ConcurrencyLimiter;
+  /** Slow checks in progress, by key id, digest and stored hash, shared by identical requests. */
+  private readonly slowChecks = new Map<string, Promise<boolean>>();
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
 
@@ -146,7 +148,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.memo = new LruMap(options.verificationMemo ? options.verificationMemo.maxEntries : 0);
     this.failures = new LruMap(options.coldPath.failureMemoEntries);
     this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
-    this.limiter = new ConcurrencyLimiter(options.coldPath.maxConcurrent, options.coldPath.maxQueued);
+    this.limiter = new ConcurrencyLimiter(options.coldPath.maxConcurrent, options.coldPath.maxQueued, options.coldPath.maxQueuedPerKey);
     this.usage = options.usageTracking ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval) : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere);
   }
@@ -391,23 +393,35 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     // One-shot: no Hash object to allocate on every request.
     const digest = hash('sha256', key, 'buffer');
     const known = this.memo.get(row.id);
-    if (known && known.hashedKey === hashedKey && timingSafeEqual(known.digest, digest)) return true;
+    // A hash accepts one key (keys have one length, within every hasher's maxInputBytes), and the
+    // memo holds the digest of the key this hash accepted: any other digest is a wrong secret,
+    // refused without hashing, so wrong secrets for a key in use cost no bcrypt at all.
+    if (known && known.hashedKey === hashedKey) return timingSafeEqual(known.digest, digest);
     const failureKey = `${row.id}:${digest.toString('base64')}`;
     if (this.failures.get(failureKey) === hashedKey) return false;
+    // A client that opens with several requests at once has them share one slow check.
+    const checkKey = `${failureKey}:${hashedKey}`;
+    let check = this.slowChecks.get(checkKey);
+    if (check === undefined) {
+      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() => this.slowChecks.delete(checkKey));
+      this.slowChecks.set(checkKey, check);
+    }
+    return check;
+  }
 
+  /** The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the outcome. */
+  private async slowCheck(row: T, hashedKey: string, key: string, digest: Buffer, failureKey: string): Promise<boolean> {
     const candidates = this.hashersFor(hashedKey);
     if (candidates.length === 0) {
       this.logger.error(`API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`);
       return false;
     }
-    // Several hashers can claim one format (HMAC under an old and a new secret): try each in order.
-    let verifiedBy: ApiKeyHasher | undefined;
-    for (const hasher of candidates) {
-      if (await this.limiter.run(() => hasher.verify(key, hashedKey))) {
-        verifiedBy = hasher;
-        break;
-      }
-    }
+    // Several hashers can claim one format (HMAC under an old and a new secret): try each in
+    // order, in one slot, so a wrong secret does not queue again for each.
+    const verifiedBy = await this.limiter.run(async () => {
+      for (const hasher of candidates) if (await hasher.verify(key, hashedKey)) return hasher;
+      return undefined;
+    }, row.id);
     if (!verifiedBy) {
       this.failures.set(failureKey, hashedKey);
       return false;

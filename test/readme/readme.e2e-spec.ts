@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as publicApi from '../../lib/index.js';
-import { KEY_OPTIONS, REGISTRATION_OPTIONS } from '../../lib/api-key.options.js';
+import { KEY_OPTIONS, REGISTRATION_OPTIONS, resolveApiKeyOptions, validateRegistration } from '../../lib/api-key.options.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -16,6 +16,30 @@ describe('README', () => {
   it('documents every module option, and only real ones, in the Configuration table', () => {
     const rows = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
     expect(new Set(rows)).toEqual(new Set([...KEY_OPTIONS, ...REGISTRATION_OPTIONS]));
+  });
+
+  it('gives the defaults the module really uses, where the table states them as values', () => {
+    const resolved = resolveApiKeyOptions({}, validateRegistration({})) as unknown as Record<string, unknown>;
+    const cells = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \| `([^`]*)` \|/gm)];
+    let checked = 0;
+    for (const [, option, cell] of cells) {
+      if (!(KEY_OPTIONS as readonly string[]).includes(option)) continue;
+      // Numbers, quoted strings, bare words and `{ field: number }` objects; prose defaults are skipped.
+      const json = cell.replace(/([A-Za-z]+):/g, '"$1":').replace(/^'(.*)'$/, '"$1"');
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch {
+        if (!/^[A-Za-z-]+$/.test(cell)) continue;
+        value = cell;
+      }
+      expect(resolved[option], `README default of ${option}`).toEqual(value);
+      checked++;
+    }
+    expect(checked).toBeGreaterThanOrEqual(6);
+    // The one default stated in words.
+    expect(section('Configuration')).toContain('`maxConcurrent` defaults to the CPU cores less one, between 1 and 2');
+    expect(resolveApiKeyOptions({}, validateRegistration({})).coldPath).toMatchObject({ maxQueued: 100, maxQueuedPerKey: 10, failureMemoEntries: 10_000 });
   });
 
   it('names only decorators and guard hooks that exist', () => {
