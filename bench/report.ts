@@ -31,6 +31,8 @@ export interface ColdPathResult {
 export interface AttackResult {
   row: BenchRow;
   attacker: { rate: number; sent: number; statuses: Record<string, number> };
+  /** New keys' first requests, one at a time, halfway through the attack. */
+  newKeys: { samples: number; ok: number; medianMs: number; maxMs: number };
 }
 
 /** Whether a target holds, with the figures it was judged on. */
@@ -90,14 +92,17 @@ export function renderMarkdown(report: BenchReport): string {
   }
 
   if (report.attacks.length > 0) {
-    lines.push('Attack traffic (rows 8b, 8c), sent alongside the warm key:', '');
-    lines.push('| Row | Attacker rate | Attack requests | Their answers |');
-    lines.push('| --- | ---: | ---: | --- |');
+    lines.push(`Attack traffic (rows ${report.attacks.map((a) => a.row.id).join(', ')}), sent alongside the warm key; halfway through, new keys make their first request one at a time:`, '');
+    lines.push('| Row | Attacker rate | Attack requests | Their answers | New keys: first request median ms | max ms | answered 200 |');
+    lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: |');
     for (const attack of report.attacks) {
       const statuses = Object.entries(attack.attacker.statuses)
         .map(([status, count]) => `${status}: ${integer(count)}`)
         .join(', ');
-      lines.push(`| ${attack.row.id} | ${fixed(attack.attacker.rate, 1)}/s | ${integer(attack.attacker.sent)} | ${statuses} |`);
+      const probe = attack.newKeys;
+      lines.push(
+        `| ${attack.row.id} | ${fixed(attack.attacker.rate, 1)}/s | ${integer(attack.attacker.sent)} | ${statuses} | ${fixed(probe.medianMs, 1)} | ${fixed(probe.maxMs, 1)} | ${probe.ok}/${probe.samples} |`,
+      );
     }
     lines.push('');
   }

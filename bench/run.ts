@@ -378,6 +378,13 @@ async function timedGet(url: string, key: string): Promise<number> {
   return elapsed;
 }
 
+/** The status of one GET with a key (a refused request is an answer here, not an error). */
+async function statusOf(url: string, key: string): Promise<number> {
+  const response = await fetch(url, { headers: apiKeyHeaders(key) });
+  await response.arrayBuffer();
+  return response.status;
+}
+
 /** Time to the first successful request of brand-new keys, one at a time, and of their second. */
 async function coldPath(app: RunningApp): Promise<ColdPathResult> {
   const first: number[] = [];
@@ -437,25 +444,44 @@ async function openLoop(url: string, rate: number, duration: number, authorizati
   return { ok: statuses['200'] ?? 0, failures, statuses, seconds: duration, latencies: new Float64Array(0) };
 }
 
-/** Warm traffic for the known key while an attacker sends wrong secrets for its prefix. */
-async function underAttack(id: string, label: string, app: RunningApp, freshSecrets: boolean): Promise<AttackResult> {
+/**
+ * Warm traffic for the known key while an attacker sends wrong secrets for a known prefix: the
+ * warm key's own (memoised), or with `target: 'cold'` that of another key never used since the
+ * app started. Halfway through, new keys make their first request, one at a time, to show what
+ * the attack does to keys that still need a slow check.
+ */
+async function underAttack(id: string, label: string, app: RunningApp, freshSecrets: boolean, target: 'warm' | 'cold'): Promise<AttackResult> {
   const key = app.key!;
-  const prefix = key.slice(0, 8);
+  const prefix = (target === 'warm' ? key : (await createKeys(app, 1))[0]).slice(0, 8);
   const wrongSecret = () => `${prefix}.${generateKey().key.slice(9)}`;
   const fixedWrong = wrongSecret();
+  const probes = await createKeys(app, COLD_SAMPLES);
   process.stdout.write(`  ${id}. ${label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
   await load({ url: app.url, headers: apiKeyHeaders(key), duration: WARMUP });
   const attack = openLoop(app.url, ATTACK_RATE, DURATION, () => `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}`);
   const before = await appCpu(app);
+  const probing = (async () => {
+    await new Promise((resolve) => setTimeout(resolve, (DURATION * 1000) / 2));
+    const times: number[] = [];
+    const statuses: number[] = [];
+    for (const probe of probes) {
+      const started = performance.now();
+      statuses.push(await statusOf(app.url, probe));
+      times.push(performance.now() - started);
+    }
+    return { times, statuses };
+  })();
   const warm = await load({ url: app.url, headers: apiKeyHeaders(key), duration: DURATION });
   const cpuMicros = (await appCpu(app)) - before;
   const attacked = await attack;
+  const probed = await probing;
   const row = toRow(id, label, warm, BASE_KEYS);
   // The app's CPU also went to the attack's requests: count them in.
   row.cpuUs = cpuMicros / Math.max(1, answeredCount(warm) + answeredCount(attacked));
-  console.log(`${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}`);
+  const newKeys = { samples: probes.length, ok: probed.statuses.filter((s) => s === 200).length, medianMs: median(probed.times), maxMs: Math.max(...probed.times) };
+  console.log(`${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}; new keys' first request ${newKeys.medianMs.toFixed(1)} ms median, ${newKeys.ok}/${newKeys.samples} answered 200`);
   const sent = answeredCount(attacked);
-  return { row, attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses } };
+  return { row, attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses }, newKeys };
 }
 
 const wanted = (id: string) => !ONLY || ONLY.has(id) || ONLY.has(id.replace(/[a-z]$/, ''));
@@ -608,8 +634,9 @@ async function main(): Promise<void> {
       process.stdout.write(`  8a. cold path: ${COLD_SAMPLES} new keys ... `);
       cold = await coldPath(sqlite);
       console.log(`first request median ${cold.firstMs.median.toFixed(1)} ms, second ${cold.secondMs.median.toFixed(1)} ms`);
-      attacks.push(await underAttack('8b', `SQLite, ${ATTACK_RATE}/s wrong secrets (one secret)`, sqlite, false));
-      attacks.push(await underAttack('8c', `SQLite, ${ATTACK_RATE}/s wrong secrets (new each time)`, sqlite, true));
+      attacks.push(await underAttack('8b', `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (one secret)`, sqlite, false, 'warm'));
+      attacks.push(await underAttack('8c', `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (new each time)`, sqlite, true, 'warm'));
+      attacks.push(await underAttack('8d', `SQLite, ${ATTACK_RATE}/s wrong secrets for an unused key's prefix (new each time)`, sqlite, true, 'cold'));
     }
   } finally {
     await Promise.all(apps.map((app) => app.stop()));
