@@ -86,24 +86,8 @@ describe('resolveApiKeyOptions defaults', () => {
 
   it('keeps given values, lower-casing the header name for lookups', () => {
     const clock = () => new Date(0);
-    const resolved = resolveApiKeyOptions(
-      {
-        header: 'X-Api-Key',
-        keyword: 'Bearer',
-        brand: 'sk_live_',
-        hasher: HMAC,
-        clock,
-        realm: 'partners',
-        verificationMemo: false,
-        coldPath: { maxConcurrent: 4, maxQueued: 0, maxQueuedPerKey: 0, failureMemoEntries: 0 },
-        usageTracking: false,
-        rowCacheTtl: 500,
-        usableWhere: { name: 'x' },
-      },
-      REGISTRATION,
-    );
-    expect(resolved).toMatchObject({
-      header: 'x-api-key',
+    const given = {
+      header: 'X-Api-Key',
       keyword: 'Bearer',
       brand: 'sk_live_',
       hasher: HMAC,
@@ -114,7 +98,8 @@ describe('resolveApiKeyOptions defaults', () => {
       usageTracking: false,
       rowCacheTtl: 500,
       usableWhere: { name: 'x' },
-    });
+    } as const;
+    expect(resolveApiKeyOptions(given, REGISTRATION)).toMatchObject({ ...given, header: 'x-api-key' });
   });
 
   it('fills nested defaults when only some nested fields are given', () => {
