@@ -49,8 +49,8 @@ interface Waiter {
  * its joins and soft-delete condition), but it is built once, not per request, and run with
  * the prefixes as its only varying bound parameters: on better-sqlite3 through prepared
  * statements, on PostgreSQL straight through the data source's pool as named prepared
- * statements, elsewhere through a query runner. Rows are hydrated by TypeORM's own transformer, so dates, simple-json and
- * booleans come back as `getOne()` gives them. A setup the compiled form cannot reproduce
+ * statements, elsewhere through a query runner. Rows are hydrated by TypeORM's own
+ * transformer, so dates, simple-json and booleans come back as `getOne()` gives them. A setup the compiled form cannot reproduce
  * exactly (query result cache, `@RelationId` properties, the `query` relation strategy) keeps
  * using `getOne()`.
  *
