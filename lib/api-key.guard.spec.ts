@@ -6,7 +6,7 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../test/support/clock.js';
 import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../test/support/key-store.js';
 import { API_KEY_UNAUTHORIZED_MESSAGE } from './api-key.constants.js';
@@ -137,6 +137,23 @@ describe('ApiKeyGuard on SQLite', () => {
       // The writer holds reports:write only: enough for write(), which does not also need the class's reports:read.
       expect(await guard.canActivate(httpContext({ authorization: `Api-Key ${writer}` }, write, ReportsController).context)).toBe(true);
       await expect(guard.canActivate(httpContext({ authorization: `Api-Key ${writer}` }, read, ReportsController).context)).rejects.toBeInstanceOf(ApiKeyForbiddenException);
+    });
+
+    it('reads a route\'s metadata once, per handler and controller class', async () => {
+      @RequireScopes('reports:write')
+      class WritingReportsController extends ReportsController {}
+      const reflector = new Reflector();
+      const reads = vi.spyOn(reflector, 'getAllAndOverride');
+      const routeGuard = new ApiKeyGuard(service, reflector);
+      const read = ReportsController.prototype.read;
+      for (let i = 0; i < 3; i++) expect(await routeGuard.canActivate(httpContext({ authorization: `Api-Key ${valid}` }, read, ReportsController).context)).toBe(true);
+      expect(reads).toHaveBeenCalledTimes(3);
+      // The same inherited handler under another class has that class's scopes, not the cached ones.
+      await expect(routeGuard.canActivate(httpContext({ authorization: `Api-Key ${valid}` }, read, WritingReportsController).context)).rejects.toBeInstanceOf(
+        ApiKeyForbiddenException,
+      );
+      expect(await routeGuard.canActivate(httpContext({ authorization: `Api-Key ${writer}` }, read, WritingReportsController).context)).toBe(true);
+      expect(reads).toHaveBeenCalledTimes(6);
     });
 
     it('opens a route marked @SkipApiKey() without looking at the key', async () => {
