@@ -5,12 +5,20 @@
 import type { MemoMemoryReport } from './scenario.js';
 
 /** One throughput measurement. */
+/** A row's ratio to the unguarded route (row 1): paired round by round where it was measured so. */
+export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
+
 export interface BenchRow {
   id: string;
   label: string;
   keys?: number;
   /** 2xx responses per second over the measured window (warm-up excluded). */
   rps: number;
+  /**
+   * For rows measured in rounds beside row 1: the median over rounds of this row's req/s divided
+   * by row 1's in the same round. Other rows are compared by their req/s alone.
+   */
+  ratio?: number;
   /** Latency percentiles of 2xx responses, in milliseconds. */
   p50: number;
   p99: number;
@@ -63,7 +71,7 @@ const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 function rowLine(row: BenchRow, base: BenchRow): string {
   const keys = row.keys === undefined ? '–' : integer(row.keys);
   const cpu = row.cpuUs === undefined ? '–' : integer(row.cpuUs);
-  return `| ${row.id} | ${row.label} | ${keys} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.rps / base.rps, 2)} | ${cpu} |`;
+  return `| ${row.id} | ${row.label} | ${keys} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(ratioOf(row, base), 2)} | ${cpu} |`;
 }
 
 /** The full Markdown report. */
@@ -175,7 +183,7 @@ export function renderSvg(report: BenchReport): string {
     const barWidth = Math.max(1, (row.rps / max) * barArea);
     parts.push(`<text x="${labelWidth - 8}" y="${y + 19}" text-anchor="end">${escapeXml(`${row.id}. ${row.label}`)}</text>`);
     parts.push(`<rect x="${labelWidth}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${colour(row)}"/>`);
-    parts.push(`<text x="${labelWidth + barWidth + 6}" y="${y + 19}">${integer(row.rps)} req/s · ${(row.rps / base.rps).toFixed(2)}×</text>`);
+    parts.push(`<text x="${labelWidth + barWidth + 6}" y="${y + 19}">${integer(row.rps)} req/s · ${ratioOf(row, base).toFixed(2)}×</text>`);
   });
   const axisY = top + rows.length * rowHeight + 4;
   parts.push(`<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${axisY}" stroke="#333"/>`);
@@ -196,7 +204,7 @@ export function renderConsoleTable(report: BenchReport): string {
     integer(r.rps),
     fixed(r.p50, 2),
     fixed(r.p99, 2),
-    r.id.startsWith('L') ? '-' : fixed(r.rps / base.rps, 2),
+    r.id.startsWith('L') ? '-' : fixed(ratioOf(r, base), 2),
     r.cpuUs === undefined ? '-' : integer(r.cpuUs),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i].length)));

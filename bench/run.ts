@@ -3,13 +3,14 @@
  * with autocannon from this process (10 connections, a warm-up that is thrown away, then
  * measured windows), and writes `bench/results.md` and `bench/results.svg`.
  *
- * The throughput rows are measured in interleaved rounds (row 1, 2, 3, ... then again), each
- * row's windows adding up to BENCH_DURATION, and a row's req/s is its median round: a slow
- * drift of the machine falls on every row alike instead of on whichever ran last, and a burst
- * of other work spoils a round or two rather than the figure.
+ * The throughput rows are measured in interleaved rounds (row 1, 2, 3, ... then backwards),
+ * each row's windows adding up to BENCH_DURATION. A row's req/s is its median round, and its
+ * ratio to row 1 the median of its per-round ratios: a slow drift of the machine falls on
+ * every row alike instead of on whichever ran last, and a burst of other work spoils a round or
+ * two rather than the figure.
  *
- * Environment (all optional): BENCH_DURATION measured seconds per row (default 15),
- * BENCH_ROUNDS (default 5), BENCH_WARMUP seconds per app before its first round (default 3),
+ * Environment (all optional): BENCH_DURATION measured seconds per row (default 27),
+ * BENCH_ROUNDS (default 9), BENCH_WARMUP seconds per app before its first round (default 3),
  * BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
  * comma-separated rows to run (e.g. `1,2,3`; `l` for the one-at-a-time latency rows, `m` for
  * the memo memory, `8` for the cold path and attack rows), BENCH_PROFILE=1 to write `--cpu-prof`
@@ -47,9 +48,9 @@ const seconds = (name: string, fallback: number): number => {
   return value;
 };
 
-const DURATION = seconds('BENCH_DURATION', 15);
+const DURATION = seconds('BENCH_DURATION', 27);
 const WARMUP = seconds('BENCH_WARMUP', 3);
-const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 5)));
+const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 9)));
 /** Before each round's window: reopens connections and brings the app's caches back after another app ran. */
 const ROUND_WARMUP = Math.min(1, WARMUP);
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
@@ -313,8 +314,9 @@ async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; r
   console.log('');
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, { ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], roundRps: [] }]));
   for (let round = 1; round <= ROUNDS; round++) {
-    const line: string[] = [];
-    for (const target of targets) {
+    const line = new Map<string, number>();
+    // Every other round runs backwards, so no row always sits next to row 1 or always runs last in a round.
+    for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
       const tally = tallies.get(target.id)!;
       await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: ROUND_WARMUP });
       const before = await appCpu(target.app);
@@ -326,10 +328,11 @@ async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; r
       tally.answered += answeredCount(result);
       tally.latencies.push(result.latencies);
       tally.roundRps.push(result.ok / result.seconds);
-      line.push(`${target.id}: ${Math.round(result.ok / result.seconds)}`);
+      line.set(target.id, Math.round(result.ok / result.seconds));
     }
-    console.log(`  round ${round}/${ROUNDS} req/s  ${line.join('  ')}`);
+    console.log(`  round ${round}/${ROUNDS} req/s  ${targets.map((t) => `${t.id}: ${line.get(t.id)}`).join('  ')}`);
   }
+  const open = tallies.get('1')?.roundRps;
   const rows = targets.map((target): BenchRow => {
     const tally = tallies.get(target.id)!;
     const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
@@ -345,6 +348,8 @@ async function measureInRounds(targets: Target[]): Promise<{ rows: BenchRow[]; r
       keys: target.keys,
       // The median round, not the pooled mean: a burst of other work on the machine spoils a round or two, not the figure.
       rps: median(tally.roundRps),
+      // Each round against row 1 in the same round, then the median: a slow stretch of the machine lowers both sides of a round's ratio.
+      ratio: open && target.connections === undefined ? median(tally.roundRps.map((rps, i) => rps / open[i])) : undefined,
       p50: percentile(pooled, 50),
       p99: percentile(pooled, 99),
       failures: tally.failures,
@@ -524,7 +529,7 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
     });
   }
   const open = rows.get('1');
-  const ratio = (row: BenchRow) => row.rps / open!.rps;
+  const ratio = (row: BenchRow) => row.ratio ?? row.rps / open!.rps;
   const sqlite = rows.get('2');
   const postgres = rows.get('3');
   const passport = rows.get('5');
@@ -670,7 +675,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     machine,
-    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: ${WARMUP} s warm-up discarded, then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (each after ${ROUND_WARMUP} s of warm-up); req/s is the median round, latencies and CPU are pooled over all rounds. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
+    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: ${WARMUP} s warm-up discarded, then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (each after ${ROUND_WARMUP} s of warm-up, every other round in reverse order); req/s is the median round, the ratio is the median of each round's req/s over row 1's in the same round, latencies and CPU are pooled over all rounds. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
     rows: ordered,
     cold,
     attacks,
