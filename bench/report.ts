@@ -8,6 +8,9 @@ import type { MemoMemoryReport } from './scenario.js';
 /** A row's ratio to the unguarded route (row 1): paired round by round where it was measured so. */
 export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
 
+/** A row's p99 minus the unguarded route's, in ms: paired round by round where it was measured so. */
+export const p99Added = (row: BenchRow, base: BenchRow): number => row.p99Added ?? row.p99 - base.p99;
+
 export interface BenchRow {
   id: string;
   label: string;
@@ -19,6 +22,8 @@ export interface BenchRow {
    * by row 1's in the same round. Other rows are compared by their req/s alone.
    */
   ratio?: number;
+  /** Likewise paired: the median over rounds of this row's p99 minus row 1's in the same round, in ms. */
+  p99Added?: number;
   /** Latency percentiles of 2xx responses, in milliseconds. */
   p50: number;
   p99: number;
@@ -89,11 +94,14 @@ export function renderMarkdown(report: BenchReport): string {
 
   if (report.latency.length > 0) {
     const open = report.latency.find((row) => row.id === 'L1');
-    lines.push('Latency with one connection sending one request at a time, so nothing queues (same rounds and warm-up; the difference to row L1 is what the guard adds to a request):', '');
+    lines.push(
+      "Latency with one connection sending one request at a time, so nothing queues (same rounds and warm-up; p99 added, what the guard adds to a request, is the median over rounds of the row's p99 minus row L1's in the same round):",
+      '',
+    );
     lines.push('| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const row of report.latency) {
-      const added = open ? fixed(row.p99 - open.p99, 2) : 'n/a';
+      const added = open ? fixed(p99Added(row, open), 2) : 'n/a';
       lines.push(`| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`);
     }
     lines.push('');
