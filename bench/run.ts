@@ -52,8 +52,14 @@ const seconds = (name: string, fallback: number): number => {
 const DURATION = seconds('BENCH_DURATION', 27);
 const WARMUP = seconds('BENCH_WARMUP', 3);
 const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 9)));
-/** Before each round's window: reopens connections and brings the app's caches back after another app ran. */
-const ROUND_WARMUP = Math.min(1, WARMUP);
+/**
+ * Before each round's window: reopens connections and brings the app's caches back after it sat
+ * idle while the other rows ran (half a minute and more). One second was too little for the
+ * PostgreSQL apps: their pools close connections idle for 10 s, and their first window after an
+ * idle spell served 0.65–0.80 of their second, which made row 3 look 0.2 slower in every round
+ * where it was its app's first window than in those where row 3m had just run on it.
+ */
+const ROUND_WARMUP = Math.min(3, WARMUP);
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
 const ROTATION_KEYS = 50;
 /** The latency rows send one request at a time, so latency is the request's own, not queueing behind others. */
