@@ -55,9 +55,10 @@ const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 9)));
 /**
  * Before each round's window: reopens connections and brings the app's caches back after it sat
  * idle while the other rows ran (half a minute and more). One second was too little for the
- * PostgreSQL apps: their pools close connections idle for 10 s, and their first window after an
- * idle spell served 0.65–0.80 of their second, which made row 3 look 0.2 slower in every round
- * where it was its app's first window than in those where row 3m had just run on it.
+ * PostgreSQL apps: their pools close connections idle for 10 s, and their first 3-s window after
+ * such a spell served 0.65–0.80 of their second. Row 3 still measures lower in the rounds where it
+ * is its app's first row than in those where row 3m has just run on the same app (0.46–0.81
+ * against 0.70–1.15 in one run), for a reason not yet found; the median over rounds mixes both.
  */
 const ROUND_WARMUP = Math.min(3, WARMUP);
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
