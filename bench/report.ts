@@ -5,12 +5,6 @@
 import type { MemoMemoryReport } from './scenario.js';
 
 /** One throughput measurement. */
-/** A row's ratio to the unguarded route (row 1): paired round by round where it was measured so. */
-export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
-
-/** A row's p99 minus the unguarded route's, in ms: paired round by round where it was measured so. */
-export const p99Added = (row: BenchRow, base: BenchRow): number => row.p99Added ?? row.p99 - base.p99;
-
 export interface BenchRow {
   id: string;
   label: string;
@@ -32,6 +26,12 @@ export interface BenchRow {
   /** Responses that were not 2xx, plus socket errors and timeouts. Must be 0 for a valid row. */
   failures: number;
 }
+
+/** A row's ratio to the unguarded route (row 1): paired round by round where it was measured so. */
+export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
+
+/** A row's p99 minus the unguarded route's, in ms: paired round by round where it was measured so. */
+export const p99Added = (row: BenchRow, base: BenchRow): number => row.p99Added ?? row.p99 - base.p99;
 
 /** First-request timings for new keys. */
 export interface ColdPathResult {

@@ -32,6 +32,7 @@ import { generateKey } from '../lib/api-key.format.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
 import {
   p99Added,
+  ratioOf,
   renderConsoleTable,
   renderMarkdown,
   renderSvg,
@@ -393,12 +394,17 @@ async function statusOf(url: string, key: string): Promise<number> {
   return response.status;
 }
 
-async function timedGet(url: string, key: string): Promise<number> {
+/** One GET with a key, timed from send to full response. */
+async function timed(url: string, key: string): Promise<{ status: number; ms: number }> {
   const started = performance.now();
   const status = await statusOf(url, key);
-  const elapsed = performance.now() - started;
+  return { status, ms: performance.now() - started };
+}
+
+async function timedGet(url: string, key: string): Promise<number> {
+  const { status, ms } = await timed(url, key);
   if (status !== 200) throw new Error(`cold path: expected 200, got ${status}`);
-  return elapsed;
+  return ms;
 }
 
 /** Time to the first successful request of brand-new keys, one at a time, and of their second. */
@@ -478,14 +484,9 @@ async function underAttack(id: string, label: string, app: RunningApp, freshSecr
   const before = await appCpu(app);
   const probing = (async () => {
     await new Promise((resolve) => setTimeout(resolve, (DURATION * 1000) / 2));
-    const times: number[] = [];
-    const statuses: number[] = [];
-    for (const probe of probes) {
-      const started = performance.now();
-      statuses.push(await statusOf(app.url, probe));
-      times.push(performance.now() - started);
-    }
-    return { times, statuses };
+    const answers: Array<{ status: number; ms: number }> = [];
+    for (const probe of probes) answers.push(await timed(app.url, probe));
+    return answers;
   })();
   const warm = await load({ url: app.url, headers: apiKeyHeaders(key), duration: DURATION });
   const cpuMicros = (await appCpu(app)) - before;
@@ -494,7 +495,8 @@ async function underAttack(id: string, label: string, app: RunningApp, freshSecr
   const row = toRow(id, label, warm, BASE_KEYS);
   // The app's CPU also went to the attack's requests: count them in.
   row.cpuUs = cpuMicros / Math.max(1, answeredCount(warm) + answeredCount(attacked));
-  const newKeys = { samples: probes.length, ok: probed.statuses.filter((s) => s === 200).length, medianMs: median(probed.times), maxMs: Math.max(...probed.times) };
+  const times = probed.map((answer) => answer.ms);
+  const newKeys = { samples: probes.length, ok: probed.filter((answer) => answer.status === 200).length, medianMs: median(times), maxMs: Math.max(...times) };
   console.log(`${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}; new keys' first request ${newKeys.medianMs.toFixed(1)} ms median, ${newKeys.ok}/${newKeys.samples} answered 200`);
   const sent = answeredCount(attacked);
   return { row, attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses }, newKeys };
@@ -541,7 +543,7 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
     });
   }
   const open = rows.get('1');
-  const ratio = (row: BenchRow) => row.ratio ?? row.rps / open!.rps;
+  const ratio = (row: BenchRow) => ratioOf(row, open!);
   const sqlite = rows.get('2');
   const postgres = rows.get('3');
   const passport = rows.get('5');
