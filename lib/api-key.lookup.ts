@@ -50,9 +50,9 @@ interface Waiter {
  * the prefixes as its only varying bound parameters: on better-sqlite3 through prepared
  * statements, on PostgreSQL straight through the data source's pool as named prepared
  * statements, elsewhere through a query runner. Rows are hydrated by TypeORM's own
- * transformer, so dates, simple-json and booleans come back as `getOne()` gives them. A setup the compiled form cannot reproduce
- * exactly (query result cache, `@RelationId` properties, the `query` relation strategy) keeps
- * using `getOne()`.
+ * transformer, so dates, simple-json and booleans come back as `getOne()` gives them. A setup
+ * the compiled form cannot reproduce exactly (query result cache, `@RelationId` properties,
+ * the `query` relation strategy) keeps using `getOne()`.
  *
  * Reads are shared, but a request is never answered by a read that began before it arrived.
  * Reads start at the end of the event-loop turn after the one in which their first request

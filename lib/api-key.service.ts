@@ -94,7 +94,6 @@ export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends Create
   previous: T;
 }
 
-
 /**
  * Whether the database refused the row itself (a constraint or a bad value), as opposed to
  * failing to run the statement at all. Only the server's verdict counts: a driver error with
