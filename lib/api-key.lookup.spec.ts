@@ -10,7 +10,7 @@ import { ENGINES } from '../test/support/databases.js';
 import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { generateKey } from './api-key.format.js';
-import { ApiKeyPrefixLookup } from './api-key.lookup.js';
+import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 
 @Entity('lookup_spec_partners')
 class Partner {
@@ -49,13 +49,20 @@ class RelationIdApiKey extends AbstractApiKey {
   partnerId!: string;
 }
 
-/** The query the lookup replaces, as the service ran it before: the reference for every comparison. */
-function getOneByPrefix<T extends AbstractApiKey>(repository: Repository<T>, prefix: string, usableWhere: FindOptionsWhere<T> | null = null) {
-  return repository
+/**
+ * The query the lookup replaces, as the service ran it before, with the hash moved beside the
+ * entity as the lookup gives it: the reference for every comparison.
+ */
+async function getOneByPrefix<T extends AbstractApiKey>(repository: Repository<T>, prefix: string, usableWhere: FindOptionsWhere<T> | null = null): Promise<StoredApiKeyRow<T> | null> {
+  const row = await repository
     .createQueryBuilder('api_key')
     .setFindOptions({ where: { ...(usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
     .addSelect('api_key.hashedKey')
     .getOne();
+  if (row === null) return null;
+  const hashedKey = row.hashedKey;
+  delete (row as Partial<T>).hashedKey;
+  return { row, hashedKey };
 }
 
 /** Inserts a key row with every column filled the way the service fills it. */
@@ -92,21 +99,24 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     await store?.close();
   });
 
-  it('hydrates the row exactly as getOne() does: entity class, Dates, simple-json scopes, nulls, the hash', async () => {
+  it('hydrates the row exactly as getOne() does (entity class, Dates, simple-json scopes, nulls) and hands the hash beside it', async () => {
     const inserted = await insertKey(keys);
     const found = await new ApiKeyPrefixLookup(keys, null).find(inserted.prefix);
     const reference = await getOneByPrefix(keys, inserted.prefix);
 
-    expect(found).toBeInstanceOf(ApiKey);
+    expect(found!.row).toBeInstanceOf(ApiKey);
     expect(found).toEqual(reference);
-    expect(found!.createdAt).toBeInstanceOf(Date);
-    expect(found!.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
-    expect(found!.expiresAt!.toISOString()).toBe('2027-06-07T08:09:10.111Z');
-    expect(found!.lastUsedAt!.toISOString()).toBe('2026-03-04T05:06:07.890Z');
-    expect(found!.revokedAt).toBeNull();
-    expect(found!.scopes).toEqual(['projects:read', 'projects:write']);
+    expect(found!.row.createdAt).toBeInstanceOf(Date);
+    expect(found!.row.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+    expect(found!.row.expiresAt!.toISOString()).toBe('2027-06-07T08:09:10.111Z');
+    expect(found!.row.lastUsedAt!.toISOString()).toBe('2026-03-04T05:06:07.890Z');
+    expect(found!.row.revokedAt).toBeNull();
+    expect(found!.row.scopes).toEqual(['projects:read', 'projects:write']);
     expect(found!.hashedKey).toBe(inserted.hashedKey);
-    expect(found!.revoked).toBe(false);
+    // Off the entity, not merely undefined on it: nothing that logs or serialises the entity can carry it.
+    expect(Object.keys(found!.row)).not.toContain('hashedKey');
+    expect(JSON.stringify(found!.row)).not.toContain(inserted.hashedKey);
+    expect(found!.row.revoked).toBe(false);
   });
 
   it('answers null for a prefix no row has', async () => {
@@ -116,11 +126,11 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
   it('reads the row afresh on every call, so a revocation written elsewhere is seen on the next one', async () => {
     const inserted = await insertKey(keys);
     const lookup = new ApiKeyPrefixLookup(keys, null);
-    expect((await lookup.find(inserted.prefix))!.revoked).toBe(false);
+    expect((await lookup.find(inserted.prefix))!.row.revoked).toBe(false);
     await store.rawUpdate(inserted.prefix, { revoked_at: new Date('2026-05-05T00:00:00.000Z') });
     const after = await lookup.find(inserted.prefix);
-    expect(after!.revoked).toBe(true);
-    expect(after!.revokedAt!.toISOString()).toBe('2026-05-05T00:00:00.000Z');
+    expect(after!.row.revoked).toBe(true);
+    expect(after!.row.revokedAt!.toISOString()).toBe('2026-05-05T00:00:00.000Z');
   });
 
   it('gives concurrent callers for one prefix their own entities, equal to getOne()', async () => {
@@ -129,9 +139,9 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     const found = await Promise.all(Array.from({ length: 20 }, () => lookup.find(inserted.prefix)));
     const reference = await getOneByPrefix(keys, inserted.prefix);
     for (const entity of found) expect(entity).toEqual(reference);
-    expect(new Set(found).size).toBe(found.length);
-    expect(new Set(found.map((entity) => entity!.createdAt)).size).toBe(found.length);
-    expect(new Set(found.map((entity) => entity!.scopes)).size).toBe(found.length);
+    expect(new Set(found.map((entity) => entity!.row)).size).toBe(found.length);
+    expect(new Set(found.map((entity) => entity!.row.createdAt)).size).toBe(found.length);
+    expect(new Set(found.map((entity) => entity!.row.scopes)).size).toBe(found.length);
   });
 
   it('answers prefixes asked for in the same turn, read together, each as getOne() would alone', async () => {
@@ -145,10 +155,10 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
       // Whatever the engine's collation makes of the case-swapped prefix, the answer is the one a lone query gives.
       expect(together[i]).toEqual(await getOneByPrefix(keys, prefix));
     }
-    expect(together[0]!.id).toBe(first.id);
-    expect(together[1]!.revoked).toBe(true);
+    expect(together[0]!.row.id).toBe(first.id);
+    expect(together[1]!.row.revoked).toBe(true);
     expect(together[2]).toBeNull();
-    expect(together[0]).not.toBe(together[4]);
+    expect(together[0]!.row).not.toBe(together[4]!.row);
   });
 
   it('honours a usableWhere on a relation and on a boolean column, checked on every call', async () => {
@@ -158,9 +168,9 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     const lookup = new ApiKeyPrefixLookup(partnerKeys, usableWhere);
 
     const found = await lookup.find(inserted.prefix);
-    expect(found).toBeInstanceOf(PartnerApiKey);
+    expect(found!.row).toBeInstanceOf(PartnerApiKey);
     expect(found).toEqual(await getOneByPrefix(partnerKeys, inserted.prefix, usableWhere));
-    expect(found!.enabled).toBe(true);
+    expect(found!.row.enabled).toBe(true);
 
     await partners.update({ id: partner.id }, { active: false });
     expect(await lookup.find(inserted.prefix)).toBeNull();
@@ -173,7 +183,7 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     const partner = await partners.save({ id: randomUUID(), active: true });
     const inserted = await insertKey(partnerKeys, { partner } as Partial<PartnerApiKey>);
     const found = await new ApiKeyPrefixLookup(partnerKeys, null).find(inserted.prefix);
-    expect(found!.loadedByHook).toBe(true);
+    expect(found!.row.loadedByHook).toBe(true);
   });
 
   it('fills @RelationId properties, as getOne() does (through the query builder, which the compiled form leaves them to)', async () => {
@@ -181,7 +191,7 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     const partner = await partners.save({ id: randomUUID(), active: true });
     const inserted = await insertKey(repository, { partner } as Partial<RelationIdApiKey>);
     const found = await new ApiKeyPrefixLookup(repository, null).find(inserted.prefix);
-    expect(found!.partnerId).toBe(partner.id);
+    expect(found!.row.partnerId).toBe(partner.id);
     expect(found).toEqual(await getOneByPrefix(repository, inserted.prefix));
   });
 
@@ -209,10 +219,10 @@ describe('ApiKeyPrefixLookup on a re-initialised better-sqlite3 data source', ()
       const repository = dataSource.getRepository(ApiKey);
       const inserted = await insertKey(repository);
       const lookup = new ApiKeyPrefixLookup(repository, null);
-      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.row.id).toBe(inserted.id);
       await dataSource.destroy();
       await dataSource.initialize();
-      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.row.id).toBe(inserted.id);
     } finally {
       if (dataSource.isInitialized) await dataSource.destroy();
       rmSync(dir, { recursive: true, force: true });
@@ -264,8 +274,8 @@ describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing read
     const late = lookup.find(inserted.prefix);
 
     // The early read's snapshot predates the revocation: that is what makes the late call's answer a test.
-    expect((await early)!.revoked).toBe(false);
-    expect((await late)!.revoked).toBe(true);
+    expect((await early)!.row.revoked).toBe(false);
+    expect((await late)!.row.revoked).toBe(true);
   });
 
   it('serves callers that arrived during one read with a single shared read after it', async () => {
@@ -284,8 +294,8 @@ describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing read
     );
     expect(Number(n)).toBe(1);
     const found = await Promise.all(joined);
-    expect(new Set(found).size).toBe(5);
-    for (const entity of found) expect(entity!.id).toBe(inserted.id);
+    expect(new Set(found.map((entity) => entity!.row)).size).toBe(5);
+    for (const entity of found) expect(entity!.row.id).toBe(inserted.id);
   });
 });
 
@@ -309,23 +319,23 @@ describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
 
       const together = await Promise.all(Array.from({ length: 5 }, () => lookup.find(inserted.prefix)));
       expect(lookups()).toBe(1);
-      expect(new Set(together).size).toBe(5);
-      for (const entity of together) expect(entity!.revoked).toBe(false);
+      expect(new Set(together.map((entity) => entity!.row)).size).toBe(5);
+      for (const entity of together) expect(entity!.row.revoked).toBe(false);
 
       // A caller in the next turn of the event loop joins the read too.
       const nextTurn = await Promise.all([lookup.find(inserted.prefix), new Promise((resolve) => setImmediate(() => resolve(lookup.find(inserted.prefix))))]);
       expect(lookups()).toBe(2);
-      expect(nextTurn[0]).not.toBe(nextTurn[1]);
+      expect((nextTurn[0] as StoredApiKeyRow<ApiKey>).row).not.toBe((nextTurn[1] as StoredApiKeyRow<ApiKey>).row);
 
       await repository.update({ id: inserted.id }, { revokedAt: new Date('2026-05-05T00:00:00.000Z') });
-      expect((await lookup.find(inserted.prefix))!.revoked).toBe(true);
+      expect((await lookup.find(inserted.prefix))!.row.revoked).toBe(true);
       expect(lookups()).toBe(3);
 
       // Other keys asked for in the same turn are read by the same statement.
       const others = [await insertKey(repository), await insertKey(repository)];
       const before = executed.length;
       const mixed = await Promise.all([inserted, ...others].map((key) => lookup.find(key.prefix)));
-      expect(mixed.map((entity) => entity!.id)).toEqual([inserted.id, ...others.map((key) => key.id)]);
+      expect(mixed.map((entity) => entity!.row.id)).toEqual([inserted.id, ...others.map((key) => key.id)]);
       expect(executed.slice(before).filter((sql) => sql.startsWith('SELECT'))).toHaveLength(1);
     } finally {
       if (dataSource.isInitialized) await dataSource.destroy();
@@ -358,9 +368,9 @@ describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
   it('prepares the lookup once per connection and reuses it', async () => {
     const lookup = new ApiKeyPrefixLookup(keys, null);
     const [first, second] = [await insertKey(keys), await insertKey(keys)];
-    expect((await lookup.find(first.prefix))!.id).toBe(first.id);
+    expect((await lookup.find(first.prefix))!.row.id).toBe(first.id);
     expect(await prepared()).toHaveLength(1);
-    expect((await lookup.find(second.prefix))!.id).toBe(second.id);
+    expect((await lookup.find(second.prefix))!.row.id).toBe(second.id);
     expect(await prepared()).toHaveLength(1);
   });
 
@@ -370,11 +380,11 @@ describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
     try {
       const lookup = new ApiKeyPrefixLookup(keys, null);
       const inserted = await insertKey(keys);
-      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.row.id).toBe(inserted.id);
       // What a transaction-mode pooler does: the client still believes the statement is prepared.
       await store.dataSource.query('DEALLOCATE ALL');
-      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
-      expect((await lookup.find(inserted.prefix))!.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.row.id).toBe(inserted.id);
+      expect((await lookup.find(inserted.prefix))!.row.id).toBe(inserted.id);
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/max_prepared_statements/);
       expect(warnings[0]).not.toContain(inserted.prefix);

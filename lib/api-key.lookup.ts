@@ -24,11 +24,19 @@ interface CompiledLookup {
   run(sql: string, parameters: unknown[]): Promise<any[]>;
   /** The prefix column of a raw row. */
   prefixOf(row: any): unknown;
+  /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
+  hashOf(row: any): string;
   /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
   foldsCase: boolean;
   toEntities(rows: any[]): ObjectLiteral[];
   /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
   afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
+}
+
+/** A key row as the guard needs it: the entity, and its stored hash kept off the entity. */
+export interface StoredApiKeyRow<T> {
+  row: T;
+  hashedKey: string;
 }
 
 /** A prefix with a read pending or out, and the callers waiting for its next read. */
@@ -76,20 +84,31 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   ) {}
 
   /**
-   * The row whose prefix is `prefix` and that meets `usableWhere`, with `hashedKey` selected, or `null`.
+   * The row whose prefix is `prefix` and that meets `usableWhere`, or `null`; its stored hash
+   * comes beside it, never on the entity, so nothing that logs or serialises the entity can
+   * carry the hash (and no property is deleted, which would slow every later access to it).
    *
    * @throws whatever the driver throws when the database cannot be read
    */
-  async find(prefix: string): Promise<T | null> {
+  async find(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     // Compiled on first use: the data source is connected by then, and its driver is known.
     if (this.compiled === undefined) this.compiled = this.compile();
     const compiled = this.compiled;
-    if (compiled === null) return this.queryBuilder(prefix).getOne();
+    if (compiled === null) {
+      const row = await this.queryBuilder(prefix).getOne();
+      if (row === null) return null;
+      const hashedKey = row.hashedKey;
+      // Only setups the compiled read cannot serve come here; the entity must not keep the hash.
+      delete (row as Partial<T>).hashedKey;
+      return { row, hashedKey };
+    }
     const rows = await this.sharedRead(prefix);
     if (rows.length === 0) return null;
+    const hashedKey = compiled.hashOf(rows[0]);
     const entities = compiled.toEntities(rows);
     if (compiled.afterLoad) await compiled.afterLoad(entities);
-    return (entities[0] as T | undefined) ?? null;
+    const row = entities[0] as T | undefined;
+    return row === undefined ? null : { row, hashedKey };
   }
 
   /**
@@ -259,8 +278,10 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
 
     const mainAlias = map.mainAlias!;
     const prefixColumn = mainAlias.metadata.findColumnWithPropertyName('prefix');
-    if (!prefixColumn) return null;
+    const hashColumn = mainAlias.metadata.findColumnWithPropertyName('hashedKey');
+    if (!prefixColumn || !hashColumn) return null;
     const prefixAlias = DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, prefixColumn.databaseName);
+    const hashAlias = DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, hashColumn.databaseName);
     const transformer = new RawSqlResultsToEntityTransformer(map, dataSource.driver, [], undefined);
     const listened =
       map.callListeners &&
@@ -280,6 +301,12 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
       statementFor,
       run,
       prefixOf: (row) => row[prefixAlias],
+      hashOf: (row) => {
+        const hashedKey = row[hashAlias];
+        // The transformer skips undefined columns; deleting would turn the row into a slow dictionary.
+        row[hashAlias] = undefined;
+        return hashedKey;
+      },
       foldsCase: type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql',
       toEntities: (rows) => transformer.transform(rows, mainAlias),
       afterLoad,

@@ -7,7 +7,7 @@ import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError
 import { generateKey, isPrefix, isScope, parseKey } from './api-key.format.js';
 import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
-import { ApiKeyPrefixLookup } from './api-key.lookup.js';
+import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
@@ -111,11 +111,6 @@ function isRowRejected(error: unknown): boolean {
 /** A bcrypt verifier is always available so keys hashed by the default survive a switch of hasher. */
 const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
 
-interface StoredRow<T> {
-  row: T;
-  hashedKey: string;
-}
-
 /**
  * Creates, looks up, verifies and revokes API keys of one registration.
  *
@@ -133,7 +128,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly memo: LruMap<string, { hashedKey: string; digest: Buffer }>;
   /** Recent failed checks, by key id and digest, so a repeated bad secret costs no hash. */
   private readonly failures: LruMap<string, string>;
-  private readonly rowCache: LruMap<string, StoredRow<T> & { until: number }>;
+  private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
   private readonly limiter: ConcurrencyLimiter;
   /** Slow checks in progress, by key id, digest and stored hash, shared by identical requests. */
   private readonly slowChecks = new Map<string, Promise<boolean>>();
@@ -366,23 +361,20 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    *
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be read
    */
-  protected async loadByPrefix(prefix: string): Promise<StoredRow<T> | null> {
+  protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     const ttl = this.options.rowCacheTtl;
     const now = ttl > 0 ? this.options.clock().getTime() : 0;
     if (ttl > 0) {
       const cached = this.rowCache.get(prefix);
       if (cached && cached.until > now) return cached;
     }
-    let row: T | null;
+    let stored: StoredApiKeyRow<T> | null;
     try {
-      row = await this.lookup.find(prefix);
+      stored = await this.lookup.find(prefix);
     } catch (error) {
       throw this.storeError('read an API key', error);
     }
-    if (!row) return null;
-    const hashedKey = row.hashedKey;
-    delete (row as Partial<T>).hashedKey;
-    const stored = { row, hashedKey };
+    if (!stored) return null;
     if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
     return stored;
   }

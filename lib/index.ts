@@ -26,6 +26,7 @@ export { ApiKeyForbiddenException, ApiKeyUnauthorizedException, ApiKeyUnavailabl
 export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
 export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+export type { StoredApiKeyRow } from './api-key.lookup.js';
 export { CreateApiKeys1764000000000, createApiKeyTableMigration, type CreateApiKeyTableMigrationOptions } from './api-key.migration.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {
