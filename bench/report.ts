@@ -12,11 +12,12 @@ export interface BenchRow {
   /** 2xx responses per second over the measured window (warm-up excluded). */
   rps: number;
   /**
-   * For rows measured in rounds beside row 1: the median over rounds of this row's req/s divided
-   * by row 1's in the same round. Other rows are compared by their req/s alone.
+   * For rows measured in windows alternating with row 1's: the median over this row's windows of
+   * its req/s divided by the mean of the row-1 windows either side. Other rows are compared by
+   * their req/s alone.
    */
   ratio?: number;
-  /** Likewise paired: the median over rounds of this row's p99 minus row 1's in the same round, in ms. */
+  /** Likewise paired: the median over this row's windows of its p99 minus that of the row-1 windows either side, in ms. */
   p99Added?: number;
   /** Latency percentiles of 2xx responses, in milliseconds. */
   p50: number;
@@ -27,11 +28,19 @@ export interface BenchRow {
   failures: number;
 }
 
-/** A row's ratio to the unguarded route (row 1): paired round by round where it was measured so. */
+/** A row's ratio to the unguarded route (row 1): paired window by window where it was measured so. */
 export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
 
-/** A row's p99 minus the unguarded route's, in ms: paired round by round where it was measured so. */
+/** A row's p99 minus the unguarded route's, in ms: paired window by window where it was measured so. */
 export const p99Added = (row: BenchRow, base: BenchRow): number => row.p99Added ?? row.p99 - base.p99;
+
+/** Timings of bare database round trips made one at a time, in ms. */
+export interface RoundTripResult {
+  seconds: number;
+  count: number;
+  p50: number;
+  p99: number;
+}
 
 /** First-request timings for new keys. */
 export interface ColdPathResult {
@@ -62,6 +71,8 @@ export interface BenchReport {
   rows: BenchRow[];
   /** The same apps driven one request at a time, for latency without queueing. */
   latency: BenchRow[];
+  /** Bare PostgreSQL round trips, one at a time, with no app in between. */
+  roundTrip?: RoundTripResult;
   cold?: ColdPathResult;
   attacks: AttackResult[];
   memo?: MemoMemoryReport;
@@ -95,7 +106,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.latency.length > 0) {
     const open = report.latency.find((row) => row.id === 'L1');
     lines.push(
-      "Latency with one connection sending one request at a time, so nothing queues (same rounds and warm-up; p99 added, what the guard adds to a request, is the median over rounds of the row's p99 minus row L1's in the same round):",
+      "Latency with one connection sending one request at a time, so nothing queues (measured the same way, alternating with row L1; p99 added, what the guard adds to a request, is the median over the row's windows of its p99 minus that of the L1 windows either side):",
       '',
     );
     lines.push('| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |');
@@ -105,6 +116,13 @@ export function renderMarkdown(report: BenchReport): string {
       lines.push(`| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`);
     }
     lines.push('');
+  }
+  if (report.roundTrip) {
+    const trip = report.roundTrip;
+    lines.push(
+      `One PostgreSQL round trip with no app in between (\`pg\` running a named prepared SELECT of the bench key's row by prefix, one at a time, ${integer(trip.count)} of them over ${trip.seconds} s): p50 ${fixed(trip.p50, 2)} ms, p99 ${fixed(trip.p99, 2)} ms. Row L3 reads the row on every request, so this is the floor under what it can add.`,
+      '',
+    );
   }
 
   if (report.attacks.length > 0) {

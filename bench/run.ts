@@ -3,14 +3,15 @@
  * with autocannon from this process (10 connections, a warm-up that is thrown away, then
  * measured windows), and writes `bench/results.md` and `bench/results.svg`.
  *
- * The throughput rows are measured in interleaved rounds (row 1, 2, 3, ... then backwards),
- * each row's windows adding up to BENCH_DURATION. A row's req/s is its median round, and its
- * ratio to row 1 the median of its per-round ratios: a slow drift of the machine falls on
- * every row alike instead of on whichever ran last, and a burst of other work spoils a round or
- * two rather than the figure.
+ * Each throughput row is measured in short windows alternating with row 1's (1, X, 1, X, ... 1),
+ * the row's windows adding up to BENCH_DURATION. A row's req/s is its median window, and its
+ * ratio to row 1 the median over its windows of the window's req/s against the row-1 windows
+ * on either side: the machine's drift falls on both sides of each comparison, and a burst of
+ * other work spoils a window or two rather than the figure.
  *
  * Environment (all optional): BENCH_DURATION measured seconds per row (default 27),
- * BENCH_ROUNDS (default 9), BENCH_WARMUP seconds per app before its first round (default 3),
+ * BENCH_WINDOW seconds per window (default 2), BENCH_WARMUP seconds of load on a row's app
+ * before its first window (default 3),
  * BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
  * comma-separated rows to run (e.g. `1,2,3`; `l` for the one-at-a-time latency rows, `m` for
  * the memo memory, `8` for the cold path and attack rows), BENCH_PROFILE=1 to write `--cpu-prof`
@@ -26,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import bcrypt from 'bcrypt';
 import { generateKey } from '../lib/api-key.format.js';
@@ -40,6 +42,7 @@ import {
   type BenchReport,
   type BenchRow,
   type ColdPathResult,
+  type RoundTripResult,
   type TargetCheck,
 } from './report.js';
 import { BENCH_ROUTE, STATIC_KEY_HEADER, type BenchDatabase, type BenchScenario, type ChildMessage, type MemoMemoryReport, type ParentMessage } from './scenario.js';
@@ -50,18 +53,9 @@ const seconds = (name: string, fallback: number): number => {
   return value;
 };
 
-const DURATION = seconds('BENCH_DURATION', 27);
+const DURATION = seconds('BENCH_DURATION', 24);
 const WARMUP = seconds('BENCH_WARMUP', 3);
-const ROUNDS = Math.max(1, Math.round(seconds('BENCH_ROUNDS', 9)));
-/**
- * Before each round's window: reopens connections and brings the app's caches back after it sat
- * idle while the other rows ran (half a minute and more). One second was too little for the
- * PostgreSQL apps: their pools close connections idle for 10 s, and their first 3-s window after
- * such a spell served 0.65–0.80 of their second. Row 3 still measures lower in the rounds where it
- * is its app's first row than in those where row 3m has just run on the same app (0.46–0.81
- * against 0.70–1.15 in one run), for a reason not yet found; the median over rounds mixes both.
- */
-const ROUND_WARMUP = Math.min(3, WARMUP);
+const WINDOW = seconds('BENCH_WINDOW', 2);
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
 const ROTATION_KEYS = 50;
 /** The latency rows send one request at a time, so latency is the request's own, not queueing behind others. */
@@ -71,6 +65,8 @@ const BASE_KEYS = 1_000;
 const SCALE_KEYS = seconds('BENCH_SCALE_KEYS', 1_000_000);
 const MEMO_KEYS = seconds('BENCH_MEMO_KEYS', 100_000);
 const ATTACK_RATE = 50;
+/** How long the bare PostgreSQL round trips are timed. */
+const ROUND_TRIP_SECONDS = 10;
 const COLD_SAMPLES = 10;
 const TIMEOUT = seconds('BENCH_TIMEOUT', 1200);
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
@@ -307,44 +303,65 @@ interface Tally {
   answered: number;
   cpuMicros: number;
   latencies: Float64Array[];
-  roundRps: number[];
-  roundP99: number[];
+  /** req/s of each measured window. */
+  windowRps: number[];
+  /** Each window's req/s over the mean of the row-1 windows either side of it. */
+  windowRatios: number[];
+  /** Each window's p99 minus the mean p99 of the row-1 windows either side of it, in ms. */
+  windowP99Added: number[];
+}
+
+const newTally = (): Tally => ({ ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], windowRps: [], windowRatios: [], windowP99Added: [] });
+
+/** One measured window of a target, added to its tally; returns the window's req/s and p99. */
+async function measureWindow(target: Target, tally: Tally): Promise<{ rps: number; p99: number }> {
+  const before = await appCpu(target.app);
+  const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WINDOW });
+  tally.cpuMicros += (await appCpu(target.app)) - before;
+  tally.ok += result.ok;
+  tally.seconds += result.seconds;
+  tally.failures += result.failures;
+  tally.answered += answeredCount(result);
+  tally.latencies.push(result.latencies);
+  const measured = { rps: result.ok / result.seconds, p99: percentile(result.latencies, 99) };
+  tally.windowRps.push(measured.rps);
+  return measured;
 }
 
 /**
- * Warms every target up (discarded), then measures them in `ROUNDS` interleaved rounds of
- * `DURATION / ROUNDS` seconds each, and pools each row's windows. With `baseId`, each row is
- * also compared with that row round by round (its `ratio` and `p99Added`).
+ * Measures each target against the base (row 1) in alternating windows: after a warm-up of the
+ * target, base, target, base, ... base, `WINDOW` seconds each, until the target has had
+ * `DURATION` seconds. Each target window is compared with the base windows either side of it,
+ * taken seconds apart, and the row's ratio and p99 added are the medians of those comparisons.
+ * The machine's speed drifts by tens of percent over seconds (other tenants of the host); a
+ * comparison across a few seconds sees the same machine on both sides, and neither app sits
+ * idle long enough to go cold (after half a minute idle an app needs a second or two to get
+ * back to speed). Without a base, each target is simply measured in windows.
  */
-async function measureInRounds(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; roundRps: Map<string, number[]> }> {
-  const window = DURATION / ROUNDS;
+async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
+  const base = targets.find((t) => t.id === baseId);
+  const tallies = new Map<string, Tally>(targets.map((t) => [t.id, newTally()]));
+  const baseTally = base ? tallies.get(base.id)! : undefined;
+  const windows = Math.max(1, Math.round(DURATION / WINDOW));
+  const warm = (target: Target) => load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WARMUP });
+  if (base) await warm(base);
   for (const target of targets) {
-    process.stdout.write(`  warm-up ${target.id} (${WARMUP} s) `);
-    await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WARMUP });
-  }
-  console.log('');
-  const tallies = new Map<string, Tally>(targets.map((t) => [t.id, { ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], roundRps: [], roundP99: [] }]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    const line = new Map<string, number>();
-    // Every other round runs backwards, so no row always sits next to row 1 or always runs last in a round.
-    for (const target of round % 2 === 1 ? targets : [...targets].reverse()) {
-      const tally = tallies.get(target.id)!;
-      await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: ROUND_WARMUP });
-      const before = await appCpu(target.app);
-      const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: window });
-      tally.cpuMicros += (await appCpu(target.app)) - before;
-      tally.ok += result.ok;
-      tally.seconds += result.seconds;
-      tally.failures += result.failures;
-      tally.answered += answeredCount(result);
-      tally.latencies.push(result.latencies);
-      tally.roundRps.push(result.ok / result.seconds);
-      tally.roundP99.push(percentile(result.latencies, 99));
-      line.set(target.id, Math.round(result.ok / result.seconds));
+    if (target === base) continue;
+    const tally = tallies.get(target.id)!;
+    process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? 'alternating with row 1 ' : ''}... `);
+    await warm(target);
+    let before = base ? await measureWindow(base, baseTally!) : undefined;
+    for (let i = 0; i < windows; i++) {
+      const own = await measureWindow(target, tally);
+      if (base && before) {
+        const after = await measureWindow(base, baseTally!);
+        tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
+        tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
+        before = after;
+      }
     }
-    console.log(`  round ${round}/${ROUNDS} req/s  ${targets.map((t) => `${t.id}: ${line.get(t.id)}`).join('  ')}`);
+    console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row 1` : ''}`);
   }
-  const base = baseId === undefined ? undefined : tallies.get(baseId);
   const rows = targets.map((target): BenchRow => {
     const tally = tallies.get(target.id)!;
     const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
@@ -354,25 +371,25 @@ async function measureInRounds(targets: Target[], baseId?: string): Promise<{ ro
       offset += part.length;
     }
     pooled.sort();
+    const paired = base !== undefined && target !== base;
     return {
       id: target.id,
       label: target.label,
       keys: target.keys,
-      // The median round, not the pooled mean: a burst of other work on the machine spoils a round or two, not the figure.
-      rps: median(tally.roundRps),
-      // Each round against row 1 in the same round, then the median: a slow stretch of the machine lowers both sides of a round's ratio.
-      ratio: base ? median(tally.roundRps.map((rps, i) => rps / base.roundRps[i])) : undefined,
-      p99Added: base ? median(tally.roundP99.map((p99, i) => p99 - base.roundP99[i])) : undefined,
+      // The median window, not the pooled mean: a burst of other work on the machine spoils a window or two, not the figure.
+      rps: median(tally.windowRps),
+      ratio: paired ? median(tally.windowRatios) : undefined,
+      p99Added: paired ? median(tally.windowP99Added) : undefined,
       p50: percentile(pooled, 50),
       p99: percentile(pooled, 99),
       failures: tally.failures,
       cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
     };
   });
-  return { rows, roundRps: new Map([...tallies].map(([id, tally]) => [id, tally.roundRps])) };
+  return { rows, windowRatios: new Map([...tallies].map(([id, tally]) => [id, tally.windowRatios])) };
 }
 
-/** Warm-up (discarded), then one measured window: for rows that need no comparison round by round. */
+/** Warm-up (discarded), then one measured window: for rows that need no comparison with row 1. */
 async function measureOnce(target: Target): Promise<BenchRow> {
   process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
   await load({ url: target.app.url, headers: target.headers, duration: WARMUP });
@@ -382,6 +399,41 @@ async function measureOnce(target: Target): Promise<BenchRow> {
   row.cpuUs = ((await appCpu(target.app)) - before) / Math.max(1, answeredCount(result));
   console.log(`${Math.round(row.rps)} req/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms`);
   return row;
+}
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  end(): Promise<void>;
+}
+// pg ships no types and this is its only direct use here: the few calls it needs are typed above.
+const pg = createRequire(import.meta.url)('pg') as { Client: new (config: Record<string, unknown>) => PgClient };
+
+/**
+ * Bare round trips to the bench's PostgreSQL, one at a time, from this process with no app in
+ * between: `pg` running a named prepared SELECT of one key row by prefix, the kind of read the
+ * guard makes. The floor under what a guard that reads its row on every request can add.
+ */
+async function postgresRoundTrips(options: Record<string, unknown>, prefix: string, seconds: number): Promise<RoundTripResult> {
+  const client = new pg.Client({ host: options.host, port: options.port, user: options.username, password: options.password, database: options.database });
+  await client.connect();
+  try {
+    const query = { name: 'bench_round_trip', text: 'SELECT * FROM api_keys WHERE prefix = $1', values: [prefix] };
+    const log = new LatencyLog();
+    const until = performance.now() + seconds * 1000;
+    // The first executions parse and plan: leave them out, as the guard's prepared statement is long warm.
+    for (let i = 0; i < 100; i++) await client.query(query);
+    while (performance.now() < until) {
+      const started = performance.now();
+      const { rows } = await client.query(query);
+      log.add(performance.now() - started);
+      if (rows.length !== 1) throw new Error('round trip: the bench key row was not found');
+    }
+    const sorted = log.sorted();
+    return { seconds, count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  } finally {
+    await client.end();
+  }
 }
 
 const apiKeyHeaders = (key: string) => ({ authorization: `Api-Key ${key}` });
@@ -538,7 +590,7 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
     const added = p99Added(row, openAtRate);
     checks.push({
       target: `p99 added latency < 1 ms, one request at a time (row ${row.id})`,
-      measured: `${added.toFixed(2)} ms (median round; pooled ${row.p99.toFixed(2)} vs ${openAtRate.p99.toFixed(2)})`,
+      measured: `${added.toFixed(2)} ms (median window; pooled ${row.p99.toFixed(2)} vs ${openAtRate.p99.toFixed(2)})`,
       met: added < 1,
     });
   }
@@ -554,13 +606,13 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
       const added = p99Added(row, open);
       checks.push({
         target: `p99 added latency < 1 ms at full load (row ${row.id})`,
-        measured: `${added.toFixed(2)} ms (median round; pooled ${row.p99.toFixed(2)} vs ${open.p99.toFixed(2)})`,
+        measured: `${added.toFixed(2)} ms (median window; pooled ${row.p99.toFixed(2)} vs ${open.p99.toFixed(2)})`,
         met: added < 1,
       });
     }
   }
   // Two guarded rows are compared through their paired ratios to row 1, not their req/s medians,
-  // which were taken in different rounds' quiet and busy moments.
+  // which were taken in different moments of a machine whose speed drifts.
   for (const row of [sqlite, postgres]) {
     if (open && passport && row) {
       checks.push({
@@ -589,7 +641,7 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   console.log(`nestjs-api-key bench: ${machine}; load average ${load0.toFixed(2)} at start.`);
   console.log(
-    `Throughput rows: ${WARMUP} s warm-up each (discarded), then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (after ${ROUND_WARMUP} s of warm-up), ${CONNECTIONS} connections, GET ${BENCH_ROUTE} on 127.0.0.1.\n`,
+    `Throughput rows: ${WARMUP} s warm-up each (discarded), then ${DURATION} s in windows of ${WINDOW} s alternating with row 1's, ${CONNECTIONS} connections, GET ${BENCH_ROUTE} on 127.0.0.1.\n`,
   );
 
   const rows = new Map<string, BenchRow>();
@@ -597,6 +649,8 @@ async function main(): Promise<void> {
   let cold: ColdPathResult | undefined;
   let memo: MemoMemoryReport | undefined;
   let latency: BenchRow[] = [];
+  let roundTrip: RoundTripResult | undefined;
+  let postgresForRoundTrips: { options: Record<string, unknown>; prefix: string } | undefined;
   const notes: string[] = [];
   const apps: RunningApp[] = [];
   const boot = async (scenario: BenchScenario, label: string) => {
@@ -618,7 +672,9 @@ async function main(): Promise<void> {
       targets.push({ id: '2m', label: `ApiKeyGuard, SQLite, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: sqlite, setupRequest: rotating(rotation) });
     }
     if (wanted('3')) {
-      const postgres = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
+      const db = await postgresDb();
+      const postgres = await boot({ guard: 'api-key', db, hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
+      if (db.engine === 'postgres') postgresForRoundTrips = { options: db.options, prefix: postgres.key!.slice(0, 8) };
       targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!) });
       const rotation = await createKeys(postgres, ROTATION_KEYS);
       targets.push({ id: '3m', label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: postgres, setupRequest: rotating(rotation) });
@@ -639,14 +695,11 @@ async function main(): Promise<void> {
       targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!) });
     }
     if (targets.length > 0) {
-      const measured = await measureInRounds(targets, targets.some((t) => t.id === '1') ? '1' : undefined);
+      const measured = await measureAgainstBase(targets, targets.some((t) => t.id === '1') ? '1' : undefined);
       for (const row of measured.rows) rows.set(row.id, row);
-      const open = measured.roundRps.get('1');
-      if (open) {
-        for (const id of ['2', '3']) {
-          const perRound = measured.roundRps.get(id)?.map((rps, i) => (rps / open[i]).toFixed(2));
-          if (perRound) notes.push(`Row ${id} against row 1, round by round: ${perRound.join(', ')}.`);
-        }
+      for (const id of ['2', '3']) {
+        const ratios = measured.windowRatios.get(id);
+        if (ratios?.length) notes.push(`Row ${id} against row 1, window by window: ${ratios.map((r) => r.toFixed(2)).join(', ')}.`);
       }
     }
     if (wanted('l')) {
@@ -655,7 +708,12 @@ async function main(): Promise<void> {
         .map((t): Target => ({ ...t, id: `L${t.id}`, label: `${t.label}, one request at a time`, connections: LATENCY_CONNECTIONS }));
       if (fixed.length > 0) {
         console.log('  Latency, one request at a time:');
-        latency = (await measureInRounds(fixed, fixed.some((t) => t.id === 'L1') ? 'L1' : undefined)).rows;
+        latency = (await measureAgainstBase(fixed, fixed.some((t) => t.id === 'L1') ? 'L1' : undefined)).rows;
+      }
+      if (postgresForRoundTrips) {
+        process.stdout.write(`  PostgreSQL round trips, one at a time, ${ROUND_TRIP_SECONDS} s ... `);
+        roundTrip = await postgresRoundTrips(postgresForRoundTrips.options, postgresForRoundTrips.prefix, ROUND_TRIP_SECONDS);
+        console.log(`p50 ${roundTrip.p50.toFixed(2)} ms, p99 ${roundTrip.p99.toFixed(2)} ms`);
       }
     }
     if (sqlite && wanted('8')) {
@@ -699,12 +757,13 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     machine,
-    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: ${WARMUP} s warm-up discarded, then ${ROUNDS} interleaved rounds of ${(DURATION / ROUNDS).toFixed(1)} s (each after ${ROUND_WARMUP} s of warm-up, every other round in reverse order); req/s is the median round, the ratio is the median of each round's req/s over row 1's in the same round and p99 added the median of each round's p99 minus row 1's; the p50 and p99 columns and CPU are pooled over all rounds. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
+    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
     rows: ordered,
     cold,
     attacks,
     memo,
     latency,
+    roundTrip,
     targets: checkTargets(rows, latency),
     notes,
   };
