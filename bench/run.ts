@@ -56,8 +56,6 @@ const seconds = (name: string, fallback: number): number => {
 const DURATION = seconds('BENCH_DURATION', 24);
 const WARMUP = seconds('BENCH_WARMUP', 3);
 const WINDOW = seconds('BENCH_WINDOW', 2);
-/** The block of rows the targets compare with each other: 2 and 3 against 5 (passport) and against 7a and 7b (1M keys). */
-const COMPARED = 'compared';
 /** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
 const ROTATION_KEYS = 50;
 /** The latency rows send one request at a time, so latency is the request's own, not queueing behind others. */
@@ -296,11 +294,6 @@ interface Target {
   setupRequest?: autocannon.Request['setupRequest'];
   /** Connections to drive it with; default `CONNECTIONS`. */
   connections?: number;
-  /**
-   * Rows compared with each other (for a target) share a block: their windows take turns in the
-   * same stretch of time, so their ratios to row 1 come from the same moments of the machine.
-   */
-  block?: string;
 }
 
 interface Tally {
@@ -336,15 +329,14 @@ async function measureWindow(target: Target, tally: Tally): Promise<{ rps: numbe
 }
 
 /**
- * Measures each target against the base (row 1) in alternating windows of `WINDOW` seconds:
- * after a warm-up, base, target, base, ... base, until the target has had `DURATION` seconds.
- * Targets of one `block` take turns (base, A, base, B, base, A, ...), so rows compared with each
- * other are measured in the same stretch of time. Each target window is compared with the base
- * windows either side of it, taken seconds apart, and the row's ratio and p99 added are the
- * medians of those comparisons. The machine's speed drifts by tens of percent over seconds
- * (other tenants of the host); a comparison across a few seconds sees the same machine on both
- * sides, and no app sits idle long enough to go cold (after half a minute idle an app needs a
- * second or two to get back to speed). Without a base, targets are simply measured in windows.
+ * Measures each target against the base (row 1) in alternating windows: after a warm-up of the
+ * target, base, target, base, ... base, `WINDOW` seconds each, until the target has had
+ * `DURATION` seconds. Each target window is compared with the base windows either side of it,
+ * taken seconds apart, and the row's ratio and p99 added are the medians of those comparisons.
+ * The machine's speed drifts by tens of percent over seconds (other tenants of the host); a
+ * comparison across a few seconds sees the same machine on both sides, and neither app sits
+ * idle long enough to go cold (after half a minute idle an app needs a second or two to get
+ * back to speed). Without a base, each target is simply measured in windows.
  */
 async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
   const base = targets.find((t) => t.id === baseId);
@@ -352,30 +344,23 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
   const baseTally = base ? tallies.get(base.id)! : undefined;
   const windows = Math.max(1, Math.round(DURATION / WINDOW));
   const warm = (target: Target) => load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WARMUP });
-  const blocks = new Map<string, Target[]>();
+  if (base) await warm(base);
   for (const target of targets) {
     if (target === base) continue;
-    const key = target.block ?? `row ${target.id}`;
-    blocks.set(key, [...(blocks.get(key) ?? []), target]);
-  }
-  if (base) await warm(base);
-  for (const block of blocks.values()) {
-    process.stdout.write(`  ${block.map((t) => t.id).join(', ')}: warm-up ${WARMUP} s each, ${windows} windows of ${WINDOW} s each${base ? ', taking turns with row 1' : ''} ... `);
-    for (const target of block) await warm(target);
+    const tally = tallies.get(target.id)!;
+    process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? 'alternating with row 1 ' : ''}... `);
+    await warm(target);
     let before = base ? await measureWindow(base, baseTally!) : undefined;
     for (let i = 0; i < windows; i++) {
-      for (const target of block) {
-        const tally = tallies.get(target.id)!;
-        const own = await measureWindow(target, tally);
-        if (base && before) {
-          const after = await measureWindow(base, baseTally!);
-          tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
-          tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
-          before = after;
-        }
+      const own = await measureWindow(target, tally);
+      if (base && before) {
+        const after = await measureWindow(base, baseTally!);
+        tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
+        tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
+        before = after;
       }
     }
-    console.log(block.map((t) => `${t.id}: ${Math.round(median(tallies.get(t.id)!.windowRps))} req/s${base ? ` (${median(tallies.get(t.id)!.windowRatios).toFixed(3)})` : ''}`).join(', '));
+    console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row 1` : ''}`);
   }
   const rows = targets.map((target): BenchRow => {
     const tally = tallies.get(target.id)!;
@@ -682,7 +667,7 @@ async function main(): Promise<void> {
     if (wanted('1')) targets.push({ id: '1', label: 'No guard', app: await boot({ guard: 'none' }, 'no guard') });
     const sqlite = needSqlite ? await boot({ guard: 'api-key', db: sqliteDb('sqlite-1k'), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on SQLite') : null;
     if (sqlite && wanted('2')) {
-      targets.push({ id: '2', label: 'ApiKeyGuard, bcrypt, SQLite', keys: BASE_KEYS, app: sqlite, headers: apiKeyHeaders(sqlite.key!), block: COMPARED });
+      targets.push({ id: '2', label: 'ApiKeyGuard, bcrypt, SQLite', keys: BASE_KEYS, app: sqlite, headers: apiKeyHeaders(sqlite.key!) });
       const rotation = await createKeys(sqlite, ROTATION_KEYS);
       targets.push({ id: '2m', label: `ApiKeyGuard, SQLite, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: sqlite, setupRequest: rotating(rotation) });
     }
@@ -690,7 +675,7 @@ async function main(): Promise<void> {
       const db = await postgresDb();
       const postgres = await boot({ guard: 'api-key', db, hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
       if (db.engine === 'postgres') postgresForRoundTrips = { options: db.options, prefix: postgres.key!.slice(0, 8) };
-      targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!), block: COMPARED });
+      targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!) });
       const rotation = await createKeys(postgres, ROTATION_KEYS);
       targets.push({ id: '3m', label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: postgres, setupRequest: rotating(rotation) });
     }
@@ -701,13 +686,13 @@ async function main(): Promise<void> {
     if (wanted('5')) {
       const key = randomBytes(24).toString('base64url');
       const passport = await boot({ guard: 'passport', key }, 'passport-headerapikey');
-      targets.push({ id: '5', label: 'passport-headerapikey, static key', app: passport, headers: { [STATIC_KEY_HEADER]: key }, block: COMPARED });
+      targets.push({ id: '5', label: 'passport-headerapikey, static key', app: passport, headers: { [STATIC_KEY_HEADER]: key } });
     }
     if (wanted('7')) {
       const big = await boot({ guard: 'api-key', db: sqliteDb('sqlite-scale'), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on SQLite, ${integer(SCALE_KEYS)} keys`);
-      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!), block: COMPARED });
+      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!) });
       const bigPg = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on PostgreSQL, ${integer(SCALE_KEYS)} keys`);
-      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!), block: COMPARED });
+      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!) });
     }
     if (targets.length > 0) {
       const measured = await measureAgainstBase(targets, targets.some((t) => t.id === '1') ? '1' : undefined);
@@ -772,7 +757,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     machine,
-    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run; rows 2, 3, 5, 7a and 7b, which the targets compare with each other, take turns in one such sequence, as do L2, L3 and L5); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
+    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
     rows: ordered,
     cold,
     attacks,
