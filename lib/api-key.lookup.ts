@@ -35,7 +35,9 @@ interface CompiledLookup {
 
 /** A key row as the guard needs it: the entity, and its stored hash kept off the entity. */
 export interface StoredApiKeyRow<T> {
+  /** The key's entity, as `getOne()` hydrates it but without `hashedKey`. */
   row: T;
+  /** The stored hash of the key's secret, for the memo or the hasher to check against. */
   hashedKey: string;
 }
 
