@@ -9,7 +9,7 @@
  * on either side: the machine's drift falls on both sides of each comparison, and a burst of
  * other work spoils a window or two rather than the figure.
  *
- * Environment (all optional): BENCH_DURATION measured seconds per row (default 27),
+ * Environment (all optional): BENCH_DURATION measured seconds per row (default 24),
  * BENCH_WINDOW seconds per window (default 2), BENCH_WARMUP seconds of load on a row's app
  * before its first window (default 3),
  * BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
@@ -313,10 +313,15 @@ interface Tally {
 
 const newTally = (): Tally => ({ ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], windowRps: [], windowRatios: [], windowP99Added: [] });
 
+/** Drives a target's app as its row says (headers, rotating keys, connections) for `duration` seconds. */
+function loadTarget(target: Target, duration: number): Promise<LoadResult> {
+  return load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration });
+}
+
 /** One measured window of a target, added to its tally; returns the window's req/s and p99. */
 async function measureWindow(target: Target, tally: Tally): Promise<{ rps: number; p99: number }> {
   const before = await appCpu(target.app);
-  const result = await load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WINDOW });
+  const result = await loadTarget(target, WINDOW);
   tally.cpuMicros += (await appCpu(target.app)) - before;
   tally.ok += result.ok;
   tally.seconds += result.seconds;
@@ -343,7 +348,7 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, newTally()]));
   const baseTally = base ? tallies.get(base.id)! : undefined;
   const windows = Math.max(1, Math.round(DURATION / WINDOW));
-  const warm = (target: Target) => load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration: WARMUP });
+  const warm = (target: Target) => loadTarget(target, WARMUP);
   if (base) await warm(base);
   for (const target of targets) {
     if (target === base) continue;
@@ -353,8 +358,8 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
     let before = base ? await measureWindow(base, baseTally!) : undefined;
     for (let i = 0; i < windows; i++) {
       const own = await measureWindow(target, tally);
-      if (base && before) {
-        const after = await measureWindow(base, baseTally!);
+      if (before) {
+        const after = await measureWindow(base!, baseTally!);
         tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
         tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
         before = after;
@@ -392,9 +397,9 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
 /** Warm-up (discarded), then one measured window: for rows that need no comparison with row 1. */
 async function measureOnce(target: Target): Promise<BenchRow> {
   process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
-  await load({ url: target.app.url, headers: target.headers, duration: WARMUP });
+  await loadTarget(target, WARMUP);
   const before = await appCpu(target.app);
-  const result = await load({ url: target.app.url, headers: target.headers, duration: DURATION });
+  const result = await loadTarget(target, DURATION);
   const row = toRow(target.id, target.label, result, target.keys);
   row.cpuUs = ((await appCpu(target.app)) - before) / Math.max(1, answeredCount(result));
   console.log(`${Math.round(row.rps)} req/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms`);
