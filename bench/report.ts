@@ -13,10 +13,16 @@ export interface BenchRow {
   rps: number;
   /**
    * For rows measured in windows alternating with row 1's: the median over this row's windows of
-   * its req/s divided by the mean of the row-1 windows either side. Other rows are compared by
-   * their req/s alone.
+   * its req/s divided by the mean of the row-1 windows either side. For rows measured against
+   * another row (`against`), that row's ratio times this one's against it. Other rows are
+   * compared by their req/s alone.
    */
   ratio?: number;
+  /**
+   * For rows measured in windows alternating with a row other than row 1 (the 1,000,000-key rows
+   * with their 1,000-key rows): which row, and the median window ratio against it.
+   */
+  against?: { id: string; ratio: number };
   /** Likewise paired: the median over this row's windows of its p99 minus that of the row-1 windows either side, in ms. */
   p99Added?: number;
   /** Latency percentiles of 2xx responses, in milliseconds. */

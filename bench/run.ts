@@ -7,7 +7,8 @@
  * the row's windows adding up to BENCH_DURATION. A row's req/s is its median window, and its
  * ratio to row 1 the median over its windows of the window's req/s against the row-1 windows
  * on either side: the machine's drift falls on both sides of each comparison, and a burst of
- * other work spoils a window or two rather than the figure.
+ * other work spoils a window or two rather than the figure. The 1,000,000-key rows alternate
+ * with their 1,000-key rows instead (7a with 2, 7b with 3), as the scale target compares those.
  *
  * Environment (all optional): BENCH_DURATION measured seconds per row (default 24),
  * BENCH_WINDOW seconds per window (default 2), BENCH_WARMUP seconds of load on a row's app
@@ -294,6 +295,8 @@ interface Target {
   setupRequest?: autocannon.Request['setupRequest'];
   /** Connections to drive it with; default `CONNECTIONS`. */
   connections?: number;
+  /** The row to alternate with and compare against, when not row 1 (measured earlier in the same call). */
+  against?: string;
 }
 
 interface Tally {
@@ -305,9 +308,9 @@ interface Tally {
   latencies: Float64Array[];
   /** req/s of each measured window. */
   windowRps: number[];
-  /** Each window's req/s over the mean of the row-1 windows either side of it. */
+  /** Each window's req/s over the mean of the base-row windows either side of it. */
   windowRatios: number[];
-  /** Each window's p99 minus the mean p99 of the row-1 windows either side of it, in ms. */
+  /** Each window's p99 minus the mean p99 of the base-row windows either side of it, in ms. */
   windowP99Added: number[];
 }
 
@@ -334,63 +337,86 @@ async function measureWindow(target: Target, tally: Tally): Promise<{ rps: numbe
 }
 
 /**
- * Measures each target against the base (row 1) in alternating windows: after a warm-up of the
+ * Measures each target against a base row in alternating windows: after a warm-up of the
  * target, base, target, base, ... base, `WINDOW` seconds each, until the target has had
  * `DURATION` seconds. Each target window is compared with the base windows either side of it,
  * taken seconds apart, and the row's ratio and p99 added are the medians of those comparisons.
  * The machine's speed drifts by tens of percent over seconds (other tenants of the host); a
  * comparison across a few seconds sees the same machine on both sides, and neither app sits
  * idle long enough to go cold (after half a minute idle an app needs a second or two to get
- * back to speed). Without a base, each target is simply measured in windows.
+ * back to speed). The base is row 1 for most rows; a target naming `against` is compared with
+ * that row instead. Without a base, each target is simply measured in windows. The base's own
+ * figures come from the windows of its first sequence only, so a row's figures never mix
+ * sequences.
  */
 async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
-  const base = targets.find((t) => t.id === baseId);
+  const byId = new Map(targets.map((t) => [t.id, t]));
+  const named = baseId === undefined ? undefined : byId.get(baseId);
+  // Alone, the base is simply measured in windows like any row without one.
+  const defaultBase = named && targets.some((t) => t !== named && !t.against) ? named : undefined;
+  const baseOf = (target: Target): Target | undefined => (target.against ? byId.get(target.against) : target === defaultBase ? undefined : defaultBase);
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, newTally()]));
-  const baseTally = base ? tallies.get(base.id)! : undefined;
   const windows = Math.max(1, Math.round(DURATION / WINDOW));
   const warm = (target: Target) => loadTarget(target, WARMUP);
-  if (base) await warm(base);
+  if (defaultBase) await warm(defaultBase);
   for (const target of targets) {
-    if (target === base) continue;
+    const base = baseOf(target);
+    if (target === defaultBase || (base === undefined && target.against)) continue;
     const tally = tallies.get(target.id)!;
-    process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? 'alternating with row 1 ' : ''}... `);
+    // A base measured in its own sequence already keeps its figures from there.
+    const baseTally = base && (base === defaultBase || tallies.get(base.id)!.windowRps.length === 0) ? tallies.get(base.id)! : newTally();
+    process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? `alternating with row ${base.id} ` : ''}... `);
+    if (base && base !== defaultBase) await warm(base);
     await warm(target);
-    let before = base ? await measureWindow(base, baseTally!) : undefined;
+    let before = base ? await measureWindow(base, baseTally) : undefined;
     for (let i = 0; i < windows; i++) {
       const own = await measureWindow(target, tally);
       if (before) {
-        const after = await measureWindow(base!, baseTally!);
+        const after = await measureWindow(base!, baseTally);
         tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
         tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
         before = after;
       }
     }
-    console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row 1` : ''}`);
+    console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row ${base.id}` : ''}`);
   }
-  const rows = targets.map((target): BenchRow => {
-    const tally = tallies.get(target.id)!;
-    const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
-    let offset = 0;
-    for (const part of tally.latencies) {
-      pooled.set(part, offset);
-      offset += part.length;
-    }
-    pooled.sort();
-    const paired = base !== undefined && target !== base;
-    return {
-      id: target.id,
-      label: target.label,
-      keys: target.keys,
-      // The median window, not the pooled mean: a burst of other work on the machine spoils a window or two, not the figure.
-      rps: median(tally.windowRps),
-      ratio: paired ? median(tally.windowRatios) : undefined,
-      p99Added: paired ? median(tally.windowP99Added) : undefined,
-      p50: percentile(pooled, 50),
-      p99: percentile(pooled, 99),
-      failures: tally.failures,
-      cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
-    };
-  });
+  const rows = targets
+    .filter((target) => tallies.get(target.id)!.windowRps.length > 0)
+    .map((target): BenchRow => {
+      const tally = tallies.get(target.id)!;
+      const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
+      let offset = 0;
+      for (const part of tally.latencies) {
+        pooled.set(part, offset);
+        offset += part.length;
+      }
+      pooled.sort();
+      const base = baseOf(target);
+      const row: BenchRow = {
+        id: target.id,
+        label: target.label,
+        keys: target.keys,
+        // The median window, not the pooled mean: a burst of other work on the machine spoils a window or two, not the figure.
+        rps: median(tally.windowRps),
+        p50: percentile(pooled, 50),
+        p99: percentile(pooled, 99),
+        failures: tally.failures,
+        cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
+      };
+      if (base && base === defaultBase) {
+        row.ratio = median(tally.windowRatios);
+        row.p99Added = median(tally.windowP99Added);
+      } else if (base) {
+        row.against = { id: base.id, ratio: median(tally.windowRatios) };
+      }
+      return row;
+    });
+  // A row measured against another has a ratio to row 1 only through that row's.
+  const measured = new Map(rows.map((row) => [row.id, row]));
+  for (const row of rows) {
+    const via = row.against && measured.get(row.against.id);
+    if (via?.ratio !== undefined) row.ratio = via.ratio * row.against!.ratio;
+  }
   return { rows, windowRatios: new Map([...tallies].map(([id, tally]) => [id, tally.windowRatios])) };
 }
 
@@ -631,7 +657,8 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
     const b = rows.get(big);
     const s = rows.get(small);
     if (open && b && s) {
-      const change = ratio(b) / ratio(s) - 1;
+      // Paired window by window with the 1,000-key row where it was measured so; else through row 1.
+      const change = (b.against?.id === small ? b.against.ratio : ratio(b) / ratio(s)) - 1;
       checks.push({ target: `${integer(SCALE_KEYS)} keys within 10% of ${integer(BASE_KEYS)} (row ${big} vs ${small})`, measured: `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`, met: Math.abs(change) <= 0.1 });
     }
   }
@@ -668,6 +695,7 @@ async function main(): Promise<void> {
 
   try {
     const targets: Target[] = [];
+    const pairedWith = (id: string) => (targets.some((t) => t.id === id) ? id : undefined);
     const needSqlite = wanted('2') || wanted('8');
     if (wanted('1')) targets.push({ id: '1', label: 'No guard', app: await boot({ guard: 'none' }, 'no guard') });
     const sqlite = needSqlite ? await boot({ guard: 'api-key', db: sqliteDb('sqlite-1k'), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on SQLite') : null;
@@ -695,16 +723,18 @@ async function main(): Promise<void> {
     }
     if (wanted('7')) {
       const big = await boot({ guard: 'api-key', db: sqliteDb('sqlite-scale'), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on SQLite, ${integer(SCALE_KEYS)} keys`);
-      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!) });
+      // The target compares each scale row with its 1,000-key row: alternate them, not each with row 1.
+      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!), against: pairedWith('2') });
       const bigPg = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on PostgreSQL, ${integer(SCALE_KEYS)} keys`);
-      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!) });
+      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!), against: pairedWith('3') });
     }
     if (targets.length > 0) {
       const measured = await measureAgainstBase(targets, targets.some((t) => t.id === '1') ? '1' : undefined);
       for (const row of measured.rows) rows.set(row.id, row);
-      for (const id of ['2', '3']) {
+      for (const id of ['2', '3', '7a', '7b']) {
         const ratios = measured.windowRatios.get(id);
-        if (ratios?.length) notes.push(`Row ${id} against row 1, window by window: ${ratios.map((r) => r.toFixed(2)).join(', ')}.`);
+        const against = rows.get(id)?.against?.id ?? '1';
+        if (ratios?.length) notes.push(`Row ${id} against row ${against}, window by window: ${ratios.map((r) => r.toFixed(2)).join(', ')}.`);
       }
     }
     if (wanted('l')) {
@@ -762,7 +792,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     machine,
-    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
+    settings: `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Rows 7a and 7b alternate with rows 2 and 3 instead, as the scale target compares those; their ratio to no guard is row 2's (or 3's) times theirs to it. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`,
     rows: ordered,
     cold,
     attacks,
