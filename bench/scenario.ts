@@ -11,6 +11,8 @@ export type BenchDatabase =
 /** One app to boot. */
 export type BenchScenario =
   | { guard: 'none' }
+  /** A guard that checks nothing and allows the request two event-loop turns later, as the key lookup starts its read. */
+  | { guard: 'deferred' }
   | { guard: 'passport'; key: string }
   | { guard: 'naive-bcrypt'; hashedKey: string }
   | { guard: 'api-key'; db: BenchDatabase; hasher: 'bcrypt' | 'hmac'; keys: number }
