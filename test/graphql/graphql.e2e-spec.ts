@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, BcryptApiKeyHasher, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { withWrongSecret } from '../support/key-store.js';
 
 @Resolver()
 class KeyResolver {
@@ -66,7 +67,7 @@ describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
   });
 
   it('answers a missing or bad key with the 401 error, not a crash', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<string, string>[]) {
       const response = await query('{ whoami }', headers);
       expect(response.body.data).toBeNull();
       expect(response.body.errors[0].message).toBe('Invalid or missing API key.');

@@ -8,6 +8,15 @@ import { createTestDatabase, type Engine, type TestDatabase } from './databases.
 /** bcrypt at its lowest cost: the same algorithm as production, at a speed tests can afford. */
 export const FAST_BCRYPT = new BcryptApiKeyHasher({ cost: 4 });
 
+/**
+ * `key` with its last character replaced by another: the same prefix, a secret that is always
+ * wrong. (Appending a fixed character after dropping the last one gives the key back whenever
+ * it already ended in that character, one run in 62.)
+ */
+export function withWrongSecret(key: string): string {
+  return key.slice(0, -1) + (key.endsWith('x') ? 'y' : 'x');
+}
+
 /** A fresh database holding key tables, for tests of the service without booting Nest. */
 export interface KeyStore {
   db: TestDatabase;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { withWrongSecret } from '../support/key-store.js';
 
 @WebSocketGateway()
 class KeyGateway {
@@ -69,7 +70,7 @@ describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapt
   });
 
   it('refuses a missing or bad key with a WsException, not an internal error', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${key.slice(0, -1)}x` }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<string, string>[]) {
       const socket = await connect(url, headers);
       sockets.push(socket);
       const answer = await ask(socket);
