@@ -354,16 +354,21 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
   const named = baseId === undefined ? undefined : byId.get(baseId);
   // Alone, the base is simply measured in windows like any row without one.
   const defaultBase = named && targets.some((t) => t !== named && !t.against) ? named : undefined;
-  const baseOf = (target: Target): Target | undefined => (target.against ? byId.get(target.against) : target === defaultBase ? undefined : defaultBase);
+  const baseOf = (target: Target): Target | undefined => {
+    if (target.against === undefined) return target === defaultBase ? undefined : defaultBase;
+    const base = byId.get(target.against);
+    if (!base) throw new Error(`Row ${target.id} is to be compared with row ${target.against}, which this run does not measure.`);
+    return base;
+  };
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, newTally()]));
   const windows = Math.max(1, Math.round(DURATION / WINDOW));
   const warm = (target: Target) => loadTarget(target, WARMUP);
   if (defaultBase) await warm(defaultBase);
   for (const target of targets) {
     const base = baseOf(target);
-    if (target === defaultBase || (base === undefined && target.against)) continue;
+    if (target === defaultBase) continue;
     const tally = tallies.get(target.id)!;
-    // A base measured in its own sequence already keeps its figures from there.
+    // A base measured in its own sequence already has its figures from there; only its failures count from this one.
     const baseTally = base && (base === defaultBase || tallies.get(base.id)!.windowRps.length === 0) ? tallies.get(base.id)! : newTally();
     process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? `alternating with row ${base.id} ` : ''}... `);
     if (base && base !== defaultBase) await warm(base);
@@ -378,6 +383,7 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
         before = after;
       }
     }
+    if (base && baseTally !== tallies.get(base.id)) tallies.get(base.id)!.failures += baseTally.failures;
     console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row ${base.id}` : ''}`);
   }
   const rows = targets
