@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import bcrypt from 'bcrypt';
-import { generateKey } from '../lib/api-key.format.js';
+import { generateKey, parseKey } from '../lib/api-key.format.js';
 import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
 import {
   p99Added,
@@ -345,9 +345,9 @@ async function measureWindow(target: Target, tally: Tally): Promise<{ rps: numbe
  * comparison across a few seconds sees the same machine on both sides, and neither app sits
  * idle long enough to go cold (after half a minute idle an app needs a second or two to get
  * back to speed). The base is row 1 for most rows; a target naming `against` is compared with
- * that row instead. Without a base, each target is simply measured in windows. The base's own
- * figures come from the windows of its first sequence only, so a row's figures never mix
- * sequences.
+ * that row instead. Without a base, each target is simply measured in windows. Row 1's figures
+ * pool its windows from every sequence; a row that is another's base (`against`) keeps the
+ * figures of its own sequence, and only its failures count from the other.
  */
 async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
   const byId = new Map(targets.map((t) => [t.id, t]));
@@ -368,55 +368,53 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
     const base = baseOf(target);
     if (target === defaultBase) continue;
     const tally = tallies.get(target.id)!;
-    // A base measured in its own sequence already has its figures from there; only its failures count from this one.
-    const baseTally = base && (base === defaultBase || tallies.get(base.id)!.windowRps.length === 0) ? tallies.get(base.id)! : newTally();
+    // A row named by `against` has its figures from its own sequence; only its failures count from this one.
+    const baseTally = base === undefined ? undefined : base === defaultBase ? tallies.get(base.id)! : newTally();
     process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? `alternating with row ${base.id} ` : ''}... `);
     if (base && base !== defaultBase) await warm(base);
     await warm(target);
-    let before = base ? await measureWindow(base, baseTally) : undefined;
+    let before = base ? await measureWindow(base, baseTally!) : undefined;
     for (let i = 0; i < windows; i++) {
       const own = await measureWindow(target, tally);
       if (before) {
-        const after = await measureWindow(base!, baseTally);
+        const after = await measureWindow(base!, baseTally!);
         tally.windowRatios.push(own.rps / ((before.rps + after.rps) / 2));
         tally.windowP99Added.push(own.p99 - (before.p99 + after.p99) / 2);
         before = after;
       }
     }
-    if (base && baseTally !== tallies.get(base.id)) tallies.get(base.id)!.failures += baseTally.failures;
+    if (base && base !== defaultBase) tallies.get(base.id)!.failures += baseTally!.failures;
     console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row ${base.id}` : ''}`);
   }
-  const rows = targets
-    .filter((target) => tallies.get(target.id)!.windowRps.length > 0)
-    .map((target): BenchRow => {
-      const tally = tallies.get(target.id)!;
-      const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
-      let offset = 0;
-      for (const part of tally.latencies) {
-        pooled.set(part, offset);
-        offset += part.length;
-      }
-      pooled.sort();
-      const base = baseOf(target);
-      const row: BenchRow = {
-        id: target.id,
-        label: target.label,
-        keys: target.keys,
-        // The median window, not the pooled mean: a burst of other work on the machine spoils a window or two, not the figure.
-        rps: median(tally.windowRps),
-        p50: percentile(pooled, 50),
-        p99: percentile(pooled, 99),
-        failures: tally.failures,
-        cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
-      };
-      if (base && base === defaultBase) {
-        row.ratio = median(tally.windowRatios);
-        row.p99Added = median(tally.windowP99Added);
-      } else if (base) {
-        row.against = { id: base.id, ratio: median(tally.windowRatios) };
-      }
-      return row;
-    });
+  const rows = targets.map((target): BenchRow => {
+    const tally = tallies.get(target.id)!;
+    const pooled = new Float64Array(tally.latencies.reduce((n, l) => n + l.length, 0));
+    let offset = 0;
+    for (const part of tally.latencies) {
+      pooled.set(part, offset);
+      offset += part.length;
+    }
+    pooled.sort();
+    const base = baseOf(target);
+    const row: BenchRow = {
+      id: target.id,
+      label: target.label,
+      keys: target.keys,
+      // The median window, not the pooled mean: a burst of other work on the machine spoils a window or two, not the figure.
+      rps: median(tally.windowRps),
+      p50: percentile(pooled, 50),
+      p99: percentile(pooled, 99),
+      failures: tally.failures,
+      cpuUs: tally.cpuMicros / Math.max(1, tally.answered),
+    };
+    if (base && base === defaultBase) {
+      row.ratio = median(tally.windowRatios);
+      row.p99Added = median(tally.windowP99Added);
+    } else if (base) {
+      row.against = { id: base.id, ratio: median(tally.windowRatios) };
+    }
+    return row;
+  });
   // A row measured against another has a ratio to row 1 only through that row's.
   const measured = new Map(rows.map((row) => [row.id, row]));
   for (const row of rows) {
@@ -714,7 +712,7 @@ async function main(): Promise<void> {
     if (wanted('3')) {
       const db = await postgresDb();
       const postgres = await boot({ guard: 'api-key', db, hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
-      if (db.engine === 'postgres') postgresForRoundTrips = { options: db.options, prefix: postgres.key!.slice(0, 8) };
+      if (db.engine === 'postgres') postgresForRoundTrips = { options: db.options, prefix: parseKey(postgres.key, '')! };
       targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!) });
       const rotation = await createKeys(postgres, ROTATION_KEYS);
       targets.push({ id: '3m', label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: postgres, setupRequest: rotating(rotation) });
