@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['lib/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
+    // test/meta checks the README and the package manifest against the code.
+    include: ['lib/**/*.spec.ts', 'test/**/*.e2e-spec.ts', 'test/meta/**/*.spec.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

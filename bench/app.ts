@@ -28,7 +28,15 @@ import { ApiKeyGuard, ApiKeyModule, ApiKeyService, HmacSha256ApiKeyHasher } from
 import { generateKey } from '../lib/api-key.format.js';
 import { LruMap } from '../lib/api-key.lru.js';
 import { bulkInsert, fillerRows } from './seed.js';
-import { BENCH_ROUTE, STATIC_KEY_HEADER, type BenchDatabase, type BenchScenario, type ChildMessage, type MemoMemoryReport, type ParentMessage } from './scenario.js';
+import {
+  BENCH_ROUTE,
+  STATIC_KEY_HEADER,
+  type BenchDatabase,
+  type BenchScenario,
+  type ChildMessage,
+  type MemoMemoryReport,
+  type ParentMessage,
+} from './scenario.js';
 
 /** Fixed pepper: the bench measures speed, and these keys live only in throwaway databases. */
 const BENCH_PEPPER = 'bench-only-pepper-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -57,7 +65,8 @@ function passportStrategy(staticKey: string) {
 
     validate(apiKey: string) {
       // Comparing digests keeps the comparison constant-time whatever the presented length.
-      if (!timingSafeEqual(createHash('sha256').update(apiKey).digest(), expected)) throw new UnauthorizedException();
+      if (!timingSafeEqual(createHash('sha256').update(apiKey).digest(), expected))
+        throw new UnauthorizedException();
       return { name: 'static' };
     }
   }
@@ -70,7 +79,8 @@ function naiveBcryptGuard(hashedKey: string) {
   class NaiveBcryptGuard implements CanActivate {
     async canActivate(context: ExecutionContext): Promise<boolean> {
       const key = context.switchToHttp().getRequest().headers[STATIC_KEY_HEADER];
-      if (typeof key !== 'string' || !(await bcrypt.compare(key, hashedKey))) throw new UnauthorizedException();
+      if (typeof key !== 'string' || !(await bcrypt.compare(key, hashedKey)))
+        throw new UnauthorizedException();
       return true;
     }
   }
@@ -91,7 +101,9 @@ class DeferredGuard implements CanActivate {
 
 function typeOrmOptions(db: BenchDatabase): Record<string, unknown> {
   const base = { autoLoadEntities: true, synchronize: true, logging: false };
-  return db.engine === 'sqlite' ? { ...base, type: 'better-sqlite3', database: db.file } : { ...base, ...db.options };
+  return db.engine === 'sqlite'
+    ? { ...base, type: 'better-sqlite3', database: db.file }
+    : { ...base, ...db.options };
 }
 
 function appModule(scenario: BenchScenario): DynamicModule {
@@ -105,7 +117,10 @@ function appModule(scenario: BenchScenario): DynamicModule {
       break;
     case 'passport':
       imports.push(PassportModule);
-      providers.push(passportStrategy(scenario.key), { provide: APP_GUARD, useClass: AuthGuard('headerapikey') });
+      providers.push(passportStrategy(scenario.key), {
+        provide: APP_GUARD,
+        useClass: AuthGuard('headerapikey'),
+      });
       break;
     case 'naive-bcrypt':
       providers.push({ provide: APP_GUARD, useClass: naiveBcryptGuard(scenario.hashedKey) });
@@ -113,7 +128,11 @@ function appModule(scenario: BenchScenario): DynamicModule {
     case 'api-key':
       imports.push(
         TypeOrmModule.forRoot(typeOrmOptions(scenario.db) as any),
-        ApiKeyModule.forRoot(scenario.hasher === 'hmac' ? { hasher: new HmacSha256ApiKeyHasher({ secret: BENCH_PEPPER }) } : {}),
+        ApiKeyModule.forRoot(
+          scenario.hasher === 'hmac'
+            ? { hasher: new HmacSha256ApiKeyHasher({ secret: BENCH_PEPPER }) }
+            : {},
+        ),
       );
       providers.push({ provide: APP_GUARD, useClass: ApiKeyGuard });
       break;
@@ -189,14 +208,23 @@ async function measureMemo(app: INestApplication, count: number): Promise<MemoMe
 
   return {
     entries: count,
-    servicePath: { heapBytes: after.heap - before.heap, externalBytes: after.external - before.external, memoSize },
-    entryShape: { heapBytes: shapeAfter.heap - shapeBefore.heap, externalBytes: shapeAfter.external - shapeBefore.external },
+    servicePath: {
+      heapBytes: after.heap - before.heap,
+      externalBytes: after.external - before.external,
+      memoSize,
+    },
+    entryShape: {
+      heapBytes: shapeAfter.heap - shapeBefore.heap,
+      externalBytes: shapeAfter.external - shapeBefore.external,
+    },
   };
 }
 
 async function main(): Promise<void> {
   const scenario = JSON.parse(process.env.BENCH_SCENARIO ?? '') as BenchScenario;
-  const app = await NestFactory.create(appModule(scenario), new ExpressAdapter(), { logger: false });
+  const app = await NestFactory.create(appModule(scenario), new ExpressAdapter(), {
+    logger: false,
+  });
   await app.init();
 
   let key: string | undefined;
@@ -218,7 +246,9 @@ async function main(): Promise<void> {
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'create-keys') {
       const service = app.get(ApiKeyService);
-      Promise.all(Array.from({ length: message.count }, (_, i) => service.create({ name: `extra ${i}` })))
+      Promise.all(
+        Array.from({ length: message.count }, (_, i) => service.create({ name: `extra ${i}` })),
+      )
         .then((created) => send({ type: 'keys', keys: created.map((c) => c.key) }))
         .catch((error: Error) => send({ type: 'error', message: error.message }));
     } else if (message.type === 'cpu') {

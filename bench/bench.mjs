@@ -13,14 +13,19 @@ const buildDir = path.join(benchDir, '.build');
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 
 rmSync(buildDir, { recursive: true, force: true });
-const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(benchDir, 'tsconfig.json')], { stdio: 'inherit' });
+const compiled = spawnSync(process.execPath, [tsc, '-p', path.join(benchDir, 'tsconfig.json')], {
+  stdio: 'inherit',
+});
 if (compiled.status !== 0) {
   rmSync(buildDir, { recursive: true, force: true });
   console.error('bench: TypeScript compilation failed.');
   process.exit(compiled.status ?? 1);
 }
 
-const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'run.js')], { stdio: 'inherit', env: { BENCH_OUT: benchDir, ...process.env } });
+const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'run.js')], {
+  stdio: 'inherit',
+  env: { BENCH_OUT: benchDir, ...process.env },
+});
 // The orchestrator cleans up its apps and databases on these signals; pass them on and wait for it.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => run.kill(signal));
 run.on('exit', (code, signal) => {

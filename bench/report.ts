@@ -38,7 +38,8 @@ export interface BenchRow {
 export const ratioOf = (row: BenchRow, base: BenchRow): number => row.ratio ?? row.rps / base.rps;
 
 /** A row's p99 minus the unguarded route's, in ms: paired window by window where it was measured so. */
-export const p99Added = (row: BenchRow, base: BenchRow): number => row.p99Added ?? row.p99 - base.p99;
+export const p99Added = (row: BenchRow, base: BenchRow): number =>
+  row.p99Added ?? row.p99 - base.p99;
 
 /** Timings of bare database round trips made one at a time, in ms. */
 export interface RoundTripResult {
@@ -86,7 +87,8 @@ export interface BenchReport {
   notes: string[];
 }
 
-const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const fixed = (value: number, digits: number): string =>
+  Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 const integer = (value: number): string => Math.round(value).toLocaleString('en-US');
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
@@ -103,7 +105,9 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('# Benchmark results', '');
   lines.push(`Run ${report.startedAt} on ${report.machine}.`, '');
   lines.push(report.settings, '');
-  lines.push('| # | Scenario | Keys in table | req/s | p50 ms | p99 ms | vs no guard | app CPU µs/req |');
+  lines.push(
+    '| # | Scenario | Keys in table | req/s | p50 ms | p99 ms | vs no guard | app CPU µs/req |',
+  );
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of report.rows) lines.push(rowLine(row, base));
   for (const attack of report.attacks) lines.push(rowLine(attack.row, base));
@@ -119,7 +123,9 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const row of report.latency) {
       const added = open ? fixed(p99Added(row, open), 2) : 'n/a';
-      lines.push(`| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`);
+      lines.push(
+        `| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`,
+      );
     }
     lines.push('');
   }
@@ -132,8 +138,13 @@ export function renderMarkdown(report: BenchReport): string {
   }
 
   if (report.attacks.length > 0) {
-    lines.push(`Attack traffic (rows ${report.attacks.map((a) => a.row.id).join(', ')}), sent alongside the warm key; halfway through, new keys make their first request one at a time:`, '');
-    lines.push('| Row | Attacker rate | Attack requests | Their answers | New keys: first request median ms | max ms | answered 200 |');
+    lines.push(
+      `Attack traffic (rows ${report.attacks.map((a) => a.row.id).join(', ')}), sent alongside the warm key; halfway through, new keys make their first request one at a time:`,
+      '',
+    );
+    lines.push(
+      '| Row | Attacker rate | Attack requests | Their answers | New keys: first request median ms | max ms | answered 200 |',
+    );
     lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: |');
     for (const attack of report.attacks) {
       const statuses = Object.entries(attack.attacker.statuses)
@@ -149,18 +160,28 @@ export function renderMarkdown(report: BenchReport): string {
 
   if (report.cold) {
     const { cold } = report;
-    lines.push(`Cold path (8a), ${cold.samples} new keys, one at a time, each request timed from send to full response:`, '');
+    lines.push(
+      `Cold path (8a), ${cold.samples} new keys, one at a time, each request timed from send to full response:`,
+      '',
+    );
     lines.push('| Request | median ms | max ms |');
     lines.push('| --- | ---: | ---: |');
-    lines.push(`| first request of a new key (row read + bcrypt compare + memo) | ${fixed(cold.firstMs.median, 1)} | ${fixed(cold.firstMs.max, 1)} |`);
-    lines.push(`| second request of the same key (row read + memo hit) | ${fixed(cold.secondMs.median, 1)} | ${fixed(cold.secondMs.max, 1)} |`);
+    lines.push(
+      `| first request of a new key (row read + bcrypt compare + memo) | ${fixed(cold.firstMs.median, 1)} | ${fixed(cold.firstMs.max, 1)} |`,
+    );
+    lines.push(
+      `| second request of the same key (row read + memo hit) | ${fixed(cold.secondMs.median, 1)} | ${fixed(cold.secondMs.max, 1)} |`,
+    );
     lines.push('');
   }
 
   if (report.memo) {
     const { memo } = report;
     const perEntry = (bytes: number) => `${integer(bytes / memo.entries)} B`;
-    lines.push(`Memo memory for ${integer(memo.entries)} distinct live keys (heap and external memory after forced GC, before and after filling):`, '');
+    lines.push(
+      `Memo memory for ${integer(memo.entries)} distinct live keys (heap and external memory after forced GC, before and after filling):`,
+      '',
+    );
     lines.push('| How filled | Heap | External (Buffers) | Per entry |');
     lines.push('| --- | ---: | ---: | ---: |');
     lines.push(
@@ -170,14 +191,18 @@ export function renderMarkdown(report: BenchReport): string {
       `| \`LruMap\` filled directly with the memo's entry shape (60-char bcrypt hashes) | ${mib(memo.entryShape.heapBytes)} | ${mib(memo.entryShape.externalBytes)} | ${perEntry(memo.entryShape.heapBytes + memo.entryShape.externalBytes)} |`,
     );
     const perKey = (memo.servicePath.heapBytes + memo.servicePath.externalBytes) / memo.entries;
-    lines.push('', `At the default cap (\`verificationMemo.maxEntries\` 10,000, least recently used evicted) the memo holds at most about ${mib(perKey * 10_000)}.`);
+    lines.push(
+      '',
+      `At the default cap (\`verificationMemo.maxEntries\` 10,000, least recently used evicted) the memo holds at most about ${mib(perKey * 10_000)}.`,
+    );
     lines.push('');
   }
 
   lines.push('## Targets', '');
   lines.push('| Target | Measured | Met |');
   lines.push('| --- | --- | --- |');
-  for (const check of report.targets) lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`);
+  for (const check of report.targets)
+    lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`);
   lines.push('');
   if (report.notes.length > 0) {
     lines.push('## Notes', '');
@@ -187,7 +212,8 @@ export function renderMarkdown(report: BenchReport): string {
   return lines.join('\n');
 }
 
-const escapeXml = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string): string =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
  * A horizontal bar chart of req/s per row, with the ratio to the unguarded route beside each
@@ -204,22 +230,42 @@ export function renderSvg(report: BenchReport): string {
   const height = top + rows.length * rowHeight + 40;
   const max = Math.max(...rows.map((r) => r.rps));
   const colour = (row: BenchRow) =>
-    row.id === '1' ? '#7f8c8d' : row.id.startsWith('5') || row.id.startsWith('6') ? '#c0392b' : '#2e86c1';
+    row.id === '1'
+      ? '#7f8c8d'
+      : row.id.startsWith('5') || row.id.startsWith('6')
+        ? '#c0392b'
+        : '#2e86c1';
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  parts.push(`<text x="16" y="24" font-size="16" font-weight="bold">Requests per second, Nest 12 + Express, autocannon 10 connections (higher is better)</text>`);
-  parts.push(`<text x="16" y="42" fill="#555">${escapeXml(report.machine)}; ratio to the unguarded route at the right</text>`);
+  parts.push(
+    `<text x="16" y="24" font-size="16" font-weight="bold">Requests per second, Nest 12 + Express, autocannon 10 connections (higher is better)</text>`,
+  );
+  parts.push(
+    `<text x="16" y="42" fill="#555">${escapeXml(report.machine)}; ratio to the unguarded route at the right</text>`,
+  );
   rows.forEach((row, i) => {
     const y = top + i * rowHeight;
     const barWidth = Math.max(1, (row.rps / max) * barArea);
-    parts.push(`<text x="${labelWidth - 8}" y="${y + 19}" text-anchor="end">${escapeXml(`${row.id}. ${row.label}`)}</text>`);
-    parts.push(`<rect x="${labelWidth}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${colour(row)}"/>`);
-    parts.push(`<text x="${labelWidth + barWidth + 6}" y="${y + 19}">${integer(row.rps)} req/s · ${ratioOf(row, base).toFixed(2)}×</text>`);
+    parts.push(
+      `<text x="${labelWidth - 8}" y="${y + 19}" text-anchor="end">${escapeXml(`${row.id}. ${row.label}`)}</text>`,
+    );
+    parts.push(
+      `<rect x="${labelWidth}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${colour(row)}"/>`,
+    );
+    parts.push(
+      `<text x="${labelWidth + barWidth + 6}" y="${y + 19}">${integer(row.rps)} req/s · ${ratioOf(row, base).toFixed(2)}×</text>`,
+    );
   });
   const axisY = top + rows.length * rowHeight + 4;
-  parts.push(`<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${axisY}" stroke="#333"/>`);
-  parts.push(`<text x="16" y="${axisY + 24}" fill="#555">Grey: no guard. Blue: ApiKeyGuard. Red: passport-headerapikey and a naive bcrypt guard.</text>`);
+  parts.push(
+    `<line x1="${labelWidth}" y1="${top}" x2="${labelWidth}" y2="${axisY}" stroke="#333"/>`,
+  );
+  parts.push(
+    `<text x="16" y="${axisY + 24}" fill="#555">Grey: no guard. Blue: ApiKeyGuard. Red: passport-headerapikey and a naive bcrypt guard.</text>`,
+  );
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
@@ -240,6 +286,7 @@ export function renderConsoleTable(report: BenchReport): string {
     r.cpuUs === undefined ? '-' : integer(r.cpuUs),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => line[i].length)));
-  const format = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const format = (cells: string[]) =>
+    cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [format(header), ...body.map(format)].join('\n');
 }

@@ -46,7 +46,15 @@ import {
   type RoundTripResult,
   type TargetCheck,
 } from './report.js';
-import { BENCH_ROUTE, STATIC_KEY_HEADER, type BenchDatabase, type BenchScenario, type ChildMessage, type MemoMemoryReport, type ParentMessage } from './scenario.js';
+import {
+  BENCH_ROUTE,
+  STATIC_KEY_HEADER,
+  type BenchDatabase,
+  type BenchScenario,
+  type ChildMessage,
+  type MemoMemoryReport,
+  type ParentMessage,
+} from './scenario.js';
 
 const seconds = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
@@ -72,7 +80,9 @@ const COLD_SAMPLES = 10;
 const TIMEOUT = seconds('BENCH_TIMEOUT', 1500);
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
 const BOOT_TIMEOUT_MS = 5 * 60_000;
-const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const ONLY = process.env.BENCH_ONLY
+  ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim()))
+  : null;
 const PROFILE = process.env.BENCH_PROFILE === '1';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -90,7 +100,11 @@ function cleanup(): Promise<void> {
     for (const child of children) child.kill('SIGKILL');
     children.clear();
     for (const db of databases.splice(0)) {
-      await db.drop().catch((error: Error) => console.error(`Could not drop a bench database: ${error.message}`));
+      await db
+        .drop()
+        .catch((error: Error) =>
+          console.error(`Could not drop a bench database: ${error.message}`),
+        );
     }
     rmSync(tempDir, { recursive: true, force: true });
   })();
@@ -120,12 +134,19 @@ interface RunningApp {
 }
 
 /** Forks `app.js` for a scenario; `next()` resolves with the child's next message. */
-function forkApp(scenario: BenchScenario, label: string): { child: ChildProcess; next: () => Promise<ChildMessage> } {
+function forkApp(
+  scenario: BenchScenario,
+  label: string,
+): { child: ChildProcess; next: () => Promise<ChildMessage> } {
   const execArgv = scenario.guard === 'memo-memory' ? ['--expose-gc'] : [];
   if (PROFILE) {
     const dir = path.join(outDir, '.profiles');
     mkdirSync(dir, { recursive: true });
-    execArgv.push('--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.cpuprofile`);
+    execArgv.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      `--cpu-prof-name=${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.cpuprofile`,
+    );
   }
   const child = fork(appEntry, [], {
     env: { ...process.env, BENCH_SCENARIO: JSON.stringify(scenario) },
@@ -136,7 +157,11 @@ function forkApp(scenario: BenchScenario, label: string): { child: ChildProcess;
   child.once('exit', () => children.delete(child));
   const next = (): Promise<ChildMessage> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${label}: no answer from the app within ${BOOT_TIMEOUT_MS / 1000} s.`)), BOOT_TIMEOUT_MS);
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`${label}: no answer from the app within ${BOOT_TIMEOUT_MS / 1000} s.`)),
+        BOOT_TIMEOUT_MS,
+      );
       const onExit = (code: number | null) => {
         clearTimeout(timer);
         reject(new Error(`${label}: the app exited (code ${code}).`));
@@ -156,7 +181,8 @@ function forkApp(scenario: BenchScenario, label: string): { child: ChildProcess;
 async function startApp(scenario: BenchScenario, label: string): Promise<RunningApp> {
   const { child, next } = forkApp(scenario, label);
   const ready = await next();
-  if (ready.type !== 'ready') throw new Error(`${label}: expected the app to report ready, got ${ready.type}.`);
+  if (ready.type !== 'ready')
+    throw new Error(`${label}: expected the app to report ready, got ${ready.type}.`);
   return {
     url: `http://127.0.0.1:${ready.port}${BENCH_ROUTE}`,
     key: ready.key,
@@ -185,8 +211,11 @@ async function startApp(scenario: BenchScenario, label: string): Promise<Running
 async function measureMemo(db: BenchDatabase): Promise<MemoMemoryReport> {
   const { child, next } = forkApp({ guard: 'memo-memory', db, keys: MEMO_KEYS }, 'memo');
   const answer = await next();
-  await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
-  if (answer.type !== 'memory') throw new Error(`memo: expected a memory report, got ${answer.type}.`);
+  await new Promise<void>((resolve) =>
+    child.exitCode !== null ? resolve() : child.once('exit', () => resolve()),
+  );
+  if (answer.type !== 'memory')
+    throw new Error(`memo: expected a memory report, got ${answer.type}.`);
   return answer.report;
 }
 
@@ -250,16 +279,25 @@ function load(options: LoadOptions): Promise<LoadResult> {
       },
       (error, result) => {
         if (error) return reject(error);
-        resolve({ ok, failures: errors + result.timeouts + (result.non2xx ?? 0), statuses, seconds: result.duration, latencies: latencies.sorted() });
+        resolve({
+          ok,
+          failures: errors + result.timeouts + (result.non2xx ?? 0),
+          statuses,
+          seconds: result.duration,
+          latencies: latencies.sorted(),
+        });
       },
     );
-    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
-      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
-      if (statusCode >= 200 && statusCode < 300) {
-        ok++;
-        latencies.add(responseTime);
-      }
-    });
+    instance.on(
+      'response',
+      (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+        statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+        if (statusCode >= 200 && statusCode < 300) {
+          ok++;
+          latencies.add(responseTime);
+        }
+      },
+    );
     instance.on('reqError', () => errors++);
   });
 }
@@ -283,7 +321,8 @@ async function appCpu(app: RunningApp): Promise<number> {
   return answer.micros;
 }
 
-const answeredCount = (result: LoadResult) => Object.values(result.statuses).reduce((a, b) => a + b, 0);
+const answeredCount = (result: LoadResult) =>
+  Object.values(result.statuses).reduce((a, b) => a + b, 0);
 
 /** A throughput row: which app, and what its requests carry. */
 interface Target {
@@ -314,11 +353,27 @@ interface Tally {
   windowP99Added: number[];
 }
 
-const newTally = (): Tally => ({ ok: 0, seconds: 0, failures: 0, answered: 0, cpuMicros: 0, latencies: [], windowRps: [], windowRatios: [], windowP99Added: [] });
+const newTally = (): Tally => ({
+  ok: 0,
+  seconds: 0,
+  failures: 0,
+  answered: 0,
+  cpuMicros: 0,
+  latencies: [],
+  windowRps: [],
+  windowRatios: [],
+  windowP99Added: [],
+});
 
 /** Drives a target's app as its row says (headers, rotating keys, connections) for `duration` seconds. */
 function loadTarget(target: Target, duration: number): Promise<LoadResult> {
-  return load({ url: target.app.url, headers: target.headers, setupRequest: target.setupRequest, connections: target.connections, duration });
+  return load({
+    url: target.app.url,
+    headers: target.headers,
+    setupRequest: target.setupRequest,
+    connections: target.connections,
+    duration,
+  });
 }
 
 /** One measured window of a target, added to its tally; returns the window's req/s and p99. */
@@ -349,7 +404,10 @@ async function measureWindow(target: Target, tally: Tally): Promise<{ rps: numbe
  * pool its windows from every sequence; a row that is another's base (`against`) keeps the
  * figures of its own sequence, and only its failures count from the other.
  */
-async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
+async function measureAgainstBase(
+  targets: Target[],
+  baseId?: string,
+): Promise<{ rows: BenchRow[]; windowRatios: Map<string, number[]> }> {
   const byId = new Map(targets.map((t) => [t.id, t]));
   const named = baseId === undefined ? undefined : byId.get(baseId);
   // Alone, the base is simply measured in windows like any row without one.
@@ -357,7 +415,10 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
   const baseOf = (target: Target): Target | undefined => {
     if (target.against === undefined) return target === defaultBase ? undefined : defaultBase;
     const base = byId.get(target.against);
-    if (!base) throw new Error(`Row ${target.id} is to be compared with row ${target.against}, which this run does not measure.`);
+    if (!base)
+      throw new Error(
+        `Row ${target.id} is to be compared with row ${target.against}, which this run does not measure.`,
+      );
     return base;
   };
   const tallies = new Map<string, Tally>(targets.map((t) => [t.id, newTally()]));
@@ -369,8 +430,11 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
     if (target === defaultBase) continue;
     const tally = tallies.get(target.id)!;
     // A row named by `against` has its figures from its own sequence; only its failures count from this one.
-    const baseTally = base === undefined ? undefined : base === defaultBase ? tallies.get(base.id)! : newTally();
-    process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? `alternating with row ${base.id} ` : ''}... `);
+    const baseTally =
+      base === undefined ? undefined : base === defaultBase ? tallies.get(base.id)! : newTally();
+    process.stdout.write(
+      `  ${target.id}. ${target.label}: warm-up ${WARMUP} s, ${windows} windows of ${WINDOW} s ${base ? `alternating with row ${base.id} ` : ''}... `,
+    );
     if (base && base !== defaultBase) await warm(base);
     await warm(target);
     let before = base ? await measureWindow(base, baseTally!) : undefined;
@@ -384,7 +448,9 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
       }
     }
     if (base && base !== defaultBase) tallies.get(base.id)!.failures += baseTally!.failures;
-    console.log(`${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row ${base.id}` : ''}`);
+    console.log(
+      `${Math.round(median(tally.windowRps))} req/s${base ? `, ${median(tally.windowRatios).toFixed(3)} of row ${base.id}` : ''}`,
+    );
   }
   const rows = targets.map((target): BenchRow => {
     const tally = tallies.get(target.id)!;
@@ -421,18 +487,25 @@ async function measureAgainstBase(targets: Target[], baseId?: string): Promise<{
     const via = row.against && measured.get(row.against.id);
     if (via?.ratio !== undefined) row.ratio = via.ratio * row.against!.ratio;
   }
-  return { rows, windowRatios: new Map([...tallies].map(([id, tally]) => [id, tally.windowRatios])) };
+  return {
+    rows,
+    windowRatios: new Map([...tallies].map(([id, tally]) => [id, tally.windowRatios])),
+  };
 }
 
 /** Warm-up (discarded), then one measured window: for rows that need no comparison with row 1. */
 async function measureOnce(target: Target): Promise<BenchRow> {
-  process.stdout.write(`  ${target.id}. ${target.label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
+  process.stdout.write(
+    `  ${target.id}. ${target.label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `,
+  );
   await loadTarget(target, WARMUP);
   const before = await appCpu(target.app);
   const result = await loadTarget(target, DURATION);
   const row = toRow(target.id, target.label, result, target.keys);
   row.cpuUs = ((await appCpu(target.app)) - before) / Math.max(1, answeredCount(result));
-  console.log(`${Math.round(row.rps)} req/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms`);
+  console.log(
+    `${Math.round(row.rps)} req/s, p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms`,
+  );
   return row;
 }
 
@@ -442,18 +515,34 @@ interface PgClient {
   end(): Promise<void>;
 }
 // pg ships no types and this is its only direct use here: the few calls it needs are typed above.
-const pg = createRequire(import.meta.url)('pg') as { Client: new (config: Record<string, unknown>) => PgClient };
+const pg = createRequire(import.meta.url)('pg') as {
+  Client: new (config: Record<string, unknown>) => PgClient;
+};
 
 /**
  * Bare round trips to the bench's PostgreSQL, one at a time, from this process with no app in
  * between: `pg` running a named prepared SELECT of one key row by prefix, the kind of read the
  * guard makes. The floor under what a guard that reads its row on every request can add.
  */
-async function postgresRoundTrips(options: Record<string, unknown>, prefix: string, seconds: number): Promise<RoundTripResult> {
-  const client = new pg.Client({ host: options.host, port: options.port, user: options.username, password: options.password, database: options.database });
+async function postgresRoundTrips(
+  options: Record<string, unknown>,
+  prefix: string,
+  seconds: number,
+): Promise<RoundTripResult> {
+  const client = new pg.Client({
+    host: options.host,
+    port: options.port,
+    user: options.username,
+    password: options.password,
+    database: options.database,
+  });
   await client.connect();
   try {
-    const query = { name: 'bench_round_trip', text: 'SELECT * FROM api_keys WHERE prefix = $1', values: [prefix] };
+    const query = {
+      name: 'bench_round_trip',
+      text: 'SELECT * FROM api_keys WHERE prefix = $1',
+      values: [prefix],
+    };
     const log = new LatencyLog();
     const until = performance.now() + seconds * 1000;
     // The first executions parse and plan: leave them out, as the guard's prepared statement is long warm.
@@ -465,14 +554,20 @@ async function postgresRoundTrips(options: Record<string, unknown>, prefix: stri
       if (rows.length !== 1) throw new Error('round trip: the bench key row was not found');
     }
     const sorted = log.sorted();
-    return { seconds, count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    return {
+      seconds,
+      count: sorted.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+    };
   } finally {
     await client.end();
   }
 }
 
 const apiKeyHeaders = (key: string) => ({ authorization: `Api-Key ${key}` });
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** The status of one GET with a key (a refused request is an answer here, not an error). */
 async function statusOf(url: string, key: string): Promise<number> {
@@ -521,7 +616,12 @@ async function createKeys(app: RunningApp, count: number): Promise<string[]> {
  * waits for an answer before a connection's next request, so slow answers would slow the
  * attacker down), then waits for every answer. Counts answers by status.
  */
-async function openLoop(url: string, rate: number, duration: number, authorization: () => string): Promise<LoadResult> {
+async function openLoop(
+  url: string,
+  rate: number,
+  duration: number,
+  authorization: () => string,
+): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const statuses: Record<string, number> = {};
   let failures = 0;
@@ -533,13 +633,17 @@ async function openLoop(url: string, rate: number, duration: number, authorizati
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     pending.push(
       new Promise<void>((resolve) => {
-        const request = http.get(url, { agent, headers: { authorization: authorization() }, timeout: 30_000 }, (response) => {
-          response.resume();
-          response.on('end', () => {
-            statuses[response.statusCode!] = (statuses[response.statusCode!] ?? 0) + 1;
-            resolve();
-          });
-        });
+        const request = http.get(
+          url,
+          { agent, headers: { authorization: authorization() }, timeout: 30_000 },
+          (response) => {
+            response.resume();
+            response.on('end', () => {
+              statuses[response.statusCode!] = (statuses[response.statusCode!] ?? 0) + 1;
+              resolve();
+            });
+          },
+        );
         request.on('timeout', () => request.destroy(new Error('timeout')));
         request.on('error', () => {
           failures++;
@@ -550,7 +654,13 @@ async function openLoop(url: string, rate: number, duration: number, authorizati
   }
   await Promise.all(pending);
   agent.destroy();
-  return { ok: statuses['200'] ?? 0, failures, statuses, seconds: duration, latencies: new Float64Array(0) };
+  return {
+    ok: statuses['200'] ?? 0,
+    failures,
+    statuses,
+    seconds: duration,
+    latencies: new Float64Array(0),
+  };
 }
 
 /**
@@ -559,7 +669,13 @@ async function openLoop(url: string, rate: number, duration: number, authorizati
  * app started. Halfway through, new keys make their first request, one at a time, to show what
  * the attack does to keys that still need a slow check.
  */
-async function underAttack(id: string, label: string, app: RunningApp, freshSecrets: boolean, target: 'warm' | 'cold'): Promise<AttackResult> {
+async function underAttack(
+  id: string,
+  label: string,
+  app: RunningApp,
+  freshSecrets: boolean,
+  target: 'warm' | 'cold',
+): Promise<AttackResult> {
   const key = app.key!;
   const prefix = (target === 'warm' ? key : (await createKeys(app, 1))[0]).slice(0, 8);
   const wrongSecret = () => `${prefix}.${generateKey().key.slice(9)}`;
@@ -567,7 +683,12 @@ async function underAttack(id: string, label: string, app: RunningApp, freshSecr
   const probes = await createKeys(app, COLD_SAMPLES);
   process.stdout.write(`  ${id}. ${label}: warm-up ${WARMUP} s, measuring ${DURATION} s ... `);
   await load({ url: app.url, headers: apiKeyHeaders(key), duration: WARMUP });
-  const attack = openLoop(app.url, ATTACK_RATE, DURATION, () => `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}`);
+  const attack = openLoop(
+    app.url,
+    ATTACK_RATE,
+    DURATION,
+    () => `Api-Key ${freshSecrets ? wrongSecret() : fixedWrong}`,
+  );
   const before = await appCpu(app);
   const probing = (async () => {
     await new Promise((resolve) => setTimeout(resolve, (DURATION * 1000) / 2));
@@ -583,10 +704,21 @@ async function underAttack(id: string, label: string, app: RunningApp, freshSecr
   // The app's CPU also went to the attack's requests: count them in.
   row.cpuUs = cpuMicros / Math.max(1, answeredCount(warm) + answeredCount(attacked));
   const times = probed.map((answer) => answer.ms);
-  const newKeys = { samples: probes.length, ok: probed.filter((answer) => answer.status === 200).length, medianMs: median(times), maxMs: Math.max(...times) };
-  console.log(`${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}; new keys' first request ${newKeys.medianMs.toFixed(1)} ms median, ${newKeys.ok}/${newKeys.samples} answered 200`);
+  const newKeys = {
+    samples: probes.length,
+    ok: probed.filter((answer) => answer.status === 200).length,
+    medianMs: median(times),
+    maxMs: Math.max(...times),
+  };
+  console.log(
+    `${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}; new keys' first request ${newKeys.medianMs.toFixed(1)} ms median, ${newKeys.ok}/${newKeys.samples} answered 200`,
+  );
   const sent = answeredCount(attacked);
-  return { row, attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses }, newKeys };
+  return {
+    row,
+    attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses },
+    newKeys,
+  };
 }
 
 const wanted = (id: string) => !ONLY || ONLY.has(id) || ONLY.has(id.replace(/[a-z]$/, ''));
@@ -602,7 +734,11 @@ async function postgresDb(): Promise<BenchDatabase> {
 }
 
 /** Boots an app, runs `body` against it, and always stops it. */
-async function withApp<R>(scenario: BenchScenario, label: string, body: (app: RunningApp) => Promise<R>): Promise<R> {
+async function withApp<R>(
+  scenario: BenchScenario,
+  label: string,
+  body: (app: RunningApp) => Promise<R>,
+): Promise<R> {
   const app = await startApp(scenario, label);
   try {
     return await body(app);
@@ -614,7 +750,10 @@ async function withApp<R>(scenario: BenchScenario, label: string, body: (app: Ru
 /** Requests that present `keys` in turn. */
 function rotating(keys: string[]): autocannon.Request['setupRequest'] {
   let next = 0;
-  return (request) => ({ ...request, headers: { ...request.headers, ...apiKeyHeaders(keys[next++ % keys.length]) } });
+  return (request) => ({
+    ...request,
+    headers: { ...request.headers, ...apiKeyHeaders(keys[next++ % keys.length]) },
+  });
 }
 
 function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetCheck[] {
@@ -634,8 +773,18 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
   const sqlite = rows.get('2');
   const postgres = rows.get('3');
   const passport = rows.get('5');
-  if (open && sqlite) checks.push({ target: 'Warm throughput on SQLite ≥ 0.90 of no guard (row 2)', measured: ratio(sqlite).toFixed(3), met: ratio(sqlite) >= 0.9 });
-  if (open && postgres) checks.push({ target: 'Warm throughput on PostgreSQL ≥ 0.85 of no guard (row 3)', measured: ratio(postgres).toFixed(3), met: ratio(postgres) >= 0.85 });
+  if (open && sqlite)
+    checks.push({
+      target: 'Warm throughput on SQLite ≥ 0.90 of no guard (row 2)',
+      measured: ratio(sqlite).toFixed(3),
+      met: ratio(sqlite) >= 0.9,
+    });
+  if (open && postgres)
+    checks.push({
+      target: 'Warm throughput on PostgreSQL ≥ 0.85 of no guard (row 3)',
+      measured: ratio(postgres).toFixed(3),
+      met: ratio(postgres) >= 0.85,
+    });
   for (const row of [sqlite, postgres]) {
     if (open && row) {
       const added = p99Added(row, open);
@@ -657,13 +806,20 @@ function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetC
       });
     }
   }
-  for (const [big, small] of [['7a', '2'], ['7b', '3']]) {
+  for (const [big, small] of [
+    ['7a', '2'],
+    ['7b', '3'],
+  ]) {
     const b = rows.get(big);
     const s = rows.get(small);
     if (open && b && s) {
       // Paired window by window with the 1,000-key row where it was measured so; else through row 1.
       const change = (b.against?.id === small ? b.against.ratio : ratio(b) / ratio(s)) - 1;
-      checks.push({ target: `${integer(SCALE_KEYS)} keys within 10% of ${integer(BASE_KEYS)} (row ${big} vs ${small})`, measured: `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`, met: Math.abs(change) <= 0.1 });
+      checks.push({
+        target: `${integer(SCALE_KEYS)} keys within 10% of ${integer(BASE_KEYS)} (row ${big} vs ${small})`,
+        measured: `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`,
+        met: Math.abs(change) <= 0.1,
+      });
     }
   }
   return checks;
@@ -693,7 +849,11 @@ async function main(): Promise<void> {
     process.stdout.write(`  starting ${label} ... `);
     const app = await startApp(scenario, label);
     apps.push(app);
-    console.log(app.seedMs === undefined ? 'ready' : `ready (${integer(scenario.guard === 'api-key' ? scenario.keys : 0)} keys seeded in ${(app.seedMs / 1000).toFixed(1)} s)`);
+    console.log(
+      app.seedMs === undefined
+        ? 'ready'
+        : `ready (${integer(scenario.guard === 'api-key' ? scenario.keys : 0)} keys seeded in ${(app.seedMs / 1000).toFixed(1)} s)`,
+    );
     return app;
   };
 
@@ -701,68 +861,186 @@ async function main(): Promise<void> {
     const targets: Target[] = [];
     const pairedWith = (id: string) => (targets.some((t) => t.id === id) ? id : undefined);
     const needSqlite = wanted('2') || wanted('8');
-    if (wanted('1')) targets.push({ id: '1', label: 'No guard', app: await boot({ guard: 'none' }, 'no guard') });
-    if (wanted('1d')) targets.push({ id: '1d', label: 'No check, answered two event-loop turns later', app: await boot({ guard: 'deferred' }, 'deferred guard') });
-    const sqlite = needSqlite ? await boot({ guard: 'api-key', db: sqliteDb('sqlite-1k'), hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on SQLite') : null;
+    if (wanted('1'))
+      targets.push({ id: '1', label: 'No guard', app: await boot({ guard: 'none' }, 'no guard') });
+    if (wanted('1d'))
+      targets.push({
+        id: '1d',
+        label: 'No check, answered two event-loop turns later',
+        app: await boot({ guard: 'deferred' }, 'deferred guard'),
+      });
+    const sqlite = needSqlite
+      ? await boot(
+          { guard: 'api-key', db: sqliteDb('sqlite-1k'), hasher: 'bcrypt', keys: BASE_KEYS },
+          'ApiKeyGuard on SQLite',
+        )
+      : null;
     if (sqlite && wanted('2')) {
-      targets.push({ id: '2', label: 'ApiKeyGuard, bcrypt, SQLite', keys: BASE_KEYS, app: sqlite, headers: apiKeyHeaders(sqlite.key!) });
+      targets.push({
+        id: '2',
+        label: 'ApiKeyGuard, bcrypt, SQLite',
+        keys: BASE_KEYS,
+        app: sqlite,
+        headers: apiKeyHeaders(sqlite.key!),
+      });
       const rotation = await createKeys(sqlite, ROTATION_KEYS);
-      targets.push({ id: '2m', label: `ApiKeyGuard, SQLite, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: sqlite, setupRequest: rotating(rotation) });
+      targets.push({
+        id: '2m',
+        label: `ApiKeyGuard, SQLite, ${ROTATION_KEYS} keys in turn`,
+        keys: BASE_KEYS + ROTATION_KEYS,
+        app: sqlite,
+        setupRequest: rotating(rotation),
+      });
     }
     if (wanted('3')) {
       const db = await postgresDb();
-      const postgres = await boot({ guard: 'api-key', db, hasher: 'bcrypt', keys: BASE_KEYS }, 'ApiKeyGuard on PostgreSQL');
-      if (db.engine === 'postgres') postgresForRoundTrips = { options: db.options, prefix: parseKey(postgres.key, '')! };
-      targets.push({ id: '3', label: 'ApiKeyGuard, bcrypt, PostgreSQL', keys: BASE_KEYS, app: postgres, headers: apiKeyHeaders(postgres.key!) });
+      const postgres = await boot(
+        { guard: 'api-key', db, hasher: 'bcrypt', keys: BASE_KEYS },
+        'ApiKeyGuard on PostgreSQL',
+      );
+      if (db.engine === 'postgres')
+        postgresForRoundTrips = { options: db.options, prefix: parseKey(postgres.key, '')! };
+      targets.push({
+        id: '3',
+        label: 'ApiKeyGuard, bcrypt, PostgreSQL',
+        keys: BASE_KEYS,
+        app: postgres,
+        headers: apiKeyHeaders(postgres.key!),
+      });
       const rotation = await createKeys(postgres, ROTATION_KEYS);
-      targets.push({ id: '3m', label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`, keys: BASE_KEYS + ROTATION_KEYS, app: postgres, setupRequest: rotating(rotation) });
+      targets.push({
+        id: '3m',
+        label: `ApiKeyGuard, PostgreSQL, ${ROTATION_KEYS} keys in turn`,
+        keys: BASE_KEYS + ROTATION_KEYS,
+        app: postgres,
+        setupRequest: rotating(rotation),
+      });
     }
     if (wanted('4')) {
-      const hmac = await boot({ guard: 'api-key', db: sqliteDb('hmac-1k'), hasher: 'hmac', keys: BASE_KEYS }, 'ApiKeyGuard with HMAC on SQLite');
-      targets.push({ id: '4', label: 'ApiKeyGuard, HMAC-SHA-256, SQLite', keys: BASE_KEYS, app: hmac, headers: apiKeyHeaders(hmac.key!) });
+      const hmac = await boot(
+        { guard: 'api-key', db: sqliteDb('hmac-1k'), hasher: 'hmac', keys: BASE_KEYS },
+        'ApiKeyGuard with HMAC on SQLite',
+      );
+      targets.push({
+        id: '4',
+        label: 'ApiKeyGuard, HMAC-SHA-256, SQLite',
+        keys: BASE_KEYS,
+        app: hmac,
+        headers: apiKeyHeaders(hmac.key!),
+      });
     }
     if (wanted('5')) {
       const key = randomBytes(24).toString('base64url');
       const passport = await boot({ guard: 'passport', key }, 'passport-headerapikey');
-      targets.push({ id: '5', label: 'passport-headerapikey, static key', app: passport, headers: { [STATIC_KEY_HEADER]: key } });
+      targets.push({
+        id: '5',
+        label: 'passport-headerapikey, static key',
+        app: passport,
+        headers: { [STATIC_KEY_HEADER]: key },
+      });
     }
     if (wanted('7')) {
-      const big = await boot({ guard: 'api-key', db: sqliteDb('sqlite-scale'), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on SQLite, ${integer(SCALE_KEYS)} keys`);
+      const big = await boot(
+        { guard: 'api-key', db: sqliteDb('sqlite-scale'), hasher: 'bcrypt', keys: SCALE_KEYS },
+        `ApiKeyGuard on SQLite, ${integer(SCALE_KEYS)} keys`,
+      );
       // The target compares each scale row with its 1,000-key row: alternate them, not each with row 1.
-      targets.push({ id: '7a', label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: big, headers: apiKeyHeaders(big.key!), against: pairedWith('2') });
-      const bigPg = await boot({ guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: SCALE_KEYS }, `ApiKeyGuard on PostgreSQL, ${integer(SCALE_KEYS)} keys`);
-      targets.push({ id: '7b', label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`, keys: SCALE_KEYS, app: bigPg, headers: apiKeyHeaders(bigPg.key!), against: pairedWith('3') });
+      targets.push({
+        id: '7a',
+        label: `ApiKeyGuard, bcrypt, SQLite, ${integer(SCALE_KEYS)} keys`,
+        keys: SCALE_KEYS,
+        app: big,
+        headers: apiKeyHeaders(big.key!),
+        against: pairedWith('2'),
+      });
+      const bigPg = await boot(
+        { guard: 'api-key', db: await postgresDb(), hasher: 'bcrypt', keys: SCALE_KEYS },
+        `ApiKeyGuard on PostgreSQL, ${integer(SCALE_KEYS)} keys`,
+      );
+      targets.push({
+        id: '7b',
+        label: `ApiKeyGuard, bcrypt, PostgreSQL, ${integer(SCALE_KEYS)} keys`,
+        keys: SCALE_KEYS,
+        app: bigPg,
+        headers: apiKeyHeaders(bigPg.key!),
+        against: pairedWith('3'),
+      });
     }
     if (targets.length > 0) {
-      const measured = await measureAgainstBase(targets, targets.some((t) => t.id === '1') ? '1' : undefined);
+      const measured = await measureAgainstBase(
+        targets,
+        targets.some((t) => t.id === '1') ? '1' : undefined,
+      );
       for (const row of measured.rows) rows.set(row.id, row);
       for (const id of ['2', '3', '7a', '7b']) {
         const ratios = measured.windowRatios.get(id);
         const against = rows.get(id)?.against?.id ?? '1';
-        if (ratios?.length) notes.push(`Row ${id} against row ${against}, window by window: ${ratios.map((r) => r.toFixed(2)).join(', ')}.`);
+        if (ratios?.length)
+          notes.push(
+            `Row ${id} against row ${against}, window by window: ${ratios.map((r) => r.toFixed(2)).join(', ')}.`,
+          );
       }
     }
     if (wanted('l')) {
       const fixed = targets
         .filter((t) => ['1', '2', '3', '5'].includes(t.id))
-        .map((t): Target => ({ ...t, id: `L${t.id}`, label: `${t.label}, one request at a time`, connections: LATENCY_CONNECTIONS }));
+        .map((t): Target => ({
+          ...t,
+          id: `L${t.id}`,
+          label: `${t.label}, one request at a time`,
+          connections: LATENCY_CONNECTIONS,
+        }));
       if (fixed.length > 0) {
         console.log('  Latency, one request at a time:');
-        latency = (await measureAgainstBase(fixed, fixed.some((t) => t.id === 'L1') ? 'L1' : undefined)).rows;
+        latency = (
+          await measureAgainstBase(fixed, fixed.some((t) => t.id === 'L1') ? 'L1' : undefined)
+        ).rows;
       }
       if (postgresForRoundTrips) {
-        process.stdout.write(`  PostgreSQL round trips, one at a time, ${ROUND_TRIP_SECONDS} s ... `);
-        roundTrip = await postgresRoundTrips(postgresForRoundTrips.options, postgresForRoundTrips.prefix, ROUND_TRIP_SECONDS);
+        process.stdout.write(
+          `  PostgreSQL round trips, one at a time, ${ROUND_TRIP_SECONDS} s ... `,
+        );
+        roundTrip = await postgresRoundTrips(
+          postgresForRoundTrips.options,
+          postgresForRoundTrips.prefix,
+          ROUND_TRIP_SECONDS,
+        );
         console.log(`p50 ${roundTrip.p50.toFixed(2)} ms, p99 ${roundTrip.p99.toFixed(2)} ms`);
       }
     }
     if (sqlite && wanted('8')) {
       process.stdout.write(`  8a. cold path: ${COLD_SAMPLES} new keys ... `);
       cold = await coldPath(sqlite);
-      console.log(`first request median ${cold.firstMs.median.toFixed(1)} ms, second ${cold.secondMs.median.toFixed(1)} ms`);
-      attacks.push(await underAttack('8b', `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (one secret)`, sqlite, false, 'warm'));
-      attacks.push(await underAttack('8c', `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (new each time)`, sqlite, true, 'warm'));
-      attacks.push(await underAttack('8d', `SQLite, ${ATTACK_RATE}/s wrong secrets for an unused key's prefix (new each time)`, sqlite, true, 'cold'));
+      console.log(
+        `first request median ${cold.firstMs.median.toFixed(1)} ms, second ${cold.secondMs.median.toFixed(1)} ms`,
+      );
+      attacks.push(
+        await underAttack(
+          '8b',
+          `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (one secret)`,
+          sqlite,
+          false,
+          'warm',
+        ),
+      );
+      attacks.push(
+        await underAttack(
+          '8c',
+          `SQLite, ${ATTACK_RATE}/s wrong secrets for its prefix (new each time)`,
+          sqlite,
+          true,
+          'warm',
+        ),
+      );
+      attacks.push(
+        await underAttack(
+          '8d',
+          `SQLite, ${ATTACK_RATE}/s wrong secrets for an unused key's prefix (new each time)`,
+          sqlite,
+          true,
+          'cold',
+        ),
+      );
     }
   } finally {
     await Promise.all(apps.map((app) => app.stop()));
@@ -773,19 +1051,33 @@ async function main(): Promise<void> {
     const key = generateKey().key;
     const hashedKey = await bcrypt.hash(key, 10);
     await withApp({ guard: 'naive-bcrypt', hashedKey }, 'naive', async (app) => {
-      rows.set('6', await measureOnce({ id: '6', label: 'Naive bcrypt.compare per request (cost 10)', app, headers: { [STATIC_KEY_HEADER]: key } }));
+      rows.set(
+        '6',
+        await measureOnce({
+          id: '6',
+          label: 'Naive bcrypt.compare per request (cost 10)',
+          app,
+          headers: { [STATIC_KEY_HEADER]: key },
+        }),
+      );
     });
   }
   if (wanted('m')) {
     process.stdout.write(`  memo memory for ${integer(MEMO_KEYS)} keys ... `);
     memo = await measureMemo(sqliteDb('memo'));
-    console.log(`${((memo.servicePath.heapBytes + memo.servicePath.externalBytes) / 2 ** 20).toFixed(1)} MiB through the service`);
+    console.log(
+      `${((memo.servicePath.heapBytes + memo.servicePath.externalBytes) / 2 ** 20).toFixed(1)} MiB through the service`,
+    );
   }
 
   const deferred = rows.get('1d');
   const open = rows.get('1');
   if (deferred && open) {
-    const against = ['2', '3', '4', '7a', '7b'].filter((id) => rows.has(id)).map((id) => `row ${id} ${(ratioOf(rows.get(id)!, open) / ratioOf(deferred, open)).toFixed(2)}`);
+    const against = ['2', '3', '4', '7a', '7b']
+      .filter((id) => rows.has(id))
+      .map(
+        (id) => `row ${id} ${(ratioOf(rows.get(id)!, open) / ratioOf(deferred, open)).toFixed(2)}`,
+      );
     if (against.length > 0) {
       notes.push(
         `Row 1d checks nothing but answers two event-loop turns late, as the key lookup does, and serves ${ratioOf(deferred, open).toFixed(2)} of row 1: deferring the answer is itself faster here. Against row 1d instead of row 1 (ratio over its ratio): ${against.join(', ')}.`,
@@ -795,15 +1087,25 @@ async function main(): Promise<void> {
   const order = ['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b'];
   const ordered = order.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
   const failed = [...ordered, ...attacks.map((a) => a.row)].filter((r) => r.failures > 0);
-  for (const row of failed) notes.push(`Row ${row.id} had ${row.failures} failed requests (non-2xx or socket errors): its figures are not valid.`);
+  for (const row of failed)
+    notes.push(
+      `Row ${row.id} had ${row.failures} failed requests (non-2xx or socket errors): its figures are not valid.`,
+    );
   const load1 = os.loadavg()[0];
   notes.push(
     `Load average ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end. With 2 cores the app and autocannon take about one each; a figure well above 2 means something else was running.`,
   );
-  notes.push("Latency percentiles are of 2xx answers only, from autocannon's per-response timings at full precision (its own histogram rounds to whole milliseconds).");
-  notes.push('App CPU µs/req is the user + system CPU time of the app process during the measured windows, divided by the answers it gave.');
+  notes.push(
+    "Latency percentiles are of 2xx answers only, from autocannon's per-response timings at full precision (its own histogram rounds to whole milliseconds).",
+  );
+  notes.push(
+    'App CPU µs/req is the user + system CPU time of the app process during the measured windows, divided by the answers it gave.',
+  );
 
-  if (!rows.has('1')) throw new Error('Row 1 (no guard) is the baseline every ratio needs; include it in BENCH_ONLY.');
+  if (!rows.has('1'))
+    throw new Error(
+      'Row 1 (no guard) is the baseline every ratio needs; include it in BENCH_ONLY.',
+    );
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     machine,
@@ -821,9 +1123,12 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, 'results.md'), renderMarkdown(report));
   writeFileSync(path.join(outDir, 'results.svg'), renderSvg(report));
   console.log(`\n${renderConsoleTable(report)}\n`);
-  for (const check of report.targets) console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
+  for (const check of report.targets)
+    console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
   for (const note of notes.slice(0, 2)) console.log(note);
-  console.log(`\nWrote ${path.relative(process.cwd(), path.join(outDir, 'results.md'))} and results.svg.`);
+  console.log(
+    `\nWrote ${path.relative(process.cwd(), path.join(outDir, 'results.md'))} and results.svg.`,
+  );
   if (failed.length > 0) process.exitCode = 1;
 }
 

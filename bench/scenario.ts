@@ -5,8 +5,7 @@
 
 /** Where the keys of an ApiKeyGuard app live. */
 export type BenchDatabase =
-  | { engine: 'sqlite'; file: string }
-  | { engine: 'postgres'; options: Record<string, unknown> };
+  { engine: 'sqlite'; file: string } | { engine: 'postgres'; options: Record<string, unknown> };
 
 /** One app to boot. */
 export type BenchScenario =
@@ -27,7 +26,8 @@ export type ChildMessage =
   | { type: 'error'; message: string };
 
 /** Parent to child. */
-export type ParentMessage = { type: 'create-keys'; count: number } | { type: 'cpu' } | { type: 'stop' };
+export type ParentMessage =
+  { type: 'create-keys'; count: number } | { type: 'cpu' } | { type: 'stop' };
 
 /** Heap cost of memoised verifications, measured in a child started with `--expose-gc`. */
 export interface MemoMemoryReport {

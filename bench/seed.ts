@@ -36,7 +36,8 @@ export async function bulkInsert(dataSource: DataSource, rows: SeedRow[]): Promi
       'INSERT INTO api_keys (id, prefix, hashed_key, name, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?)',
     );
     db.transaction(() => {
-      for (const row of rows) insert.run(randomUUID(), row.prefix, row.hashedKey, 'filler', '[]', created);
+      for (const row of rows)
+        insert.run(randomUUID(), row.prefix, row.hashedKey, 'filler', '[]', created);
     })();
     db.exec('ANALYZE');
     return;
@@ -46,7 +47,12 @@ export async function bulkInsert(dataSource: DataSource, rows: SeedRow[]): Promi
     await dataSource.query(
       `INSERT INTO api_keys (id, prefix, hashed_key, name, scopes, created_at)
        SELECT id, prefix, hashed_key, 'filler', '[]', $4 FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS t(id, prefix, hashed_key)`,
-      [chunk.map(() => randomUUID()), chunk.map((r) => r.prefix), chunk.map((r) => r.hashedKey), createdAt],
+      [
+        chunk.map(() => randomUUID()),
+        chunk.map((r) => r.prefix),
+        chunk.map((r) => r.hashedKey),
+        createdAt,
+      ],
     );
   }
   // A production table has statistics; a freshly filled one does not until autovacuum runs.

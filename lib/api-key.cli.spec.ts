@@ -22,29 +22,104 @@ describe('parseExpiry', () => {
     expect(parseExpiry('2031-01-02T03:04', NOW)).toEqual(new Date(2031, 0, 2, 3, 4));
   });
 
-  it.each(['tomorrow', '', '0d', '12', 'h', '3m', '1y', '1.5d', '-1d', '2031-02-29', '2031-04-31', '2031-13-01', '2031-00-10', '2031-1-2', '2031-01-02T24:00', '2031-01-02T10:60', '31/01/2031', '2031-01-02T03:04:05+2'])(
-    'refuses %j naming the accepted forms',
-    (text) => {
-      expect(() => parseExpiry(text, NOW)).toThrow(/--expires .* is not a date: use an ISO-8601 date .* or a duration such as 30d/);
-    },
-  );
+  it.each([
+    'tomorrow',
+    '',
+    '0d',
+    '12',
+    'h',
+    '3m',
+    '1y',
+    '1.5d',
+    '-1d',
+    '2031-02-29',
+    '2031-04-31',
+    '2031-13-01',
+    '2031-00-10',
+    '2031-1-2',
+    '2031-01-02T24:00',
+    '2031-01-02T10:60',
+    '31/01/2031',
+    '2031-01-02T03:04:05+2',
+  ])('refuses %j naming the accepted forms', (text) => {
+    expect(() => parseExpiry(text, NOW)).toThrow(
+      /--expires .* is not a date: use an ISO-8601 date .* or a duration such as 30d/,
+    );
+  });
 });
 
 describe('parseCommandLine', () => {
   it('reads create with every option, wherever --data-source stands', () => {
-    const expected = { command: 'create', dataSource: 'ds.js', json: true, name: 'ci', scopes: ['a:read', 'b'], expiresAt: new Date(NOW.getTime() + 12 * HOUR) };
-    expect(parseCommandLine(['--data-source', 'ds.js', 'create', '--name', 'ci', '--scopes', 'a:read, b,', '--expires', '12h', '--json'], NOW)).toEqual(expected);
-    expect(parseCommandLine(['create', '--json', '--name=ci', '--scopes=a:read,b', '--expires=12h', '--data-source=ds.js'], NOW)).toEqual(expected);
+    const expected = {
+      command: 'create',
+      dataSource: 'ds.js',
+      json: true,
+      name: 'ci',
+      scopes: ['a:read', 'b'],
+      expiresAt: new Date(NOW.getTime() + 12 * HOUR),
+    };
+    expect(
+      parseCommandLine(
+        [
+          '--data-source',
+          'ds.js',
+          'create',
+          '--name',
+          'ci',
+          '--scopes',
+          'a:read, b,',
+          '--expires',
+          '12h',
+          '--json',
+        ],
+        NOW,
+      ),
+    ).toEqual(expected);
+    expect(
+      parseCommandLine(
+        [
+          'create',
+          '--json',
+          '--name=ci',
+          '--scopes=a:read,b',
+          '--expires=12h',
+          '--data-source=ds.js',
+        ],
+        NOW,
+      ),
+    ).toEqual(expected);
   });
 
   it('defaults create to no scopes and no expiry, and passes the name on as given for the service to check', () => {
-    expect(parseCommandLine(['create', '--name', '', '--data-source', 'ds.js'], NOW)).toEqual({ command: 'create', dataSource: 'ds.js', json: false, name: '', scopes: [], expiresAt: null });
+    expect(parseCommandLine(['create', '--name', '', '--data-source', 'ds.js'], NOW)).toEqual({
+      command: 'create',
+      dataSource: 'ds.js',
+      json: false,
+      name: '',
+      scopes: [],
+      expiresAt: null,
+    });
   });
 
   it('reads list, show and revoke', () => {
-    expect(parseCommandLine(['list', '--all', '--data-source', 'ds.js'])).toEqual({ command: 'list', dataSource: 'ds.js', json: false, all: true });
-    expect(parseCommandLine(['show', 'AbCd1234', '--json', '--data-source', 'ds.js'])).toEqual({ command: 'show', dataSource: 'ds.js', json: true, target: 'AbCd1234' });
-    expect(parseCommandLine(['--data-source', 'ds.js', 'revoke', 'AbCd1234'])).toEqual({ command: 'revoke', dataSource: 'ds.js', json: false, target: 'AbCd1234' });
+    expect(parseCommandLine(['list', '--all', '--data-source', 'ds.js'])).toEqual({
+      command: 'list',
+      dataSource: 'ds.js',
+      json: false,
+      all: true,
+    });
+    expect(parseCommandLine(['show', 'AbCd1234', '--json', '--data-source', 'ds.js'])).toEqual({
+      command: 'show',
+      dataSource: 'ds.js',
+      json: true,
+      target: 'AbCd1234',
+    });
+    expect(parseCommandLine(['--data-source', 'ds.js', 'revoke', 'AbCd1234'])).toEqual({
+      command: 'revoke',
+      dataSource: 'ds.js',
+      json: false,
+      target: 'AbCd1234',
+    });
   });
 
   it('answers help without needing a data source', () => {
@@ -55,12 +130,21 @@ describe('parseCommandLine', () => {
   it.each([
     [[], /^No command given/],
     [['frobnicate', '--data-source', 'ds.js'], /^Unknown command "frobnicate"/],
-    [['list', '--everything', '--data-source', 'ds.js'], /^Unknown option '--everything' for "list"/],
+    [
+      ['list', '--everything', '--data-source', 'ds.js'],
+      /^Unknown option '--everything' for "list"/,
+    ],
     [['list', '--json=yes', '--data-source', 'ds.js'], /does not take an argument for "list"/],
-    [['create', '--name', 'x', '--all', '--data-source', 'ds.js'], /^Unknown option '--all' for "create"/],
+    [
+      ['create', '--name', 'x', '--all', '--data-source', 'ds.js'],
+      /^Unknown option '--all' for "create"/,
+    ],
     [['create', '--data-source', 'ds.js'], /^"create" needs --name <name>\.$/],
     [['create', '--data-source', 'ds.js', '--name'], /argument missing for "create"/],
-    [['create', '--name', 'x', '--expires', 'soon', '--data-source', 'ds.js'], /^--expires "soon" is not a date/],
+    [
+      ['create', '--name', 'x', '--expires', 'soon', '--data-source', 'ds.js'],
+      /^--expires "soon" is not a date/,
+    ],
     [['revoke', '--data-source', 'ds.js'], /^"revoke" needs the key's <id-or-prefix>\.$/],
     [['show', 'a', 'b', '--data-source', 'ds.js'], /^Unexpected argument "b" for "show"/],
     [['list'], /^Missing --data-source <file>/],

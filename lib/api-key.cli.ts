@@ -27,16 +27,21 @@ import type { ApiKeyService } from './api-key.service.js';
 // Nest, TypeORM and the module are imported once the command line has been checked, so a
 // mistyped command is answered at once instead of after a second of module loading.
 const loadRuntime = () =>
-  Promise.all([import('@nestjs/common'), import('@nestjs/core'), import('@nestjs/typeorm'), import('typeorm'), import('./api-key.module.js'), import('./api-key.service.js')]).then(
-    ([common, core, nestTypeorm, typeorm, module, service]) => ({
-      Module: common.Module,
-      NestFactory: core.NestFactory,
-      TypeOrmModule: nestTypeorm.TypeOrmModule,
-      InstanceChecker: typeorm.InstanceChecker,
-      ApiKeyModule: module.ApiKeyModule,
-      getApiKeyServiceToken: service.getApiKeyServiceToken,
-    }),
-  );
+  Promise.all([
+    import('@nestjs/common'),
+    import('@nestjs/core'),
+    import('@nestjs/typeorm'),
+    import('typeorm'),
+    import('./api-key.module.js'),
+    import('./api-key.service.js'),
+  ]).then(([common, core, nestTypeorm, typeorm, module, service]) => ({
+    Module: common.Module,
+    NestFactory: core.NestFactory,
+    TypeOrmModule: nestTypeorm.TypeOrmModule,
+    InstanceChecker: typeorm.InstanceChecker,
+    ApiKeyModule: module.ApiKeyModule,
+    getApiKeyServiceToken: service.getApiKeyServiceToken,
+  }));
 type Runtime = Awaited<ReturnType<typeof loadRuntime>>;
 
 const PROGRAM = 'nestjs-api-key';
@@ -73,7 +78,14 @@ interface CommandSpec {
 }
 
 const COMMANDS: Record<string, CommandSpec> = {
-  create: { options: { name: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' }, json: { type: 'boolean' } } },
+  create: {
+    options: {
+      name: { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  },
   list: { options: { all: { type: 'boolean' }, json: { type: 'boolean' } } },
   show: { options: { json: { type: 'boolean' } }, argument: 'id-or-prefix' },
   revoke: { options: { json: { type: 'boolean' } }, argument: 'id-or-prefix' },
@@ -82,7 +94,14 @@ const COMMANDS: Record<string, CommandSpec> = {
 /** A command line, checked and ready to run. */
 export type CliCommand =
   | { command: 'help' }
-  | { command: 'create'; dataSource: string; json: boolean; name: string; scopes: string[]; expiresAt: Date | null }
+  | {
+      command: 'create';
+      dataSource: string;
+      json: boolean;
+      name: string;
+      scopes: string[];
+      expiresAt: Date | null;
+    }
   | { command: 'list'; dataSource: string; json: boolean; all: boolean }
   | { command: 'show' | 'revoke'; dataSource: string; json: boolean; target: string };
 
@@ -93,7 +112,8 @@ export interface CliOutput {
 }
 
 const DURATION_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 /**
  * Reads an expiry: an ISO-8601 date or date-time (a date alone is midnight UTC; a time without
@@ -103,7 +123,9 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.
  */
 export function parseExpiry(text: string, now: Date): Date {
   const refuse = (): never => {
-    throw new CliUsageError(`--expires "${text}" is not a date: use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.`);
+    throw new CliUsageError(
+      `--expires "${text}" is not a date: use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.`,
+    );
   };
   const duration = /^(\d{1,6})([hdw])$/.exec(text);
   if (duration) {
@@ -116,7 +138,8 @@ export function parseExpiry(text: string, now: Date): Date {
   const [, year, month, day, hour = '0', minute = '0', second = '0'] = iso;
   // JavaScript rolls 2030-02-30 over to March; a mistyped day must be an error instead.
   const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth) refuse();
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth)
+    refuse();
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) refuse();
   return checkedDate(new Date(text.replace(' ', 'T')), refuse);
 }
@@ -142,10 +165,17 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
       break;
     }
   }
-  if (argv.includes('--help') || argv.includes('-h') || command === 'help') return { command: 'help' };
-  if (command === undefined) throw new CliUsageError(`No command given: use one of ${Object.keys(COMMANDS).join(', ')} (see ${PROGRAM} help).`);
+  if (argv.includes('--help') || argv.includes('-h') || command === 'help')
+    return { command: 'help' };
+  if (command === undefined)
+    throw new CliUsageError(
+      `No command given: use one of ${Object.keys(COMMANDS).join(', ')} (see ${PROGRAM} help).`,
+    );
   const spec = COMMANDS[command];
-  if (!spec) throw new CliUsageError(`Unknown command "${command}": use one of ${Object.keys(COMMANDS).join(', ')} (see ${PROGRAM} help).`);
+  if (!spec)
+    throw new CliUsageError(
+      `Unknown command "${command}": use one of ${Object.keys(COMMANDS).join(', ')} (see ${PROGRAM} help).`,
+    );
 
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
@@ -162,20 +192,37 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
   }
   positionals = positionals.slice(positionals.indexOf(command) + 1);
   const expected = spec.argument ? 1 : 0;
-  if (positionals.length < expected) throw new CliUsageError(`"${command}" needs the key's <${spec.argument}>.`);
-  if (positionals.length > expected) throw new CliUsageError(`Unexpected argument "${positionals[expected]}" for "${command}" (see ${PROGRAM} help).`);
+  if (positionals.length < expected)
+    throw new CliUsageError(`"${command}" needs the key's <${spec.argument}>.`);
+  if (positionals.length > expected)
+    throw new CliUsageError(
+      `Unexpected argument "${positionals[expected]}" for "${command}" (see ${PROGRAM} help).`,
+    );
 
   const dataSource = values['data-source'] as string | undefined;
-  if (!dataSource) throw new CliUsageError('Missing --data-source <file>: the compiled file exporting your TypeORM DataSource.');
+  if (!dataSource)
+    throw new CliUsageError(
+      'Missing --data-source <file>: the compiled file exporting your TypeORM DataSource.',
+    );
   const json = values.json === true;
 
   switch (command) {
     case 'create': {
       const name = values.name as string | undefined;
       if (name === undefined) throw new CliUsageError('"create" needs --name <name>.');
-      const scopes = ((values.scopes as string | undefined) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const scopes = ((values.scopes as string | undefined) ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
       const expires = values.expires as string | undefined;
-      return { command, dataSource, json, name, scopes, expiresAt: expires === undefined ? null : parseExpiry(expires, now) };
+      return {
+        command,
+        dataSource,
+        json,
+        name,
+        scopes,
+        expiresAt: expires === undefined ? null : parseExpiry(expires, now),
+      };
     }
     case 'list':
       return { command, dataSource, json, all: values.all === true };
@@ -196,7 +243,10 @@ interface LoadedDataSource {
  *
  * @throws {CliFailure} when the file is missing, fails to load, or exports no or several DataSources
  */
-async function loadDataSource(file: string, { InstanceChecker }: Runtime): Promise<LoadedDataSource> {
+async function loadDataSource(
+  file: string,
+  { InstanceChecker }: Runtime,
+): Promise<LoadedDataSource> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliFailure(`Data source file not found: ${path}`);
   let exports: Record<string, unknown>;
@@ -211,11 +261,15 @@ async function loadDataSource(file: string, { InstanceChecker }: Runtime): Promi
     if (InstanceChecker.isDataSource(candidate)) found.add(candidate);
   }
   if (found.size !== 1) {
-    throw new CliFailure(`The data source file ${path} must export exactly one TypeORM DataSource instance; it exports ${found.size}.`);
+    throw new CliFailure(
+      `The data source file ${path} must export exactly one TypeORM DataSource instance; it exports ${found.size}.`,
+    );
   }
   const apiKeyOptions = (exports.apiKeyOptions ?? {}) as ApiKeyModuleOptions<AbstractApiKey>;
   if (typeof apiKeyOptions !== 'object' || apiKeyOptions === null || Array.isArray(apiKeyOptions)) {
-    throw new CliFailure(`The apiKeyOptions export of ${path} must be the object given to ApiKeyModule.forRoot().`);
+    throw new CliFailure(
+      `The apiKeyOptions export of ${path} must be the object given to ApiKeyModule.forRoot().`,
+    );
   }
   return { dataSource: [...found][0], apiKeyOptions };
 }
@@ -246,14 +300,19 @@ function oneLine(error: unknown): string {
   const err = error as { message?: unknown; errors?: unknown[]; code?: unknown };
   let message = typeof err?.message === 'string' && err.message.trim() !== '' ? err.message : '';
   // Connection errors of some drivers are AggregateErrors (one per address tried) with no message.
-  if (!message && Array.isArray(err?.errors) && err.errors.length > 0) return oneLine(err.errors[0]);
+  if (!message && Array.isArray(err?.errors) && err.errors.length > 0)
+    return oneLine(err.errors[0]);
   if (!message) message = typeof err?.code === 'string' ? err.code : String(error);
   return message.split('\n')[0].trim();
 }
 
 /** Text that is safe to print on one line of a terminal: control characters are escaped. */
 function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 function instant(date: Date | null | undefined, none: string): string {
@@ -282,7 +341,12 @@ function describeKey(apiKey: AbstractApiKey, now: Date) {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 function howToSend(service: ApiKeyService<AbstractApiKey>): string {
@@ -290,29 +354,45 @@ function howToSend(service: ApiKeyService<AbstractApiKey>): string {
   return header ? `${header}: <key>` : `Authorization: ${keyword} <key>`;
 }
 
-async function execute(command: Exclude<CliCommand, { command: 'help' }>, service: ApiKeyService<AbstractApiKey>, output: CliOutput): Promise<void> {
+async function execute(
+  command: Exclude<CliCommand, { command: 'help' }>,
+  service: ApiKeyService<AbstractApiKey>,
+  output: CliOutput,
+): Promise<void> {
   const now = service.options.clock();
   switch (command.command) {
     case 'create': {
-      const { apiKey, key } = await service.create({ name: command.name, scopes: command.scopes, expiresAt: command.expiresAt });
+      const { apiKey, key } = await service.create({
+        name: command.name,
+        scopes: command.scopes,
+        expiresAt: command.expiresAt,
+      });
       if (command.json) {
-        output.out(JSON.stringify({
-          id: apiKey.id,
-          prefix: apiKey.prefix,
-          name: apiKey.name,
-          key,
-          scopes: apiKey.scopes,
-          expiresAt: apiKey.expiresAt?.toISOString() ?? null,
-          createdAt: apiKey.createdAt.toISOString(),
-        }));
+        output.out(
+          JSON.stringify({
+            id: apiKey.id,
+            prefix: apiKey.prefix,
+            name: apiKey.name,
+            key,
+            scopes: apiKey.scopes,
+            expiresAt: apiKey.expiresAt?.toISOString() ?? null,
+            createdAt: apiKey.createdAt.toISOString(),
+          }),
+        );
         return;
       }
-      output.out(`Created API key "${printable(apiKey.name)}" (prefix ${apiKey.prefix}, id ${apiKey.id}).`);
-      output.out(`Scopes: ${apiKey.scopes.join(', ') || '(none)'}. Expires: ${instant(apiKey.expiresAt, 'never')}.`);
+      output.out(
+        `Created API key "${printable(apiKey.name)}" (prefix ${apiKey.prefix}, id ${apiKey.id}).`,
+      );
+      output.out(
+        `Scopes: ${apiKey.scopes.join(', ') || '(none)'}. Expires: ${instant(apiKey.expiresAt, 'never')}.`,
+      );
       output.out('');
       output.out(`  ${key}`);
       output.out('');
-      output.out(`This is the only time the key is shown: only its hash is stored. Clients send it as "${howToSend(service)}".`);
+      output.out(
+        `This is the only time the key is shown: only its hash is stored. Clients send it as "${howToSend(service)}".`,
+      );
       return;
     }
     case 'list': {
@@ -322,7 +402,11 @@ async function execute(command: Exclude<CliCommand, { command: 'help' }>, servic
         return;
       }
       if (keys.length === 0) {
-        output.out(command.all ? 'No API keys.' : 'No active API keys (list --all shows revoked and expired ones too).');
+        output.out(
+          command.all
+            ? 'No API keys.'
+            : 'No active API keys (list --all shows revoked and expired ones too).',
+        );
         return;
       }
       const rows = keys.map((k) => [
@@ -330,11 +414,17 @@ async function execute(command: Exclude<CliCommand, { command: 'help' }>, servic
         printable(k.name),
         k.scopes.join(',') || '-',
         instant(k.createdAt, '-'),
-        k.expiresAt ? `${instant(k.expiresAt, '')}${k.isExpired(now) ? ' (expired)' : ''}` : 'never',
+        k.expiresAt
+          ? `${instant(k.expiresAt, '')}${k.isExpired(now) ? ' (expired)' : ''}`
+          : 'never',
         instant(k.revokedAt, 'no'),
         instant(k.lastUsedAt, 'never'),
       ]);
-      for (const line of table([['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'], ...rows])) output.out(line);
+      for (const line of table([
+        ['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'],
+        ...rows,
+      ]))
+        output.out(line);
       return;
     }
     case 'show':
@@ -375,7 +465,10 @@ async function execute(command: Exclude<CliCommand, { command: 'help' }>, servic
  * Runs the CLI and returns its exit code: 0 on success, 1 when a well-formed command fails,
  * 2 for a bad command line. Failures are written as one line to `output.err`.
  */
-export async function runApiKeyCli(argv: string[], output: CliOutput = processOutput): Promise<number> {
+export async function runApiKeyCli(
+  argv: string[],
+  output: CliOutput = processOutput,
+): Promise<number> {
   let command: CliCommand;
   try {
     command = parseCommandLine(argv);
@@ -406,14 +499,29 @@ export async function runApiKeyCli(argv: string[], output: CliOutput = processOu
     } catch (error) {
       throw new CliFailure(`Could not run the pending migrations: ${oneLine(error)}`);
     }
-    app = await runtime.NestFactory.createApplicationContext(cliModule(dataSource, loaded.apiKeyOptions, runtime), { logger: false, abortOnError: false });
-    const service = app.get<ApiKeyService<AbstractApiKey>>(runtime.getApiKeyServiceToken(loaded.apiKeyOptions.name));
+    app = await runtime.NestFactory.createApplicationContext(
+      cliModule(dataSource, loaded.apiKeyOptions, runtime),
+      { logger: false, abortOnError: false },
+    );
+    const service = app.get<ApiKeyService<AbstractApiKey>>(
+      runtime.getApiKeyServiceToken(loaded.apiKeyOptions.name),
+    );
     await execute(command, service, output);
     return 0;
   } catch (error) {
-    const known = [CliFailure, ApiKeyNotFoundError, ApiKeyValidationError, ApiKeyConfigurationError].some((type) => error instanceof type);
-    const cause = error instanceof ApiKeyStoreUnavailableError && error.cause ? ` (${oneLine(error.cause)})` : '';
-    output.err(`${PROGRAM}: ${known || cause ? '' : 'unexpected error: '}${oneLine(error)}${cause}`);
+    const known = [
+      CliFailure,
+      ApiKeyNotFoundError,
+      ApiKeyValidationError,
+      ApiKeyConfigurationError,
+    ].some((type) => error instanceof type);
+    const cause =
+      error instanceof ApiKeyStoreUnavailableError && error.cause
+        ? ` (${oneLine(error.cause)})`
+        : '';
+    output.err(
+      `${PROGRAM}: ${known || cause ? '' : 'unexpected error: '}${oneLine(error)}${cause}`,
+    );
     return 1;
   } finally {
     // Closing the context destroys the data source; without a context it is ours to destroy.

@@ -49,7 +49,9 @@ export const API_KEY_UNAVAILABLE_MESSAGE = 'API key verification is temporarily 
  * @publicApi
  */
 export function getApiKeyOptionsToken(name: string = DEFAULT_API_KEY_NAME): string {
-  return name === DEFAULT_API_KEY_NAME ? API_KEY_MODULE_OPTIONS : `${API_KEY_MODULE_OPTIONS}:${name}`;
+  return name === DEFAULT_API_KEY_NAME
+    ? API_KEY_MODULE_OPTIONS
+    : `${API_KEY_MODULE_OPTIONS}:${name}`;
 }
 
 /**

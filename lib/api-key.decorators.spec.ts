@@ -2,7 +2,11 @@ import 'reflect-metadata';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { Injectable, type CanActivate } from '@nestjs/common';
-import { GUARDS_METADATA, ROUTE_ARGS_METADATA, SELF_DECLARED_DEPS_METADATA } from '@nestjs/common/constants.js';
+import {
+  GUARDS_METADATA,
+  ROUTE_ARGS_METADATA,
+  SELF_DECLARED_DEPS_METADATA,
+} from '@nestjs/common/constants.js';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,7 +15,14 @@ import {
   API_KEY_SCOPES_METADATA,
   API_KEY_SKIP_METADATA,
 } from './api-key.constants.js';
-import { AllowApiKeyOr, CurrentApiKey, InjectApiKeyOptions, InjectApiKeyService, RequireScopes, SkipApiKey } from './api-key.decorators.js';
+import {
+  AllowApiKeyOr,
+  CurrentApiKey,
+  InjectApiKeyOptions,
+  InjectApiKeyService,
+  RequireScopes,
+  SkipApiKey,
+} from './api-key.decorators.js';
 import { ApiKeyGuard, createApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyService } from './api-key.service.js';
 
@@ -47,10 +58,16 @@ describe('@SkipApiKey', () => {
 
   it('marks a class or a method, and false protects a method again', () => {
     expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController)).toBe(true);
-    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.page)).toBeUndefined();
-    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.privatePage)).toBe(false);
+    expect(
+      Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.page),
+    ).toBeUndefined();
+    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, PublicController.prototype.privatePage)).toBe(
+      false,
+    );
     expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController.prototype.health)).toBe(true);
-    expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController.prototype.other)).toBeUndefined();
+    expect(
+      Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController.prototype.other),
+    ).toBeUndefined();
     expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController)).toBeUndefined();
   });
 
@@ -69,18 +86,27 @@ describe('@RequireScopes', () => {
   }
 
   it('writes the scopes on the class and on a method, without duplicates', () => {
-    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController)).toEqual(['projects:read']);
-    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.create)).toEqual(['projects:write', 'audit:write']);
-    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.list)).toBeUndefined();
+    expect(Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController)).toEqual([
+      'projects:read',
+    ]);
+    expect(
+      Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.create),
+    ).toEqual(['projects:write', 'audit:write']);
+    expect(
+      Reflect.getMetadata(API_KEY_SCOPES_METADATA, ProjectsController.prototype.list),
+    ).toBeUndefined();
   });
 
   it('throws at decoration time with no scope', () => {
     expect(() => RequireScopes()).toThrow(/at least one scope/);
   });
 
-  it.each(['', 'has space', 'a,b', 'x'.repeat(101), 42, undefined])('throws at decoration time for scope %j', (scope) => {
-    expect(() => RequireScopes('ok', scope as string)).toThrow(TypeError);
-  });
+  it.each(['', 'has space', 'a,b', 'x'.repeat(101), 42, undefined])(
+    'throws at decoration time for scope %j',
+    (scope) => {
+      expect(() => RequireScopes('ok', scope as string)).toThrow(TypeError);
+    },
+  );
 });
 
 describe('@AllowApiKeyOr', () => {
@@ -95,15 +121,23 @@ describe('@AllowApiKeyOr', () => {
   }
 
   it('records the alternatives and applies ApiKeyGuard itself, on a method', () => {
-    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, ReportsController.prototype.list)).toEqual([SessionGuard, JwtGuard]);
-    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toEqual([ApiKeyGuard]);
+    expect(
+      Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, ReportsController.prototype.list),
+    ).toEqual([SessionGuard, JwtGuard]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toEqual([
+      ApiKeyGuard,
+    ]);
     expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController)).toBeUndefined();
   });
 
   it('does the same on a class', () => {
-    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController)).toEqual([SessionGuard]);
+    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController)).toEqual([
+      SessionGuard,
+    ]);
     expect(Reflect.getMetadata(GUARDS_METADATA, DashboardController)).toEqual([ApiKeyGuard]);
-    expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController.prototype.view)).toBeUndefined();
+    expect(
+      Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController.prototype.view),
+    ).toBeUndefined();
   });
 
   it('throws at decoration time with no guard', () => {
@@ -112,7 +146,9 @@ describe('@AllowApiKeyOr', () => {
 
   it('throws at decoration time when given an API key guard, which would make OR mean nothing', () => {
     expect(() => AllowApiKeyOr(ApiKeyGuard)).toThrow(TypeError);
-    expect(() => AllowApiKeyOr(SessionGuard, createApiKeyGuard('decorators-spec'))).toThrow(/is an API key guard/);
+    expect(() => AllowApiKeyOr(SessionGuard, createApiKeyGuard('decorators-spec'))).toThrow(
+      /is an API key guard/,
+    );
     class MyKeyGuard extends ApiKeyGuard {}
     expect(() => AllowApiKeyOr(MyKeyGuard)).toThrow(TypeError);
   });
@@ -130,7 +166,10 @@ describe('@CurrentApiKey', () => {
 
   /** The factory Nest calls to fill the parameter, as registered by the decorator. */
   function parameterFactory() {
-    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, MeController, 'me') as Record<string, { index: number; factory: Function }>;
+    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, MeController, 'me') as Record<
+      string,
+      { index: number; factory: Function }
+    >;
     const [entry] = Object.values(args);
     expect(entry.index).toBe(0);
     return entry.factory;
@@ -171,10 +210,20 @@ describe('@InjectApiKeyService and @InjectApiKeyOptions', () => {
   }
 
   it('injects the tokens of the default and of a named registration', () => {
-    const deps = (Reflect.getMetadata(SELF_DECLARED_DEPS_METADATA, Consumer) as Array<{ index: number; param: unknown }>)
+    const deps = (
+      Reflect.getMetadata(SELF_DECLARED_DEPS_METADATA, Consumer) as Array<{
+        index: number;
+        param: unknown;
+      }>
+    )
       .slice()
       .sort((a, b) => a.index - b.index)
       .map((d) => d.param);
-    expect(deps).toEqual([ApiKeyService, 'API_KEY:SERVICE:partner', API_KEY_MODULE_OPTIONS, `${API_KEY_MODULE_OPTIONS}:partner`]);
+    expect(deps).toEqual([
+      ApiKeyService,
+      'API_KEY:SERVICE:partner',
+      API_KEY_MODULE_OPTIONS,
+      `${API_KEY_MODULE_OPTIONS}:partner`,
+    ]);
   });
 });

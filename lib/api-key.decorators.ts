@@ -35,7 +35,8 @@ import { getApiKeyServiceToken } from './api-key.service.js';
  * @publicApi
  */
 export function SkipApiKey(skip = true): MethodDecorator & ClassDecorator {
-  if (typeof skip !== 'boolean') throw new TypeError(`@SkipApiKey() takes true or false, got ${JSON.stringify(skip)}.`);
+  if (typeof skip !== 'boolean')
+    throw new TypeError(`@SkipApiKey() takes true or false, got ${JSON.stringify(skip)}.`);
   return SetMetadata(API_KEY_SKIP_METADATA, skip);
 }
 
@@ -53,10 +54,13 @@ export function SkipApiKey(skip = true): MethodDecorator & ClassDecorator {
  * @publicApi
  */
 export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecorator {
-  if (scopes.length === 0) throw new TypeError('@RequireScopes() needs at least one scope; remove it to require none.');
+  if (scopes.length === 0)
+    throw new TypeError('@RequireScopes() needs at least one scope; remove it to require none.');
   for (const scope of scopes) {
     if (!isScope(scope)) {
-      throw new TypeError(`@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._*-").`);
+      throw new TypeError(
+        `@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._*-").`,
+      );
     }
   }
   return SetMetadata(API_KEY_SCOPES_METADATA, [...new Set(scopes)]);
@@ -78,14 +82,23 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
  * @publicApi
  */
 export function AllowApiKeyOr(...guards: Type<CanActivate>[]): MethodDecorator & ClassDecorator {
-  if (guards.length === 0) throw new TypeError('@AllowApiKeyOr() needs at least one other guard; use @UseGuards(ApiKeyGuard) for a key alone.');
+  if (guards.length === 0)
+    throw new TypeError(
+      '@AllowApiKeyOr() needs at least one other guard; use @UseGuards(ApiKeyGuard) for a key alone.',
+    );
   for (const guard of guards) {
-    if (typeof guard !== 'function') throw new TypeError(`@AllowApiKeyOr(): ${String(guard)} is not a guard class.`);
+    if (typeof guard !== 'function')
+      throw new TypeError(`@AllowApiKeyOr(): ${String(guard)} is not a guard class.`);
     if (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard) {
-      throw new TypeError(`@AllowApiKeyOr(): ${guard.name} is an API key guard; list the other guards a request may pass instead.`);
+      throw new TypeError(
+        `@AllowApiKeyOr(): ${guard.name} is an API key guard; list the other guards a request may pass instead.`,
+      );
     }
   }
-  return applyDecorators(SetMetadata(API_KEY_ALTERNATIVES_METADATA, guards), UseGuards(ApiKeyGuard));
+  return applyDecorators(
+    SetMetadata(API_KEY_ALTERNATIVES_METADATA, guards),
+    UseGuards(ApiKeyGuard),
+  );
 }
 
 /**

@@ -36,7 +36,9 @@ export class ApiKeyNotFoundError extends Error {
  */
 export class ApiKeyRevocationError extends Error {
   constructor(id: string | undefined) {
-    super(`API key ${id ?? '(unknown id)'} is revoked, and revocation cannot be undone. Create a new key instead.`);
+    super(
+      `API key ${id ?? '(unknown id)'} is revoked, and revocation cannot be undone. Create a new key instead.`,
+    );
     this.name = 'ApiKeyRevocationError';
   }
 }

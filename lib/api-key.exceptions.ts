@@ -1,4 +1,8 @@
-import { ForbiddenException, ServiceUnavailableException, UnauthorizedException } from '@nestjs/common';
+import {
+  ForbiddenException,
+  ServiceUnavailableException,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { API_KEY_UNAUTHORIZED_MESSAGE, API_KEY_UNAVAILABLE_MESSAGE } from './api-key.constants.js';
 
 /**

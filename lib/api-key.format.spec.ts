@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH, generateKey, isPrefix, keyLength, parseKey, randomAlphanumeric } from './api-key.format.js';
+import {
+  API_KEY_PREFIX_LENGTH,
+  API_KEY_SECRET_LENGTH,
+  generateKey,
+  isPrefix,
+  keyLength,
+  parseKey,
+  randomAlphanumeric,
+} from './api-key.format.js';
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 

@@ -66,7 +66,11 @@ export function keyLength(brand: string): number {
  * size or content costs a length check and two anchored regular expressions at most.
  */
 export function parseKey(presented: unknown, brand: string): string | null {
-  if (typeof presented !== 'string' || presented.length !== keyLength(brand) || !presented.startsWith(brand)) {
+  if (
+    typeof presented !== 'string' ||
+    presented.length !== keyLength(brand) ||
+    !presented.startsWith(brand)
+  ) {
     return null;
   }
   const prefix = presented.slice(brand.length, brand.length + API_KEY_PREFIX_LENGTH);

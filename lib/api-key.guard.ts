@@ -18,9 +18,18 @@ import {
 } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
-import { ApiKeyForbiddenException, ApiKeyUnauthorizedException, ApiKeyUnavailableException } from './api-key.exceptions.js';
+import {
+  ApiKeyForbiddenException,
+  ApiKeyUnauthorizedException,
+  ApiKeyUnavailableException,
+} from './api-key.exceptions.js';
 import { resolveRequest } from './api-key.request.js';
-import { ApiKeyService, getApiKeyServiceToken, type ApiKeyFailureReason, type ApiKeyVerification } from './api-key.service.js';
+import {
+  ApiKeyService,
+  getApiKeyServiceToken,
+  type ApiKeyFailureReason,
+  type ApiKeyVerification,
+} from './api-key.service.js';
 
 /**
  * Why the guard refused a request: a failure reason of the key, `missing` when none was
@@ -84,7 +93,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     const denial = await this.authenticate(request, context);
     if (denial === null) return true;
     const alternatives = this.getAlternatives(context);
-    if (alternatives.length > 0 && (await this.anyAlternativePasses(alternatives, context))) return true;
+    if (alternatives.length > 0 && (await this.anyAlternativePasses(alternatives, context)))
+      return true;
     return this.deny(context, denial);
   }
 
@@ -143,7 +153,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     const authorization = headers.authorization;
     if (typeof authorization !== 'string') return null;
     const space = authorization.indexOf(' ');
-    if (space <= 0 || authorization.slice(0, space).toLowerCase() !== keyword.toLowerCase()) return null;
+    if (space <= 0 || authorization.slice(0, space).toLowerCase() !== keyword.toLowerCase())
+      return null;
     return authorization.slice(space + 1);
   }
 
@@ -153,7 +164,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws {ApiKeyStoreUnavailableError} when the key store cannot be read
    */
-  protected async validateKey(key: string, _context: ExecutionContext): Promise<ApiKeyVerification<T>> {
+  protected async validateKey(
+    key: string,
+    _context: ExecutionContext,
+  ): Promise<ApiKeyVerification<T>> {
     return this.apiKeyService.verify(key) as Promise<ApiKeyVerification<T>>;
   }
 
@@ -163,7 +177,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws whatever `extractKey` or `validateKey` throw, other than `ApiKeyStoreUnavailableError`
    */
-  protected async authenticate(request: any, context: ExecutionContext): Promise<ApiKeyDenial | null> {
+  protected async authenticate(
+    request: any,
+    context: ExecutionContext,
+  ): Promise<ApiKeyDenial | null> {
     const key = this.extractKey(request, context);
     if (key === null) return { status: 401, reason: 'missing' };
     let result: ApiKeyVerification<T>;
@@ -174,10 +191,14 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       throw error;
     }
     if (!result.valid) {
-      this.logger.debug(`API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`);
+      this.logger.debug(
+        `API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`,
+      );
       return { status: 401, reason: result.reason };
     }
-    const missingScopes = this.getRequiredScopes(context).filter((scope) => !result.apiKey.scopes.includes(scope));
+    const missingScopes = this.getRequiredScopes(context).filter(
+      (scope) => !result.apiKey.scopes.includes(scope),
+    );
     if (missingScopes.length > 0) return { status: 403, missingScopes };
     this.onAuthenticated(request, result.apiKey, context);
     return null;
@@ -215,10 +236,17 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws {ApiKeyUnauthorizedException} 401 in HTTP and GraphQL contexts; returns `false` elsewhere
    */
-  protected denyUnauthorized(context: ExecutionContext, _reason: ApiKeyFailureReason | 'missing'): boolean {
+  protected denyUnauthorized(
+    context: ExecutionContext,
+    _reason: ApiKeyFailureReason | 'missing',
+  ): boolean {
     if (!this.isHttpLike(context)) return false;
     const { keyword, realm, header } = this.apiKeyService.options;
-    this.setResponseHeader(context, 'WWW-Authenticate', `${keyword} realm="${realm}"${header ? `, header="${header}"` : ''}`);
+    this.setResponseHeader(
+      context,
+      'WWW-Authenticate',
+      `${keyword} realm="${realm}"${header ? `, header="${header}"` : ''}`,
+    );
     throw new ApiKeyUnauthorizedException();
   }
 
@@ -237,7 +265,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws {ApiKeyUnavailableException} 503 in HTTP and GraphQL contexts; returns `false` elsewhere
    */
-  protected denyUnavailable(context: ExecutionContext, _error: ApiKeyStoreUnavailableError): boolean {
+  protected denyUnavailable(
+    context: ExecutionContext,
+    _error: ApiKeyStoreUnavailableError,
+  ): boolean {
     if (!this.isHttpLike(context)) return false;
     this.setResponseHeader(context, 'Retry-After', '5');
     throw new ApiKeyUnavailableException();
@@ -259,7 +290,11 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       rules = {
         skip: this.reflector.getAllAndOverride<boolean>(API_KEY_SKIP_METADATA, targets) === true,
         scopes: this.reflector.getAllAndOverride<string[]>(API_KEY_SCOPES_METADATA, targets) ?? [],
-        alternatives: this.reflector.getAllAndOverride<Type<CanActivate>[]>(API_KEY_ALTERNATIVES_METADATA, targets) ?? [],
+        alternatives:
+          this.reflector.getAllAndOverride<Type<CanActivate>[]>(
+            API_KEY_ALTERNATIVES_METADATA,
+            targets,
+          ) ?? [],
       };
       // A context without a handler or class (a hand-made one) is read every time.
       if (handler && owner) {
@@ -278,12 +313,17 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   /** Sets a header on the Express response or Fastify reply, when the context has one. */
   private setResponseHeader(context: ExecutionContext, name: string, value: string): void {
     const response =
-      context.getType<string>() === 'http' ? context.switchToHttp().getResponse() : (context.getArgByIndex(2)?.res ?? context.getArgByIndex(2)?.reply);
+      context.getType<string>() === 'http'
+        ? context.switchToHttp().getResponse()
+        : (context.getArgByIndex(2)?.res ?? context.getArgByIndex(2)?.reply);
     if (typeof response?.header === 'function') response.header(name, value);
     else if (typeof response?.setHeader === 'function') response.setHeader(name, value);
   }
 
-  private async anyAlternativePasses(guards: Type<CanActivate>[], context: ExecutionContext): Promise<boolean> {
+  private async anyAlternativePasses(
+    guards: Type<CanActivate>[],
+    context: ExecutionContext,
+  ): Promise<boolean> {
     for (const guardType of guards) {
       try {
         const guard = await this.resolveAlternative(guardType);
@@ -291,7 +331,9 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
         if (await (isObservable(result) ? lastValueFrom(result) : result)) return true;
       } catch (error) {
         // Under OR, one guard's refusal is not the answer; the key's refusal is sent if all refuse.
-        this.logger.debug(`Alternative guard ${guardType.name} refused: ${(error as Error)?.message}`);
+        this.logger.debug(
+          `Alternative guard ${guardType.name} refused: ${(error as Error)?.message}`,
+        );
       }
     }
     return false;
@@ -301,7 +343,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     let instance = this.alternativeInstances.get(guardType);
     if (!instance) {
       const moduleRef = this.moduleRef;
-      if (!moduleRef) throw new Error('ModuleRef is not available to resolve @AllowApiKeyOr() guards.');
+      if (!moduleRef)
+        throw new Error('ModuleRef is not available to resolve @AllowApiKeyOr() guards.');
       const created = (async (): Promise<CanActivate> => {
         try {
           const found = moduleRef.get(guardType, { strict: false });
@@ -335,13 +378,18 @@ const namedGuards = new Map<string, Type<ApiKeyGuard<any>>>();
  * ```
  * @publicApi
  */
-export function createApiKeyGuard<T extends AbstractApiKey = AbstractApiKey>(name: string): Type<ApiKeyGuard<T>> {
+export function createApiKeyGuard<T extends AbstractApiKey = AbstractApiKey>(
+  name: string,
+): Type<ApiKeyGuard<T>> {
   if (name === DEFAULT_API_KEY_NAME) return ApiKeyGuard as Type<ApiKeyGuard<T>>;
   let guard = namedGuards.get(name);
   if (!guard) {
     @Injectable()
     class NamedApiKeyGuard extends ApiKeyGuard<T> {
-      constructor(@Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>, reflector: Reflector) {
+      constructor(
+        @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
+        reflector: Reflector,
+      ) {
         super(apiKeyService, reflector);
       }
     }

@@ -27,7 +27,9 @@ describe('BcryptApiKeyHasher', () => {
   it('recognises bcrypt hashes only', async () => {
     expect(hasher.recognizes(await hasher.hash(key))).toBe(true);
     expect(hasher.recognizes(await new BcryptApiKeyHasher({ cost: 5 }).hash(key))).toBe(true);
-    expect(hasher.recognizes(await new HmacSha256ApiKeyHasher({ secret: SECRET }).hash(key))).toBe(false);
+    expect(hasher.recognizes(await new HmacSha256ApiKeyHasher({ secret: SECRET }).hash(key))).toBe(
+      false,
+    );
     expect(hasher.recognizes('sha512$$' + 'a'.repeat(128))).toBe(false);
     expect(hasher.recognizes('$2b$04$tooshort')).toBe(false);
     expect(hasher.recognizes('')).toBe(false);
@@ -37,7 +39,11 @@ describe('BcryptApiKeyHasher', () => {
     const cost4 = await hasher.hash(key);
     expect(hasher.needsRehash(cost4)).toBe(false);
     expect(new BcryptApiKeyHasher({ cost: 5 }).needsRehash(cost4)).toBe(true);
-    expect(new BcryptApiKeyHasher({ cost: 5 }).needsRehash(await new BcryptApiKeyHasher({ cost: 5 }).hash(key))).toBe(false);
+    expect(
+      new BcryptApiKeyHasher({ cost: 5 }).needsRehash(
+        await new BcryptApiKeyHasher({ cost: 5 }).hash(key),
+      ),
+    ).toBe(false);
   });
 
   it('defaults to cost 10 and declares the 72-byte input limit', () => {
@@ -52,11 +58,14 @@ describe('BcryptApiKeyHasher', () => {
     expect(await hasher.verify(`${head}a-completely-different-secret`, hashed)).toBe(true);
   });
 
-  it.each([3, 32, 4.5, Number.NaN, '10' as unknown as number])('refuses cost %s with an error naming the hasher option', (cost) => {
-    const attempt = () => new BcryptApiKeyHasher({ cost });
-    expect(attempt).toThrow(ApiKeyConfigurationError);
-    expect(attempt).toThrow(/option "hasher"/);
-  });
+  it.each([3, 32, 4.5, Number.NaN, '10' as unknown as number])(
+    'refuses cost %s with an error naming the hasher option',
+    (cost) => {
+      const attempt = () => new BcryptApiKeyHasher({ cost });
+      expect(attempt).toThrow(ApiKeyConfigurationError);
+      expect(attempt).toThrow(/option "hasher"/);
+    },
+  );
 
   it('accepts the ends of the range', () => {
     expect(new BcryptApiKeyHasher({ cost: 4 }).cost).toBe(4);
@@ -121,7 +130,9 @@ describe('HmacSha256ApiKeyHasher', () => {
     expect(() => new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) })).not.toThrow();
     // 16 two-byte characters are 32 bytes.
     expect(() => new HmacSha256ApiKeyHasher({ secret: 'é'.repeat(16) })).not.toThrow();
-    expect(() => new HmacSha256ApiKeyHasher({ secret: 'é'.repeat(15) })).toThrow(ApiKeyConfigurationError);
+    expect(() => new HmacSha256ApiKeyHasher({ secret: 'é'.repeat(15) })).toThrow(
+      ApiKeyConfigurationError,
+    );
   });
 
   it('is not fooled by the secret changing after construction', async () => {

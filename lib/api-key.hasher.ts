@@ -52,7 +52,11 @@ export class BcryptApiKeyHasher implements ApiKeyHasher {
   constructor(options: { cost?: number } = {}) {
     const cost = options.cost ?? 10;
     if (!Number.isInteger(cost) || cost < 4 || cost > 31) {
-      throw new ApiKeyConfigurationError('hasher', `bcrypt cost ${String(cost)} is out of range.`, 'use an integer from 4 to 31 (10 or more in production).');
+      throw new ApiKeyConfigurationError(
+        'hasher',
+        `bcrypt cost ${String(cost)} is out of range.`,
+        'use an integer from 4 to 31 (10 or more in production).',
+      );
     }
     this.cost = cost;
   }
@@ -92,7 +96,8 @@ export class HmacSha256ApiKeyHasher implements ApiKeyHasher {
    * @throws {ApiKeyConfigurationError} if the secret is missing or shorter than 32 bytes
    */
   constructor(options: { secret: string | Buffer }) {
-    const secret = typeof options?.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options?.secret;
+    const secret =
+      typeof options?.secret === 'string' ? Buffer.from(options.secret, 'utf8') : options?.secret;
     if (!Buffer.isBuffer(secret) || secret.length < 32) {
       throw new ApiKeyConfigurationError(
         'hasher',

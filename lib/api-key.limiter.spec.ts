@@ -3,7 +3,11 @@ import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
 
 /** A task that runs until the test releases it, recording how many tasks ran alongside it. */
-function gatedTask(limiter: ConcurrencyLimiter, record: { peak: number; started: number }, group?: string) {
+function gatedTask(
+  limiter: ConcurrencyLimiter,
+  record: { peak: number; started: number },
+  group?: string,
+) {
   let release!: (value: string) => void;
   let fail!: (error: Error) => void;
   const gate = new Promise<string>((resolve, reject) => {
@@ -37,7 +41,9 @@ describe('ConcurrencyLimiter', () => {
       await settle();
       expect(limiter.running).toBeLessThanOrEqual(2);
     }
-    expect(await Promise.all(tasks.map((t) => t.result))).toEqual(tasks.map((_t, i) => `done ${i}`));
+    expect(await Promise.all(tasks.map((t) => t.result))).toEqual(
+      tasks.map((_t, i) => `done ${i}`),
+    );
     expect(record.peak).toBe(2);
     expect(record.started).toBe(10);
     expect(limiter.running).toBe(0);
@@ -66,7 +72,9 @@ describe('ConcurrencyLimiter', () => {
     const running = gatedTask(limiter, record);
     const waiting = gatedTask(limiter, record);
     let ranRefused = false;
-    await expect(limiter.run(async () => (ranRefused = true))).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    await expect(limiter.run(async () => (ranRefused = true))).rejects.toBeInstanceOf(
+      ApiKeyStoreUnavailableError,
+    );
     expect(ranRefused).toBe(false);
     running.release('a');
     waiting.release('b');
@@ -126,7 +134,12 @@ describe('ConcurrencyLimiter', () => {
     expect(a2.started()).toBe(true);
     a2.release('a2');
     free.release('free');
-    expect(await Promise.all([a1.result, a2.result, b1.result, free.result])).toEqual(['a1', 'a2', 'b1', 'free']);
+    expect(await Promise.all([a1.result, a2.result, b1.result, free.result])).toEqual([
+      'a1',
+      'a2',
+      'b1',
+      'free',
+    ]);
     expect(limiter.running).toBe(0);
     expect(limiter.queued).toBe(0);
   });
@@ -137,7 +150,9 @@ describe('ConcurrencyLimiter', () => {
     const running = gatedTask(limiter, record, 'flooded');
     const queued = [gatedTask(limiter, record, 'flooded'), gatedTask(limiter, record, 'flooded')];
     let ranRefused = false;
-    await expect(limiter.run(async () => (ranRefused = true), 'flooded')).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    await expect(limiter.run(async () => (ranRefused = true), 'flooded')).rejects.toBeInstanceOf(
+      ApiKeyStoreUnavailableError,
+    );
     expect(ranRefused).toBe(false);
     const other = gatedTask(limiter, record, 'other');
     expect(limiter.queued).toBe(3);
@@ -152,7 +167,9 @@ describe('ConcurrencyLimiter', () => {
     await settle();
     expect(queued[1].started()).toBe(true);
     queued[1].release('q1');
-    expect(await Promise.all([running.result, ...queued.map((t) => t.result), other.result])).toEqual(['r', 'q0', 'q1', 'o']);
+    expect(
+      await Promise.all([running.result, ...queued.map((t) => t.result), other.result]),
+    ).toEqual(['r', 'q0', 'q1', 'o']);
     // The group's share of the queue is free again.
     expect(await limiter.run(async () => 'again', 'flooded')).toBe('again');
     expect(record.peak).toBe(1);

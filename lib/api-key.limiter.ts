@@ -47,7 +47,9 @@ export class ConcurrencyLimiter {
     } else {
       const queuedInGroup = group === undefined ? 0 : (this.queuedByGroup.get(group) ?? 0);
       if (this.waiting.length >= this.maxQueued || queuedInGroup >= this.maxQueuedPerGroup) {
-        throw new ApiKeyStoreUnavailableError('Too many API keys are waiting for verification; try again shortly.');
+        throw new ApiKeyStoreUnavailableError(
+          'Too many API keys are waiting for verification; try again shortly.',
+        );
       }
       if (group !== undefined) this.queuedByGroup.set(group, queuedInGroup + 1);
       // `dispatch()` takes the slot on the waiter's behalf before waking it, so none can be taken in between.
@@ -75,7 +77,7 @@ export class ConcurrencyLimiter {
 
   /** Starts waiting tasks, oldest first, skipping those whose group is busy or is `passOver`. */
   private dispatch(passOver?: string): void {
-    for (let i = 0; i < this.waiting.length && this.active < this.maxConcurrent; ) {
+    for (let i = 0; i < this.waiting.length && this.active < this.maxConcurrent;) {
       const waiter = this.waiting[i];
       if (this.isRunning(waiter.group) || (passOver !== undefined && waiter.group === passOver)) {
         i++;

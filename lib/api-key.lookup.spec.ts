@@ -3,7 +3,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AfterLoad, Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn, Raw, RelationId, type FindOptionsWhere, type Repository } from 'typeorm';
+import {
+  AfterLoad,
+  Column,
+  DataSource,
+  Entity,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  Raw,
+  RelationId,
+  type FindOptionsWhere,
+  type Repository,
+} from 'typeorm';
 import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
@@ -53,7 +65,11 @@ class RelationIdApiKey extends AbstractApiKey {
  * The query the lookup replaces, as the service ran it before, with the hash moved beside the
  * entity as the lookup gives it: the reference for every comparison.
  */
-async function getOneByPrefix<T extends AbstractApiKey>(repository: Repository<T>, prefix: string, usableWhere: FindOptionsWhere<T> | null = null): Promise<StoredApiKeyRow<T> | null> {
+async function getOneByPrefix<T extends AbstractApiKey>(
+  repository: Repository<T>,
+  prefix: string,
+  usableWhere: FindOptionsWhere<T> | null = null,
+): Promise<StoredApiKeyRow<T> | null> {
   const row = await repository
     .createQueryBuilder('api_key')
     .setFindOptions({ where: { ...(usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
@@ -66,7 +82,10 @@ async function getOneByPrefix<T extends AbstractApiKey>(repository: Repository<T
 }
 
 /** Inserts a key row with every column filled the way the service fills it. */
-async function insertKey<T extends AbstractApiKey>(repository: Repository<T>, values: Partial<T> = {}): Promise<T> {
+async function insertKey<T extends AbstractApiKey>(
+  repository: Repository<T>,
+  values: Partial<T> = {},
+): Promise<T> {
   const row = repository.create({
     id: randomUUID(),
     prefix: generateKey().prefix,
@@ -90,7 +109,9 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
   let partners: Repository<Partner>;
 
   beforeAll(async () => {
-    store = await openKeyStore(engine, [ApiKey, PartnerApiKey, RelationIdApiKey], { entities: [ApiKey, PartnerApiKey, RelationIdApiKey, Partner] });
+    store = await openKeyStore(engine, [ApiKey, PartnerApiKey, RelationIdApiKey], {
+      entities: [ApiKey, PartnerApiKey, RelationIdApiKey, Partner],
+    });
     keys = store.dataSource.getRepository(ApiKey);
     partnerKeys = store.dataSource.getRepository(PartnerApiKey);
     partners = store.dataSource.getRepository(Partner);
@@ -147,8 +168,15 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
   it('answers prefixes asked for in the same turn, read together, each as getOne() would alone', async () => {
     const first = await insertKey(keys);
     const second = await insertKey(keys, { revokedAt: new Date('2026-02-02T00:00:00.000Z') });
-    const swapCase = (prefix: string) => [...prefix].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
-    const asked = [first.prefix, second.prefix, generateKey().prefix, swapCase(first.prefix), first.prefix];
+    const swapCase = (prefix: string) =>
+      [...prefix].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
+    const asked = [
+      first.prefix,
+      second.prefix,
+      generateKey().prefix,
+      swapCase(first.prefix),
+      first.prefix,
+    ];
     const lookup = new ApiKeyPrefixLookup(keys, null);
     const together = await Promise.all(asked.map((prefix) => lookup.find(prefix)));
     for (const [i, prefix] of asked.entries()) {
@@ -163,8 +191,14 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
 
   it('honours a usableWhere on a relation and on a boolean column, checked on every call', async () => {
     const partner = await partners.save({ id: randomUUID(), active: true });
-    const inserted = await insertKey(partnerKeys, { partner, enabled: true } as Partial<PartnerApiKey>);
-    const usableWhere = { partner: { active: true }, enabled: true } as FindOptionsWhere<PartnerApiKey>;
+    const inserted = await insertKey(partnerKeys, {
+      partner,
+      enabled: true,
+    } as Partial<PartnerApiKey>);
+    const usableWhere = {
+      partner: { active: true },
+      enabled: true,
+    } as FindOptionsWhere<PartnerApiKey>;
     const lookup = new ApiKeyPrefixLookup(partnerKeys, usableWhere);
 
     const found = await lookup.find(inserted.prefix);
@@ -213,7 +247,12 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
 describe('ApiKeyPrefixLookup on a re-initialised better-sqlite3 data source', () => {
   it('prepares its statement again on the new connection', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lookup-spec-'));
-    const dataSource = new DataSource({ type: 'better-sqlite3', database: path.join(dir, 'keys.sqlite'), entities: [ApiKey], synchronize: true });
+    const dataSource = new DataSource({
+      type: 'better-sqlite3',
+      database: path.join(dir, 'keys.sqlite'),
+      entities: [ApiKey],
+      synchronize: true,
+    });
     try {
       await dataSource.initialize();
       const repository = dataSource.getRepository(ApiKey);
@@ -236,68 +275,75 @@ describe('ApiKeyPrefixLookup on a re-initialised better-sqlite3 data source', ()
  * came. The read is made slow on the server (a sleep inside `usableWhere`, after the
  * statement's snapshot is taken) so that a revocation can be committed while it runs.
  */
-describe.each(['postgres', 'mariadb'] as const)('ApiKeyPrefixLookup sharing reads on %s', (engine) => {
-  let store: KeyStore;
-  let keys: Repository<ApiKey>;
+describe.each(['postgres', 'mariadb'] as const)(
+  'ApiKeyPrefixLookup sharing reads on %s',
+  (engine) => {
+    let store: KeyStore;
+    let keys: Repository<ApiKey>;
 
-  beforeAll(async () => {
-    store = await openKeyStore(engine);
-    keys = store.dataSource.getRepository(ApiKey);
-  });
-  afterAll(async () => {
-    await store?.close();
-  });
+    beforeAll(async () => {
+      store = await openKeyStore(engine);
+      keys = store.dataSource.getRepository(ApiKey);
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
 
-  const slowWhere = {
-    name: Raw((alias) => (engine === 'postgres' ? `${alias} IS NOT NULL AND (SELECT true FROM pg_sleep(0.3))` : `${alias} IS NOT NULL AND SLEEP(0.3) = 0`)),
-  } as FindOptionsWhere<ApiKey>;
+    const slowWhere = {
+      name: Raw((alias) =>
+        engine === 'postgres'
+          ? `${alias} IS NOT NULL AND (SELECT true FROM pg_sleep(0.3))`
+          : `${alias} IS NOT NULL AND SLEEP(0.3) = 0`,
+      ),
+    } as FindOptionsWhere<ApiKey>;
 
-  /** Resolves once the server is inside the slow lookup's sleep, so the statement has taken its snapshot. */
-  async function slowReadRunning(): Promise<void> {
-    const sql =
-      engine === 'postgres'
-        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
-        : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`;
-    for (let polls = 0; polls < 1000; polls++) {
-      const [{ n }] = await store.dataSource.query(sql);
-      if (Number(n) > 0) return;
+    /** Resolves once the server is inside the slow lookup's sleep, so the statement has taken its snapshot. */
+    async function slowReadRunning(): Promise<void> {
+      const sql =
+        engine === 'postgres'
+          ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
+          : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`;
+      for (let polls = 0; polls < 1000; polls++) {
+        const [{ n }] = await store.dataSource.query(sql);
+        if (Number(n) > 0) return;
+      }
+      throw new Error('the slow lookup never showed up as running on the server');
     }
-    throw new Error('the slow lookup never showed up as running on the server');
-  }
 
-  it('answers a call that came after a revocation from a read that began after it, not from the read already out', async () => {
-    const inserted = await insertKey(keys);
-    const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
-    const early = lookup.find(inserted.prefix);
-    await slowReadRunning();
-    await store.rawUpdate(inserted.prefix, { revoked_at: new Date('2026-05-05T00:00:00.000Z') });
-    const late = lookup.find(inserted.prefix);
+    it('answers a call that came after a revocation from a read that began after it, not from the read already out', async () => {
+      const inserted = await insertKey(keys);
+      const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
+      const early = lookup.find(inserted.prefix);
+      await slowReadRunning();
+      await store.rawUpdate(inserted.prefix, { revoked_at: new Date('2026-05-05T00:00:00.000Z') });
+      const late = lookup.find(inserted.prefix);
 
-    // The early read's snapshot predates the revocation: that is what makes the late call's answer a test.
-    expect((await early)!.row.revoked).toBe(false);
-    expect((await late)!.row.revoked).toBe(true);
-  });
+      // The early read's snapshot predates the revocation: that is what makes the late call's answer a test.
+      expect((await early)!.row.revoked).toBe(false);
+      expect((await late)!.row.revoked).toBe(true);
+    });
 
-  it('serves callers that arrived during one read with a single shared read after it', async () => {
-    const inserted = await insertKey(keys);
-    const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
-    const first = lookup.find(inserted.prefix);
-    await slowReadRunning();
-    const joined = Array.from({ length: 5 }, () => lookup.find(inserted.prefix));
-    await first;
-    // The five arrived during the first read; one read now answers them all.
-    await slowReadRunning();
-    const [{ n }] = await store.dataSource.query(
-      engine === 'postgres'
-        ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
-        : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`,
-    );
-    expect(Number(n)).toBe(1);
-    const found = await Promise.all(joined);
-    expect(new Set(found.map((entity) => entity!.row)).size).toBe(5);
-    for (const entity of found) expect(entity!.row.id).toBe(inserted.id);
-  });
-});
+    it('serves callers that arrived during one read with a single shared read after it', async () => {
+      const inserted = await insertKey(keys);
+      const lookup = new ApiKeyPrefixLookup(keys, slowWhere);
+      const first = lookup.find(inserted.prefix);
+      await slowReadRunning();
+      const joined = Array.from({ length: 5 }, () => lookup.find(inserted.prefix));
+      await first;
+      // The five arrived during the first read; one read now answers them all.
+      await slowReadRunning();
+      const [{ n }] = await store.dataSource.query(
+        engine === 'postgres'
+          ? `SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' AND query LIKE '%pg_sleep(0.3)%'`
+          : `SELECT count(*) AS n FROM information_schema.processlist WHERE state = 'User sleep' AND info LIKE '%SLEEP(0.3)%'`,
+      );
+      expect(Number(n)).toBe(1);
+      const found = await Promise.all(joined);
+      expect(new Set(found.map((entity) => entity!.row)).size).toBe(5);
+      for (const entity of found) expect(entity!.row.id).toBe(inserted.id);
+    });
+  },
+);
 
 describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
   it('serves callers that came in the same turn or the next with one read, and reads again for a caller after it', async () => {
@@ -315,19 +361,30 @@ describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
       const repository = dataSource.getRepository(ApiKey);
       const inserted = await insertKey(repository);
       const lookup = new ApiKeyPrefixLookup(repository, null);
-      const lookups = () => executed.filter((sql) => sql.startsWith('SELECT') && sql.includes(inserted.prefix)).length;
+      const lookups = () =>
+        executed.filter((sql) => sql.startsWith('SELECT') && sql.includes(inserted.prefix)).length;
 
-      const together = await Promise.all(Array.from({ length: 5 }, () => lookup.find(inserted.prefix)));
+      const together = await Promise.all(
+        Array.from({ length: 5 }, () => lookup.find(inserted.prefix)),
+      );
       expect(lookups()).toBe(1);
       expect(new Set(together.map((entity) => entity!.row)).size).toBe(5);
       for (const entity of together) expect(entity!.row.revoked).toBe(false);
 
       // A caller in the next turn of the event loop joins the read too.
-      const nextTurn = await Promise.all([lookup.find(inserted.prefix), new Promise((resolve) => setImmediate(() => resolve(lookup.find(inserted.prefix))))]);
+      const nextTurn = await Promise.all([
+        lookup.find(inserted.prefix),
+        new Promise((resolve) => setImmediate(() => resolve(lookup.find(inserted.prefix)))),
+      ]);
       expect(lookups()).toBe(2);
-      expect((nextTurn[0] as StoredApiKeyRow<ApiKey>).row).not.toBe((nextTurn[1] as StoredApiKeyRow<ApiKey>).row);
+      expect((nextTurn[0] as StoredApiKeyRow<ApiKey>).row).not.toBe(
+        (nextTurn[1] as StoredApiKeyRow<ApiKey>).row,
+      );
 
-      await repository.update({ id: inserted.id }, { revokedAt: new Date('2026-05-05T00:00:00.000Z') });
+      await repository.update(
+        { id: inserted.id },
+        { revokedAt: new Date('2026-05-05T00:00:00.000Z') },
+      );
       expect((await lookup.find(inserted.prefix))!.row.revoked).toBe(true);
       expect(lookups()).toBe(3);
 
@@ -335,7 +392,10 @@ describe('ApiKeyPrefixLookup sharing reads on better-sqlite3', () => {
       const others = [await insertKey(repository), await insertKey(repository)];
       const before = executed.length;
       const mixed = await Promise.all([inserted, ...others].map((key) => lookup.find(key.prefix)));
-      expect(mixed.map((entity) => entity!.row.id)).toEqual([inserted.id, ...others.map((key) => key.id)]);
+      expect(mixed.map((entity) => entity!.row.id)).toEqual([
+        inserted.id,
+        ...others.map((key) => key.id),
+      ]);
       expect(executed.slice(before).filter((sql) => sql.startsWith('SELECT'))).toHaveLength(1);
     } finally {
       if (dataSource.isInitialized) await dataSource.destroy();
@@ -363,7 +423,11 @@ describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
   });
 
   const prepared = async () =>
-    (await store.dataSource.query(`SELECT name FROM pg_prepared_statements WHERE name LIKE 'nestjs_api_key_%'`)).map((row: { name: string }) => row.name);
+    (
+      await store.dataSource.query(
+        `SELECT name FROM pg_prepared_statements WHERE name LIKE 'nestjs_api_key_%'`,
+      )
+    ).map((row: { name: string }) => row.name);
 
   it('prepares the lookup once per connection and reuses it', async () => {
     const lookup = new ApiKeyPrefixLookup(keys, null);
@@ -376,7 +440,9 @@ describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
 
   it('answers from an unprepared read, warns once and stops preparing when the server lost the statement', async () => {
     const warnings: string[] = [];
-    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => void warnings.push(String(message)));
+    const warn = vi
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((message: unknown) => void warnings.push(String(message)));
     try {
       const lookup = new ApiKeyPrefixLookup(keys, null);
       const inserted = await insertKey(keys);
@@ -395,7 +461,11 @@ describe('ApiKeyPrefixLookup prepared statements on PostgreSQL', () => {
   });
 
   it('passes on errors that are not about prepared statements', async () => {
-    const lookup = new ApiKeyPrefixLookup(keys, { name: Raw(() => '1/0 = 1') } as FindOptionsWhere<ApiKey>);
-    await expect(lookup.find((await insertKey(keys)).prefix)).rejects.toMatchObject({ code: '22012' });
+    const lookup = new ApiKeyPrefixLookup(keys, {
+      name: Raw(() => '1/0 = 1'),
+    } as FindOptionsWhere<ApiKey>);
+    await expect(lookup.find((await insertKey(keys)).prefix)).rejects.toMatchObject({
+      code: '22012',
+    });
   });
 });

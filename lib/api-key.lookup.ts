@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { In, type FindOperator, type FindOptionsWhere, type ObjectLiteral, type Repository, type SelectQueryBuilder } from 'typeorm';
+import {
+  In,
+  type FindOperator,
+  type FindOptionsWhere,
+  type ObjectLiteral,
+  type Repository,
+  type SelectQueryBuilder,
+} from 'typeorm';
 import { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
 import type { AbstractApiKey } from './api-key.entity.js';
@@ -145,7 +152,8 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   private readonly startReads = (): void => {
     const starting = this.starting;
     this.starting = [];
-    for (let i = 0; i < starting.length; i += MAX_BATCH) this.readBatch(this.compiled!, starting.slice(i, i + MAX_BATCH));
+    for (let i = 0; i < starting.length; i += MAX_BATCH)
+      this.readBatch(this.compiled!, starting.slice(i, i + MAX_BATCH));
   };
 
   private readBatch(compiled: CompiledLookup, batch: Waiting[]): void {
@@ -180,7 +188,9 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
           batch.forEach((state, i) => {
             const own = rows.filter((row) => this.belongsTo(compiled, row, state.prefix));
             // Drivers hand out Date objects, and with case-folding collations one row may answer two prefixes: copy for all but one.
-            waiters[i].forEach((waiter, j) => waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)));
+            waiters[i].forEach((waiter, j) =>
+              waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)),
+            );
           });
         }
         settled();
@@ -197,7 +207,11 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     const value = compiled.prefixOf(row);
     if (value === prefix) return true;
     // Prefixes are ASCII letters and digits, so lower-casing is what a case-insensitive collation compares.
-    return compiled.foldsCase && typeof value === 'string' && value.toLowerCase() === prefix.toLowerCase();
+    return (
+      compiled.foldsCase &&
+      typeof value === 'string' &&
+      value.toLowerCase() === prefix.toLowerCase()
+    );
   }
 
   private queryBuilder(prefix: string | FindOperator<string>): SelectQueryBuilder<T> {
@@ -211,7 +225,9 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     const dataSource = this.repository.manager.dataSource;
     const builder = this.queryBuilder(In([placeholder(0)]));
     const map = builder.expressionMap;
-    const metadatas = map.aliases.filter((alias) => alias.hasMetadata).map((alias) => alias.metadata);
+    const metadatas = map.aliases
+      .filter((alias) => alias.hasMetadata)
+      .map((alias) => alias.metadata);
     if (
       dataSource.queryResultCache ||
       map.cache ||
@@ -227,9 +243,15 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     const build = (size: number, from: SelectQueryBuilder<T>): BatchStatement | null => {
       const [sql, built] = from.getQueryAndParameters();
       const prefixIndexes = Array.from({ length: size }, (_, i) => built.indexOf(placeholder(i)));
-      if (prefixIndexes.some((index, i) => index < 0 || built.lastIndexOf(placeholder(i)) !== index)) return null;
+      if (
+        prefixIndexes.some((index, i) => index < 0 || built.lastIndexOf(placeholder(i)) !== index)
+      )
+        return null;
       // better-sqlite3 cannot bind booleans; TypeORM's query runner maps them the same way.
-      const parameters = type === 'better-sqlite3' ? built.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p)) : built;
+      const parameters =
+        type === 'better-sqlite3'
+          ? built.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p))
+          : built;
       return { sql, parameters, prefixIndexes };
     };
     const single = build(1, builder);
@@ -238,8 +260,12 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     const statementFor = (size: number): BatchStatement => {
       let statement = statements.get(size);
       if (statement === undefined) {
-        const built = build(size, this.queryBuilder(In(Array.from({ length: size }, (_, i) => placeholder(i)))));
-        if (built === null) throw new Error(`Could not compile the key lookup for ${size} prefixes.`);
+        const built = build(
+          size,
+          this.queryBuilder(In(Array.from({ length: size }, (_, i) => placeholder(i)))),
+        );
+        if (built === null)
+          throw new Error(`Could not compile the key lookup for ${size} prefixes.`);
         statement = built;
         statements.set(size, statement);
       }
@@ -282,8 +308,18 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     const prefixColumn = mainAlias.metadata.findColumnWithPropertyName('prefix');
     const hashColumn = mainAlias.metadata.findColumnWithPropertyName('hashedKey');
     if (!prefixColumn || !hashColumn) return null;
-    const prefixAlias = DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, prefixColumn.databaseName);
-    const hashAlias = DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, hashColumn.databaseName);
+    const prefixAlias = DriverUtils.buildAlias(
+      dataSource.driver,
+      undefined,
+      mainAlias.name,
+      prefixColumn.databaseName,
+    );
+    const hashAlias = DriverUtils.buildAlias(
+      dataSource.driver,
+      undefined,
+      mainAlias.name,
+      hashColumn.databaseName,
+    );
     const transformer = new RawSqlResultsToEntityTransformer(map, dataSource.driver, [], undefined);
     const listened =
       map.callListeners &&
@@ -331,7 +367,9 @@ const PREPARED_STATEMENT_TROUBLE = new Set(['26000', '42P05', '0A000']);
  * from the SQL, so no two statements share one. If the server turns out not to keep named
  * statements, lookups go on unnamed from then on; the read that found out is retried unnamed.
  */
-function postgresRunner(pool: { query(config: unknown, values?: unknown[]): Promise<{ rows: any[] }> }): CompiledLookup['run'] {
+function postgresRunner(pool: {
+  query(config: unknown, values?: unknown[]): Promise<{ rows: any[] }>;
+}): CompiledLookup['run'] {
   const names = new Map<string, string>();
   let named = true;
   const nameOf = (sql: string): string => {
@@ -347,7 +385,8 @@ function postgresRunner(pool: { query(config: unknown, values?: unknown[]): Prom
     try {
       return (await pool.query({ name: nameOf(sql), text: sql, values })).rows;
     } catch (error) {
-      if (!PREPARED_STATEMENT_TROUBLE.has((error as { code?: string } | null)?.code ?? '')) throw error;
+      if (!PREPARED_STATEMENT_TROUBLE.has((error as { code?: string } | null)?.code ?? ''))
+        throw error;
       if (named) {
         named = false;
         new Logger('ApiKeyPrefixLookup').warn(
@@ -363,7 +402,8 @@ function postgresRunner(pool: { query(config: unknown, values?: unknown[]): Prom
 function copyRows(rows: any[]): any[] {
   return rows.map((row) => {
     const copy = { ...row };
-    for (const column in copy) if (copy[column] instanceof Date) copy[column] = new Date(copy[column].getTime());
+    for (const column in copy)
+      if (copy[column] instanceof Date) copy[column] = new Date(copy[column].getTime());
     return copy;
   });
 }

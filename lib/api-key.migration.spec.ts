@@ -1,5 +1,12 @@
 import 'reflect-metadata';
-import { Column, Entity, TableColumn, type DataSourceOptions, type MigrationInterface, type QueryRunner } from 'typeorm';
+import {
+  Column,
+  Entity,
+  TableColumn,
+  type DataSourceOptions,
+  type MigrationInterface,
+  type QueryRunner,
+} from 'typeorm';
 import { DataSource } from 'typeorm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../test/support/databases.js';
@@ -15,7 +22,10 @@ class PartnerApiKey extends AbstractApiKey {
   partnerCode!: string;
 }
 
-const CreatePartnerApiKeys1767225600000 = createApiKeyTableMigration({ table: 'partner_api_keys', name: 'CreatePartnerApiKeys1767225600000' });
+const CreatePartnerApiKeys1767225600000 = createApiKeyTableMigration({
+  table: 'partner_api_keys',
+  name: 'CreatePartnerApiKeys1767225600000',
+});
 
 /** The same table with its owner column made in one CREATE TABLE, as the docs recommend. */
 const CreatePartnerApiKeysWithOwner1767225600002 = createApiKeyTableMigration({
@@ -29,7 +39,10 @@ class AddPartnerCode1767225600001 implements MigrationInterface {
   readonly name = 'AddPartnerCode1767225600001';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.addColumn('partner_api_keys', new TableColumn({ name: 'partner_code', type: 'varchar', length: '64' }));
+    await queryRunner.addColumn(
+      'partner_api_keys',
+      new TableColumn({ name: 'partner_code', type: 'varchar', length: '64' }),
+    );
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
@@ -48,8 +61,17 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
   let dataSource: DataSource | undefined;
 
   /** A data source on the suite's database that never synchronizes: only migrations shape it. */
-  async function open(entities: Function[], migrations: Array<new () => MigrationInterface>): Promise<DataSource> {
-    dataSource = new DataSource({ ...db.options, entities, migrations, synchronize: false, migrationsRun: false } as DataSourceOptions);
+  async function open(
+    entities: Function[],
+    migrations: Array<new () => MigrationInterface>,
+  ): Promise<DataSource> {
+    dataSource = new DataSource({
+      ...db.options,
+      entities,
+      migrations,
+      synchronize: false,
+      migrationsRun: false,
+    } as DataSourceOptions);
     await dataSource.initialize();
     return dataSource;
   }
@@ -82,13 +104,24 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     const ds = await open([ApiKey], [CreateApiKeys1764000000000]);
     await ds.runMigrations();
     const service = new ApiKeyService(
-      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }, { name: 'default', entity: ApiKey }),
+      resolveApiKeyOptions(
+        { hasher: new BcryptApiKeyHasher({ cost: 4 }) },
+        { name: 'default', entity: ApiKey },
+      ),
       ds.getRepository(ApiKey),
     );
-    const { apiKey, key } = await service.create({ name: 'migrated', scopes: ['a:b'], expiresAt: new Date(Date.now() + 60_000) });
+    const { apiKey, key } = await service.create({
+      name: 'migrated',
+      scopes: ['a:b'],
+      expiresAt: new Date(Date.now() + 60_000),
+    });
     expect(await service.isValid(key)).toBe(true);
     expect((await service.findOne(apiKey.prefix))!.scopes).toEqual(['a:b']);
-    await expect(ds.getRepository(ApiKey).insert({ ...apiKey, id: '00000000-0000-4000-8000-000000000000', hashedKey: 'x' })).rejects.toThrow();
+    await expect(
+      ds
+        .getRepository(ApiKey)
+        .insert({ ...apiKey, id: '00000000-0000-4000-8000-000000000000', hashedKey: 'x' }),
+    ).rejects.toThrow();
     await ds.getRepository(ApiKey).clear();
   });
 
@@ -96,7 +129,10 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     const ds = await open([ApiKey], [CreateApiKeys1764000000000]);
     await ds.runMigrations();
     const service = new ApiKeyService(
-      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false }, { name: 'default', entity: ApiKey }),
+      resolveApiKeyOptions(
+        { hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false },
+        { name: 'default', entity: ApiKey },
+      ),
       ds.getRepository(ApiKey),
     );
     const { apiKey } = await service.create({ name: 'final' });
@@ -105,8 +141,12 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     // Renaming and reading work on a revoked key; only clearing revoked_at is refused.
     await service.revoke(apiKey.id);
     await ds.query(`UPDATE ${table} SET name = 'renamed' WHERE id = ${param}`, [apiKey.id]);
-    await expect(ds.query(`UPDATE ${table} SET revoked_at = NULL WHERE id = ${param}`, [apiKey.id])).rejects.toThrow(/revocation cannot be undone/);
-    const [row] = await ds.query(`SELECT name, revoked_at FROM ${table} WHERE id = ${param}`, [apiKey.id]);
+    await expect(
+      ds.query(`UPDATE ${table} SET revoked_at = NULL WHERE id = ${param}`, [apiKey.id]),
+    ).rejects.toThrow(/revocation cannot be undone/);
+    const [row] = await ds.query(`SELECT name, revoked_at FROM ${table} WHERE id = ${param}`, [
+      apiKey.id,
+    ]);
     expect(row.name).toBe('renamed');
     expect(row.revoked_at).not.toBeNull();
     await ds.getRepository(ApiKey).clear();
@@ -120,10 +160,16 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     expect(await ds.createQueryRunner().hasTable('api_keys')).toBe(false);
   });
 
-  it('creates a custom key table that, with the app\'s own column migration, matches its entity', async () => {
-    const ds = await open([PartnerApiKey], [CreatePartnerApiKeys1767225600000, AddPartnerCode1767225600001]);
+  it("creates a custom key table that, with the app's own column migration, matches its entity", async () => {
+    const ds = await open(
+      [PartnerApiKey],
+      [CreatePartnerApiKeys1767225600000, AddPartnerCode1767225600001],
+    );
     const ran = await ds.runMigrations();
-    expect(ran.map((m) => m.name)).toEqual(['CreatePartnerApiKeys1767225600000', 'AddPartnerCode1767225600001']);
+    expect(ran.map((m) => m.name)).toEqual([
+      'CreatePartnerApiKeys1767225600000',
+      'AddPartnerCode1767225600001',
+    ]);
     expect(await pendingSchemaChanges(ds)).toEqual([]);
     expect(await ds.createQueryRunner().hasTable('api_keys')).toBe(false);
   });
@@ -133,15 +179,21 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     await ds.runMigrations();
     expect(await pendingSchemaChanges(ds)).toEqual([]);
     const service = new ApiKeyService(
-      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false }, { name: 'default', entity: PartnerApiKey }),
+      resolveApiKeyOptions(
+        { hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false },
+        { name: 'default', entity: PartnerApiKey },
+      ),
       ds.getRepository(PartnerApiKey),
     );
     const { apiKey } = await service.create({ name: 'owned', partnerCode: 'acme' });
     await service.revoke(apiKey.id);
     const param = engine === 'postgres' ? '$1' : '?';
-    await expect(ds.query(`UPDATE ${ds.driver.escape('partner_api_keys')} SET revoked_at = NULL WHERE id = ${param}`, [apiKey.id])).rejects.toThrow(
-      /revocation cannot be undone/,
-    );
+    await expect(
+      ds.query(
+        `UPDATE ${ds.driver.escape('partner_api_keys')} SET revoked_at = NULL WHERE id = ${param}`,
+        [apiKey.id],
+      ),
+    ).rejects.toThrow(/revocation cannot be undone/);
     await ds.getRepository(PartnerApiKey).clear();
   });
 
@@ -154,7 +206,10 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
   });
 
   it('gives the custom table a prefix index of its own name, so two key tables can live in one schema', async () => {
-    const ds = await open([ApiKey, PartnerApiKey], [CreateApiKeys1764000000000, CreatePartnerApiKeys1767225600000, AddPartnerCode1767225600001]);
+    const ds = await open(
+      [ApiKey, PartnerApiKey],
+      [CreateApiKeys1764000000000, CreatePartnerApiKeys1767225600000, AddPartnerCode1767225600001],
+    );
     await ds.runMigrations();
     expect(await pendingSchemaChanges(ds)).toEqual([]);
     await ds.undoLastMigration();
@@ -168,7 +223,7 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
 });
 
 describe('createApiKeyTableMigration', () => {
-  it('names the class after the migration, for TypeORM\'s migrations table', () => {
+  it("names the class after the migration, for TypeORM's migrations table", () => {
     expect(CreateApiKeys1764000000000.name).toBe('CreateApiKeys1764000000000');
     expect(new CreateApiKeys1764000000000().name).toBe('CreateApiKeys1764000000000');
     expect(CreatePartnerApiKeys1767225600000.name).toBe('CreatePartnerApiKeys1767225600000');
@@ -176,6 +231,8 @@ describe('createApiKeyTableMigration', () => {
 
   it('refuses a name without a 13-digit timestamp at the end', () => {
     expect(() => createApiKeyTableMigration({ name: 'CreatePartnerApiKeys' })).toThrow(TypeError);
-    expect(() => createApiKeyTableMigration({ name: 'CreatePartnerApiKeys176722560000' })).toThrow(TypeError);
+    expect(() => createApiKeyTableMigration({ name: 'CreatePartnerApiKeys176722560000' })).toThrow(
+      TypeError,
+    );
   });
 });

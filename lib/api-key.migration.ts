@@ -1,4 +1,12 @@
-import { Table, TableIndex, type MigrationInterface, type QueryRunner, type TableColumnOptions, type TableForeignKeyOptions, type TableIndexOptions } from 'typeorm';
+import {
+  Table,
+  TableIndex,
+  type MigrationInterface,
+  type QueryRunner,
+  type TableColumnOptions,
+  type TableForeignKeyOptions,
+  type TableIndexOptions,
+} from 'typeorm';
 
 /**
  * The columns of `AbstractApiKey`, in the types the connected driver uses for them, so one
@@ -8,7 +16,12 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
   const driver = queryRunner.connection.driver;
   const timestamp = driver.normalizeType({ type: Date });
   const text = driver.normalizeType({ type: 'simple-json' });
-  const instant = (name: string, nullable: boolean): TableColumnOptions => ({ name, type: timestamp, precision: 3, isNullable: nullable });
+  const instant = (name: string, nullable: boolean): TableColumnOptions => ({
+    name,
+    type: timestamp,
+    precision: 3,
+    isNullable: nullable,
+  });
   return [
     { name: 'id', type: 'varchar', length: '36', isPrimary: true },
     { name: 'prefix', type: 'varchar', length: '16' },
@@ -26,7 +39,10 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
  * Statements creating a trigger that refuses any UPDATE clearing `revoked_at`, so revocation
  * stays final even against raw SQL, which the TypeORM subscriber cannot see.
  */
-function revocationTrigger(queryRunner: QueryRunner, table: string): { up: string[]; down: string[] } {
+function revocationTrigger(
+  queryRunner: QueryRunner,
+  table: string,
+): { up: string[]; down: string[] } {
   const trigger = `${table}_revocation_is_final`;
   const message = 'API key revocation cannot be undone';
   switch (queryRunner.connection.driver.options.type) {
@@ -36,7 +52,10 @@ function revocationTrigger(queryRunner: QueryRunner, table: string): { up: strin
           `CREATE FUNCTION "${trigger}"() RETURNS trigger AS $$ BEGIN IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL THEN RAISE EXCEPTION '${message}'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
           `CREATE TRIGGER "${trigger}" BEFORE UPDATE ON "${table}" FOR EACH ROW EXECUTE FUNCTION "${trigger}"()`,
         ],
-        down: [`DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`, `DROP FUNCTION IF EXISTS "${trigger}"()`],
+        down: [
+          `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
+          `DROP FUNCTION IF EXISTS "${trigger}"()`,
+        ],
       };
     case 'mysql':
     case 'mariadb':
@@ -99,10 +118,13 @@ export interface CreateApiKeyTableMigrationOptions {
  *
  * @publicApi
  */
-export function createApiKeyTableMigration(options: CreateApiKeyTableMigrationOptions = {}): new () => MigrationInterface {
+export function createApiKeyTableMigration(
+  options: CreateApiKeyTableMigrationOptions = {},
+): new () => MigrationInterface {
   const table = options.table ?? 'api_keys';
   const name = options.name ?? 'CreateApiKeys1764000000000';
-  if (!/\d{13}$/.test(name)) throw new TypeError(`Migration name "${name}" must end with a 13-digit timestamp.`);
+  if (!/\d{13}$/.test(name))
+    throw new TypeError(`Migration name "${name}" must end with a 13-digit timestamp.`);
   const migration = class implements MigrationInterface {
     readonly name = name;
 
@@ -117,13 +139,19 @@ export function createApiKeyTableMigration(options: CreateApiKeyTableMigrationOp
       );
       await queryRunner.createIndex(
         table,
-        new TableIndex({ name: queryRunner.connection.namingStrategy.indexName(table, ['prefix']), columnNames: ['prefix'], isUnique: true }),
+        new TableIndex({
+          name: queryRunner.connection.namingStrategy.indexName(table, ['prefix']),
+          columnNames: ['prefix'],
+          isUnique: true,
+        }),
       );
-      for (const statement of revocationTrigger(queryRunner, table).up) await queryRunner.query(statement);
+      for (const statement of revocationTrigger(queryRunner, table).up)
+        await queryRunner.query(statement);
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of revocationTrigger(queryRunner, table).down) await queryRunner.query(statement);
+      for (const statement of revocationTrigger(queryRunner, table).down)
+        await queryRunner.query(statement);
       await queryRunner.dropTable(table);
     }
   };

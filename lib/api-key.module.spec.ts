@@ -5,12 +5,20 @@ import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { Column, Entity, type DataSource } from 'typeorm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_BCRYPT } from '../test/support/key-store.js';
-import { API_KEY_MODULE_OPTIONS, getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
+import {
+  API_KEY_MODULE_OPTIONS,
+  getApiKeyOptionsToken,
+  getApiKeyRepositoryToken,
+} from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError, ApiKeyRevocationError } from './api-key.errors.js';
 import { ApiKeyGuard, createApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyModule } from './api-key.module.js';
-import type { ApiKeyOptions, ApiKeyOptionsFactory, ResolvedApiKeyOptions } from './api-key.options.js';
+import type {
+  ApiKeyOptions,
+  ApiKeyOptionsFactory,
+  ResolvedApiKeyOptions,
+} from './api-key.options.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
 
 @Entity('module_spec_partner_keys')
@@ -45,8 +53,22 @@ describe('ApiKeyModule.forRoot shape', () => {
     const module = ApiKeyModule.forRoot();
     expect(module.module).toBe(ApiKeyModule);
     expect(module.global).toBe(false);
-    expect(module.exports).toEqual(expect.arrayContaining([ApiKeyService, ApiKeyGuard, API_KEY_MODULE_OPTIONS, getApiKeyRepositoryToken()]));
-    expect(module.providers!.map(tokenOf)).toEqual(expect.arrayContaining([ApiKeyService, ApiKeyGuard, API_KEY_MODULE_OPTIONS, getApiKeyRepositoryToken()]));
+    expect(module.exports).toEqual(
+      expect.arrayContaining([
+        ApiKeyService,
+        ApiKeyGuard,
+        API_KEY_MODULE_OPTIONS,
+        getApiKeyRepositoryToken(),
+      ]),
+    );
+    expect(module.providers!.map(tokenOf)).toEqual(
+      expect.arrayContaining([
+        ApiKeyService,
+        ApiKeyGuard,
+        API_KEY_MODULE_OPTIONS,
+        getApiKeyRepositoryToken(),
+      ]),
+    );
   });
 
   it('is global only when asked', () => {
@@ -60,7 +82,12 @@ describe('ApiKeyModule.forRoot shape', () => {
     expect(PartnerGuard).not.toBe(ApiKeyGuard);
     expect(createApiKeyGuard('partner')).toBe(PartnerGuard);
     expect(module.exports).toEqual(
-      expect.arrayContaining(['API_KEY:SERVICE:partner', PartnerGuard, getApiKeyOptionsToken('partner'), getApiKeyRepositoryToken('partner')]),
+      expect.arrayContaining([
+        'API_KEY:SERVICE:partner',
+        PartnerGuard,
+        getApiKeyOptionsToken('partner'),
+        getApiKeyRepositoryToken('partner'),
+      ]),
     );
     expect(getApiKeyServiceToken('partner')).toBe('API_KEY:SERVICE:partner');
     expect(module.exports).not.toContain(ApiKeyService);
@@ -68,14 +95,22 @@ describe('ApiKeyModule.forRoot shape', () => {
   });
 
   it('refuses a bad registration at once, naming the field', async () => {
-    expect((await configurationError(() => ApiKeyModule.forRoot({ name: 'not ok' }))).option).toBe('name');
-    expect((await configurationError(() => ApiKeyModule.forRoot({ entity: Object as any }))).option).toBe('entity');
-    expect((await configurationError(() => ApiKeyModule.forRoot({ isGlobal: 'yes' as any }))).option).toBe('isGlobal');
+    expect((await configurationError(() => ApiKeyModule.forRoot({ name: 'not ok' }))).option).toBe(
+      'name',
+    );
+    expect(
+      (await configurationError(() => ApiKeyModule.forRoot({ entity: Object as any }))).option,
+    ).toBe('entity');
+    expect(
+      (await configurationError(() => ApiKeyModule.forRoot({ isGlobal: 'yes' as any }))).option,
+    ).toBe('isGlobal');
   });
 
   it('checks key options when its options provider runs, with the same messages as forRootAsync', async () => {
     const module = ApiKeyModule.forRoot({ headers: 'X-Api-Key' } as ApiKeyOptions);
-    const optionsProvider = module.providers!.find((p) => tokenOf(p) === API_KEY_MODULE_OPTIONS) as { useFactory: () => unknown };
+    const optionsProvider = module.providers!.find(
+      (p) => tokenOf(p) === API_KEY_MODULE_OPTIONS,
+    ) as { useFactory: () => unknown };
     expect((await configurationError(() => optionsProvider.useFactory())).option).toBe('headers');
   });
 });
@@ -87,15 +122,24 @@ describe('ApiKeyModule.forRootAsync shape', () => {
     const module = ApiKeyModule.forRootAsync({ useFactory });
     expect(module.global).toBe(false);
     expect(ApiKeyModule.forRootAsync({ useFactory, isGlobal: true }).global).toBe(true);
-    expect(module.exports).toEqual(expect.arrayContaining([ApiKeyService, ApiKeyGuard, API_KEY_MODULE_OPTIONS]));
+    expect(module.exports).toEqual(
+      expect.arrayContaining([ApiKeyService, ApiKeyGuard, API_KEY_MODULE_OPTIONS]),
+    );
   });
 
   it('passes imports through and exports named tokens for a named registration', () => {
     @Module({})
     class ConfigLikeModule {}
-    const module = ApiKeyModule.forRootAsync({ name: 'partner', entity: PartnerApiKey, imports: [ConfigLikeModule], useFactory });
+    const module = ApiKeyModule.forRootAsync({
+      name: 'partner',
+      entity: PartnerApiKey,
+      imports: [ConfigLikeModule],
+      useFactory,
+    });
     expect(module.imports).toEqual([ConfigLikeModule]);
-    expect(module.exports).toEqual(expect.arrayContaining(['API_KEY:SERVICE:partner', createApiKeyGuard('partner')]));
+    expect(module.exports).toEqual(
+      expect.arrayContaining(['API_KEY:SERVICE:partner', createApiKeyGuard('partner')]),
+    );
   });
 
   it.each([
@@ -110,9 +154,13 @@ describe('ApiKeyModule.forRootAsync shape', () => {
   });
 
   it('refuses an unknown field, naming it', async () => {
-    const error = await configurationError(() => ApiKeyModule.forRootAsync({ useFactory, inject: [], injects: [] } as any));
+    const error = await configurationError(() =>
+      ApiKeyModule.forRootAsync({ useFactory, inject: [], injects: [] } as any),
+    );
     expect(error.option).toBe('injects');
-    const keyOption = await configurationError(() => ApiKeyModule.forRootAsync({ useFactory, header: 'X-Api-Key' } as any));
+    const keyOption = await configurationError(() =>
+      ApiKeyModule.forRootAsync({ useFactory, header: 'X-Api-Key' } as any),
+    );
     expect(keyOption.option).toBe('header');
     expect(keyOption.message).toMatch(/return it from useFactory/);
   });
@@ -130,7 +178,17 @@ describe('ApiKeyModule booted on SQLite', () => {
   });
 
   async function boot(apiKeyModule: DynamicModule, autoLoadEntities = true) {
-    @Module({ imports: [TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', autoLoadEntities, synchronize: true }), apiKeyModule] })
+    @Module({
+      imports: [
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database: ':memory:',
+          autoLoadEntities,
+          synchronize: true,
+        }),
+        apiKeyModule,
+      ],
+    })
     class AppModule {}
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
     close = () => moduleRef.close();
@@ -145,7 +203,9 @@ describe('ApiKeyModule booted on SQLite', () => {
     expect(await service.isValid(key)).toBe(true);
     await service.revoke(apiKey.id);
     const repository = moduleRef.get<DataSource>(getDataSourceToken()).getRepository(ApiKey);
-    await expect(repository.update(apiKey.id, { revokedAt: null })).rejects.toBeInstanceOf(ApiKeyRevocationError);
+    await expect(repository.update(apiKey.id, { revokedAt: null })).rejects.toBeInstanceOf(
+      ApiKeyRevocationError,
+    );
     const loaded = await repository.findOneByOrFail({ id: apiKey.id });
     loaded.revokedAt = null;
     await expect(repository.save(loaded)).rejects.toBeInstanceOf(ApiKeyRevocationError);
@@ -159,7 +219,11 @@ describe('ApiKeyModule booted on SQLite', () => {
     @Module({ providers: [Settings], exports: [Settings] })
     class SettingsModule {}
     const moduleRef = await boot(
-      ApiKeyModule.forRootAsync({ imports: [SettingsModule], inject: [Settings], useFactory: (settings: Settings) => ({ keyword: settings.keyword, hasher: FAST_BCRYPT }) }),
+      ApiKeyModule.forRootAsync({
+        imports: [SettingsModule],
+        inject: [Settings],
+        useFactory: (settings: Settings) => ({ keyword: settings.keyword, hasher: FAST_BCRYPT }),
+      }),
     );
     expect(moduleRef.get<ResolvedApiKeyOptions>(API_KEY_MODULE_OPTIONS).keyword).toBe('Token');
   });
@@ -170,19 +234,25 @@ describe('ApiKeyModule booted on SQLite', () => {
   });
 
   it('fails to boot when an async factory returns a registration field, naming it', async () => {
-    const error = await boot(ApiKeyModule.forRootAsync({ useFactory: () => ({ entity: ApiKey }) as ApiKeyOptions })).catch((e: unknown) => e);
+    const error = await boot(
+      ApiKeyModule.forRootAsync({ useFactory: () => ({ entity: ApiKey }) as ApiKeyOptions }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiKeyConfigurationError);
     expect((error as ApiKeyConfigurationError).option).toBe('entity');
   });
 
   it('fails to boot when an async factory returns a bad option, naming it', async () => {
-    const error = await boot(ApiKeyModule.forRootAsync({ useFactory: async () => ({ header: 'Authorization' }) })).catch((e: unknown) => e);
+    const error = await boot(
+      ApiKeyModule.forRootAsync({ useFactory: async () => ({ header: 'Authorization' }) }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiKeyConfigurationError);
     expect((error as ApiKeyConfigurationError).option).toBe('header');
   });
 
   it('fails to boot when TypeORM does not know the entity, and says how to fix it', async () => {
-    const error = await boot(ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }), false).catch((e: unknown) => e);
+    const error = await boot(ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }), false).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ApiKeyConfigurationError);
     expect((error as ApiKeyConfigurationError).option).toBe('entity');
     expect((error as Error).message).toMatch(/autoLoadEntities/);
@@ -191,7 +261,12 @@ describe('ApiKeyModule booted on SQLite', () => {
   it('keeps two registrations apart: each guard and service sees its own table only', async () => {
     @Module({
       imports: [
-        TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', autoLoadEntities: true, synchronize: true }),
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database: ':memory:',
+          autoLoadEntities: true,
+          synchronize: true,
+        }),
         ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
         ApiKeyModule.forRoot({ name: 'partner', entity: PartnerApiKey, hasher: FAST_BCRYPT }),
       ],

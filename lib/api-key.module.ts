@@ -17,7 +17,18 @@ import {
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
 import { ApiKeyRevocationSubscriber } from './api-key.subscriber.js';
 
-const ASYNC_FIELDS = ['imports', 'useFactory', 'inject', 'useClass', 'useExisting', 'extraProviders', 'name', 'entity', 'dataSource', 'isGlobal'];
+const ASYNC_FIELDS = [
+  'imports',
+  'useFactory',
+  'inject',
+  'useClass',
+  'useExisting',
+  'extraProviders',
+  'name',
+  'entity',
+  'dataSource',
+  'isGlobal',
+];
 
 /**
  * Registers an API key entity with TypeORM and provides its `ApiKeyService` and guard.
@@ -42,10 +53,16 @@ export class ApiKeyModule {
    *
    * @throws {ApiKeyConfigurationError} at boot if an option is wrong or the entity is unknown to TypeORM
    */
-  static forRoot<T extends AbstractApiKey = AbstractApiKey>(options: ApiKeyModuleOptions<T> = {}): DynamicModule {
+  static forRoot<T extends AbstractApiKey = AbstractApiKey>(
+    options: ApiKeyModuleOptions<T> = {},
+  ): DynamicModule {
     const registration = validateRegistration(options);
     if (options.isGlobal !== undefined && typeof options.isGlobal !== 'boolean') {
-      throw new ApiKeyConfigurationError('isGlobal', `expected true or false, got ${JSON.stringify(options.isGlobal)}.`, 'set isGlobal: true or leave it unset.');
+      throw new ApiKeyConfigurationError(
+        'isGlobal',
+        `expected true or false, got ${JSON.stringify(options.isGlobal)}.`,
+        'set isGlobal: true or leave it unset.',
+      );
     }
     const { name: _n, entity: _e, dataSource: _d, isGlobal: _g, ...keyOptions } = options;
     const optionsProvider: Provider = {
@@ -61,16 +78,28 @@ export class ApiKeyModule {
    * @throws {ApiKeyConfigurationError} at boot if an option is wrong, none or several of
    *   `useFactory`/`useClass`/`useExisting` are given, or the entity is unknown to TypeORM
    */
-  static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(options: ApiKeyModuleAsyncOptions<T>): DynamicModule {
+  static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(
+    options: ApiKeyModuleAsyncOptions<T>,
+  ): DynamicModule {
     for (const key of Object.keys(options ?? {})) {
       if (!ASYNC_FIELDS.includes(key)) {
-        throw new ApiKeyConfigurationError(key, 'is not a forRootAsync() field.', `return it from useFactory, or use one of: ${ASYNC_FIELDS.join(', ')}.`);
+        throw new ApiKeyConfigurationError(
+          key,
+          'is not a forRootAsync() field.',
+          `return it from useFactory, or use one of: ${ASYNC_FIELDS.join(', ')}.`,
+        );
       }
     }
     const registration = validateRegistration(options);
-    const given = [options.useFactory, options.useClass, options.useExisting].filter(Boolean).length;
+    const given = [options.useFactory, options.useClass, options.useExisting].filter(
+      Boolean,
+    ).length;
     if (given !== 1) {
-      throw new ApiKeyConfigurationError('forRootAsync', `expected exactly one of useFactory, useClass or useExisting, got ${given}.`, 'pass one of them.');
+      throw new ApiKeyConfigurationError(
+        'forRootAsync',
+        `expected exactly one of useFactory, useClass or useExisting, got ${given}.`,
+        'pass one of them.',
+      );
     }
     const token = getApiKeyOptionsToken(registration.name);
     const providers: Provider[] = [...(options.extraProviders ?? [])];
@@ -78,15 +107,19 @@ export class ApiKeyModule {
       const factory = options.useFactory;
       providers.push({
         provide: token,
-        useFactory: async (...args: unknown[]) => resolveApiKeyOptions(await factory(...args), registration),
+        useFactory: async (...args: unknown[]) =>
+          resolveApiKeyOptions(await factory(...args), registration),
         inject: options.inject ?? [],
       });
     } else {
-      const factoryClass = (options.useClass ?? options.useExisting) as Type<ApiKeyOptionsFactory<T>>;
+      const factoryClass = (options.useClass ?? options.useExisting) as Type<
+        ApiKeyOptionsFactory<T>
+      >;
       if (options.useClass) providers.push({ provide: factoryClass, useClass: factoryClass });
       providers.push({
         provide: token,
-        useFactory: async (factory: ApiKeyOptionsFactory<T>) => resolveApiKeyOptions(await factory.createApiKeyOptions(), registration),
+        useFactory: async (factory: ApiKeyOptionsFactory<T>) =>
+          resolveApiKeyOptions(await factory.createApiKeyOptions(), registration),
         inject: [factoryClass],
       });
     }
@@ -114,7 +147,11 @@ export class ApiKeyModule {
             `set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ${entity.name} to its entities list.`,
           );
         }
-        if (!ds.subscribers.some((s) => s instanceof ApiKeyRevocationSubscriber && s.listenTo() === entity)) {
+        if (
+          !ds.subscribers.some(
+            (s) => s instanceof ApiKeyRevocationSubscriber && s.listenTo() === entity,
+          )
+        ) {
           ds.subscribers.push(new ApiKeyRevocationSubscriber(entity));
         }
         return ds.getRepository(entity);
@@ -124,7 +161,8 @@ export class ApiKeyModule {
     const serviceToken = getApiKeyServiceToken(name);
     const serviceProvider: Provider = {
       provide: serviceToken,
-      useFactory: (options: ResolvedApiKeyOptions<T>, repository) => new ApiKeyService<T>(options, repository),
+      useFactory: (options: ResolvedApiKeyOptions<T>, repository) =>
+        new ApiKeyService<T>(options, repository),
       inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
     };
     const guard = createApiKeyGuard(name);

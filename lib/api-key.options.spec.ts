@@ -6,7 +6,14 @@ import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
-import { defaultColdConcurrency, KEY_OPTIONS, REGISTRATION_OPTIONS, resolveApiKeyOptions, validateRegistration, type ApiKeyOptions } from './api-key.options.js';
+import {
+  defaultColdConcurrency,
+  KEY_OPTIONS,
+  REGISTRATION_OPTIONS,
+  resolveApiKeyOptions,
+  validateRegistration,
+  type ApiKeyOptions,
+} from './api-key.options.js';
 
 const REGISTRATION = { name: DEFAULT_API_KEY_NAME, entity: ApiKey };
 const HMAC = new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) });
@@ -24,7 +31,9 @@ function configurationError(attempt: () => unknown): ApiKeyConfigurationError {
 
 /** Asserts that `options` are refused with an error naming `option` in both its field and its message. */
 function expectRefused(options: unknown, option: string, also?: RegExp): void {
-  const error = configurationError(() => resolveApiKeyOptions(options as ApiKeyOptions, REGISTRATION));
+  const error = configurationError(() =>
+    resolveApiKeyOptions(options as ApiKeyOptions, REGISTRATION),
+  );
   expect(error.option).toBe(option);
   expect(error.message).toContain(`option "${option}"`);
   expect(error.message).toContain('Fix:');
@@ -59,7 +68,12 @@ describe('resolveApiKeyOptions defaults', () => {
       usableWhere: null,
       realm: 'api',
       verificationMemo: { maxEntries: 10_000 },
-      coldPath: { maxConcurrent: defaultColdConcurrency(availableParallelism()), maxQueued: 100, maxQueuedPerKey: 10, failureMemoEntries: 10_000 },
+      coldPath: {
+        maxConcurrent: defaultColdConcurrency(availableParallelism()),
+        maxQueued: 100,
+        maxQueuedPerKey: 10,
+        failureMemoEntries: 10_000,
+      },
       usageTracking: { interval: 60_000 },
       rowCacheTtl: 0,
     });
@@ -99,28 +113,52 @@ describe('resolveApiKeyOptions defaults', () => {
       rowCacheTtl: 500,
       usableWhere: { name: 'x' },
     } as const;
-    expect(resolveApiKeyOptions(given, REGISTRATION)).toMatchObject({ ...given, header: 'x-api-key' });
+    expect(resolveApiKeyOptions(given, REGISTRATION)).toMatchObject({
+      ...given,
+      header: 'x-api-key',
+    });
   });
 
   it('fills nested defaults when only some nested fields are given', () => {
-    const resolved = resolveApiKeyOptions({ coldPath: { maxQueued: 5 }, verificationMemo: {}, usageTracking: {} }, REGISTRATION);
-    expect(resolved.coldPath).toEqual({ maxConcurrent: defaultColdConcurrency(), maxQueued: 5, maxQueuedPerKey: 10, failureMemoEntries: 10_000 });
+    const resolved = resolveApiKeyOptions(
+      { coldPath: { maxQueued: 5 }, verificationMemo: {}, usageTracking: {} },
+      REGISTRATION,
+    );
+    expect(resolved.coldPath).toEqual({
+      maxConcurrent: defaultColdConcurrency(),
+      maxQueued: 5,
+      maxQueuedPerKey: 10,
+      failureMemoEntries: 10_000,
+    });
     expect(resolved.verificationMemo).toEqual({ maxEntries: 10_000 });
     expect(resolved.usageTracking).toEqual({ interval: 60_000 });
   });
 
   it('lists every option for the README check', () => {
-    expect([...KEY_OPTIONS].sort()).toEqual(
-      ['brand', 'clock', 'coldPath', 'hasher', 'header', 'keyword', 'legacyHashers', 'realm', 'rowCacheTtl', 'usableWhere', 'usageTracking', 'verificationMemo'],
-    );
+    expect([...KEY_OPTIONS].sort()).toEqual([
+      'brand',
+      'clock',
+      'coldPath',
+      'hasher',
+      'header',
+      'keyword',
+      'legacyHashers',
+      'realm',
+      'rowCacheTtl',
+      'usableWhere',
+      'usageTracking',
+      'verificationMemo',
+    ]);
     expect([...REGISTRATION_OPTIONS].sort()).toEqual(['dataSource', 'entity', 'isGlobal', 'name']);
   });
 });
 
 describe('resolveApiKeyOptions refuses, naming the option', () => {
-  it('an unknown option such as `headers`', () => expectRefused({ headers: 'X-Api-Key' }, 'headers', /not an ApiKeyModule option/));
-  it.each(['hasher', 'keyword', 'header', 'clock', 'verificationMemo', 'usageTracking'])('%s: null, rather than silently using the default', (option) =>
-    expectRefused({ [option]: null }, option, /is null/),
+  it('an unknown option such as `headers`', () =>
+    expectRefused({ headers: 'X-Api-Key' }, 'headers', /not an ApiKeyModule option/));
+  it.each(['hasher', 'keyword', 'header', 'clock', 'verificationMemo', 'usageTracking'])(
+    '%s: null, rather than silently using the default',
+    (option) => expectRefused({ [option]: null }, option, /is null/),
   );
   it('options that are not an object', () => {
     expectRefused('X-Api-Key', 'options');
@@ -131,28 +169,48 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     expectRefused({ header: 'Authorization' }, 'header', /cannot be Authorization/);
     expectRefused({ header: 'AUTHORIZATION' }, 'header');
   });
-  it.each(['X Api Key', 'X-Api-Key:', '', 'X-Api-Key\r\nX-Evil: 1', 'Ключ'])('header %j, which is not a header name', (header) =>
-    expectRefused({ header }, 'header', /not a valid header name/),
+  it.each(['X Api Key', 'X-Api-Key:', '', 'X-Api-Key\r\nX-Evil: 1', 'Ключ'])(
+    'header %j, which is not a header name',
+    (header) => expectRefused({ header }, 'header', /not a valid header name/),
   );
   it('a header that is not a string', () => expectRefused({ header: 42 }, 'header'));
 
-  it.each(['Api Key', '', 'Api-Key:', 'Bearer\n'])('keyword %j', (keyword) => expectRefused({ keyword }, 'keyword', /not a valid authorization scheme/));
+  it.each(['Api Key', '', 'Api-Key:', 'Bearer\n'])('keyword %j', (keyword) =>
+    expectRefused({ keyword }, 'keyword', /not a valid authorization scheme/),
+  );
 
-  it.each(['sk.live.', 'sk live', 'sk/live', 'ключ', 'x'.repeat(33)])('brand %j', (brand) => expectRefused({ brand }, 'brand'));
+  it.each(['sk.live.', 'sk live', 'sk/live', 'ключ', 'x'.repeat(33)])('brand %j', (brand) =>
+    expectRefused({ brand }, 'brand'),
+  );
 
   it("a brand that would push keys past bcrypt's 72 bytes, but not the same brand with HMAC", () => {
     const longBrand = 'b'.repeat(32);
-    expectRefused({ brand: longBrand }, 'brand', /73 bytes long, but bcrypt only reads the first 72/);
+    expectRefused(
+      { brand: longBrand },
+      'brand',
+      /73 bytes long, but bcrypt only reads the first 72/,
+    );
     expectRefused({ brand: longBrand, hasher: new BcryptApiKeyHasher({ cost: 4 }) }, 'brand');
-    expect(resolveApiKeyOptions({ brand: longBrand, hasher: HMAC }, REGISTRATION).brand).toBe(longBrand);
-    expect(resolveApiKeyOptions({ brand: 'b'.repeat(31) }, REGISTRATION).brand).toBe('b'.repeat(31));
+    expect(resolveApiKeyOptions({ brand: longBrand, hasher: HMAC }, REGISTRATION).brand).toBe(
+      longBrand,
+    );
+    expect(resolveApiKeyOptions({ brand: 'b'.repeat(31) }, REGISTRATION).brand).toBe(
+      'b'.repeat(31),
+    );
   });
 
   it('a long brand when a legacy hasher is bcrypt, since old keys are still checked with it', () =>
-    expectRefused({ brand: 'b'.repeat(32), hasher: HMAC, legacyHashers: [new BcryptApiKeyHasher({ cost: 4 })] }, 'brand'));
+    expectRefused(
+      { brand: 'b'.repeat(32), hasher: HMAC, legacyHashers: [new BcryptApiKeyHasher({ cost: 4 })] },
+      'brand',
+    ));
 
   it('a hasher that does not implement ApiKeyHasher', () => {
-    expectRefused({ hasher: { hash: async () => 'x', verify: async () => true } }, 'hasher', /does not implement ApiKeyHasher/);
+    expectRefused(
+      { hasher: { hash: async () => 'x', verify: async () => true } },
+      'hasher',
+      /does not implement ApiKeyHasher/,
+    );
     expectRefused({ hasher: 'bcrypt' }, 'hasher');
   });
 
@@ -166,7 +224,10 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     expectRefused({ usableWhere: 'active = 1' }, 'usableWhere');
     expectRefused({ usableWhere: [{ name: 'x' }] }, 'usableWhere');
   });
-  it.each(['say "hi"', 'back\\slash', 'line\nbreak', 'naïve'])('realm %j, which cannot go in WWW-Authenticate', (realm) => expectRefused({ realm }, 'realm'));
+  it.each(['say "hi"', 'back\\slash', 'line\nbreak', 'naïve'])(
+    'realm %j, which cannot go in WWW-Authenticate',
+    (realm) => expectRefused({ realm }, 'realm'),
+  );
 
   it.each([
     [{ verificationMemo: { maxEntries: 0 } }, 'verificationMemo.maxEntries'],
@@ -188,20 +249,32 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     [{ verificationMemo: { maxEntrys: 10 } }, 'verificationMemo.maxEntrys'],
     [{ coldPath: { concurrency: 2 } }, 'coldPath.concurrency'],
     [{ usageTracking: { intervalMs: 1000 } }, 'usageTracking.intervalMs'],
-  ])('%j: an unknown nested field', (options, option) => expectRefused(options, option, /is not an option/));
+  ])('%j: an unknown nested field', (options, option) =>
+    expectRefused(options, option, /is not an option/),
+  );
 
-  it('coldPath: false, because the hashing bound cannot be switched off', () => expectRefused({ coldPath: false }, 'coldPath', /cannot be turned off/));
-  it.each(['verificationMemo', 'coldPath', 'usageTracking'])('%s given as true or a number', (option) => {
-    expectRefused({ [option]: true }, option);
-    expectRefused({ [option]: 5 }, option);
-  });
+  it('coldPath: false, because the hashing bound cannot be switched off', () =>
+    expectRefused({ coldPath: false }, 'coldPath', /cannot be turned off/));
+  it.each(['verificationMemo', 'coldPath', 'usageTracking'])(
+    '%s given as true or a number',
+    (option) => {
+      expectRefused({ [option]: true }, option);
+      expectRefused({ [option]: 5 }, option);
+    },
+  );
 
   it.each(REGISTRATION_OPTIONS)('%s returned from an async options factory', (option) => {
-    expectRefused({ [option]: option === 'isGlobal' ? true : 'x' }, option, /cannot be returned by an async options factory/);
+    expectRefused(
+      { [option]: option === 'isGlobal' ? true : 'x' },
+      option,
+      /cannot be returned by an async options factory/,
+    );
   });
 
   it('registration fields only where the caller allows them', () => {
-    expect(() => resolveApiKeyOptions({ name: 'x' } as ApiKeyOptions, REGISTRATION, true)).not.toThrow();
+    expect(() =>
+      resolveApiKeyOptions({ name: 'x' } as ApiKeyOptions, REGISTRATION, true),
+    ).not.toThrow();
   });
 });
 
@@ -211,7 +284,10 @@ describe('validateRegistration', () => {
   });
 
   it('accepts a decorated subclass of AbstractApiKey under a valid name', () => {
-    expect(validateRegistration({ name: 'project-keys_2', entity: ProjectApiKey })).toEqual({ name: 'project-keys_2', entity: ProjectApiKey });
+    expect(validateRegistration({ name: 'project-keys_2', entity: ProjectApiKey })).toEqual({
+      name: 'project-keys_2',
+      entity: ProjectApiKey,
+    });
   });
 
   it('refuses an entity that does not extend AbstractApiKey', () => {
@@ -221,14 +297,20 @@ describe('validateRegistration', () => {
   });
 
   it('refuses AbstractApiKey itself and things that are not classes', () => {
-    expect(configurationError(() => validateRegistration({ entity: AbstractApiKey as any })).option).toBe('entity');
-    expect(configurationError(() => validateRegistration({ entity: 'ApiKey' as any })).option).toBe('entity');
+    expect(
+      configurationError(() => validateRegistration({ entity: AbstractApiKey as any })).option,
+    ).toBe('entity');
+    expect(configurationError(() => validateRegistration({ entity: 'ApiKey' as any })).option).toBe(
+      'entity',
+    );
   });
 
   it('refuses a key class without @Entity, and says to add it', () => {
     const error = configurationError(() => validateRegistration({ entity: UndecoratedApiKey }));
     expect(error.option).toBe('entity');
-    expect(error.message).toMatch(/UndecoratedApiKey is not decorated with @Entity\(\).*add @Entity/);
+    expect(error.message).toMatch(
+      /UndecoratedApiKey is not decorated with @Entity\(\).*add @Entity/,
+    );
   });
 
   it.each(['', 'has space', 'dots.in.name', 'ключ', 42])('refuses name %j', (name) => {

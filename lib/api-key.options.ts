@@ -1,6 +1,11 @@
 import { availableParallelism } from 'node:os';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
-import { getMetadataArgsStorage, type DataSource, type DataSourceOptions, type FindOptionsWhere } from 'typeorm';
+import {
+  getMetadataArgsStorage,
+  type DataSource,
+  type DataSourceOptions,
+  type FindOptionsWhere,
+} from 'typeorm';
 import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
@@ -90,7 +95,9 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
  *
  * @publicApi
  */
-export interface ApiKeyModuleOptions<T extends AbstractApiKey = AbstractApiKey> extends ApiKeyOptions<T> {
+export interface ApiKeyModuleOptions<
+  T extends AbstractApiKey = AbstractApiKey,
+> extends ApiKeyOptions<T> {
   /**
    * Registration name, for several key types side by side. Each name gets its own service
    * (`@InjectApiKeyService(name)`) and guard (`createApiKeyGuard(name)`). Default `default`.
@@ -120,7 +127,8 @@ export interface ApiKeyOptionsFactory<T extends AbstractApiKey = AbstractApiKey>
  * @publicApi
  */
 export interface ApiKeyModuleAsyncOptions<T extends AbstractApiKey = AbstractApiKey>
-  extends Pick<ModuleMetadata, 'imports'>,
+  extends
+    Pick<ModuleMetadata, 'imports'>,
     Pick<ApiKeyModuleOptions<T>, 'name' | 'entity' | 'dataSource' | 'isGlobal'> {
   /** Factory returning the options; its arguments are the providers listed in `inject`. */
   useFactory?: (...args: any[]) => ApiKeyOptions<T> | Promise<ApiKeyOptions<T>>;
@@ -151,18 +159,38 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   clock: () => Date;
   realm: string;
   verificationMemo: { maxEntries: number } | false;
-  coldPath: { maxConcurrent: number; maxQueued: number; maxQueuedPerKey: number; failureMemoEntries: number };
+  coldPath: {
+    maxConcurrent: number;
+    maxQueued: number;
+    maxQueuedPerKey: number;
+    failureMemoEntries: number;
+  };
   usageTracking: { interval: number } | false;
   rowCacheTtl: number;
 }
 
 /** Every key option, for the README completeness check. */
 export const KEY_OPTIONS: ReadonlyArray<keyof ApiKeyOptions> = [
-  'header', 'keyword', 'brand', 'hasher', 'legacyHashers', 'usableWhere', 'clock', 'realm',
-  'verificationMemo', 'coldPath', 'usageTracking', 'rowCacheTtl',
+  'header',
+  'keyword',
+  'brand',
+  'hasher',
+  'legacyHashers',
+  'usableWhere',
+  'clock',
+  'realm',
+  'verificationMemo',
+  'coldPath',
+  'usageTracking',
+  'rowCacheTtl',
 ];
 /** Options of forRoot that shape the module rather than key handling. */
-export const REGISTRATION_OPTIONS: ReadonlyArray<keyof ApiKeyModuleOptions> = ['name', 'entity', 'dataSource', 'isGlobal'];
+export const REGISTRATION_OPTIONS: ReadonlyArray<keyof ApiKeyModuleOptions> = [
+  'name',
+  'entity',
+  'dataSource',
+  'isGlobal',
+];
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -171,31 +199,54 @@ function fail(option: string, problem: string, fix: string): never {
   throw new ApiKeyConfigurationError(option, problem, fix);
 }
 
-function positiveInteger(option: string, value: unknown, fallback: number, allowZero = false): number {
+function positiveInteger(
+  option: string,
+  value: unknown,
+  fallback: number,
+  allowZero = false,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    fail(option, `expected ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(value)}.`, `set ${option} to a whole number${allowZero ? ' (0 to disable)' : ' of 1 or more'}.`);
+    fail(
+      option,
+      `expected ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(value)}.`,
+      `set ${option} to a whole number${allowZero ? ' (0 to disable)' : ' of 1 or more'}.`,
+    );
   }
   return value;
 }
 
 function isHasher(value: unknown): value is ApiKeyHasher {
   const h = value as ApiKeyHasher;
-  return !!h && ['hash', 'verify', 'recognizes', 'needsRehash'].every((m) => typeof (h as any)[m] === 'function');
+  return (
+    !!h &&
+    ['hash', 'verify', 'recognizes', 'needsRehash'].every(
+      (m) => typeof (h as any)[m] === 'function',
+    )
+  );
 }
 
 function objectOrFalse(option: string, value: unknown): Record<string, unknown> | false {
   if (value === false) return false;
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail(option, `expected an object or false, got ${JSON.stringify(value)}.`, `pass { ... } to configure it or false to turn it off.`);
+    fail(
+      option,
+      `expected an object or false, got ${JSON.stringify(value)}.`,
+      `pass { ... } to configure it or false to turn it off.`,
+    );
   }
   return value as Record<string, unknown>;
 }
 
 function refuseUnknown(option: string, value: Record<string, unknown>, known: string[]): void {
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) fail(`${option}.${key}`, 'is not an option.', `remove it, or use one of: ${known.join(', ')}.`);
+    if (!known.includes(key))
+      fail(
+        `${option}.${key}`,
+        'is not an option.',
+        `remove it, or use one of: ${known.join(', ')}.`,
+      );
   }
 }
 
@@ -209,14 +260,26 @@ export function validateRegistration<T extends AbstractApiKey>(
 ): { name: string; entity: Type<T> } {
   const name = registration.name ?? DEFAULT_API_KEY_NAME;
   if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
-    fail('name', `${JSON.stringify(name)} is not a valid registration name.`, 'use letters, digits, "_" or "-", e.g. "partner".');
+    fail(
+      'name',
+      `${JSON.stringify(name)} is not a valid registration name.`,
+      'use letters, digits, "_" or "-", e.g. "partner".',
+    );
   }
   const entity = (registration.entity ?? ApiKey) as Type<T>;
   if (typeof entity !== 'function' || !(entity.prototype instanceof AbstractApiKey)) {
-    fail('entity', `${String((entity as any)?.name ?? entity)} does not extend AbstractApiKey.`, 'declare your key entity as `class MyKey extends AbstractApiKey` with @Entity().');
+    fail(
+      'entity',
+      `${String((entity as any)?.name ?? entity)} does not extend AbstractApiKey.`,
+      'declare your key entity as `class MyKey extends AbstractApiKey` with @Entity().',
+    );
   }
   if (!getMetadataArgsStorage().tables.some((table) => table.target === entity)) {
-    fail('entity', `${entity.name} is not decorated with @Entity().`, `add @Entity('your_table') to ${entity.name}.`);
+    fail(
+      'entity',
+      `${entity.name} is not decorated with @Entity().`,
+      `add @Entity('your_table') to ${entity.name}.`,
+    );
   }
   return { name, entity };
 }
@@ -234,12 +297,20 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
 ): ResolvedApiKeyOptions<T> {
   if (options == null) options = {};
   if (typeof options !== 'object' || Array.isArray(options)) {
-    fail('options', `expected an object, got ${JSON.stringify(options)}.`, 'return an options object (or {}) from your factory.');
+    fail(
+      'options',
+      `expected an object, got ${JSON.stringify(options)}.`,
+      'return an options object (or {}) from your factory.',
+    );
   }
   const known = allowRegistrationFields ? [...KEY_OPTIONS, ...REGISTRATION_OPTIONS] : KEY_OPTIONS;
   for (const key of Object.keys(options)) {
     if ((REGISTRATION_OPTIONS as string[]).includes(key) && !allowRegistrationFields) {
-      fail(key, 'cannot be returned by an async options factory, because it changes which providers exist.', `pass ${key} at the top level of forRootAsync({ ${key}, useFactory }).`);
+      fail(
+        key,
+        'cannot be returned by an async options factory, because it changes which providers exist.',
+        `pass ${key} at the top level of forRootAsync({ ${key}, useFactory }).`,
+      );
     }
     if (!(known as string[]).includes(key)) {
       fail(key, 'is not an ApiKeyModule option.', `remove it, or use one of: ${known.join(', ')}.`);
@@ -253,50 +324,106 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
   let header: string | null = null;
   if (options.header !== undefined) {
     if (typeof options.header !== 'string' || !HTTP_TOKEN.test(options.header)) {
-      fail('header', `${JSON.stringify(options.header)} is not a valid header name.`, 'use a header name such as "X-Api-Key".');
+      fail(
+        'header',
+        `${JSON.stringify(options.header)} is not a valid header name.`,
+        'use a header name such as "X-Api-Key".',
+      );
     }
     if (options.header.toLowerCase() === 'authorization') {
-      fail('header', 'cannot be Authorization.', 'leave header unset to read `Authorization: <keyword> <key>`, and set keyword for another scheme.');
+      fail(
+        'header',
+        'cannot be Authorization.',
+        'leave header unset to read `Authorization: <keyword> <key>`, and set keyword for another scheme.',
+      );
     }
     header = options.header.toLowerCase();
   }
   const keyword = options.keyword ?? 'Api-Key';
   if (typeof keyword !== 'string' || !HTTP_TOKEN.test(keyword)) {
-    fail('keyword', `${JSON.stringify(keyword)} is not a valid authorization scheme.`, 'use a single word such as "Api-Key" or "Bearer".');
+    fail(
+      'keyword',
+      `${JSON.stringify(keyword)} is not a valid authorization scheme.`,
+      'use a single word such as "Api-Key" or "Bearer".',
+    );
   }
   const brand = options.brand ?? '';
   if (typeof brand !== 'string' || !BRAND_PATTERN.test(brand)) {
-    fail('brand', `${JSON.stringify(brand)} is not allowed.`, 'use at most 32 letters, digits, "_" or "-", e.g. "sk_live_".');
+    fail(
+      'brand',
+      `${JSON.stringify(brand)} is not allowed.`,
+      'use at most 32 letters, digits, "_" or "-", e.g. "sk_live_".',
+    );
   }
   const hasher = options.hasher ?? new BcryptApiKeyHasher();
   if (!isHasher(hasher)) {
-    fail('hasher', 'does not implement ApiKeyHasher (hash, verify, recognizes, needsRehash).', 'pass new BcryptApiKeyHasher(), new HmacSha256ApiKeyHasher({ secret }) or your own ApiKeyHasher.');
+    fail(
+      'hasher',
+      'does not implement ApiKeyHasher (hash, verify, recognizes, needsRehash).',
+      'pass new BcryptApiKeyHasher(), new HmacSha256ApiKeyHasher({ secret }) or your own ApiKeyHasher.',
+    );
   }
   const legacyHashers = options.legacyHashers ?? [];
   if (!Array.isArray(legacyHashers) || !legacyHashers.every(isHasher)) {
-    fail('legacyHashers', 'must be an array of ApiKeyHasher.', 'pass e.g. [new BcryptApiKeyHasher()] or leave it unset.');
+    fail(
+      'legacyHashers',
+      'must be an array of ApiKeyHasher.',
+      'pass e.g. [new BcryptApiKeyHasher()] or leave it unset.',
+    );
   }
   for (const h of [hasher, ...legacyHashers]) {
     if (h.maxInputBytes !== undefined && keyLength(brand) > h.maxInputBytes) {
-      fail('brand', `makes keys ${keyLength(brand)} bytes long, but ${h.algorithm} only reads the first ${h.maxInputBytes}; the rest of the secret would be ignored.`, `shorten brand to at most ${h.maxInputBytes - keyLength('')} characters, or use HmacSha256ApiKeyHasher.`);
+      fail(
+        'brand',
+        `makes keys ${keyLength(brand)} bytes long, but ${h.algorithm} only reads the first ${h.maxInputBytes}; the rest of the secret would be ignored.`,
+        `shorten brand to at most ${h.maxInputBytes - keyLength('')} characters, or use HmacSha256ApiKeyHasher.`,
+      );
     }
   }
-  if (options.usableWhere !== undefined && (typeof options.usableWhere !== 'object' || options.usableWhere === null || Array.isArray(options.usableWhere))) {
-    fail('usableWhere', 'must be a TypeORM where object.', 'pass e.g. { partner: { active: true } }.');
+  if (
+    options.usableWhere !== undefined &&
+    (typeof options.usableWhere !== 'object' ||
+      options.usableWhere === null ||
+      Array.isArray(options.usableWhere))
+  ) {
+    fail(
+      'usableWhere',
+      'must be a TypeORM where object.',
+      'pass e.g. { partner: { active: true } }.',
+    );
   }
   if (options.clock !== undefined && typeof options.clock !== 'function') {
     fail('clock', 'must be a function returning a Date.', 'pass e.g. () => new Date().');
   }
   const realm = options.realm ?? 'api';
-  if (typeof realm !== 'string' || !/^[\x20-\x7e]*$/.test(realm) || realm.includes('"') || realm.includes('\\')) {
-    fail('realm', `${JSON.stringify(realm)} cannot be put in a WWW-Authenticate header.`, 'use printable ASCII without quotes or backslashes.');
+  if (
+    typeof realm !== 'string' ||
+    !/^[\x20-\x7e]*$/.test(realm) ||
+    realm.includes('"') ||
+    realm.includes('\\')
+  ) {
+    fail(
+      'realm',
+      `${JSON.stringify(realm)} cannot be put in a WWW-Authenticate header.`,
+      'use printable ASCII without quotes or backslashes.',
+    );
   }
 
   const memo = objectOrFalse('verificationMemo', options.verificationMemo);
   if (memo) refuseUnknown('verificationMemo', memo, ['maxEntries']);
   const cold = objectOrFalse('coldPath', options.coldPath);
-  if (cold === false) fail('coldPath', 'cannot be turned off.', 'pass { maxConcurrent, maxQueued, maxQueuedPerKey, failureMemoEntries } or leave it unset.');
-  refuseUnknown('coldPath', cold, ['maxConcurrent', 'maxQueued', 'maxQueuedPerKey', 'failureMemoEntries']);
+  if (cold === false)
+    fail(
+      'coldPath',
+      'cannot be turned off.',
+      'pass { maxConcurrent, maxQueued, maxQueuedPerKey, failureMemoEntries } or leave it unset.',
+    );
+  refuseUnknown('coldPath', cold, [
+    'maxConcurrent',
+    'maxQueued',
+    'maxQueuedPerKey',
+    'failureMemoEntries',
+  ]);
   const usage = objectOrFalse('usageTracking', options.usageTracking);
   if (usage) refuseUnknown('usageTracking', usage, ['interval']);
 
@@ -311,14 +438,27 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     usableWhere: (options.usableWhere as FindOptionsWhere<T> | undefined) ?? null,
     clock: options.clock ?? (() => new Date()),
     realm,
-    verificationMemo: memo && { maxEntries: positiveInteger('verificationMemo.maxEntries', memo.maxEntries, 10_000) },
+    verificationMemo: memo && {
+      maxEntries: positiveInteger('verificationMemo.maxEntries', memo.maxEntries, 10_000),
+    },
     coldPath: {
-      maxConcurrent: positiveInteger('coldPath.maxConcurrent', cold.maxConcurrent, defaultColdConcurrency()),
+      maxConcurrent: positiveInteger(
+        'coldPath.maxConcurrent',
+        cold.maxConcurrent,
+        defaultColdConcurrency(),
+      ),
       maxQueued: positiveInteger('coldPath.maxQueued', cold.maxQueued, 100, true),
       maxQueuedPerKey: positiveInteger('coldPath.maxQueuedPerKey', cold.maxQueuedPerKey, 10, true),
-      failureMemoEntries: positiveInteger('coldPath.failureMemoEntries', cold.failureMemoEntries, 10_000, true),
+      failureMemoEntries: positiveInteger(
+        'coldPath.failureMemoEntries',
+        cold.failureMemoEntries,
+        10_000,
+        true,
+      ),
     },
-    usageTracking: usage && { interval: positiveInteger('usageTracking.interval', usage.interval, 60_000) },
+    usageTracking: usage && {
+      interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
+    },
     rowCacheTtl: positiveInteger('rowCacheTtl', options.rowCacheTtl, 0, true),
   };
 }

@@ -142,13 +142,20 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     // A wrong secret sent in a burst also costs one check, then the failure memo answers it.
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     const other = counted();
-    expect(await Promise.all(Array.from({ length: 4 }, () => other.service.isValid(wrong)))).toEqual(Array(4).fill(false));
+    expect(
+      await Promise.all(Array.from({ length: 4 }, () => other.service.isValid(wrong))),
+    ).toEqual(Array(4).fill(false));
     expect(other.hasher.verifyCalls).toBe(1);
   });
 
   it('lets one key have at most coldPath.maxQueuedPerKey checks waiting, while other keys are still checked', async () => {
-    const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 } });
-    const [flooded, fresh] = await Promise.all([service.create({ name: 'flooded' }), service.create({ name: 'fresh' })]);
+    const { hasher, service } = counted({
+      coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 },
+    });
+    const [flooded, fresh] = await Promise.all([
+      service.create({ name: 'flooded' }),
+      service.create({ name: 'fresh' }),
+    ]);
     const wrong = () => `${flooded.apiKey.prefix}.${generateKey().key.slice(9)}`;
     hasher.hold();
     const entered = hasher.nextEntry();
@@ -163,9 +170,12 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       ),
     );
     expect(await Promise.race(attempts)).toBeInstanceOf(ApiKeyStoreUnavailableError);
-    const freshCheck = service.isValid(fresh.key).then((valid) => void finished.push(`fresh: ${valid}`));
+    const freshCheck = service
+      .isValid(fresh.key)
+      .then((valid) => void finished.push(`fresh: ${valid}`));
     // Let the fresh key's read finish and its check join the queue, behind the flooded key's two.
-    while ((service as any).limiter.queued < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((service as any).limiter.queued < 3)
+      await new Promise((resolve) => setTimeout(resolve, 5));
     hasher.release();
     expect(await running).toBe(false);
     await Promise.all([...attempts, freshCheck]);
@@ -213,7 +223,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     const { hasher, service } = counted();
     const { apiKey, key } = await service.create({ name: 'memo-failures' });
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
-    for (let i = 0; i < 5; i++) expect(await service.verify(wrong)).toMatchObject({ valid: false, reason: 'bad_secret' });
+    for (let i = 0; i < 5; i++)
+      expect(await service.verify(wrong)).toMatchObject({ valid: false, reason: 'bad_secret' });
     expect(hasher.verifyCalls).toBe(1);
     const anotherWrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     expect(await service.isValid(anotherWrong)).toBe(false);
@@ -248,7 +259,9 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('keeps at most maxEntries keys memoised, evicting the least recently used', async () => {
     const { hasher, service } = counted({ verificationMemo: { maxEntries: 2 } });
-    const [a, b, c] = await Promise.all(['lru-a', 'lru-b', 'lru-c'].map((name) => service.create({ name })));
+    const [a, b, c] = await Promise.all(
+      ['lru-a', 'lru-b', 'lru-c'].map((name) => service.create({ name })),
+    );
     for (const { key } of [a, b, c]) expect(await service.isValid(key)).toBe(true);
     expect(hasher.verifyCalls).toBe(3);
     // a was evicted by c; b and c are memoised.
@@ -265,7 +278,9 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('runs at most coldPath.maxConcurrent hashes at once', async () => {
     const { hasher, service } = counted({ coldPath: { maxConcurrent: 2, maxQueued: 10 } });
-    const created = await Promise.all(Array.from({ length: 5 }, (_, i) => service.create({ name: `cold-${i}` })));
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => service.create({ name: `cold-${i}` })),
+    );
     hasher.hold();
     const twoInside = Promise.all([hasher.nextEntry(), hasher.nextEntry()]);
     const checks = created.map(({ key }) => service.isValid(key));
@@ -279,7 +294,10 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('refuses with ApiKeyStoreUnavailableError, never a pass, when the cold-path queue is full', async () => {
     const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueued: 0 } });
-    const [first, second] = await Promise.all([service.create({ name: 'queue-1' }), service.create({ name: 'queue-2' })]);
+    const [first, second] = await Promise.all([
+      service.create({ name: 'queue-1' }),
+      service.create({ name: 'queue-2' }),
+    ]);
     hasher.hold();
     const entered = hasher.nextEntry();
     const firstCheck = service.isValid(first.key);

@@ -32,7 +32,11 @@ describe.each(ENGINES)('ApiKeyService.rotate on %s', (engine) => {
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    dataSource = await new DataSource({ ...db.options, entities: [Owner, OwnedApiKey], synchronize: true } as any).initialize();
+    dataSource = await new DataSource({
+      ...db.options,
+      entities: [Owner, OwnedApiKey],
+      synchronize: true,
+    } as any).initialize();
     const options = resolveApiKeyOptions<OwnedApiKey>(
       { hasher: new BcryptApiKeyHasher({ cost: 4 }), clock: () => now, usageTracking: false },
       { name: 'default', entity: OwnedApiKey },
@@ -47,13 +51,26 @@ describe.each(ENGINES)('ApiKeyService.rotate on %s', (engine) => {
 
   it('makes a new key with the same name, scopes, expiry and owner, and keeps the old one for the grace period', async () => {
     const expiresAt = new Date('2030-06-01T00:00:00.000Z');
-    const old = await service.create({ name: 'rotating', scopes: ['a', 'b'], expiresAt, owner: { id: 'owner-1' } as Owner, region: 'us' });
+    const old = await service.create({
+      name: 'rotating',
+      scopes: ['a', 'b'],
+      expiresAt,
+      owner: { id: 'owner-1' } as Owner,
+      region: 'us',
+    });
     const rotated = await service.rotate(old.apiKey.prefix, { gracePeriod: 60_000 });
 
     expect(rotated.key).not.toBe(old.key);
     expect(rotated.apiKey.prefix).not.toBe(old.apiKey.prefix);
-    const fresh = await dataSource.getRepository(OwnedApiKey).findOneOrFail({ where: { id: rotated.apiKey.id }, loadRelationIds: true });
-    expect(fresh).toMatchObject({ name: 'rotating', scopes: ['a', 'b'], region: 'us', owner: 'owner-1' });
+    const fresh = await dataSource
+      .getRepository(OwnedApiKey)
+      .findOneOrFail({ where: { id: rotated.apiKey.id }, loadRelationIds: true });
+    expect(fresh).toMatchObject({
+      name: 'rotating',
+      scopes: ['a', 'b'],
+      region: 'us',
+      owner: 'owner-1',
+    });
     expect(fresh.expiresAt?.toISOString()).toBe(expiresAt.toISOString());
     expect(rotated.previous.expiresAt?.toISOString()).toBe('2030-01-01T00:01:00.000Z');
 
@@ -66,7 +83,11 @@ describe.each(ENGINES)('ApiKeyService.rotate on %s', (engine) => {
 
   it('never extends the old key, and revokes it at once with a zero grace period', async () => {
     const soon = new Date(now.getTime() + 1_000);
-    const short = await service.create({ name: 'short', expiresAt: soon, owner: { id: 'owner-1' } as Owner });
+    const short = await service.create({
+      name: 'short',
+      expiresAt: soon,
+      owner: { id: 'owner-1' } as Owner,
+    });
     const rotated = await service.rotate(short.apiKey.id, { gracePeriod: 3_600_000 });
     expect(rotated.previous.expiresAt?.toISOString()).toBe(soon.toISOString());
 
@@ -77,10 +98,16 @@ describe.each(ENGINES)('ApiKeyService.rotate on %s', (engine) => {
   });
 
   it('refuses to rotate unknown, revoked keys and bad grace periods', async () => {
-    await expect(service.rotate('NoSuchK1', { gracePeriod: 0 })).rejects.toBeInstanceOf(ApiKeyNotFoundError);
+    await expect(service.rotate('NoSuchK1', { gracePeriod: 0 })).rejects.toBeInstanceOf(
+      ApiKeyNotFoundError,
+    );
     const k = await service.create({ name: 'to-revoke', owner: { id: 'owner-1' } as Owner });
-    await expect(service.rotate(k.apiKey.id, { gracePeriod: -1 })).rejects.toBeInstanceOf(ApiKeyValidationError);
+    await expect(service.rotate(k.apiKey.id, { gracePeriod: -1 })).rejects.toBeInstanceOf(
+      ApiKeyValidationError,
+    );
     await service.revoke(k.apiKey.id);
-    await expect(service.rotate(k.apiKey.id, { gracePeriod: 0 })).rejects.toBeInstanceOf(ApiKeyValidationError);
+    await expect(service.rotate(k.apiKey.id, { gracePeriod: 0 })).rejects.toBeInstanceOf(
+      ApiKeyValidationError,
+    );
   });
 });

@@ -18,20 +18,32 @@ describe.each(ENGINES)('rowCacheTtl on %s', (engine) => {
   let now = new Date('2031-01-01T00:00:00.000Z');
   const service = (options: ApiKeyOptions<ApiKey>) =>
     new ApiKeyService<ApiKey>(
-      resolveApiKeyOptions<ApiKey>({ hasher: new BcryptApiKeyHasher({ cost: 4 }), usageTracking: false, clock: () => now, ...options }, { name: 'default', entity: ApiKey }),
+      resolveApiKeyOptions<ApiKey>(
+        {
+          hasher: new BcryptApiKeyHasher({ cost: 4 }),
+          usageTracking: false,
+          clock: () => now,
+          ...options,
+        },
+        { name: 'default', entity: ApiKey },
+      ),
       dataSource.getRepository(ApiKey),
     );
 
   beforeAll(async () => {
     db = await createTestDatabase(engine);
-    dataSource = await new DataSource({ ...db.options, entities: [ApiKey], synchronize: true } as any).initialize();
+    dataSource = await new DataSource({
+      ...db.options,
+      entities: [ApiKey],
+      synchronize: true,
+    } as any).initialize();
   });
   afterAll(async () => {
     await dataSource?.destroy();
     await db?.drop();
   });
 
-  it('serves a cached row for the TTL, so another process\'s revocation waits for it, then applies', async () => {
+  it("serves a cached row for the TTL, so another process's revocation waits for it, then applies", async () => {
     const caching = service({ rowCacheTtl: 30_000 });
     const other = service({});
     const { key, apiKey } = await other.create({ name: 'cached' });

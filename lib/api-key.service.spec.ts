@@ -1,13 +1,18 @@
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, type Repository } from 'typeorm';
+import { Entity, JoinColumn, ManyToOne, PrimaryColumn, type Repository } from 'typeorm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
 import { FakeClock } from '../test/support/clock.js';
 import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../test/support/key-store.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
-import { ApiKeyNotFoundError, ApiKeyRevocationError, ApiKeyStoreUnavailableError, ApiKeyValidationError } from './api-key.errors.js';
+import {
+  ApiKeyNotFoundError,
+  ApiKeyRevocationError,
+  ApiKeyStoreUnavailableError,
+  ApiKeyValidationError,
+} from './api-key.errors.js';
 import { generateKey } from './api-key.format.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import type { ApiKeyService } from './api-key.service.js';
@@ -56,7 +61,13 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
   const countRows = () => repository.count();
   /** The stored hash of a key, read the way the service reads it. */
   const storedHash = async (id: string) =>
-    (await repository.createQueryBuilder('k').addSelect('k.hashedKey').where('k.id = :id', { id }).getOneOrFail()).hashedKey;
+    (
+      await repository
+        .createQueryBuilder('k')
+        .addSelect('k.hashedKey')
+        .where('k.id = :id', { id })
+        .getOneOrFail()
+    ).hashedKey;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
@@ -73,15 +84,25 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
 
   describe('create', () => {
     it('returns the entity and the plaintext key, and the key verifies (DRF 16)', async () => {
-      const { apiKey, key } = await service.create({ name: 'billing-worker', scopes: ['invoices:read'] });
+      const { apiKey, key } = await service.create({
+        name: 'billing-worker',
+        scopes: ['invoices:read'],
+      });
       expect(key).toMatch(/^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
       expect(apiKey).toBeInstanceOf(ApiKey);
-      expect(apiKey.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(apiKey.id).toMatch(
+        /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      );
       expect(apiKey.prefix).toBe(key.slice(0, 8));
       expect(apiKey.name).toBe('billing-worker');
       expect(apiKey.scopes).toEqual(['invoices:read']);
       expect(apiKey.createdAt).toEqual(clock.now());
-      expect(apiKey).toMatchObject({ expiresAt: null, revokedAt: null, lastUsedAt: null, revoked: false });
+      expect(apiKey).toMatchObject({
+        expiresAt: null,
+        revokedAt: null,
+        lastUsedAt: null,
+        revoked: false,
+      });
       expect('hashedKey' in apiKey).toBe(false);
       expect(await service.isValid(key)).toBe(true);
     });
@@ -125,36 +146,69 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect((await service.findOne(apiKey.id))!.name).toBe('n'.repeat(100));
     });
 
-    it.each(['id', 'prefix', 'hashedKey', 'createdAt', 'revokedAt', 'lastUsedAt', 'revoked'])('refuses the managed field %s and writes nothing', async (field) => {
-      const before = await countRows();
-      await expect(service.create({ name: 'managed', [field]: field === 'revoked' ? false : 'x' } as any)).rejects.toThrow(
-        new ApiKeyValidationError(`${field} is set by the service and cannot be given.`),
-      );
-      expect(await countRows()).toBe(before);
-    });
+    it.each(['id', 'prefix', 'hashedKey', 'createdAt', 'revokedAt', 'lastUsedAt', 'revoked'])(
+      'refuses the managed field %s and writes nothing',
+      async (field) => {
+        const before = await countRows();
+        await expect(
+          service.create({ name: 'managed', [field]: field === 'revoked' ? false : 'x' } as any),
+        ).rejects.toThrow(
+          new ApiKeyValidationError(`${field} is set by the service and cannot be given.`),
+        );
+        expect(await countRows()).toBe(before);
+      },
+    );
 
     it('refuses an expiry now or in the past, or one that is not a valid Date, and writes nothing', async () => {
       const before = await countRows();
-      for (const expiresAt of [clock.now(), new Date(clock.now().getTime() - 1), new Date('nope'), '2099-01-01' as unknown as Date]) {
-        await expect(service.create({ name: 'expired-at-birth', expiresAt })).rejects.toBeInstanceOf(ApiKeyValidationError);
+      for (const expiresAt of [
+        clock.now(),
+        new Date(clock.now().getTime() - 1),
+        new Date('nope'),
+        '2099-01-01' as unknown as Date,
+      ]) {
+        await expect(
+          service.create({ name: 'expired-at-birth', expiresAt }),
+        ).rejects.toBeInstanceOf(ApiKeyValidationError);
       }
       expect(await countRows()).toBe(before);
-      const { apiKey } = await service.create({ name: 'just-in-time', expiresAt: new Date(clock.now().getTime() + 1) });
+      const { apiKey } = await service.create({
+        name: 'just-in-time',
+        expiresAt: new Date(clock.now().getTime() + 1),
+      });
       expect(apiKey.expiresAt).toEqual(new Date(clock.now().getTime() + 1));
     });
 
     it('validates scopes and drops duplicates', async () => {
       const before = await countRows();
-      for (const scopes of [['has space'], ['a,b'], [''], ['s'.repeat(101)], [42], 'projects:read']) {
-        await expect(service.create({ name: 'bad-scopes', scopes: scopes as string[] })).rejects.toBeInstanceOf(ApiKeyValidationError);
+      for (const scopes of [
+        ['has space'],
+        ['a,b'],
+        [''],
+        ['s'.repeat(101)],
+        [42],
+        'projects:read',
+      ]) {
+        await expect(
+          service.create({ name: 'bad-scopes', scopes: scopes as string[] }),
+        ).rejects.toBeInstanceOf(ApiKeyValidationError);
       }
       expect(await countRows()).toBe(before);
-      const { apiKey } = await service.create({ name: 'scoped', scopes: ['projects:read', 'projects:*', 'projects:read', 'a.b_c-d'] });
-      expect((await service.findOne(apiKey.id))!.scopes).toEqual(['projects:read', 'projects:*', 'a.b_c-d']);
+      const { apiKey } = await service.create({
+        name: 'scoped',
+        scopes: ['projects:read', 'projects:*', 'projects:read', 'a.b_c-d'],
+      });
+      expect((await service.findOne(apiKey.id))!.scopes).toEqual([
+        'projects:read',
+        'projects:*',
+        'a.b_c-d',
+      ]);
     });
 
     it('gives every key its own prefix and id', async () => {
-      const created = await Promise.all(Array.from({ length: 20 }, (_, i) => service.create({ name: `bulk-${i}` })));
+      const created = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => service.create({ name: `bulk-${i}` })),
+      );
       expect(new Set(created.map((c) => c.apiKey.prefix)).size).toBe(20);
       expect(new Set(created.map((c) => c.apiKey.id)).size).toBe(20);
       expect(new Set(created.map((c) => c.key)).size).toBe(20);
@@ -184,7 +238,9 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect(await service.findByKey('foobar')).toBeNull();
       expect(await service.findByKey(`${apiKey.prefix}.foobar`)).toBeNull();
       expect(await service.findByKey(`${apiKey.prefix}.${generateKey().key.slice(9)}`)).toBeNull();
-      expect(await service.findByKey(key.toUpperCase() === key ? key.toLowerCase() : key.toUpperCase())).toBeNull();
+      expect(
+        await service.findByKey(key.toUpperCase() === key ? key.toLowerCase() : key.toUpperCase()),
+      ).toBeNull();
     });
 
     it('gives its name as its string form (DRF 25)', async () => {
@@ -196,17 +252,39 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     it('says why a key failed: malformed, unknown, bad_secret, revoked, expired', async () => {
       const revokedKey = await service.create({ name: 'to-revoke' });
       await service.revoke(revokedKey.apiKey.id);
-      const expiring = await service.create({ name: 'to-expire', expiresAt: new Date(clock.now().getTime() + 60_000) });
+      const expiring = await service.create({
+        name: 'to-expire',
+        expiresAt: new Date(clock.now().getTime() + 60_000),
+      });
       const good = await service.create({ name: 'good' });
       const unknown = generateKey().key;
 
       expect(await service.verify('foobar')).toEqual({ valid: false, reason: 'malformed' });
-      expect(await service.verify(undefined as unknown as string)).toEqual({ valid: false, reason: 'malformed' });
-      expect(await service.verify(unknown)).toEqual({ valid: false, reason: 'unknown', prefix: unknown.slice(0, 8) });
-      expect(await service.verify(`${good.apiKey.prefix}.${generateKey().key.slice(9)}`)).toEqual({ valid: false, reason: 'bad_secret', prefix: good.apiKey.prefix });
-      expect(await service.verify(revokedKey.key)).toEqual({ valid: false, reason: 'revoked', prefix: revokedKey.apiKey.prefix });
+      expect(await service.verify(undefined as unknown as string)).toEqual({
+        valid: false,
+        reason: 'malformed',
+      });
+      expect(await service.verify(unknown)).toEqual({
+        valid: false,
+        reason: 'unknown',
+        prefix: unknown.slice(0, 8),
+      });
+      expect(await service.verify(`${good.apiKey.prefix}.${generateKey().key.slice(9)}`)).toEqual({
+        valid: false,
+        reason: 'bad_secret',
+        prefix: good.apiKey.prefix,
+      });
+      expect(await service.verify(revokedKey.key)).toEqual({
+        valid: false,
+        reason: 'revoked',
+        prefix: revokedKey.apiKey.prefix,
+      });
       clock.advance(60_000);
-      expect(await service.verify(expiring.key)).toEqual({ valid: false, reason: 'expired', prefix: expiring.apiKey.prefix });
+      expect(await service.verify(expiring.key)).toEqual({
+        valid: false,
+        reason: 'expired',
+        prefix: expiring.apiKey.prefix,
+      });
       const ok = await service.verify(good.key);
       expect(ok.valid).toBe(true);
       expect(ok.valid && ok.apiKey.id).toBe(good.apiKey.id);
@@ -241,7 +319,10 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       const byPrefix = await service.create({ name: 'by-prefix' });
       const revokedById = await service.revoke(byId.apiKey.id);
       const revokedByPrefix = await service.revoke(byPrefix.apiKey.prefix);
-      for (const [revoked, created] of [[revokedById, byId], [revokedByPrefix, byPrefix]] as const) {
+      for (const [revoked, created] of [
+        [revokedById, byId],
+        [revokedByPrefix, byPrefix],
+      ] as const) {
         expect(revoked.id).toBe(created.apiKey.id);
         expect(revoked.revoked).toBe(true);
         expect(revoked.revokedAt).toEqual(clock.now());
@@ -260,7 +341,9 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     });
 
     it('throws ApiKeyNotFoundError for an unknown id or prefix', async () => {
-      await expect(service.revoke('00000000-0000-4000-8000-000000000000')).rejects.toBeInstanceOf(ApiKeyNotFoundError);
+      await expect(service.revoke('00000000-0000-4000-8000-000000000000')).rejects.toBeInstanceOf(
+        ApiKeyNotFoundError,
+      );
       await expect(service.revoke('Zz9Zz9Zz')).rejects.toBeInstanceOf(ApiKeyNotFoundError);
       await expect(service.revoke('')).rejects.toBeInstanceOf(ApiKeyNotFoundError);
     });
@@ -278,15 +361,21 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     it('cannot be undone by saving a bare { id, revokedAt: null }', async () => {
       const { apiKey } = await service.create({ name: 'no-undo-partial' });
       await service.revoke(apiKey.id);
-      await expect(repository.save({ id: apiKey.id, revokedAt: null })).rejects.toBeInstanceOf(ApiKeyRevocationError);
+      await expect(repository.save({ id: apiKey.id, revokedAt: null })).rejects.toBeInstanceOf(
+        ApiKeyRevocationError,
+      );
       expect((await store.rawRow(apiKey.prefix))!.revoked_at).not.toBeNull();
     });
 
     it('cannot be undone by repository.update() (DRF loophole 2: QuerySet.update)', async () => {
       const { apiKey } = await service.create({ name: 'no-undo-update' });
       await service.revoke(apiKey.id);
-      await expect(repository.update(apiKey.id, { revokedAt: null })).rejects.toBeInstanceOf(ApiKeyRevocationError);
-      await expect(repository.update({ prefix: apiKey.prefix }, { revokedAt: null, name: 'sneaky' })).rejects.toBeInstanceOf(ApiKeyRevocationError);
+      await expect(repository.update(apiKey.id, { revokedAt: null })).rejects.toBeInstanceOf(
+        ApiKeyRevocationError,
+      );
+      await expect(
+        repository.update({ prefix: apiKey.prefix }, { revokedAt: null, name: 'sneaky' }),
+      ).rejects.toBeInstanceOf(ApiKeyRevocationError);
       const row = await store.rawRow(apiKey.prefix);
       expect(row!.revoked_at).not.toBeNull();
       expect(row!.name).toBe('no-undo-update');
@@ -326,7 +415,10 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       listClock = new FakeClock();
       lister = listing.service({ clock: listClock.now });
       for (const name of ['oldest', 'revoked', 'expiring', 'newest']) {
-        const { apiKey } = await lister.create({ name, expiresAt: name === 'expiring' ? new Date(listClock.now().getTime() + 30_000) : null });
+        const { apiKey } = await lister.create({
+          name,
+          expiresAt: name === 'expiring' ? new Date(listClock.now().getTime() + 30_000) : null,
+        });
         made[name] = apiKey.id;
         listClock.advance(1_000);
       }
@@ -347,14 +439,24 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     });
 
     it('leaves out revoked and expired keys with activeOnly', async () => {
-      expect((await lister.list({ activeOnly: true })).map((k) => k.name)).toEqual(['newest', 'expiring', 'oldest']);
+      expect((await lister.list({ activeOnly: true })).map((k) => k.name)).toEqual([
+        'newest',
+        'expiring',
+        'oldest',
+      ]);
       listClock.set((await lister.findOne(made.expiring))!.expiresAt!);
-      expect((await lister.list({ activeOnly: true })).map((k) => k.name)).toEqual(['newest', 'oldest']);
+      expect((await lister.list({ activeOnly: true })).map((k) => k.name)).toEqual([
+        'newest',
+        'oldest',
+      ]);
     });
 
     it('pages with take and skip', async () => {
       expect((await lister.list({ take: 2 })).map((k) => k.name)).toEqual(['newest', 'expiring']);
-      expect((await lister.list({ take: 2, skip: 2 })).map((k) => k.name)).toEqual(['revoked', 'oldest']);
+      expect((await lister.list({ take: 2, skip: 2 })).map((k) => k.name)).toEqual([
+        'revoked',
+        'oldest',
+      ]);
     });
 
     it('finds one key by id or prefix, without its hash, and null for anything else', async () => {
@@ -373,12 +475,21 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
   describe('JSON', () => {
     it('never serialises hashedKey, even when it was loaded', async () => {
       const { apiKey } = await service.create({ name: 'json' });
-      const withHash = await repository.createQueryBuilder('k').addSelect('k.hashedKey').where('k.id = :id', { id: apiKey.id }).getOneOrFail();
+      const withHash = await repository
+        .createQueryBuilder('k')
+        .addSelect('k.hashedKey')
+        .where('k.id = :id', { id: apiKey.id })
+        .getOneOrFail();
       expect(withHash.hashedKey).toMatch(/^\$2b\$/);
       const json = JSON.parse(JSON.stringify(withHash));
       expect(json).not.toHaveProperty('hashedKey');
       expect(JSON.stringify(withHash)).not.toContain(withHash.hashedKey);
-      expect(json).toMatchObject({ id: apiKey.id, prefix: apiKey.prefix, name: 'json', revoked: false });
+      expect(json).toMatchObject({
+        id: apiKey.id,
+        prefix: apiKey.prefix,
+        name: 'json',
+        revoked: false,
+      });
     });
   });
 
@@ -386,7 +497,10 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     it('verifies a bcrypt cost-4 key under a cost-5 hasher and rewrites its hash at cost 5 (DRF 21)', async () => {
       const { apiKey, key } = await service.create({ name: 'upgrade-cost' });
       expect(await storedHash(apiKey.id)).toMatch(/^\$2b\$04\$/);
-      const stronger = store.service({ hasher: new BcryptApiKeyHasher({ cost: 5 }), clock: clock.now });
+      const stronger = store.service({
+        hasher: new BcryptApiKeyHasher({ cost: 5 }),
+        clock: clock.now,
+      });
       expect(await stronger.isValid(`${apiKey.prefix}.${'x'.repeat(32)}`)).toBe(false);
       expect(await storedHash(apiKey.id)).toMatch(/^\$2b\$04\$/);
       expect(await stronger.isValid(key)).toBe(true);
@@ -394,7 +508,11 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect(upgraded).toMatch(/^\$2b\$05\$/);
       expect(await new BcryptApiKeyHasher({ cost: 5 }).verify(key, upgraded)).toBe(true);
       // A fresh process, with nothing memoised, accepts the key under its new hash.
-      expect(await store.service({ hasher: new BcryptApiKeyHasher({ cost: 5 }), clock: clock.now }).isValid(key)).toBe(true);
+      expect(
+        await store
+          .service({ hasher: new BcryptApiKeyHasher({ cost: 5 }), clock: clock.now })
+          .isValid(key),
+      ).toBe(true);
     });
 
     it('verifies a bcrypt key under an HMAC hasher and moves it to HMAC', async () => {
@@ -420,11 +538,19 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     });
 
     it('rotates the HMAC secret: a key hashed under the old secret verifies through legacyHashers and moves to the new one', async () => {
-      const { apiKey, key } = await store.service({ hasher: HMAC, clock: clock.now }).create({ name: 'pepper-rotation' });
+      const { apiKey, key } = await store
+        .service({ hasher: HMAC, clock: clock.now })
+        .create({ name: 'pepper-rotation' });
       const underOld = await storedHash(apiKey.id);
-      const newPepper = new HmacSha256ApiKeyHasher({ secret: 'the-next-pepper-also-32-bytes-or-more' });
+      const newPepper = new HmacSha256ApiKeyHasher({
+        secret: 'the-next-pepper-also-32-bytes-or-more',
+      });
       expect(await store.service({ hasher: newPepper, clock: clock.now }).isValid(key)).toBe(false);
-      const rotating = store.service({ hasher: newPepper, legacyHashers: [HMAC], clock: clock.now });
+      const rotating = store.service({
+        hasher: newPepper,
+        legacyHashers: [HMAC],
+        clock: clock.now,
+      });
       expect(await rotating.isValid(key)).toBe(true);
       const underNew = await storedHash(apiKey.id);
       expect(underNew).not.toBe(underOld);
@@ -434,16 +560,24 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
 
     it('refuses a key whose stored hash no configured hasher recognises', async () => {
       const { apiKey, key } = await service.create({ name: 'unrecognised' });
-      await store.rawUpdate(apiKey.prefix, { hashed_key: await new Sha512ApiKeyHasher().hash(key) });
+      await store.rawUpdate(apiKey.prefix, {
+        hashed_key: await new Sha512ApiKeyHasher().hash(key),
+      });
       const fresh = store.service({ clock: clock.now });
-      expect(await fresh.verify(key)).toEqual({ valid: false, reason: 'bad_secret', prefix: apiKey.prefix });
+      expect(await fresh.verify(key)).toEqual({
+        valid: false,
+        reason: 'bad_secret',
+        prefix: apiKey.prefix,
+      });
       expect(await fresh.isValid(key)).toBe(false);
     });
 
     it('does not rewrite a hash already in the current format', async () => {
       const { apiKey, key } = await service.create({ name: 'no-rewrite' });
       const before = await storedHash(apiKey.id);
-      expect(await store.service({ hasher: FAST_BCRYPT, clock: clock.now }).isValid(key)).toBe(true);
+      expect(await store.service({ hasher: FAST_BCRYPT, clock: clock.now }).isValid(key)).toBe(
+        true,
+      );
       expect(await storedHash(apiKey.id)).toBe(before);
     });
   });
@@ -462,15 +596,24 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
     });
 
     it('stores the owner given to create()', async () => {
-      const { apiKey, key } = await ownedService.create({ name: 'owned', owner: { id: 'owner-1' } as Owner });
+      const { apiKey, key } = await ownedService.create({
+        name: 'owned',
+        owner: { id: 'owner-1' } as Owner,
+      });
       expect(await ownedService.isValid(key)).toBe(true);
-      expect((await owned.rawRow(apiKey.prefix, 'service_spec_owned_keys'))!.owner_id).toBe('owner-1');
+      expect((await owned.rawRow(apiKey.prefix, 'service_spec_owned_keys'))!.owner_id).toBe(
+        'owner-1',
+      );
     });
 
     it('reports a row the database refuses (missing or unknown owner) as ApiKeyValidationError, not an outage', async () => {
       const before = await owned.dataSource.getRepository(OwnedApiKey).count();
-      await expect(ownedService.create({ name: 'orphan' })).rejects.toBeInstanceOf(ApiKeyValidationError);
-      await expect(ownedService.create({ name: 'stranger', owner: { id: 'nobody' } as Owner })).rejects.toBeInstanceOf(ApiKeyValidationError);
+      await expect(ownedService.create({ name: 'orphan' })).rejects.toBeInstanceOf(
+        ApiKeyValidationError,
+      );
+      await expect(
+        ownedService.create({ name: 'stranger', owner: { id: 'nobody' } as Owner }),
+      ).rejects.toBeInstanceOf(ApiKeyValidationError);
       expect(await owned.dataSource.getRepository(OwnedApiKey).count()).toBe(before);
     });
   });
@@ -483,12 +626,22 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       await doomed.dataSource.destroy();
       try {
         await expect(doomedService.verify(key)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
-        await expect(doomedService.isValid(key)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
-        await expect(doomedService.findByKey(key)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+        await expect(doomedService.isValid(key)).rejects.toBeInstanceOf(
+          ApiKeyStoreUnavailableError,
+        );
+        await expect(doomedService.findByKey(key)).rejects.toBeInstanceOf(
+          ApiKeyStoreUnavailableError,
+        );
         await expect(doomedService.list()).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
-        await expect(doomedService.findOne(apiKey.id)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
-        await expect(doomedService.revoke(apiKey.id)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
-        const failure = await doomedService.create({ name: 'after-outage' }).catch((error: unknown) => error);
+        await expect(doomedService.findOne(apiKey.id)).rejects.toBeInstanceOf(
+          ApiKeyStoreUnavailableError,
+        );
+        await expect(doomedService.revoke(apiKey.id)).rejects.toBeInstanceOf(
+          ApiKeyStoreUnavailableError,
+        );
+        const failure = await doomedService
+          .create({ name: 'after-outage' })
+          .catch((error: unknown) => error);
         expect(failure).toBeInstanceOf(ApiKeyStoreUnavailableError);
         expect(String((failure as Error).message)).not.toMatch(/[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}/);
       } finally {

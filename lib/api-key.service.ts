@@ -1,9 +1,23 @@
 import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsNull, MoreThan, QueryFailedError, type FindOptionsWhere, type Repository } from 'typeorm';
-import { DEFAULT_API_KEY_NAME, getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
+import {
+  IsNull,
+  MoreThan,
+  QueryFailedError,
+  type FindOptionsWhere,
+  type Repository,
+} from 'typeorm';
+import {
+  DEFAULT_API_KEY_NAME,
+  getApiKeyOptionsToken,
+  getApiKeyRepositoryToken,
+} from './api-key.constants.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
-import { ApiKeyNotFoundError, ApiKeyStoreUnavailableError, ApiKeyValidationError } from './api-key.errors.js';
+import {
+  ApiKeyNotFoundError,
+  ApiKeyStoreUnavailableError,
+  ApiKeyValidationError,
+} from './api-key.errors.js';
 import { generateKey, isPrefix, isScope, parseKey } from './api-key.format.js';
 import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import { ConcurrencyLimiter } from './api-key.limiter.js';
@@ -26,11 +40,18 @@ export type ApiKeyFailureReason = 'malformed' | 'unknown' | 'revoked' | 'expired
  * @publicApi
  */
 export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
-  | { valid: true; apiKey: T }
-  | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
+  { valid: true; apiKey: T } | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
 
 /** Columns the service manages; `create()` refuses them as input. */
-const MANAGED_FIELDS = ['id', 'prefix', 'hashedKey', 'createdAt', 'revokedAt', 'lastUsedAt', 'revoked'] as const;
+const MANAGED_FIELDS = [
+  'id',
+  'prefix',
+  'hashedKey',
+  'createdAt',
+  'revokedAt',
+  'lastUsedAt',
+  'revoked',
+] as const;
 
 /**
  * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
@@ -45,7 +66,16 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   expiresAt?: Date | null;
   /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
   scopes?: string[];
-} & Omit<Partial<T>, (typeof MANAGED_FIELDS)[number] | 'name' | 'expiresAt' | 'scopes' | 'isExpired' | 'toJSON' | 'toString'>;
+} & Omit<
+  Partial<T>,
+  | (typeof MANAGED_FIELDS)[number]
+  | 'name'
+  | 'expiresAt'
+  | 'scopes'
+  | 'isExpired'
+  | 'toJSON'
+  | 'toString'
+>;
 
 /**
  * A created key: the entity, and the plaintext `key`, which is not stored anywhere and
@@ -102,7 +132,9 @@ export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends Create
  */
 function isRowRejected(error: unknown): boolean {
   if (!(error instanceof QueryFailedError)) return false;
-  const driverError = (error as QueryFailedError & { driverError?: { sqlState?: unknown; code?: unknown } }).driverError;
+  const driverError = (
+    error as QueryFailedError & { driverError?: { sqlState?: unknown; code?: unknown } }
+  ).driverError;
   const state = driverError?.sqlState ?? driverError?.code;
   if (typeof state !== 'string') return false;
   if (state.startsWith('SQLITE_')) return /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(state);
@@ -142,8 +174,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.memo = new LruMap(options.verificationMemo ? options.verificationMemo.maxEntries : 0);
     this.failures = new LruMap(options.coldPath.failureMemoEntries);
     this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
-    this.limiter = new ConcurrencyLimiter(options.coldPath.maxConcurrent, options.coldPath.maxQueued, options.coldPath.maxQueuedPerKey);
-    this.usage = options.usageTracking ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval) : null;
+    this.limiter = new ConcurrencyLimiter(
+      options.coldPath.maxConcurrent,
+      options.coldPath.maxQueued,
+      options.coldPath.maxQueuedPerKey,
+    );
+    this.usage = options.usageTracking
+      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval)
+      : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere);
   }
 
@@ -159,17 +197,22 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.');
     }
     if (!Array.isArray(scopes) || !scopes.every(isScope)) {
-      throw new ApiKeyValidationError('Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).');
+      throw new ApiKeyValidationError(
+        'Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).',
+      );
     }
     const now = this.options.clock();
     if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
       throw new ApiKeyValidationError('expiresAt must be a valid Date or null.');
     }
     if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) {
-      throw new ApiKeyValidationError(`expiresAt (${expiresAt.toISOString()}) is not in the future.`);
+      throw new ApiKeyValidationError(
+        `expiresAt (${expiresAt.toISOString()}) is not in the future.`,
+      );
     }
     for (const field of MANAGED_FIELDS) {
-      if (field in extra) throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
+      if (field in extra)
+        throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
     }
 
     for (let attempt = 1; ; attempt++) {
@@ -190,9 +233,16 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         await this.repository.insert(apiKey as any);
       } catch (error) {
         // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
-        if (attempt < 3 && (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))) continue;
+        if (
+          attempt < 3 &&
+          (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))
+        )
+          continue;
         // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
-        if (isRowRejected(error)) throw new ApiKeyValidationError(`The key could not be stored: ${(error as Error).message}`);
+        if (isRowRejected(error))
+          throw new ApiKeyValidationError(
+            `The key could not be stored: ${(error as Error).message}`,
+          );
         throw this.storeError('create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
@@ -215,7 +265,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.forget(apiKey);
     if (!apiKey.revoked) {
       try {
-        await this.repository.update({ id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>, { revokedAt: this.options.clock() } as any);
+        await this.repository.update(
+          { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>,
+          { revokedAt: this.options.clock() } as any,
+        );
       } catch (error) {
         throw this.storeError('revoke an API key', error);
       }
@@ -235,25 +288,46 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   async rotate(idOrPrefix: string, options: RotateApiKeyOptions): Promise<RotatedApiKey<T>> {
     const gracePeriod = options?.gracePeriod;
     if (typeof gracePeriod !== 'number' || !Number.isInteger(gracePeriod) || gracePeriod < 0) {
-      throw new ApiKeyValidationError('gracePeriod must be a whole number of milliseconds, 0 or more.');
+      throw new ApiKeyValidationError(
+        'gracePeriod must be a whole number of milliseconds, 0 or more.',
+      );
     }
     const old = await this.findOne(idOrPrefix, true);
     if (!old) throw new ApiKeyNotFoundError(idOrPrefix);
     const now = this.options.clock();
-    if (old.revoked || old.isExpired(now)) throw new ApiKeyValidationError(`API key ${old.prefix} is revoked or expired; create a new key instead.`);
+    if (old.revoked || old.isExpired(now))
+      throw new ApiKeyValidationError(
+        `API key ${old.prefix} is revoked or expired; create a new key instead.`,
+      );
 
     const metadata = this.repository.metadata;
     const carried: Record<string, unknown> = {};
     for (const column of metadata.columns) {
       const property = column.propertyName;
-      if (column.relationMetadata || (MANAGED_FIELDS as readonly string[]).includes(property) || ['name', 'scopes', 'expiresAt'].includes(property)) continue;
+      if (
+        column.relationMetadata ||
+        (MANAGED_FIELDS as readonly string[]).includes(property) ||
+        ['name', 'scopes', 'expiresAt'].includes(property)
+      )
+        continue;
       carried[property] = (old as Record<string, unknown>)[property];
     }
-    for (const relation of metadata.manyToOneRelations.concat(metadata.oneToOneRelations.filter((r) => r.isOwning))) {
+    for (const relation of metadata.manyToOneRelations.concat(
+      metadata.oneToOneRelations.filter((r) => r.isOwning),
+    )) {
       const id = (old as Record<string, unknown>)[relation.propertyName];
-      if (id != null) carried[relation.propertyName] = relation.inverseEntityMetadata.primaryColumns.length === 1 ? { [relation.inverseEntityMetadata.primaryColumns[0].propertyName]: id } : id;
+      if (id != null)
+        carried[relation.propertyName] =
+          relation.inverseEntityMetadata.primaryColumns.length === 1
+            ? { [relation.inverseEntityMetadata.primaryColumns[0].propertyName]: id }
+            : id;
     }
-    const created = await this.create({ ...carried, name: old.name, scopes: old.scopes, expiresAt: old.expiresAt } as CreateApiKeyInput<T>);
+    const created = await this.create({
+      ...carried,
+      name: old.name,
+      scopes: old.scopes,
+      expiresAt: old.expiresAt,
+    } as CreateApiKeyInput<T>);
     let previous: T;
     if (gracePeriod === 0) {
       previous = await this.revoke(old.id);
@@ -261,9 +335,12 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       const until = new Date(now.getTime() + gracePeriod);
       if (old.expiresAt === null || old.expiresAt > until) {
         try {
-          await this.repository.update({ id: old.id } as FindOptionsWhere<T>, { expiresAt: until } as any);
+          await this.repository.update(
+            { id: old.id } as FindOptionsWhere<T>,
+            { expiresAt: until } as any,
+          );
         } catch (error) {
-          throw this.storeError('shorten the old key\'s expiry', error);
+          throw this.storeError("shorten the old key's expiry", error);
         }
       }
       this.forget(old);
@@ -307,7 +384,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    if (!(await this.checkSecret(row, hashedKey, key))) return { valid: false, reason: 'bad_secret', prefix };
+    if (!(await this.checkSecret(row, hashedKey, key)))
+      return { valid: false, reason: 'bad_secret', prefix };
     this.usage?.record(row, now);
     return { valid: true, apiKey: row };
   }
@@ -321,10 +399,18 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     const active = { revokedAt: IsNull() };
     const where = options.activeOnly
-      ? ([{ ...active, expiresAt: IsNull() }, { ...active, expiresAt: MoreThan(now) }] as FindOptionsWhere<T>[])
+      ? ([
+          { ...active, expiresAt: IsNull() },
+          { ...active, expiresAt: MoreThan(now) },
+        ] as FindOptionsWhere<T>[])
       : undefined;
     try {
-      return await this.repository.find({ where, order: { createdAt: 'DESC', id: 'ASC' } as any, take: options.take, skip: options.skip });
+      return await this.repository.find({
+        where,
+        order: { createdAt: 'DESC', id: 'ASC' } as any,
+        take: options.take,
+        skip: options.skip,
+      });
     } catch (error) {
       throw this.storeError('list API keys', error);
     }
@@ -337,10 +423,16 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async findOne(idOrPrefix: string, withRelationIds = false): Promise<T | null> {
-    if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0 || idOrPrefix.length > 64) return null;
-    const where = (isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }) as FindOptionsWhere<T>;
+    if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0 || idOrPrefix.length > 64)
+      return null;
+    const where = (
+      isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }
+    ) as FindOptionsWhere<T>;
     try {
-      return await this.repository.findOne({ where, loadRelationIds: withRelationIds || undefined });
+      return await this.repository.findOne({
+        where,
+        loadRelationIds: withRelationIds || undefined,
+      });
     } catch (error) {
       throw this.storeError('read an API key', error);
     }
@@ -394,17 +486,27 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const checkKey = `${failureKey}:${hashedKey}`;
     let check = this.slowChecks.get(checkKey);
     if (check === undefined) {
-      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() => this.slowChecks.delete(checkKey));
+      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() =>
+        this.slowChecks.delete(checkKey),
+      );
       this.slowChecks.set(checkKey, check);
     }
     return check;
   }
 
   /** The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the outcome. */
-  private async slowCheck(row: T, hashedKey: string, key: string, digest: Buffer, failureKey: string): Promise<boolean> {
+  private async slowCheck(
+    row: T,
+    hashedKey: string,
+    key: string,
+    digest: Buffer,
+    failureKey: string,
+  ): Promise<boolean> {
     const candidates = this.hashersFor(hashedKey);
     if (candidates.length === 0) {
-      this.logger.error(`API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`);
+      this.logger.error(
+        `API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`,
+      );
       return false;
     }
     // Several hashers can claim one format (HMAC under an old and a new secret): try each in
@@ -445,7 +547,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private async rehash(row: T, oldHash: string, key: string): Promise<string> {
     const newHash = await this.options.hasher.hash(key);
     try {
-      await this.repository.update({ id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>, { hashedKey: newHash } as any);
+      await this.repository.update(
+        { id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>,
+        { hashedKey: newHash } as any,
+      );
       this.rowCache.delete(row.prefix);
       this.logger.log(`Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`);
       return newHash;
@@ -464,7 +569,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private storeError(action: string, error: unknown): ApiKeyStoreUnavailableError {
     if (error instanceof ApiKeyStoreUnavailableError) return error;
     this.logger.error(`Could not ${action}: ${(error as Error)?.message ?? String(error)}`);
-    return new ApiKeyStoreUnavailableError(`Could not ${action}: the key store is unavailable.`, { cause: error });
+    return new ApiKeyStoreUnavailableError(`Could not ${action}: the key store is unavailable.`, {
+      cause: error,
+    });
   }
 }
 
@@ -474,6 +581,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
  *
  * @publicApi
  */
-export function getApiKeyServiceToken(name: string = DEFAULT_API_KEY_NAME): string | typeof ApiKeyService {
+export function getApiKeyServiceToken(
+  name: string = DEFAULT_API_KEY_NAME,
+): string | typeof ApiKeyService {
   return name === DEFAULT_API_KEY_NAME ? ApiKeyService : `API_KEY:SERVICE:${name}`;
 }

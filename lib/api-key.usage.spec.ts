@@ -114,12 +114,15 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
   it('writes the marks of many keys used at one instant in one statement', async () => {
     const clock = new FakeClock();
     const service = store.service({ clock: clock.now });
-    const created = await Promise.all(['batch-a', 'batch-b', 'batch-c'].map((name) => service.create({ name })));
+    const created = await Promise.all(
+      ['batch-a', 'batch-b', 'batch-c'].map((name) => service.create({ name })),
+    );
     for (const { key } of created) expect(await service.isValid(key)).toBe(true);
     statements.clear();
     await service.flushUsage();
     expect(statements.usageWrites).toHaveLength(1);
-    for (const { apiKey } of created) expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
+    for (const { apiKey } of created)
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
   });
 
   it('keeps marks whose write failed, and writes them on the next flush', async () => {
@@ -161,7 +164,9 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       expect(recorder.pendingCount).toBe(1);
       await recorder.close();
       expect(recorder.pendingCount).toBe(0);
-      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(new Date(clock.now().getTime() + INTERVAL));
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(
+        new Date(clock.now().getTime() + INTERVAL),
+      );
     });
 
     it('does not mark a key whose stored lastUsedAt is within the interval', async () => {
@@ -169,7 +174,10 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       const service = store.service({ clock: clock.now, usageTracking: false });
       const { apiKey } = await service.create({ name: 'recorder-stored' });
       const recorder = new ApiKeyUsageRecorder(store.dataSource.getRepository(ApiKey), INTERVAL);
-      recorder.record(Object.assign(apiKey, { lastUsedAt: clock.now() }), new Date(clock.now().getTime() + 1_000));
+      recorder.record(
+        Object.assign(apiKey, { lastUsedAt: clock.now() }),
+        new Date(clock.now().getTime() + 1_000),
+      );
       expect(recorder.pendingCount).toBe(0);
       await recorder.close();
     });
@@ -240,8 +248,16 @@ describe.each(ENGINES)('shutdown of a Nest app on %s', (engine: Engine) => {
     const clock = new FakeClock();
     @Module({
       imports: [
-        TypeOrmModule.forRoot({ ...options, autoLoadEntities: true, synchronize: true } as TypeOrmModuleOptions),
-        ApiKeyModule.forRoot({ clock: clock.now, hasher: FAST_BCRYPT, usageTracking: { interval: INTERVAL } }),
+        TypeOrmModule.forRoot({
+          ...options,
+          autoLoadEntities: true,
+          synchronize: true,
+        } as TypeOrmModuleOptions),
+        ApiKeyModule.forRoot({
+          clock: clock.now,
+          hasher: FAST_BCRYPT,
+          usageTracking: { interval: INTERVAL },
+        }),
       ],
     })
     class UsageAppModule {}

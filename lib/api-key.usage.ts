@@ -34,7 +34,10 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   /** Notes that `apiKey` was used at `now`, unless it was recorded less than `interval` ago. */
   record(apiKey: T, now: Date): void {
     const at = now.getTime();
-    const last = Math.max(apiKey.lastUsedAt?.getTime() ?? -Infinity, this.marked.get(apiKey.id) ?? -Infinity);
+    const last = Math.max(
+      apiKey.lastUsedAt?.getTime() ?? -Infinity,
+      this.marked.get(apiKey.id) ?? -Infinity,
+    );
     if (at - last < this.interval) return;
     this.marked.set(apiKey.id, at);
     this.pending.set(apiKey.id, at);
@@ -81,10 +84,15 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
       for (let i = 0; i < ids.length; i += CHUNK) {
         const chunk = ids.slice(i, i + CHUNK);
         try {
-          await this.repository.update({ id: In(chunk) } as any, { lastUsedAt: new Date(at) } as any);
+          await this.repository.update(
+            { id: In(chunk) } as any,
+            { lastUsedAt: new Date(at) } as any,
+          );
         } catch (error) {
           for (const id of chunk) if (!this.pending.has(id)) this.pending.set(id, at);
-          this.logger.warn(`Could not record last use of ${chunk.length} API key(s); will retry: ${(error as Error).message}`);
+          this.logger.warn(
+            `Could not record last use of ${chunk.length} API key(s); will retry: ${(error as Error).message}`,
+          );
         }
       }
     }

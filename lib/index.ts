@@ -13,7 +13,14 @@ export {
   getApiKeyOptionsToken,
   getApiKeyRepositoryToken,
 } from './api-key.constants.js';
-export { AllowApiKeyOr, CurrentApiKey, InjectApiKeyOptions, InjectApiKeyService, RequireScopes, SkipApiKey } from './api-key.decorators.js';
+export {
+  AllowApiKeyOr,
+  CurrentApiKey,
+  InjectApiKeyOptions,
+  InjectApiKeyService,
+  RequireScopes,
+  SkipApiKey,
+} from './api-key.decorators.js';
 export { AbstractApiKey, ApiKey } from './api-key.entity.js';
 export {
   ApiKeyConfigurationError,
@@ -22,12 +29,20 @@ export {
   ApiKeyStoreUnavailableError,
   ApiKeyValidationError,
 } from './api-key.errors.js';
-export { ApiKeyForbiddenException, ApiKeyUnauthorizedException, ApiKeyUnavailableException } from './api-key.exceptions.js';
+export {
+  ApiKeyForbiddenException,
+  ApiKeyUnauthorizedException,
+  ApiKeyUnavailableException,
+} from './api-key.exceptions.js';
 export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
 export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 export type { StoredApiKeyRow } from './api-key.lookup.js';
-export { CreateApiKeys1764000000000, createApiKeyTableMigration, type CreateApiKeyTableMigrationOptions } from './api-key.migration.js';
+export {
+  CreateApiKeys1764000000000,
+  createApiKeyTableMigration,
+  type CreateApiKeyTableMigrationOptions,
+} from './api-key.migration.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {
   ApiKeyModuleAsyncOptions,

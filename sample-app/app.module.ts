@@ -6,7 +6,11 @@ import { sampleApiKeyOptions, sampleDataSourceOptions } from './database.js';
 import { HealthController } from './health.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
-import { PARTNER_KEYS, PartnerOrdersController, PartnersController } from './partners/partners.controller.js';
+import {
+  PARTNER_KEYS,
+  PartnerOrdersController,
+  PartnersController,
+} from './partners/partners.controller.js';
 import { ProjectsController } from './projects.controller.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
@@ -19,7 +23,12 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...sampleDataSourceOptions(config.database), migrationsRun: true, retryAttempts: 2, retryDelay: 1000 }),
+        TypeOrmModule.forRoot({
+          ...sampleDataSourceOptions(config.database),
+          migrationsRun: true,
+          retryAttempts: 2,
+          retryDelay: 1000,
+        }),
         TypeOrmModule.forFeature([Partner]),
         // Default key type: ApiKey in api_keys, guarded by ApiKeyGuard.
         ApiKeyModule.forRoot(sampleApiKeyOptions(config.apiKeyHeader)),
@@ -31,7 +40,13 @@ export class AppModule {
           usableWhere: { partner: { active: true } },
         }),
       ],
-      controllers: [HealthController, ProjectsController, ReportsController, PartnerOrdersController, PartnersController],
+      controllers: [
+        HealthController,
+        ProjectsController,
+        ReportsController,
+        PartnerOrdersController,
+        PartnersController,
+      ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, UserTokenGuard],
     };
   }

@@ -32,14 +32,20 @@ export function connectionOptions(url: string | undefined): DataSourceOptions {
   const value = url === undefined || url === '' ? `sqlite:${DEFAULT_SQLITE_FILE}` : url;
   if (value.startsWith('sqlite:')) {
     const file = value.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (file === '') throw new SampleConfigError('DATABASE_URL "sqlite:" needs a file name, e.g. sqlite:sample.sqlite.');
+    if (file === '')
+      throw new SampleConfigError(
+        'DATABASE_URL "sqlite:" needs a file name, e.g. sqlite:sample.sqlite.',
+      );
     return { type: 'better-sqlite3', database: isAbsolute(file) ? file : resolve(file) };
   }
   const scheme = /^([a-z0-9+]+):\/\//i.exec(value)?.[1]?.toLowerCase();
   if (scheme === 'postgres' || scheme === 'postgresql') return { type: 'postgres', url: value };
   // Dates are stored in UTC, whatever the server's time zone.
-  if (scheme === 'mysql' || scheme === 'mariadb') return { type: scheme, url: value, timezone: 'Z' };
-  throw new SampleConfigError('DATABASE_URL must start with sqlite:, postgres://, mysql:// or mariadb:// (e.g. sqlite:sample.sqlite).');
+  if (scheme === 'mysql' || scheme === 'mariadb')
+    return { type: scheme, url: value, timezone: 'Z' };
+  throw new SampleConfigError(
+    'DATABASE_URL must start with sqlite:, postgres://, mysql:// or mariadb:// (e.g. sqlite:sample.sqlite).',
+  );
 }
 
 /**
@@ -50,7 +56,9 @@ export function connectionOptions(url: string | undefined): DataSourceOptions {
 export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleConfig {
   const port = env.PORT === undefined || env.PORT === '' ? '3000' : env.PORT;
   if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
-    throw new SampleConfigError(`PORT "${port}" is not a port number (0 to 65535; 0 picks a free one).`);
+    throw new SampleConfigError(
+      `PORT "${port}" is not a port number (0 to 65535; 0 picks a free one).`,
+    );
   }
   return {
     port: Number(port),

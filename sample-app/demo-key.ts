@@ -20,7 +20,11 @@ export function curlLine(baseUrl: string, key: string, apiKeyHeader: string | un
 }
 
 /** What a first start prints, once: the key, a ready request, and how to make more keys. */
-export function demoKeyBanner(baseUrl: string, key: string, apiKeyHeader: string | undefined): string {
+export function demoKeyBanner(
+  baseUrl: string,
+  key: string,
+  apiKeyHeader: string | undefined,
+): string {
   return [
     '',
     'Created a demo API key (scopes: projects:read, projects:write). It is shown this once; only its hash is stored:',

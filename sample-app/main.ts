@@ -30,10 +30,14 @@ async function bootstrap(): Promise<void> {
   const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   // Written straight to stdout, never through the logger: logs are kept and shipped, this is not.
   if (demoKey) process.stdout.write(`${demoKeyBanner(baseUrl, demoKey, config.apiKeyHeader)}\n`);
-  process.stdout.write(`Sample app listening on ${baseUrl} (${describeDatabase(config)}). Stop it with Ctrl+C.\n`);
+  process.stdout.write(
+    `Sample app listening on ${baseUrl} (${describeDatabase(config)}). Stop it with Ctrl+C.\n`,
+  );
 }
 
 bootstrap().catch((error: Error) => {
-  process.stderr.write(`The sample app could not start: ${String(error?.message ?? error).split('\n')[0]}\n`);
+  process.stderr.write(
+    `The sample app could not start: ${String(error?.message ?? error).split('\n')[0]}\n`,
+  );
   process.exitCode = 1;
 });

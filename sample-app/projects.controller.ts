@@ -13,7 +13,10 @@ const DEMO_PROJECTS = [
 export class ProjectsController {
   @Get()
   list(@CurrentApiKey() apiKey: ApiKey) {
-    return { apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix }, projects: DEMO_PROJECTS };
+    return {
+      apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
+      projects: DEMO_PROJECTS,
+    };
   }
 
   /** @throws {BadRequestException} when `name` is given but is not a short string */
@@ -25,6 +28,9 @@ export class ProjectsController {
       throw new BadRequestException('name must be a string of 1 to 100 characters.');
     }
     // The sample keeps no project table: it answers as if the project had been stored.
-    return { project: { id: randomUUID(), name }, createdBy: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix } };
+    return {
+      project: { id: randomUUID(), name },
+      createdBy: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
+    };
   }
 }

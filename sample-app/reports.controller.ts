@@ -7,7 +7,10 @@ import { UserTokenGuard } from './user-token.guard.js';
 export class ReportsController {
   @Get()
   @AllowApiKeyOr(UserTokenGuard)
-  reports(@CurrentApiKey() apiKey: ApiKey | undefined, @Req() request: { user?: { name: string } }) {
+  reports(
+    @CurrentApiKey() apiKey: ApiKey | undefined,
+    @Req() request: { user?: { name: string } },
+  ) {
     const caller = apiKey
       ? { via: 'api-key', apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix } }
       : { via: 'user-token', user: request.user?.name };

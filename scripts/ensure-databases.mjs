@@ -19,7 +19,9 @@ const servers = [
     name: 'MariaDB',
     host: process.env.MYSQL_HOST ?? '127.0.0.1',
     port: Number(process.env.MYSQL_PORT ?? 3306),
-    start: () => existsSync('/usr/sbin/mariadbd') && 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+    start: () =>
+      existsSync('/usr/sbin/mariadbd') &&
+      'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
   },
 ];
 
@@ -53,7 +55,9 @@ for (const server of servers) {
     }
   }
   if (!(await reachable(server.host, server.port))) {
-    console.error(`${server.name} is not reachable on ${server.host}:${server.port}; start it (see README "Running the tests").`);
+    console.error(
+      `${server.name} is not reachable on ${server.host}:${server.port}; start it (see README "Running the tests").`,
+    );
     failed = true;
   }
 }

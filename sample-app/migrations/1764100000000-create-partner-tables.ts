@@ -9,7 +9,14 @@ const CreatePartnerApiKeyTable = createApiKeyTableMigration({
   table: 'partner_api_keys',
   name: 'CreatePartnerApiKeyTable1764100000000',
   columns: [{ name: 'partner_id', type: 'varchar', length: '36' }],
-  foreignKeys: [{ columnNames: ['partner_id'], referencedTableName: 'partners', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
+  foreignKeys: [
+    {
+      columnNames: ['partner_id'],
+      referencedTableName: 'partners',
+      referencedColumnNames: ['id'],
+      onDelete: 'CASCADE',
+    },
+  ],
 });
 
 /**

@@ -1,8 +1,23 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, UseGuards } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  UseGuards,
+} from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
-import { ApiKeyService, CurrentApiKey, InjectApiKeyService, createApiKeyGuard } from '../../lib/index.js';
+import {
+  ApiKeyService,
+  CurrentApiKey,
+  InjectApiKeyService,
+  createApiKeyGuard,
+} from '../../lib/index.js';
 import { UserTokenGuard } from '../user-token.guard.js';
 import { PartnerApiKey } from './partner-api-key.entity.js';
 import { Partner } from './partner.entity.js';
@@ -50,9 +65,20 @@ export class PartnersController {
     if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
       throw new BadRequestException('name must be a string of 1 to 100 characters.');
     }
-    const partner = await this.partners.save(this.partners.create({ id: randomUUID(), name, active: true }));
-    const { apiKey, key } = await this.partnerKeys.create({ name: `${name} orders`, scopes: ['orders:read'], partner, partnerId: partner.id });
-    return { partner: { id: partner.id, name: partner.name }, apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix }, key };
+    const partner = await this.partners.save(
+      this.partners.create({ id: randomUUID(), name, active: true }),
+    );
+    const { apiKey, key } = await this.partnerKeys.create({
+      name: `${name} orders`,
+      scopes: ['orders:read'],
+      partner,
+      partnerId: partner.id,
+    });
+    return {
+      partner: { id: partner.id, name: partner.name },
+      apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
+      key,
+    };
   }
 
   /**

@@ -1,4 +1,12 @@
-import { Controller, Get, Inject, Injectable, Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  UseGuards,
+  type DynamicModule,
+} from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import {
@@ -31,7 +39,11 @@ export class AppConfig {
 @Module({})
 export class AppConfigModule {
   static forRoot(settings: Record<string, string>): DynamicModule {
-    return { module: AppConfigModule, providers: [{ provide: SETTINGS, useValue: settings }, AppConfig], exports: [AppConfig] };
+    return {
+      module: AppConfigModule,
+      providers: [{ provide: SETTINGS, useValue: settings }, AppConfig],
+      exports: [AppConfig],
+    };
   }
 }
 
@@ -95,7 +107,10 @@ function asyncRegistration(form: AsyncForm): DynamicModule {
         useClass: ApiKeyConfigService,
       });
     case 'useExisting':
-      return ApiKeyModule.forRootAsync({ imports: [SharedSettingsModule], useExisting: SharedApiKeySettings });
+      return ApiKeyModule.forRootAsync({
+        imports: [SharedSettingsModule],
+        useExisting: SharedApiKeySettings,
+      });
   }
 }
 
@@ -105,7 +120,10 @@ export class AsyncConfigAppModule {
   static register(database: DataSourceOptions, form: AsyncForm): DynamicModule {
     return {
       module: AsyncConfigAppModule,
-      imports: [TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }), asyncRegistration(form)],
+      imports: [
+        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
+        asyncRegistration(form),
+      ],
       controllers: [WhoAmIController],
     };
   }

@@ -5,9 +5,19 @@ import { ApiKeyService, type CreatedApiKey } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
-import { AsyncConfigAppModule, GlobalRegistrationAppModule, KeyIssuer, SharedApiKeySettings, type AsyncForm } from './async-config.app.js';
+import {
+  AsyncConfigAppModule,
+  GlobalRegistrationAppModule,
+  KeyIssuer,
+  SharedApiKeySettings,
+  type AsyncForm,
+} from './async-config.app.js';
 
-const HEADERS: Record<AsyncForm, string> = { useFactory: 'x-factory-key', useClass: 'x-class-key', useExisting: 'x-existing-key' };
+const HEADERS: Record<AsyncForm, string> = {
+  useFactory: 'x-factory-key',
+  useClass: 'x-class-key',
+  useExisting: 'x-existing-key',
+};
 
 describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
   describe.each(Object.keys(HEADERS) as AsyncForm[])('forRootAsync({ %s })', (form) => {
@@ -33,7 +43,10 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
       expect(ok.status).toBe(200);
       expect(ok.body).toEqual({ prefix: valid.apiKey.prefix });
       // The default place for keys is no longer read: proof the options took effect.
-      expectUnauthorized(await call(`${url}/whoami`, { headers: { authorization: `Api-Key ${valid.key}` } }), `Api-Key realm="api", header="${header}"`);
+      expectUnauthorized(
+        await call(`${url}/whoami`, { headers: { authorization: `Api-Key ${valid.key}` } }),
+        `Api-Key realm="api", header="${header}"`,
+      );
     });
 
     if (form === 'useExisting') {
@@ -50,7 +63,10 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
 
     beforeAll(async () => {
       db = await createTestDatabase('sqlite');
-      ({ app, url } = await startApp(GlobalRegistrationAppModule.register(db.options, true), adapter));
+      ({ app, url } = await startApp(
+        GlobalRegistrationAppModule.register(db.options, true),
+        adapter,
+      ));
     });
     afterAll(async () => {
       await app?.close();
@@ -59,7 +75,9 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
 
     it('provides the service and guard to a module that does not import ApiKeyModule', async () => {
       const issued = await app.get(KeyIssuer).issue('feature');
-      const ok = await call(`${url}/feature`, { headers: { authorization: `Api-Key ${issued.key}` } });
+      const ok = await call(`${url}/feature`, {
+        headers: { authorization: `Api-Key ${issued.key}` },
+      });
       expect(ok.status).toBe(200);
       expect(ok.body).toEqual({ prefix: issued.apiKey.prefix });
       expectUnauthorized(await call(`${url}/feature`));
@@ -68,7 +86,9 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
     it('is what makes that work: the same app without it does not boot', async () => {
       const other = await createTestDatabase('sqlite');
       try {
-        await expect(startApp(GlobalRegistrationAppModule.register(other.options, false), adapter)).rejects.toThrow(/ApiKeyService/);
+        await expect(
+          startApp(GlobalRegistrationAppModule.register(other.options, false), adapter),
+        ).rejects.toThrow(/ApiKeyService/);
       } finally {
         await other.drop();
       }

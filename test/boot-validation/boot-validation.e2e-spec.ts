@@ -17,7 +17,10 @@ import { BootValidationAppModule, SQLITE } from './boot-validation.app.js';
 const PEPPER = 'a pepper of at least thirty-two bytes, kept out of the database';
 
 /** The error a boot fails with, or a failed assertion if it boots. */
-async function bootError(module: DynamicModule, adapter: AdapterFactory): Promise<ApiKeyConfigurationError> {
+async function bootError(
+  module: DynamicModule,
+  adapter: AdapterFactory,
+): Promise<ApiKeyConfigurationError> {
   const started = await startApp(module, adapter).then(
     async ({ app }) => {
       await app.close();
@@ -37,57 +40,95 @@ describe.each(ADAPTERS)('boot-time validation on %s', (_platform, adapter) => {
   });
 
   it('refuses to boot when the data source does not know the key entity, naming autoLoadEntities', async () => {
-    const error = await bootError(BootValidationAppModule.register(ApiKeyModule.forRoot(), { ...SQLITE, autoLoadEntities: false, entities: [] }), adapter);
+    const error = await bootError(
+      BootValidationAppModule.register(ApiKeyModule.forRoot(), {
+        ...SQLITE,
+        autoLoadEntities: false,
+        entities: [],
+      }),
+      adapter,
+    );
     expect(error.option).toBe('entity');
     expect(error.message).toMatch(/ApiKey is not an entity of the TypeORM data source "default"/);
     expect(error.message).toMatch(/autoLoadEntities: true/);
   });
 
   it('boots once the entity is listed, as the error says', async () => {
-    const { app, url } = await startApp(BootValidationAppModule.register(ApiKeyModule.forRoot(), { ...SQLITE, autoLoadEntities: false, entities: [ApiKey] }), adapter);
+    const { app, url } = await startApp(
+      BootValidationAppModule.register(ApiKeyModule.forRoot(), {
+        ...SQLITE,
+        autoLoadEntities: false,
+        entities: [ApiKey],
+      }),
+      adapter,
+    );
     running.push(app);
     const issued = await app.get(ApiKeyService).create({ name: 'listed' });
-    expect((await call(`${url}/ping`, { headers: { authorization: `Api-Key ${issued.key}` } })).body).toEqual({ prefix: issued.apiKey.prefix });
+    expect(
+      (await call(`${url}/ping`, { headers: { authorization: `Api-Key ${issued.key}` } })).body,
+    ).toEqual({ prefix: issued.apiKey.prefix });
   });
 
   it('refuses a misspelt option rather than ignoring it', async () => {
-    const error = await bootError(BootValidationAppModule.register(ApiKeyModule.forRoot({ headers: 'x' } as ApiKeyOptions)), adapter);
+    const error = await bootError(
+      BootValidationAppModule.register(ApiKeyModule.forRoot({ headers: 'x' } as ApiKeyOptions)),
+      adapter,
+    );
     expect(error.option).toBe('headers');
     expect(error.message).toContain('"headers": is not an ApiKeyModule option.');
     expect(error.message).toContain('header, keyword');
   });
 
   it('refuses the same misspelling returned by an async factory', async () => {
-    const registration = ApiKeyModule.forRootAsync({ useFactory: async () => ({ headers: 'x' }) as ApiKeyOptions });
+    const registration = ApiKeyModule.forRootAsync({
+      useFactory: async () => ({ headers: 'x' }) as ApiKeyOptions,
+    });
     const error = await bootError(BootValidationAppModule.register(registration), adapter);
     expect(error.option).toBe('headers');
   });
 
   it('refuses registration fields returned by an async factory, which come too late to apply', async () => {
-    const registration = ApiKeyModule.forRootAsync({ useFactory: () => ({ dataSource: 'keys' }) as ApiKeyOptions });
+    const registration = ApiKeyModule.forRootAsync({
+      useFactory: () => ({ dataSource: 'keys' }) as ApiKeyOptions,
+    });
     const error = await bootError(BootValidationAppModule.register(registration), adapter);
     expect(error.option).toBe('dataSource');
     expect(error.message).toContain('forRootAsync({ dataSource, useFactory })');
   });
 
   it('refuses a brand longer than 32 characters', async () => {
-    const error = await bootError(BootValidationAppModule.register(ApiKeyModule.forRoot({ brand: 'b'.repeat(40) })), adapter);
+    const error = await bootError(
+      BootValidationAppModule.register(ApiKeyModule.forRoot({ brand: 'b'.repeat(40) })),
+      adapter,
+    );
     expect(error.option).toBe('brand');
     expect(error.message).toContain('at most 32');
   });
 
   it('refuses a brand that would push keys past bcrypt’s 72 bytes, and accepts it with HMAC', async () => {
     const brand = 'sk_live_'.padEnd(32, 'x');
-    const error = await bootError(BootValidationAppModule.register(ApiKeyModule.forRoot({ brand, hasher: new BcryptApiKeyHasher({ cost: 4 }) })), adapter);
+    const error = await bootError(
+      BootValidationAppModule.register(
+        ApiKeyModule.forRoot({ brand, hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+      ),
+      adapter,
+    );
     expect(error.option).toBe('brand');
     expect(error.message).toContain('makes keys 73 bytes long, but bcrypt only reads the first 72');
     expect(error.message).toContain('HmacSha256ApiKeyHasher');
 
-    const { app, url } = await startApp(BootValidationAppModule.register(ApiKeyModule.forRoot({ brand, hasher: new HmacSha256ApiKeyHasher({ secret: PEPPER }) })), adapter);
+    const { app, url } = await startApp(
+      BootValidationAppModule.register(
+        ApiKeyModule.forRoot({ brand, hasher: new HmacSha256ApiKeyHasher({ secret: PEPPER }) }),
+      ),
+      adapter,
+    );
     running.push(app);
     const issued = await app.get(ApiKeyService).create({ name: 'branded' });
     expect(issued.key.startsWith(brand)).toBe(true);
-    expect((await call(`${url}/ping`, { headers: { authorization: `Api-Key ${issued.key}` } })).status).toBe(200);
+    expect(
+      (await call(`${url}/ping`, { headers: { authorization: `Api-Key ${issued.key}` } })).status,
+    ).toBe(200);
   });
 
   it('refuses header and keyword values that cannot work', async () => {
@@ -98,7 +139,10 @@ describe.each(ADAPTERS)('boot-time validation on %s', (_platform, adapter) => {
       [{ realm: 'say "hi"' }, 'realm'],
     ];
     for (const [options, option] of cases) {
-      const error = await bootError(BootValidationAppModule.register(ApiKeyModule.forRoot(options)), adapter);
+      const error = await bootError(
+        BootValidationAppModule.register(ApiKeyModule.forRoot(options)),
+        adapter,
+      );
       expect(error.option, JSON.stringify(options)).toBe(option);
     }
   });
@@ -109,9 +153,17 @@ describe.each(ADAPTERS)('boot-time validation on %s', (_platform, adapter) => {
         return {};
       }
     }
-    expect(() => ApiKeyModule.forRootAsync({ useFactory: () => ({}), useClass: Options })).toThrow(ApiKeyConfigurationError);
-    expect(() => ApiKeyModule.forRootAsync({})).toThrow(/exactly one of useFactory, useClass or useExisting/);
-    expect(() => ApiKeyModule.forRootAsync({ useFactory: () => ({}), header: 'x' } as never)).toThrow(/"header": is not a forRootAsync\(\) field/);
-    expect(() => ApiKeyModule.forRoot({ entity: class NotAnEntity {} as never })).toThrow(/does not extend AbstractApiKey/);
+    expect(() => ApiKeyModule.forRootAsync({ useFactory: () => ({}), useClass: Options })).toThrow(
+      ApiKeyConfigurationError,
+    );
+    expect(() => ApiKeyModule.forRootAsync({})).toThrow(
+      /exactly one of useFactory, useClass or useExisting/,
+    );
+    expect(() =>
+      ApiKeyModule.forRootAsync({ useFactory: () => ({}), header: 'x' } as never),
+    ).toThrow(/"header": is not a forRootAsync\(\) field/);
+    expect(() => ApiKeyModule.forRoot({ entity: class NotAnEntity {} as never })).toThrow(
+      /does not extend AbstractApiKey/,
+    );
   });
 });

@@ -8,7 +8,7 @@ import { REPO_ROOT, buildSampleApp, lastLine, runCli } from '../support/sample-a
  * The CLI as an app that installs the package uses it: pointed at the app's own compiled data
  * source file, whose `apiKeyOptions` export must shape the keys the CLI makes.
  */
-describe('key CLI on an app\'s own data source file', { timeout: 120_000 }, () => {
+describe("key CLI on an app's own data source file", { timeout: 120_000 }, () => {
   let dir: string;
   let dataSourceFile: string;
 
@@ -36,14 +36,22 @@ export const apiKeyOptions = { brand: 'sk_test_', hasher: new BcryptApiKeyHasher
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs the migrations and makes keys with the app\'s brand and hasher', async () => {
-    const created = await runCli(['--data-source', dataSourceFile, 'create', '--name', 'branded', '--json'], {}, { dataSource: false });
+  it("runs the migrations and makes keys with the app's brand and hasher", async () => {
+    const created = await runCli(
+      ['--data-source', dataSourceFile, 'create', '--name', 'branded', '--json'],
+      {},
+      { dataSource: false },
+    );
     expect(created.code, created.stderr).toBe(0);
     const { key, prefix } = JSON.parse(lastLine(created.stdout));
     expect(key).toMatch(/^sk_test_[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
     expect(key.slice('sk_test_'.length, 'sk_test_'.length + 8)).toBe(prefix);
 
-    const shown = await runCli(['--data-source', dataSourceFile, 'show', prefix, '--json'], {}, { dataSource: false });
+    const shown = await runCli(
+      ['--data-source', dataSourceFile, 'show', prefix, '--json'],
+      {},
+      { dataSource: false },
+    );
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).not.toContain(key.slice(-32));
     expect(shown.stdout).not.toMatch(/\$2b\$04\$/);

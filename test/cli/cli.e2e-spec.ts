@@ -50,7 +50,16 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
   const cli = (...args: string[]) => runCli(args, env);
   /** Everything a command could write, except last-use marks the running app may flush at any time. */
   const storedState = async () => ({
-    keys: await db.rows('api_keys', ['id', 'prefix', 'hashed_key', 'name', 'scopes', 'created_at', 'expires_at', 'revoked_at']),
+    keys: await db.rows('api_keys', [
+      'id',
+      'prefix',
+      'hashed_key',
+      'name',
+      'scopes',
+      'created_at',
+      'expires_at',
+      'revoked_at',
+    ]),
     partners: await db.rows('partners'),
   });
 
@@ -65,11 +74,28 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
   });
 
   it('create --json makes a key that works at once, and revoke stops it on the very next request', async () => {
-    const made = await cli('create', '--name', 'ci', '--scopes', 'projects:read,projects:write', '--expires', '30d', '--json');
+    const made = await cli(
+      'create',
+      '--name',
+      'ci',
+      '--scopes',
+      'projects:read,projects:write',
+      '--expires',
+      '30d',
+      '--json',
+    );
     expect(made.code, made.stderr).toBe(0);
     expect(made.stderr).toBe('');
     const created = JSON.parse(lastLine(made.stdout));
-    expect(Object.keys(created).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'key', 'name', 'prefix', 'scopes']);
+    expect(Object.keys(created).sort()).toEqual([
+      'createdAt',
+      'expiresAt',
+      'id',
+      'key',
+      'name',
+      'prefix',
+      'scopes',
+    ]);
     expect(created).toMatchObject({ name: 'ci', scopes: ['projects:read', 'projects:write'] });
     expect(created.key).toMatch(new RegExp(`^${created.prefix}\\.[A-Za-z0-9]{32}$`));
     const days = (Date.parse(created.expiresAt) - Date.parse(created.createdAt)) / 86_400_000;
@@ -78,7 +104,9 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     const ok = await call(`${app.url}/projects`, { headers: apiKey(created.key) });
     expect(ok.status).toBe(200);
     expect(ok.body.apiKey).toEqual({ id: created.id, name: 'ci', prefix: created.prefix });
-    expect((await call(`${app.url}/projects`, { method: 'POST', headers: apiKey(created.key) })).status).toBe(201);
+    expect(
+      (await call(`${app.url}/projects`, { method: 'POST', headers: apiKey(created.key) })).status,
+    ).toBe(201);
 
     const revoked = await cli('revoke', created.prefix);
     expect(revoked.code, revoked.stderr).toBe(0);
@@ -86,12 +114,17 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     // Same running app, no restart: the revocation applies to the next request.
     expect((await call(`${app.url}/projects`, { headers: apiKey(created.key) })).status).toBe(401);
 
-    const revokedAt = (await db.rows('api_keys', ['id', 'revoked_at'])).find((row) => row.id === created.id)!.revoked_at;
+    const revokedAt = (await db.rows('api_keys', ['id', 'revoked_at'])).find(
+      (row) => row.id === created.id,
+    )!.revoked_at;
     expect(revokedAt).not.toBeNull();
     const again = await cli('revoke', created.id);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already revoked');
-    expect((await db.rows('api_keys', ['id', 'revoked_at'])).find((row) => row.id === created.id)!.revoked_at).toEqual(revokedAt);
+    expect(
+      (await db.rows('api_keys', ['id', 'revoked_at'])).find((row) => row.id === created.id)!
+        .revoked_at,
+    ).toEqual(revokedAt);
   });
 
   it('create stores --expires given as an ISO-8601 date-time or a duration, and no --expires as never', async () => {
@@ -102,9 +135,14 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     };
     const dated = await expiry('--expires', '2099-01-02T03:04:05+02:00');
     expect(dated.expiresAt).toBe('2099-01-02T01:04:05.000Z');
-    expect((await cli('show', dated.prefix, '--json')).stdout).toContain('"expiresAt":"2099-01-02T01:04:05.000Z"');
+    expect((await cli('show', dated.prefix, '--json')).stdout).toContain(
+      '"expiresAt":"2099-01-02T01:04:05.000Z"',
+    );
     const inHours = await expiry('--expires', '12h');
-    expect((Date.parse(inHours.expiresAt) - Date.parse(inHours.createdAt)) / 3_600_000).toBeCloseTo(12, 2);
+    expect((Date.parse(inHours.expiresAt) - Date.parse(inHours.createdAt)) / 3_600_000).toBeCloseTo(
+      12,
+      2,
+    );
     const never = await expiry();
     expect(never.expiresAt).toBeNull();
     expect(never.scopes).toEqual([]);
@@ -118,7 +156,10 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     expect(made.stdout).toContain('Authorization: Api-Key <key>');
     expect((await call(`${app.url}/projects`, { headers: apiKey(keys![0]) })).status).toBe(200);
 
-    const withHeader = await runCli(['create', '--name', 'human-header'], { ...env, API_KEY_HEADER: 'X-Api-Key' });
+    const withHeader = await runCli(['create', '--name', 'human-header'], {
+      ...env,
+      API_KEY_HEADER: 'X-Api-Key',
+    });
     expect(withHeader.code, withHeader.stderr).toBe(0);
     expect(withHeader.stdout).toMatch(/"x-api-key: <key>"/i);
   });
@@ -128,11 +169,21 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     const created = JSON.parse(lastLine(made.stdout));
     const gone = JSON.parse(lastLine((await cli('create', '--name', 'gone', '--json')).stdout));
     expect((await cli('revoke', gone.prefix)).code).toBe(0);
-    const hashes = (await db.rows('api_keys', ['id', 'hashed_key'])).map((row) => row.hashed_key as string);
+    const hashes = (await db.rows('api_keys', ['id', 'hashed_key'])).map(
+      (row) => row.hashed_key as string,
+    );
     expect(hashes.length).toBeGreaterThan(2);
 
     const outputs: CliResult[] = [];
-    for (const args of [['list'], ['list', '--all'], ['list', '--json'], ['list', '--all', '--json'], ['show', created.prefix], ['show', created.id, '--json'], ['show', gone.prefix]]) {
+    for (const args of [
+      ['list'],
+      ['list', '--all'],
+      ['list', '--json'],
+      ['list', '--all', '--json'],
+      ['show', created.prefix],
+      ['show', created.id, '--json'],
+      ['show', gone.prefix],
+    ]) {
       const result = await cli(...args);
       expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
       expect(result.stderr).toBe('');
@@ -146,7 +197,15 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     }
 
     const [table, tableAll, json, jsonAll, shown, shownJson] = outputs;
-    expect(table.stdout.split('\n')[0].split(/\s{2,}/)).toEqual(['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED']);
+    expect(table.stdout.split('\n')[0].split(/\s{2,}/)).toEqual([
+      'PREFIX',
+      'NAME',
+      'SCOPES',
+      'CREATED',
+      'EXPIRES',
+      'REVOKED',
+      'LAST USED',
+    ]);
     expect(table.stdout).toContain(created.prefix);
     expect(table.stdout).not.toContain(gone.prefix);
     expect(tableAll.stdout).toContain(gone.prefix);
@@ -156,11 +215,30 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     expect(listed.map((k) => k.prefix)).toContain(created.prefix);
     expect(listed.map((k) => k.prefix)).not.toContain(gone.prefix);
     expect(listed.every((k) => k.status === 'active')).toBe(true);
-    expect(listedAll.find((k) => k.prefix === gone.prefix)).toMatchObject({ status: 'revoked', revokedAt: expect.any(String) });
+    expect(listedAll.find((k) => k.prefix === gone.prefix)).toMatchObject({
+      status: 'revoked',
+      revokedAt: expect.any(String),
+    });
     expect(listedAll).toHaveLength(hashes.length);
     const row = listed.find((k) => k.prefix === created.prefix)!;
-    expect(Object.keys(row).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'scopes', 'status']);
-    expect(row).toMatchObject({ id: created.id, name: 'secretive', scopes: ['projects:read'], createdAt: created.createdAt, expiresAt: null });
+    expect(Object.keys(row).sort()).toEqual([
+      'createdAt',
+      'expiresAt',
+      'id',
+      'lastUsedAt',
+      'name',
+      'prefix',
+      'revokedAt',
+      'scopes',
+      'status',
+    ]);
+    expect(row).toMatchObject({
+      id: created.id,
+      name: 'secretive',
+      scopes: ['projects:read'],
+      createdAt: created.createdAt,
+      expiresAt: null,
+    });
 
     expect(shown.stdout).toMatch(new RegExp(`^id:\\s+${created.id}$`, 'm'));
     expect(shown.stdout).toMatch(/^status:\s+active$/m);
@@ -172,7 +250,9 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     const created = JSON.parse(lastLine((await cli('create', '--name', 'used', '--json')).stdout));
     const other = await startSampleApp(env);
     try {
-      expect((await call(`${other.url}/projects`, { headers: apiKey(created.key) })).status).toBe(200);
+      expect((await call(`${other.url}/projects`, { headers: apiKey(created.key) })).status).toBe(
+        200,
+      );
     } finally {
       await other.stop();
     }
@@ -184,7 +264,9 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     const listed = await runCli(['list', '--json', '--all'], env, { viaNpm: true });
     expect(listed.code, listed.stderr).toBe(0);
     const keys = JSON.parse(lastLine(listed.stdout)) as { id: string }[];
-    expect(keys.map((k) => k.id).sort()).toEqual((await db.rows('api_keys', ['id'])).map((row) => row.id).sort());
+    expect(keys.map((k) => k.id).sort()).toEqual(
+      (await db.rows('api_keys', ['id'])).map((row) => row.id).sort(),
+    );
   });
 
   describe('bad input: one line on stderr, a non-zero exit, no stack trace, nothing written', () => {
@@ -226,7 +308,10 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
       // SQLite: a file under a path that is a regular file; PostgreSQL: a port nothing listens on.
       const notADirectory = join(tmpdir(), `nestjs-api-key-not-a-dir-${randomUUID()}`);
       writeFileSync(notADirectory, '');
-      const url = engine === 'sqlite' ? `sqlite:${notADirectory}/keys.sqlite` : `postgres://postgres@127.0.0.1:${await closedPort()}/keys`;
+      const url =
+        engine === 'sqlite'
+          ? `sqlite:${notADirectory}/keys.sqlite`
+          : `postgres://postgres@127.0.0.1:${await closedPort()}/keys`;
       try {
         for (const args of [['list'], ['create', '--name', 'x']]) {
           const result = await runCli(args, { DATABASE_URL: url });

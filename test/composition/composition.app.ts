@@ -12,7 +12,15 @@ import {
 } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { AllowApiKeyOr, ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
+import {
+  AllowApiKeyOr,
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  RequireScopes,
+  type ApiKey,
+} from '../../lib/index.js';
 
 export interface User {
   name: string;

@@ -5,7 +5,12 @@ import { ApiKeyService, type ApiKey } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectForbidden, expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
-import { AdminTokenGuard, CompositionAppModule, UserDirectory, UserTokenGuard } from './composition.app.js';
+import {
+  AdminTokenGuard,
+  CompositionAppModule,
+  UserDirectory,
+  UserTokenGuard,
+} from './composition.app.js';
 
 /** `@UseGuards(ApiKeyGuard, Other)` is AND; `@AllowApiKeyOr(Other)` is DRF's `HasAPIKey | IsAuthenticated` (behaviours 11, 12). */
 describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
@@ -75,8 +80,14 @@ describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
     it('lets in a valid key without a user, and does not consult the other guard then', async () => {
       const users = app.get(UserDirectory);
       users.askedBy.clear();
-      expect((await get('/either', { key: valid.key })).body).toEqual({ key: valid.apiKey.prefix, user: null });
-      expect((await get('/either', { key: valid.key, user: 'alice-token' })).body).toEqual({ key: valid.apiKey.prefix, user: null });
+      expect((await get('/either', { key: valid.key })).body).toEqual({
+        key: valid.apiKey.prefix,
+        user: null,
+      });
+      expect((await get('/either', { key: valid.key, user: 'alice-token' })).body).toEqual({
+        key: valid.apiKey.prefix,
+        user: null,
+      });
       expect(users.askedBy.size).toBe(0);
     });
 
@@ -92,7 +103,10 @@ describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
       const withUser = await get('/either/scoped', { key: unscoped.key, user: 'alice-token' });
       expect(withUser.status).toBe(200);
       expect(withUser.body).toEqual({ key: null, user: 'alice' });
-      expect((await get('/either/scoped', { key: valid.key })).body).toEqual({ key: valid.apiKey.prefix, user: null });
+      expect((await get('/either/scoped', { key: valid.key })).body).toEqual({
+        key: valid.apiKey.prefix,
+        user: null,
+      });
     });
   });
 
@@ -116,7 +130,10 @@ describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
       // One instance served all three requests, and it looked users up in the app's directory.
       expect(users.askedBy.size).toBe(1);
       expect([...users.askedBy][0]).toBeInstanceOf(AdminTokenGuard);
-      expect((await get('/admin-or-key', { key: valid.key })).body).toEqual({ key: valid.apiKey.prefix, user: null });
+      expect((await get('/admin-or-key', { key: valid.key })).body).toEqual({
+        key: valid.apiKey.prefix,
+        user: null,
+      });
     });
   });
 });

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { Controller, ForbiddenException, Get, Injectable, Module, Param, UseGuards, type DynamicModule } from '@nestjs/common';
+import {
+  Controller,
+  ForbiddenException,
+  Get,
+  Injectable,
+  Module,
+  Param,
+  UseGuards,
+  type DynamicModule,
+} from '@nestjs/common';
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions, Repository } from 'typeorm';
 import {
@@ -79,7 +88,12 @@ export class CustomEntityAppModule {
         TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
         TypeOrmModule.forFeature([Partner]),
         ApiKeyModule.forRoot({ hasher }),
-        ApiKeyModule.forRoot({ name: 'partner', entity: PartnerApiKey, usableWhere: { partner: { active: true } }, hasher }),
+        ApiKeyModule.forRoot({
+          name: 'partner',
+          entity: PartnerApiKey,
+          usableWhere: { partner: { active: true } },
+          hasher,
+        }),
       ],
       controllers: [PartnerController, DefaultController],
       providers: [PartnerKeys],

@@ -3,7 +3,12 @@ import type { INestApplication } from '@nestjs/common';
 import { getRepositoryToken } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService, getApiKeyServiceToken, type ApiKey, type CreatedApiKey } from '../../lib/index.js';
+import {
+  ApiKeyService,
+  getApiKeyServiceToken,
+  type ApiKey,
+  type CreatedApiKey,
+} from '../../lib/index.js';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
@@ -25,7 +30,8 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
     let acmeKey: CreatedApiKey<PartnerApiKey>;
     let defaultKey: CreatedApiKey<ApiKey>;
 
-    const get = (path: string, key?: string) => call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
+    const get = (path: string, key?: string) =>
+      call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
 
     beforeAll(async () => {
       db = await createTestDatabase(engine);
@@ -43,14 +49,21 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
     it('stores the key in its own table, owned by the partner (DRF 20)', async () => {
       expect(acmeKey.apiKey.partnerId).toBe(acme.id);
       const partners = app.get<Repository<Partner>>(getRepositoryToken(Partner));
-      const loaded = await partners.findOneOrFail({ where: { id: acme.id }, relations: { apiKeys: true } });
+      const loaded = await partners.findOneOrFail({
+        where: { id: acme.id },
+        relations: { apiKeys: true },
+      });
       expect(loaded.apiKeys.map((k) => k.prefix)).toEqual([acmeKey.apiKey.prefix]);
       expect(loaded.apiKeys[0].hashedKey).toBeUndefined();
       // The two registrations are two services over two tables.
-      const partnerService = app.get<ApiKeyService<PartnerApiKey>>(getApiKeyServiceToken('partner'));
+      const partnerService = app.get<ApiKeyService<PartnerApiKey>>(
+        getApiKeyServiceToken('partner'),
+      );
       expect(partnerService).not.toBe(app.get(ApiKeyService));
       expect((await partnerService.list()).map((k) => k.prefix)).toEqual([acmeKey.apiKey.prefix]);
-      expect((await app.get(ApiKeyService).list()).map((k) => k.prefix)).toEqual([defaultKey.apiKey.prefix]);
+      expect((await app.get(ApiKeyService).list()).map((k) => k.prefix)).toEqual([
+        defaultKey.apiKey.prefix,
+      ]);
     });
 
     it('lets in a key of an active partner, which reaches its owner (DRF 14, 38)', async () => {
@@ -70,7 +83,9 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
     it('refuses a key of one type at the other type’s guard (DRF 13)', async () => {
       expectUnauthorized(await get('/partner/me', defaultKey.key));
       expectUnauthorized(await get('/default', acmeKey.key));
-      expect((await get('/default', defaultKey.key)).body).toEqual({ prefix: defaultKey.apiKey.prefix });
+      expect((await get('/default', defaultKey.key)).body).toEqual({
+        prefix: defaultKey.apiKey.prefix,
+      });
     });
 
     it('refuses keys of an inactive partner from the next request on, and takes them back on reactivation (DRF 15)', async () => {
@@ -84,7 +99,10 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
       expect((await get('/partner/me', acmeKey.key)).status).toBe(200);
 
       await partnerKeys.setActive(initech, true);
-      expect((await get('/partner/me', initechKey.key)).body).toEqual({ prefix: initechKey.apiKey.prefix, partnerId: initech.id });
+      expect((await get('/partner/me', initechKey.key)).body).toEqual({
+        prefix: initechKey.apiKey.prefix,
+        partnerId: initech.id,
+      });
     });
 
     it('refuses a key issued to a partner that is inactive from the start', async () => {

@@ -1,7 +1,23 @@
-import { Controller, Get, Inject, Injectable, Module, UseGuards, type DynamicModule, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Inject,
+  Injectable,
+  Module,
+  UseGuards,
+  type DynamicModule,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, type ApiKey, type ApiKeyFailureReason } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  type ApiKey,
+  type ApiKeyFailureReason,
+} from '../../lib/index.js';
 
 /** Why each refused request was refused, in order, as the guard saw it. */
 @Injectable()
@@ -17,7 +33,10 @@ export class DenialLog {
 export class RecordingApiKeyGuard extends ApiKeyGuard {
   @Inject(DenialLog) private readonly denials!: DenialLog;
 
-  protected override denyUnauthorized(context: ExecutionContext, reason: ApiKeyFailureReason | 'missing'): boolean {
+  protected override denyUnauthorized(
+    context: ExecutionContext,
+    reason: ApiKeyFailureReason | 'missing',
+  ): boolean {
     this.denials.reasons.push(reason);
     return super.denyUnauthorized(context, reason);
   }

@@ -42,8 +42,13 @@ describe.each(ADAPTERS)('custom header on %s', (_platform, adapter) => {
 
   it('ignores Authorization entirely, even carrying a valid key', async () => {
     expectUnauthorized(await get({ authorization: `Api-Key ${valid.key}` }), CHALLENGE);
-    expectUnauthorized(await get({ authorization: `Api-Key ${valid.key}`, 'x-api-key': 'garbage' }), CHALLENGE);
-    expect((await get({ authorization: 'Api-Key garbage', 'x-api-key': valid.key })).status).toBe(200);
+    expectUnauthorized(
+      await get({ authorization: `Api-Key ${valid.key}`, 'x-api-key': 'garbage' }),
+      CHALLENGE,
+    );
+    expect((await get({ authorization: 'Api-Key garbage', 'x-api-key': valid.key })).status).toBe(
+      200,
+    );
     expect(denials.reasons).toEqual(['missing', 'malformed']);
   });
 
@@ -57,12 +62,18 @@ describe.each(ADAPTERS)('custom header on %s', (_platform, adapter) => {
     const [prefix, secret] = valid.key.split('.');
     expectUnauthorized(await get({ 'x-api-key': 'doesnotexist' }), CHALLENGE);
     expectUnauthorized(await get({ 'x-api-key': `Api-Key ${valid.key}` }), CHALLENGE);
-    expectUnauthorized(await get({ 'x-api-key': `${prefix.split('').reverse().join('')}.${secret}` }), CHALLENGE);
+    expectUnauthorized(
+      await get({ 'x-api-key': `${prefix.split('').reverse().join('')}.${secret}` }),
+      CHALLENGE,
+    );
     expect(denials.reasons).toEqual(['malformed', 'malformed', 'unknown']);
   });
 
   it('refuses a repeated X-Api-Key, which the server joins into one value that is no key', async () => {
-    const answer = await rawRequest(`${url}/reports`, [['X-Api-Key', valid.key], ['X-Api-Key', valid.key]]);
+    const answer = await rawRequest(`${url}/reports`, [
+      ['X-Api-Key', valid.key],
+      ['X-Api-Key', valid.key],
+    ]);
     expectUnauthorized(answer, CHALLENGE);
     expect(denials.reasons).toEqual(['malformed']);
   });

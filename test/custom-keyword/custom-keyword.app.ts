@@ -1,7 +1,13 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 
 @Controller('things')
 @UseGuards(ApiKeyGuard)
@@ -20,7 +26,11 @@ export class CustomKeywordAppModule {
       module: CustomKeywordAppModule,
       imports: [
         TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ keyword: 'Bearer', realm: 'things', hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+        ApiKeyModule.forRoot({
+          keyword: 'Bearer',
+          realm: 'things',
+          hasher: new BcryptApiKeyHasher({ cost: 4 }),
+        }),
       ],
       controllers: [ThingsController],
     };

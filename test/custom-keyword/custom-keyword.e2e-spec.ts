@@ -16,7 +16,8 @@ describe.each(ADAPTERS)('custom keyword on %s', (_platform, adapter) => {
   let url: string;
   let valid: { key: string; apiKey: ApiKey };
 
-  const get = (authorization?: string) => call(`${url}/things`, { headers: authorization ? { authorization } : {} });
+  const get = (authorization?: string) =>
+    call(`${url}/things`, { headers: authorization ? { authorization } : {} });
 
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');

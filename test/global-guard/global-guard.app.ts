@@ -2,7 +2,15 @@ import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, RequireScopes, SkipApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  RequireScopes,
+  SkipApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 
 /** No decorators: protected by the global guard alone, except where a method opts out. */
 @Controller('items')

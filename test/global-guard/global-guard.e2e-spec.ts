@@ -13,7 +13,8 @@ describe.each(ADAPTERS)('global guard on %s', (_platform, adapter) => {
   let url: string;
   let valid: { key: string; apiKey: ApiKey };
 
-  const get = (path: string, key?: string) => call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
+  const get = (path: string, key?: string) =>
+    call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
 
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');

@@ -4,7 +4,15 @@ import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyGuard, ApiKeyModule, ApiKeyService, BcryptApiKeyHasher, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  ApiKeyService,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  RequireScopes,
+  type ApiKey,
+} from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { withWrongSecret } from '../support/key-store.js';
@@ -67,7 +75,10 @@ describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
   });
 
   it('answers a missing or bad key with the 401 error, not a crash', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<
+      string,
+      string
+    >[]) {
       const response = await query('{ whoami }', headers);
       expect(response.body.data).toBeNull();
       expect(response.body.errors[0].message).toBe('Invalid or missing API key.');

@@ -3,7 +3,12 @@ import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService, getApiKeyRepositoryToken, type ApiKey, type CreatedApiKey } from '../../lib/index.js';
+import {
+  ApiKeyService,
+  getApiKeyRepositoryToken,
+  type ApiKey,
+  type CreatedApiKey,
+} from '../../lib/index.js';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, startApp } from '../support/http.js';
@@ -26,7 +31,7 @@ const SQL = [
   "'; DROP TABLE api_keys; --",
   '" OR ""="',
   "%' OR 1=1 #",
-  "1; SELECT pg_sleep(10) --",
+  '1; SELECT pg_sleep(10) --',
   "' UNION SELECT hashed_key FROM api_keys --",
   "\\' OR 1=1 /*",
 ];
@@ -40,8 +45,14 @@ function hostileValues(valid: string): Array<[string, string | Buffer]> {
     ['10,000 dots, no scheme', '.'.repeat(10_000)],
     ['key-shaped run repeated', `Api-Key ${`${'A'.repeat(8)}.`.repeat(1_000)}`],
     ['scheme repeated', 'Api-Key '.repeat(1_500)],
-    ...SQL.map((sql): [string, string] => [`SQL in the prefix: ${sql}`, `Api-Key ${keyShaped(sql, sql.slice(8))}`]),
-    ...SQL.map((sql): [string, string] => [`SQL in the secret: ${sql}`, `Api-Key ${keyShaped(prefix, sql)}`]),
+    ...SQL.map((sql): [string, string] => [
+      `SQL in the prefix: ${sql}`,
+      `Api-Key ${keyShaped(sql, sql.slice(8))}`,
+    ]),
+    ...SQL.map((sql): [string, string] => [
+      `SQL in the secret: ${sql}`,
+      `Api-Key ${keyShaped(prefix, sql)}`,
+    ]),
     ['LIKE wildcards as prefix', `Api-Key ${keyShaped('%%%%%%%%', secret)}`],
     ['underscore wildcards as prefix', `Api-Key ${keyShaped('________', secret)}`],
     ['punctuation in prefix', `Api-Key ${keyShaped('ab-cd_ef', secret)}`],
@@ -49,7 +60,10 @@ function hostileValues(valid: string): Array<[string, string | Buffer]> {
     ['spaces in prefix', `Api-Key ${keyShaped('        ', secret)}`],
     ['unicode prefix', Buffer.from(`Api-Key ${keyShaped('ключключ', secret)}`, 'utf8')],
     ['emoji secret', Buffer.from(`Api-Key ${prefix}.${'🔑'.repeat(16)}`, 'utf8')],
-    ['zero-width space inside the key', Buffer.from(`Api-Key ${prefix}.\u200b${secret.slice(1)}`, 'utf8')],
+    [
+      'zero-width space inside the key',
+      Buffer.from(`Api-Key ${prefix}.\u200b${secret.slice(1)}`, 'utf8'),
+    ],
     ['right-to-left override', Buffer.from(`Api-Key \u202e${valid.slice(1)}`, 'utf8')],
     ['fullwidth digits', Buffer.from(`Api-Key ${keyShaped('０１２３４５６７', secret)}`, 'utf8')],
     ['latin-1 bytes', Buffer.concat([Buffer.from('Api-Key '), Buffer.alloc(41, 0xe9)])],
@@ -61,7 +75,10 @@ function hostileValues(valid: string): Array<[string, string | Buffer]> {
     ['object string', 'Api-Key [object Object]'],
     ['null', 'Api-Key null'],
     ['NaN', 'Api-Key NaN'],
-    ['valid prefix, SQL-ish secret of the right alphabet', `Api-Key ${prefix}.${fit('ORxxxxxx1x1', 32)}`],
+    [
+      'valid prefix, SQL-ish secret of the right alphabet',
+      `Api-Key ${prefix}.${fit('ORxxxxxx1x1', 32)}`,
+    ],
   ];
 }
 
@@ -146,8 +163,11 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
 
     it('survives a burst of concurrent hostile requests', async () => {
       const values = hostileValues(valid.key);
-      const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => send(values[i % values.length][1])));
-      for (const [i, answer] of answers.entries()) expectSameRefusal(answer, values[i % values.length][0]);
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => send(values[i % values.length][1])),
+      );
+      for (const [i, answer] of answers.entries())
+        expectSameRefusal(answer, values[i % values.length][0]);
       await expectStillServing();
     });
 
@@ -162,13 +182,19 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
     it('refuses those same bytes with the generic 401 on a lenient server, where they reach the guard', async () => {
       // What `node --insecure-http-parser --max-http-header-size=1048576` does: both are read per
       // connection from the server, so the app need not be rebooted to behave as if run so.
-      const server = app.getHttpServer() as Server & { insecureHTTPParser?: boolean; maxHeaderSize?: number };
+      const server = app.getHttpServer() as Server & {
+        insecureHTTPParser?: boolean;
+        maxHeaderSize?: number;
+      };
       server.insecureHTTPParser = true;
       server.maxHeaderSize = 1024 * 1024;
       try {
         // Even a lenient parser refuses a bare CR (it is how requests are smuggled), and it
         // unfolds a folded line into the plain valid key, as RFC 9112 §5.2 allows.
-        const parserOutcome: Record<string, number> = { 'lone CR': 400, 'obsolete line folding': 200 };
+        const parserOutcome: Record<string, number> = {
+          'lone CR': 400,
+          'obsolete line folding': 200,
+        };
         for (const [label, value] of parserRefusedValues(valid.key)) {
           const answer = await send(value);
           if (label in parserOutcome) expect(answer.status, label).toBe(parserOutcome[label]);

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { Controller, Get, Module, UseGuards } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyGuard, ApiKeyModule, ApiKeyService, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  ApiKeyService,
+  CurrentApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 
@@ -22,49 +28,55 @@ class WhoController {
  * Two app instances on one database stand for two servers: a key memoised as valid in one must
  * stop working there the moment another instance revokes it.
  */
-describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('revocation across instances (%s)', (engine) => {
-  describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase | undefined;
-    let dir: string | undefined;
-    const apps: Array<{ app: any; url: string }> = [];
+describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)(
+  'revocation across instances (%s)',
+  (engine) => {
+    describe.each(ADAPTERS)('%s', (_platform, adapter) => {
+      let db: TestDatabase | undefined;
+      let dir: string | undefined;
+      const apps: Array<{ app: any; url: string }> = [];
 
-    beforeAll(async () => {
-      let options: any;
-      if (engine === 'sqlite-file') {
-        dir = mkdtempSync(join(tmpdir(), 'apikey-'));
-        options = { type: 'better-sqlite3', database: join(dir, 'keys.sqlite') };
-      } else {
-        db = await createTestDatabase(engine);
-        options = db.options;
-      }
-      for (let i = 0; i < 2; i++) {
-        @Module({
-          imports: [TypeOrmModule.forRoot({ ...options, autoLoadEntities: true, synchronize: i === 0 }), ApiKeyModule.forRoot()],
-          controllers: [WhoController],
-        })
-        class AppModule {}
-        apps.push(await startApp(AppModule, adapter));
-      }
-    });
-    afterAll(async () => {
-      for (const { app } of apps) await app.close();
-      await db?.drop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+      beforeAll(async () => {
+        let options: any;
+        if (engine === 'sqlite-file') {
+          dir = mkdtempSync(join(tmpdir(), 'apikey-'));
+          options = { type: 'better-sqlite3', database: join(dir, 'keys.sqlite') };
+        } else {
+          db = await createTestDatabase(engine);
+          options = db.options;
+        }
+        for (let i = 0; i < 2; i++) {
+          @Module({
+            imports: [
+              TypeOrmModule.forRoot({ ...options, autoLoadEntities: true, synchronize: i === 0 }),
+              ApiKeyModule.forRoot(),
+            ],
+            controllers: [WhoController],
+          })
+          class AppModule {}
+          apps.push(await startApp(AppModule, adapter));
+        }
+      });
+      afterAll(async () => {
+        for (const { app } of apps) await app.close();
+        await db?.drop();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
 
-    it('a revoke in one instance applies on the next request to the other', async () => {
-      const [a, b] = apps;
-      const { key, apiKey } = await a.app.get(ApiKeyService).create({ name: 'shared' });
-      const headers = { authorization: `Api-Key ${key}` };
-      // Warm both instances' memos.
-      for (const { url } of apps) {
-        const response = await call(`${url}/who`, { headers });
-        expect(response.status).toBe(200);
-        expect(response.body.prefix).toBe(apiKey.prefix);
-      }
-      await b.app.get(ApiKeyService).revoke(apiKey.id);
-      expect((await call(`${a.url}/who`, { headers })).status).toBe(401);
-      expect((await call(`${b.url}/who`, { headers })).status).toBe(401);
+      it('a revoke in one instance applies on the next request to the other', async () => {
+        const [a, b] = apps;
+        const { key, apiKey } = await a.app.get(ApiKeyService).create({ name: 'shared' });
+        const headers = { authorization: `Api-Key ${key}` };
+        // Warm both instances' memos.
+        for (const { url } of apps) {
+          const response = await call(`${url}/who`, { headers });
+          expect(response.status).toBe(200);
+          expect(response.body.prefix).toBe(apiKey.prefix);
+        }
+        await b.app.get(ApiKeyService).revoke(apiKey.id);
+        expect((await call(`${a.url}/who`, { headers })).status).toBe(401);
+        expect((await call(`${b.url}/who`, { headers })).status).toBe(401);
+      });
     });
-  });
-});
+  },
+);

@@ -1,7 +1,13 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Column, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 
 /** The app's own data, in the default data source. */
 @Entity('notes')
@@ -29,8 +35,18 @@ export class NamedDataSourceAppModule {
     return {
       module: NamedDataSourceAppModule,
       imports: [
-        TypeOrmModule.forRoot({ type: 'better-sqlite3', database: ':memory:', entities: [Note], synchronize: true }),
-        TypeOrmModule.forRoot({ ...keysDatabase, name: 'keys', autoLoadEntities: true, synchronize: true }),
+        TypeOrmModule.forRoot({
+          type: 'better-sqlite3',
+          database: ':memory:',
+          entities: [Note],
+          synchronize: true,
+        }),
+        TypeOrmModule.forRoot({
+          ...keysDatabase,
+          name: 'keys',
+          autoLoadEntities: true,
+          synchronize: true,
+        }),
         ApiKeyModule.forRoot({ dataSource: 'keys', hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
       ],
       controllers: [NotesController],

@@ -38,15 +38,23 @@ describe.each(ENGINES)('keys in a named data source on %s', (engine) => {
       const service = app.get(ApiKeyService);
       const issued = await service.create({ name: 'named' });
 
-      const rows: Array<{ prefix: string }> = await app.get<DataSource>(getDataSourceToken('keys')).query('SELECT prefix FROM api_keys');
+      const rows: Array<{ prefix: string }> = await app
+        .get<DataSource>(getDataSourceToken('keys'))
+        .query('SELECT prefix FROM api_keys');
       expect(rows.map((row) => row.prefix)).toEqual([issued.apiKey.prefix]);
-      await expect(app.get<DataSource>(getDataSourceToken()).query('SELECT prefix FROM api_keys')).rejects.toThrow(/api_keys/);
+      await expect(
+        app.get<DataSource>(getDataSourceToken()).query('SELECT prefix FROM api_keys'),
+      ).rejects.toThrow(/api_keys/);
 
-      const ok = await call(`${url}/notes`, { headers: { authorization: `Api-Key ${issued.key}` } });
+      const ok = await call(`${url}/notes`, {
+        headers: { authorization: `Api-Key ${issued.key}` },
+      });
       expect(ok.status).toBe(200);
       expect(ok.body).toEqual({ prefix: issued.apiKey.prefix });
       await service.revoke(issued.apiKey.prefix);
-      expectUnauthorized(await call(`${url}/notes`, { headers: { authorization: `Api-Key ${issued.key}` } }));
+      expectUnauthorized(
+        await call(`${url}/notes`, { headers: { authorization: `Api-Key ${issued.key}` } }),
+      );
     });
   });
 });

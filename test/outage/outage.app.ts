@@ -1,7 +1,13 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 
 @Controller('orders')
 @UseGuards(ApiKeyGuard)

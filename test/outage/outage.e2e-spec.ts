@@ -30,10 +30,18 @@ async function postgresOutage(db: TestDatabase, account: string): Promise<Outage
   // As the database's owner the account may create its tables in the public schema.
   await admin.query(`ALTER DATABASE ${database} OWNER TO ${account}`);
   return {
-    appOptions: { ...db.options, username: account, connectTimeoutMS: 3_000, extra: { max: 4 } } as DataSourceOptions,
+    appOptions: {
+      ...db.options,
+      username: account,
+      connectTimeoutMS: 3_000,
+      extra: { max: 4 },
+    } as DataSourceOptions,
     async begin() {
       await admin.query(`ALTER ROLE ${account} NOLOGIN`);
-      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [account]);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1',
+        [account],
+      );
     },
     async end() {
       await admin.query(`ALTER ROLE ${account} LOGIN`);
@@ -41,7 +49,10 @@ async function postgresOutage(db: TestDatabase, account: string): Promise<Outage
     async dispose() {
       await admin.destroy();
       await db.drop();
-      const cleanup = new DataSource({ ...db.options, database: process.env.PGDATABASE ?? 'test' } as DataSourceOptions);
+      const cleanup = new DataSource({
+        ...db.options,
+        database: process.env.PGDATABASE ?? 'test',
+      } as DataSourceOptions);
       await cleanup.initialize();
       await cleanup.query(`DROP ROLE IF EXISTS ${account}`);
       await cleanup.destroy();
@@ -56,11 +67,19 @@ async function mariadbOutage(db: TestDatabase, account: string): Promise<Outage>
   await admin.query(`CREATE USER '${account}'@'%'`);
   await admin.query(`GRANT ALL PRIVILEGES ON \`${database}\`.* TO '${account}'@'%'`);
   return {
-    appOptions: { ...db.options, username: account, connectTimeout: 3_000, extra: { connectionLimit: 4 } } as DataSourceOptions,
+    appOptions: {
+      ...db.options,
+      username: account,
+      connectTimeout: 3_000,
+      extra: { connectionLimit: 4 },
+    } as DataSourceOptions,
     async begin() {
       // Locking the account refuses new logins; killing ends the ones the app's pool holds.
       await admin.query(`ALTER USER '${account}'@'%' ACCOUNT LOCK`);
-      const sessions: Array<{ ID: number | string }> = await admin.query('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?', [account]);
+      const sessions: Array<{ ID: number | string }> = await admin.query(
+        'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ?',
+        [account],
+      );
       for (const { ID } of sessions) await admin.query(`KILL CONNECTION ${Number(ID)}`);
     },
     async end() {
@@ -83,12 +102,16 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
     let unused: CreatedApiKey;
     let unknown: string;
 
-    const get = (key?: string) => call(`${url}/orders`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
+    const get = (key?: string) =>
+      call(`${url}/orders`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
 
     beforeAll(async () => {
       const db = await createTestDatabase(engine);
       const account = `apikey_app_${randomBytes(4).toString('hex')}`;
-      outage = engine === 'postgres' ? await postgresOutage(db, account) : await mariadbOutage(db, account);
+      outage =
+        engine === 'postgres'
+          ? await postgresOutage(db, account)
+          : await mariadbOutage(db, account);
       ({ app, url } = await startApp(OutageAppModule.register(outage.appOptions), adapter));
       const service = app.get(ApiKeyService);
       used = await service.create({ name: 'used before the outage' });
@@ -109,7 +132,8 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
       await outage.begin();
       try {
         // A key that passed a moment ago is not let in on memory: revocation might have happened.
-        for (const key of [used.key, used.key, unused.key, unknown]) expectUnavailable(await get(key));
+        for (const key of [used.key, used.key, unused.key, unknown])
+          expectUnavailable(await get(key));
         // Requests refused before any lookup need no store and keep their 401.
         expectUnauthorized(await get());
         expectUnauthorized(await get('not-a-key'));

@@ -1,7 +1,13 @@
 import { Controller, Get, Module, Post, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  CurrentApiKey,
+  RequireScopes,
+  type ApiKey,
+} from '../../lib/index.js';
 
 /** Reading needs `projects:read` (class scope); creating needs `projects:write` alone (method scope). */
 @Controller('projects')

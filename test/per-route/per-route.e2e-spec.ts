@@ -42,13 +42,21 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
     it('lets a valid key in and hands its entity to the handler (DRF 1)', async () => {
       const ok = await get('/projects', `Api-Key ${reader.key}`);
       expect(ok.status).toBe(200);
-      expect(ok.body).toEqual({ prefix: reader.apiKey.prefix, name: 'reader', scopes: ['projects:read'] });
+      expect(ok.body).toEqual({
+        prefix: reader.apiKey.prefix,
+        name: 'reader',
+        scopes: ['projects:read'],
+      });
     });
 
     it('tells keys apart: each request gets the entity of the key it sent', async () => {
       const other = await service.create({ name: 'other' });
-      expect((await get('/ping', `Api-Key ${other.key}`)).body).toEqual({ prefix: other.apiKey.prefix });
-      expect((await get('/ping', `Api-Key ${reader.key}`)).body).toEqual({ prefix: reader.apiKey.prefix });
+      expect((await get('/ping', `Api-Key ${other.key}`)).body).toEqual({
+        prefix: other.apiKey.prefix,
+      });
+      expect((await get('/ping', `Api-Key ${reader.key}`)).body).toEqual({
+        prefix: reader.apiKey.prefix,
+      });
     });
 
     it('refuses a request with no credentials with 401 and a challenge (DRF 3)', async () => {
@@ -89,7 +97,11 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
 
     it('refuses the stored hash presented as a key (DRF 16)', async () => {
       const repository = app.get<Repository<ApiKey>>(getApiKeyRepositoryToken());
-      const row = await repository.createQueryBuilder('k').addSelect('k.hashedKey').where('k.id = :id', { id: reader.apiKey.id }).getOneOrFail();
+      const row = await repository
+        .createQueryBuilder('k')
+        .addSelect('k.hashedKey')
+        .where('k.id = :id', { id: reader.apiKey.id })
+        .getOneOrFail();
       expect(row.hashedKey).toMatch(/^\$2b\$10\$/);
       expectUnauthorized(await get('/projects', `Api-Key ${row.hashedKey}`));
     });
@@ -98,7 +110,9 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
       // RFC 9110 §5.5: whitespace around a field value is not part of it. Both platforms' parsers
       // drop it, so DRF's "trailing space" case cannot reach a Nest guard over the wire; any other
       // trailing text does, and is refused above.
-      const answer = await rawRequest(`${url}/projects`, [['Authorization', `Api-Key ${reader.key} \t `]]);
+      const answer = await rawRequest(`${url}/projects`, [
+        ['Authorization', `Api-Key ${reader.key} \t `],
+      ]);
       expect(answer.status).toBe(200);
       expect(answer.body.prefix).toBe(reader.apiKey.prefix);
     });
@@ -134,15 +148,26 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
       const none = await service.create({ name: 'no scopes' });
 
       // The method's scope replaces the class's: a write-only key may create but not list.
-      const created = await call(`${url}/projects`, { method: 'POST', headers: { authorization: `Api-Key ${writer.key}` } });
+      const created = await call(`${url}/projects`, {
+        method: 'POST',
+        headers: { authorization: `Api-Key ${writer.key}` },
+      });
       expect(created.status).toBe(201);
       expect(created.body).toEqual({ createdBy: writer.apiKey.prefix });
       expectForbidden(await get('/projects', `Api-Key ${writer.key}`), 'projects:read');
 
-      expectForbidden(await call(`${url}/projects`, { method: 'POST', headers: { authorization: `Api-Key ${reader.key}` } }), 'projects:write');
+      expectForbidden(
+        await call(`${url}/projects`, {
+          method: 'POST',
+          headers: { authorization: `Api-Key ${reader.key}` },
+        }),
+        'projects:write',
+      );
       expectForbidden(await get('/projects', `Api-Key ${none.key}`), 'projects:read');
       // A route that requires no scope takes any valid key.
-      expect((await get('/ping', `Api-Key ${none.key}`)).body).toEqual({ prefix: none.apiKey.prefix });
+      expect((await get('/ping', `Api-Key ${none.key}`)).body).toEqual({
+        prefix: none.apiKey.prefix,
+      });
     });
 
     it('refuses a revoked key at once, even one that just passed (DRF 7)', async () => {
@@ -169,21 +194,35 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
       expectUnauthorized(await get('/ping', `Api-Key ${expiring.key}`));
 
       // A key made now with a future expiry is unaffected by the other key's expiry.
-      const fresh = await service.create({ name: 'fresh', expiresAt: new Date(clock.now().getTime() + 86_400_000) });
-      expect((await get('/ping', `Api-Key ${fresh.key}`)).body).toEqual({ prefix: fresh.apiKey.prefix });
+      const fresh = await service.create({
+        name: 'fresh',
+        expiresAt: new Date(clock.now().getTime() + 86_400_000),
+      });
+      expect((await get('/ping', `Api-Key ${fresh.key}`)).body).toEqual({
+        prefix: fresh.apiKey.prefix,
+      });
     });
 
     it('sends one byte-identical refusal whatever the reason, so nothing tells which keys exist', async () => {
       const revoked = await service.create({ name: 'revoked for comparison' });
       await service.revoke(revoked.apiKey.id);
-      const expired = await service.create({ name: 'expired for comparison', expiresAt: new Date(clock.now().getTime() + 1000) });
+      const expired = await service.create({
+        name: 'expired for comparison',
+        expiresAt: new Date(clock.now().getTime() + 1000),
+      });
       const [prefix, secret] = reader.key.split('.');
       const badSecret = `${prefix}.${[...secret].reverse().join('')}`;
       const unknown = `ZZZZ${prefix.slice(4)}.${secret}`;
       clock.advance(1000);
 
       // The service tells the reasons apart (for logs); the response must not.
-      const reasons = { malformed: 'foo.bar', unknown, revoked: revoked.key, expired: expired.key, bad_secret: badSecret };
+      const reasons = {
+        malformed: 'foo.bar',
+        unknown,
+        revoked: revoked.key,
+        expired: expired.key,
+        bad_secret: badSecret,
+      };
       for (const [reason, key] of Object.entries(reasons)) {
         expect(await service.verify(key)).toMatchObject({ valid: false, reason });
       }
@@ -193,7 +232,9 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
         const refused = await rawRequest(`${url}/projects`, [['Authorization', `Api-Key ${key}`]]);
         expectUnauthorized(refused);
         expect(refused.text, reason).toBe(missing.text);
-        expect(refused.headers.get('content-length'), reason).toBe(missing.headers.get('content-length'));
+        expect(refused.headers.get('content-length'), reason).toBe(
+          missing.headers.get('content-length'),
+        );
       }
     });
   });

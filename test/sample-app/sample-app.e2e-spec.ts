@@ -48,13 +48,22 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
       curl = printedCurl(first.stdout());
       demoKey = curl.value.replace(/^Api-Key /, '');
       curlResponse = await call(curl.url, { headers: { [curl.header]: curl.value } });
-      rowsAfterFirstStart = await db.rows('api_keys', ['id', 'prefix', 'name', 'scopes', 'hashed_key']);
+      rowsAfterFirstStart = await db.rows('api_keys', [
+        'id',
+        'prefix',
+        'name',
+        'scopes',
+        'hashed_key',
+      ]);
     } finally {
       await first.stop();
     }
     app = await startSampleApp({ DATABASE_URL: db.url });
     rowsAfterSecondStart = await db.rows('api_keys', ['id']);
-    const made = await runCli(['create', '--name', 'reader', '--scopes', 'projects:read', '--json'], { DATABASE_URL: db.url });
+    const made = await runCli(
+      ['create', '--name', 'reader', '--scopes', 'projects:read', '--json'],
+      { DATABASE_URL: db.url },
+    );
     expect(made.code, made.stderr).toBe(0);
     readerKey = JSON.parse(lastLine(made.stdout));
   }, 120_000);
@@ -68,17 +77,31 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(curl.header).toBe('Authorization');
     expect(curl.value).toMatch(/^Api-Key [A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
     // Shown once: on its own line and in the curl line, nowhere else, and never on stderr.
-    expect(first.stdout().split('\n').filter((line) => line.includes(demoKey)).map((line) => line.trim())).toEqual([demoKey, curl.line]);
+    expect(
+      first
+        .stdout()
+        .split('\n')
+        .filter((line) => line.includes(demoKey))
+        .map((line) => line.trim()),
+    ).toEqual([demoKey, curl.line]);
     expect(first.stderr()).not.toContain(demoKey);
     expect(first.stdout()).toContain('npm run keys -- create --name');
 
     expect(curlResponse.status).toBe(200);
-    expect(curlResponse.body.apiKey).toEqual({ id: expect.any(String), name: 'demo', prefix: demoKey.split('.')[0] });
+    expect(curlResponse.body.apiKey).toEqual({
+      id: expect.any(String),
+      name: 'demo',
+      prefix: demoKey.split('.')[0],
+    });
     expect(curlResponse.body.projects.length).toBeGreaterThan(0);
 
     expect(rowsAfterFirstStart).toHaveLength(1);
     const [row] = rowsAfterFirstStart;
-    expect(row).toMatchObject({ id: curlResponse.body.apiKey.id, prefix: demoKey.split('.')[0], name: 'demo' });
+    expect(row).toMatchObject({
+      id: curlResponse.body.apiKey.id,
+      prefix: demoKey.split('.')[0],
+      name: 'demo',
+    });
     expect(JSON.parse(row.scopes as string)).toEqual(['projects:read', 'projects:write']);
     expect(row.hashed_key).not.toContain(demoKey.split('.')[1]);
   });
@@ -100,7 +123,12 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(ok.status).toBe(200);
     expect(ok.body.apiKey).toEqual({ id: readerKey.id, name: 'reader', prefix: readerKey.prefix });
 
-    for (const headers of [{}, { authorization: 'Api-Key nonsense' }, apiKey(`${readerKey.prefix}.${'x'.repeat(32)}`), { authorization: `Bearer ${readerKey.key}` }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Api-Key nonsense' },
+      apiKey(`${readerKey.prefix}.${'x'.repeat(32)}`),
+      { authorization: `Bearer ${readerKey.key}` },
+    ] as Record<string, string>[]) {
       const refused = await call(`${app!.url}/projects`, { headers });
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Api-Key realm="api"');
@@ -108,15 +136,26 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
   });
 
   it('POST /projects: 201 with projects:write, 403 for a valid key without it, 401 without a valid key', async () => {
-    const created = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(demoKey), body: { name: 'Mercury' } });
+    const created = await call(`${app!.url}/projects`, {
+      method: 'POST',
+      headers: apiKey(demoKey),
+      body: { name: 'Mercury' },
+    });
     expect(created.status).toBe(201);
     expect(created.body.project.name).toBe('Mercury');
     expect(created.body.createdBy.prefix).toBe(demoKey.split('.')[0]);
 
-    const forbidden = await call(`${app!.url}/projects`, { method: 'POST', headers: apiKey(readerKey.key), body: { name: 'Mercury' } });
+    const forbidden = await call(`${app!.url}/projects`, {
+      method: 'POST',
+      headers: apiKey(readerKey.key),
+      body: { name: 'Mercury' },
+    });
     expect(forbidden.status).toBe(403);
 
-    const anonymous = await call(`${app!.url}/projects`, { method: 'POST', body: { name: 'Mercury' } });
+    const anonymous = await call(`${app!.url}/projects`, {
+      method: 'POST',
+      body: { name: 'Mercury' },
+    });
     expect(anonymous.status).toBe(401);
   });
 
@@ -125,18 +164,30 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(byKey.status).toBe(200);
     expect(byKey.body.via).toBe('api-key');
 
-    const byUser = await call(`${app!.url}/reports`, { headers: { authorization: 'Bearer demo-user-token' } });
+    const byUser = await call(`${app!.url}/reports`, {
+      headers: { authorization: 'Bearer demo-user-token' },
+    });
     expect(byUser.status).toBe(200);
     expect(byUser.body).toMatchObject({ via: 'user-token', user: 'demo-user' });
 
-    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Api-Key nonsense' }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token' },
+      { authorization: 'Api-Key nonsense' },
+    ] as Record<string, string>[]) {
       expect((await call(`${app!.url}/reports`, { headers })).status).toBe(401);
     }
   });
 
   it('the partner route accepts a partner key, refuses a default key, and refuses keys of an inactive partner', async () => {
-    expect((await call(`${app!.url}/partners`, { method: 'POST', body: { name: 'Acme' } })).status).toBe(401);
-    const onboarded = await call(`${app!.url}/partners`, { method: 'POST', headers: { authorization: 'Bearer demo-user-token' }, body: { name: 'Acme' } });
+    expect(
+      (await call(`${app!.url}/partners`, { method: 'POST', body: { name: 'Acme' } })).status,
+    ).toBe(401);
+    const onboarded = await call(`${app!.url}/partners`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-user-token' },
+      body: { name: 'Acme' },
+    });
     expect(onboarded.status).toBe(201);
     const partnerKey: string = onboarded.body.key;
 
@@ -145,13 +196,20 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(orders.body.partner).toEqual({ id: onboarded.body.partner.id, name: 'Acme' });
     expect(orders.body.apiKey.prefix).toBe(partnerKey.split('.')[0]);
 
-    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(demoKey) })).status).toBe(401);
+    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(demoKey) })).status).toBe(
+      401,
+    );
     expect((await call(`${app!.url}/projects`, { headers: apiKey(partnerKey) })).status).toBe(401);
     expect(await db.rows('partner_api_keys', ['id'])).toHaveLength(1);
 
-    const deactivated = await call(`${app!.url}/partners/${onboarded.body.partner.id}/deactivate`, { method: 'POST', headers: { authorization: 'Bearer demo-user-token' } });
+    const deactivated = await call(`${app!.url}/partners/${onboarded.body.partner.id}/deactivate`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-user-token' },
+    });
     expect(deactivated.status).toBe(200);
-    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(partnerKey) })).status).toBe(401);
+    expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(partnerKey) })).status).toBe(
+      401,
+    );
   });
 
   describe('with API_KEY_HEADER and SAMPLE_USER_TOKEN set', () => {
@@ -167,7 +225,11 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     });
 
     it('prints a curl line sending the key in that header, reads keys only from it, and takes the configured user token', async () => {
-      headerApp = await startSampleApp({ DATABASE_URL: headerDb.url, API_KEY_HEADER: 'X-Api-Key', SAMPLE_USER_TOKEN: 'other-user-token' });
+      headerApp = await startSampleApp({
+        DATABASE_URL: headerDb.url,
+        API_KEY_HEADER: 'X-Api-Key',
+        SAMPLE_USER_TOKEN: 'other-user-token',
+      });
       const curl = printedCurl(headerApp.stdout());
       expect(curl.header).toBe('X-Api-Key');
       const key = curl.value;
@@ -181,10 +243,28 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
       const viaAuthorization = await call(`${headerApp.url}/projects`, { headers: apiKey(key) });
       expect(viaAuthorization.status).toBe(401);
       expect(viaAuthorization.headers.get('www-authenticate')).toContain('header="x-api-key"');
-      expect((await call(`${headerApp.url}/projects`, { headers: { 'x-api-key': key, authorization: 'Api-Key nonsense' } })).status).toBe(200);
+      expect(
+        (
+          await call(`${headerApp.url}/projects`, {
+            headers: { 'x-api-key': key, authorization: 'Api-Key nonsense' },
+          })
+        ).status,
+      ).toBe(200);
 
-      expect((await call(`${headerApp.url}/reports`, { headers: { authorization: 'Bearer other-user-token' } })).status).toBe(200);
-      expect((await call(`${headerApp.url}/reports`, { headers: { authorization: 'Bearer demo-user-token' } })).status).toBe(401);
+      expect(
+        (
+          await call(`${headerApp.url}/reports`, {
+            headers: { authorization: 'Bearer other-user-token' },
+          })
+        ).status,
+      ).toBe(200);
+      expect(
+        (
+          await call(`${headerApp.url}/reports`, {
+            headers: { authorization: 'Bearer demo-user-token' },
+          })
+        ).status,
+      ).toBe(401);
     });
   });
 });

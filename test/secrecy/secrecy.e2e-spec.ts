@@ -14,12 +14,24 @@ class CapturingLogger implements LoggerService {
   private keep(...parts: unknown[]) {
     this.lines.push(parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(' '));
   }
-  log(...a: unknown[]) { this.keep(...a); }
-  error(...a: unknown[]) { this.keep(...a); }
-  warn(...a: unknown[]) { this.keep(...a); }
-  debug(...a: unknown[]) { this.keep(...a); }
-  verbose(...a: unknown[]) { this.keep(...a); }
-  fatal(...a: unknown[]) { this.keep(...a); }
+  log(...a: unknown[]) {
+    this.keep(...a);
+  }
+  error(...a: unknown[]) {
+    this.keep(...a);
+  }
+  warn(...a: unknown[]) {
+    this.keep(...a);
+  }
+  debug(...a: unknown[]) {
+    this.keep(...a);
+  }
+  verbose(...a: unknown[]) {
+    this.keep(...a);
+  }
+  fatal(...a: unknown[]) {
+    this.keep(...a);
+  }
 }
 
 @Controller()
@@ -46,8 +58,10 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     // TypeORM's own log of every statement and its parameters goes to the same place.
     const typeormLogger = {
       logQuery: (query: string, parameters?: unknown[]) => logger.log(query, parameters ?? []),
-      logQueryError: (error: unknown, query: string, parameters?: unknown[]) => logger.error(String(error), query, parameters ?? []),
-      logQuerySlow: (time: number, query: string, parameters?: unknown[]) => logger.warn(String(time), query, parameters ?? []),
+      logQueryError: (error: unknown, query: string, parameters?: unknown[]) =>
+        logger.error(String(error), query, parameters ?? []),
+      logQuerySlow: (time: number, query: string, parameters?: unknown[]) =>
+        logger.warn(String(time), query, parameters ?? []),
       logSchemaBuild: (message: string) => logger.log(message),
       logMigration: (message: string) => logger.log(message),
       log: (_level: string, message: unknown) => logger.log(message),
@@ -59,7 +73,16 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     beforeAll(async () => {
       db = await createTestDatabase(engine);
       @Module({
-        imports: [TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true, logging: 'all', logger: typeormLogger } as any), ApiKeyModule.forRoot()],
+        imports: [
+          TypeOrmModule.forRoot({
+            ...db.options,
+            autoLoadEntities: true,
+            synchronize: true,
+            logging: 'all',
+            logger: typeormLogger,
+          } as any),
+          ApiKeyModule.forRoot(),
+        ],
         controllers: [SecretController],
       })
       class AppModule {}
@@ -77,10 +100,19 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
 
     it('answers every kind of request without echoing the key', async () => {
       const secret = key.slice(9);
-      const variants = [key, `${key} `, key.toUpperCase(), `${key.slice(0, 9)}${'x'.repeat(32)}`, `${key}${key}`];
+      const variants = [
+        key,
+        `${key} `,
+        key.toUpperCase(),
+        `${key.slice(0, 9)}${'x'.repeat(32)}`,
+        `${key}${key}`,
+      ];
       for (const variant of variants) {
         for (const method of ['GET', 'POST']) {
-          const response = await call(`${url}/data`, { method, headers: { authorization: `Api-Key ${variant}` } });
+          const response = await call(`${url}/data`, {
+            method,
+            headers: { authorization: `Api-Key ${variant}` },
+          });
           expect([200, 401, 403]).toContain(response.status);
           bodies.push(JSON.stringify(response.body));
         }
@@ -107,7 +139,9 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     });
 
     it('stores only a hash', async () => {
-      const rows: Array<Record<string, unknown>> = await app.get(DataSource).query('SELECT * FROM api_keys');
+      const rows: Array<Record<string, unknown>> = await app
+        .get(DataSource)
+        .query('SELECT * FROM api_keys');
       expect(rows.length).toBe(1);
       const dump = JSON.stringify(rows);
       expect(dump).not.toContain(key.slice(9));

@@ -2,7 +2,14 @@ import 'reflect-metadata';
 import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyGuard, ApiKeyModule, ApiKeyService, CurrentApiKey, RequireScopes, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  ApiKeyService,
+  CurrentApiKey,
+  RequireScopes,
+  type ApiKey,
+} from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
 
@@ -31,7 +38,14 @@ describe.each(ENGINES)('smoke on %s', (engine) => {
     beforeAll(async () => {
       db = await createTestDatabase(engine);
       @Module({
-        imports: [TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any), ApiKeyModule.forRoot({})],
+        imports: [
+          TypeOrmModule.forRoot({
+            ...db.options,
+            autoLoadEntities: true,
+            synchronize: true,
+          } as any),
+          ApiKeyModule.forRoot({}),
+        ],
         controllers: [ProjectsController],
       })
       class AppModule {}
@@ -51,10 +65,15 @@ describe.each(ENGINES)('smoke on %s', (engine) => {
       const none = await call(`${url}/projects`);
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toBe('Api-Key realm="api"');
-      const forbidden = await call(`${url}/projects`, { method: 'POST', headers: { authorization: `Api-Key ${key}` } });
+      const forbidden = await call(`${url}/projects`, {
+        method: 'POST',
+        headers: { authorization: `Api-Key ${key}` },
+      });
       expect(forbidden.status).toBe(403);
       await service.revoke(apiKey.id);
-      expect((await call(`${url}/projects`, { headers: { authorization: `Api-Key ${key}` } })).status).toBe(401);
+      expect(
+        (await call(`${url}/projects`, { headers: { authorization: `Api-Key ${key}` } })).status,
+      ).toBe(401);
     });
   });
 });

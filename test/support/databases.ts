@@ -6,8 +6,18 @@ import { DataSource } from 'typeorm';
 export const ENGINES = ['sqlite', 'postgres', 'mariadb'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-const PG = { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432), username: process.env.PGUSER ?? 'postgres', password: process.env.PGPASSWORD ?? '' };
-const MARIADB = { host: process.env.MYSQL_HOST ?? '127.0.0.1', port: Number(process.env.MYSQL_PORT ?? 3306), username: process.env.MYSQL_USER ?? 'root', password: process.env.MYSQL_PASSWORD ?? '' };
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  username: process.env.PGUSER ?? 'postgres',
+  password: process.env.PGPASSWORD ?? '',
+};
+const MARIADB = {
+  host: process.env.MYSQL_HOST ?? '127.0.0.1',
+  port: Number(process.env.MYSQL_PORT ?? 3306),
+  username: process.env.MYSQL_USER ?? 'root',
+  password: process.env.MYSQL_PASSWORD ?? '',
+};
 
 /** A database made for one suite, and how to drop it. */
 export interface TestDatabase {
@@ -26,7 +36,11 @@ export interface TestDatabase {
 export async function createTestDatabase(engine: Engine): Promise<TestDatabase> {
   const name = `apikey_${process.pid}_${randomBytes(4).toString('hex')}`;
   if (engine === 'sqlite') {
-    return { engine, options: { type: 'better-sqlite3', database: ':memory:' }, drop: async () => {} };
+    return {
+      engine,
+      options: { type: 'better-sqlite3', database: ':memory:' },
+      drop: async () => {},
+    };
   }
   const admin = new DataSource(
     engine === 'postgres'
@@ -36,7 +50,10 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
   try {
     await admin.initialize();
   } catch (error) {
-    throw new Error(`The ${engine} server is unreachable (${(error as Error).message}). Start it: see README "Running the tests".`);
+    throw new Error(
+      `The ${engine} server is unreachable (${(error as Error).message}). Start it: see README "Running the tests".`,
+      { cause: error },
+    );
   }
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.destroy();
@@ -57,7 +74,11 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
           : { type: 'mariadb', ...MARIADB, database: process.env.MYSQL_DATABASE ?? 'test' },
       );
       await ds.initialize();
-      await ds.query(engine === 'postgres' ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP DATABASE IF EXISTS ${name}`);
+      await ds.query(
+        engine === 'postgres'
+          ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`
+          : `DROP DATABASE IF EXISTS ${name}`,
+      );
       await ds.destroy();
     },
   };

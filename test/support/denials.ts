@@ -2,10 +2,18 @@ import { expect } from 'vitest';
 import { API_KEY_UNAUTHORIZED_MESSAGE, API_KEY_UNAVAILABLE_MESSAGE } from '../../lib/index.js';
 
 /** The one body every 401 of the guard carries, whatever the reason. */
-export const UNAUTHORIZED_BODY = { statusCode: 401, message: API_KEY_UNAUTHORIZED_MESSAGE, error: 'Unauthorized' } as const;
+export const UNAUTHORIZED_BODY = {
+  statusCode: 401,
+  message: API_KEY_UNAUTHORIZED_MESSAGE,
+  error: 'Unauthorized',
+} as const;
 
 /** The body of the 503 sent when the key store cannot be read. */
-export const UNAVAILABLE_BODY = { statusCode: 503, message: API_KEY_UNAVAILABLE_MESSAGE, error: 'Service Unavailable' } as const;
+export const UNAVAILABLE_BODY = {
+  statusCode: 503,
+  message: API_KEY_UNAVAILABLE_MESSAGE,
+  error: 'Service Unavailable',
+} as const;
 
 /** What `call()` and `rawRequest()` return, as far as these checks need. */
 interface Answer {
@@ -29,7 +37,9 @@ export function expectUnauthorized(answer: Answer, challenge = 'Api-Key realm="a
 export function expectForbidden(answer: Answer, scope: string): void {
   expect(answer.status).toBe(403);
   expect(answer.headers.get('www-authenticate')).toBeNull();
-  expect((answer.body as { message: string }).message).toBe(`API key lacks required scope: ${scope}.`);
+  expect((answer.body as { message: string }).message).toBe(
+    `API key lacks required scope: ${scope}.`,
+  );
 }
 
 /** Asserts the 503 of an unreadable key store: the generic message, a retry hint, and no database detail. */

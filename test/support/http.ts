@@ -12,7 +12,10 @@ export const ADAPTERS = [
 export type AdapterFactory = (typeof ADAPTERS)[number][1];
 
 /** Boots `module` on a real HTTP server on 127.0.0.1 and returns the app and its base URL. */
-export async function startApp(module: any, adapter: AdapterFactory): Promise<{ app: INestApplication; url: string }> {
+export async function startApp(
+  module: any,
+  adapter: AdapterFactory,
+): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app = moduleRef.createNestApplication(adapter() as any, { logger: false });
   await app.listen(0, '127.0.0.1');
@@ -27,7 +30,10 @@ export async function call(
 ): Promise<{ status: number; headers: Headers; body: any }> {
   const response = await fetch(url, {
     method: options.method ?? 'GET',
-    headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
     body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
   });
   const text = await response.text();

@@ -1,6 +1,12 @@
 import type { Type } from '@nestjs/common';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { AbstractApiKey, ApiKey, ApiKeyService, BcryptApiKeyHasher, type ApiKeyOptions } from '../../lib/index.js';
+import {
+  AbstractApiKey,
+  ApiKey,
+  ApiKeyService,
+  BcryptApiKeyHasher,
+  type ApiKeyOptions,
+} from '../../lib/index.js';
 import { resolveApiKeyOptions, validateRegistration } from '../../lib/api-key.options.js';
 import { ApiKeyRevocationSubscriber } from '../../lib/api-key.subscriber.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
@@ -27,7 +33,10 @@ export interface KeyStore {
    * bcrypt cost 4 unless `options.hasher` says otherwise. Each call gets its own memo, like a
    * separate process would.
    */
-  service<T extends AbstractApiKey = ApiKey>(options?: ApiKeyOptions<T>, entity?: Type<T>): ApiKeyService<T>;
+  service<T extends AbstractApiKey = ApiKey>(
+    options?: ApiKeyOptions<T>,
+    entity?: Type<T>,
+  ): ApiKeyService<T>;
   /** The stored row of a key, as the database driver returns it, with every column. */
   rawRow(prefix: string, table?: string): Promise<Record<string, unknown> | undefined>;
   /** Writes a column of a stored row directly in SQL, bypassing the entity and its subscribers. */
@@ -46,14 +55,20 @@ export async function openKeyStore(
   extra: Partial<DataSourceOptions> = {},
 ): Promise<KeyStore> {
   const db = await createTestDatabase(engine);
-  const dataSource = new DataSource({ ...db.options, entities, synchronize: true, ...extra } as DataSourceOptions);
+  const dataSource = new DataSource({
+    ...db.options,
+    entities,
+    synchronize: true,
+    ...extra,
+  } as DataSourceOptions);
   try {
     await dataSource.initialize();
   } catch (error) {
     await db.drop();
     throw error;
   }
-  for (const entity of entities) dataSource.subscribers.push(new ApiKeyRevocationSubscriber(entity));
+  for (const entity of entities)
+    dataSource.subscribers.push(new ApiKeyRevocationSubscriber(entity));
   /** Plain SQL with `:named` parameters, translated to the driver's placeholder style. */
   const sql = (query: string, parameters: Record<string, unknown>) =>
     dataSource.query(...dataSource.driver.escapeQueryWithParameters(query, parameters));
@@ -67,12 +82,20 @@ export async function openKeyStore(
       return new ApiKeyService<T>(resolved, dataSource.getRepository(registration.entity));
     },
     async rawRow(prefix, table = 'api_keys') {
-      const rows = await sql(`SELECT * FROM ${dataSource.driver.escape(table)} WHERE prefix = :prefix`, { prefix });
+      const rows = await sql(
+        `SELECT * FROM ${dataSource.driver.escape(table)} WHERE prefix = :prefix`,
+        { prefix },
+      );
       return rows[0];
     },
     async rawUpdate(prefix, values, table = 'api_keys') {
-      const assignments = Object.keys(values).map((column) => `${dataSource.driver.escape(column)} = :${column}`);
-      await sql(`UPDATE ${dataSource.driver.escape(table)} SET ${assignments.join(', ')} WHERE prefix = :prefix`, { ...values, prefix });
+      const assignments = Object.keys(values).map(
+        (column) => `${dataSource.driver.escape(column)} = :${column}`,
+      );
+      await sql(
+        `UPDATE ${dataSource.driver.escape(table)} SET ${assignments.join(', ')} WHERE prefix = :prefix`,
+        { ...values, prefix },
+      );
     },
     async close() {
       if (dataSource.isInitialized) await dataSource.destroy();

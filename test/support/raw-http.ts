@@ -18,11 +18,22 @@ export interface RawAnswer {
  * @param url the app's base URL plus path, e.g. `http://127.0.0.1:1234/projects`
  * @param headers header lines in order; a name may repeat, a value may hold any bytes
  */
-export function rawRequest(url: string, headers: Array<[string, string | Buffer]>, method = 'GET'): Promise<RawAnswer> {
+export function rawRequest(
+  url: string,
+  headers: Array<[string, string | Buffer]>,
+  method = 'GET',
+): Promise<RawAnswer> {
   const { hostname, port, pathname, search } = new URL(url);
   const head = Buffer.concat([
-    Buffer.from(`${method} ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n`, 'latin1'),
-    ...headers.flatMap(([name, value]) => [Buffer.from(`${name}: `, 'latin1'), Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'), Buffer.from('\r\n')]),
+    Buffer.from(
+      `${method} ${pathname}${search} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n`,
+      'latin1',
+    ),
+    ...headers.flatMap(([name, value]) => [
+      Buffer.from(`${name}: `, 'latin1'),
+      Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1'),
+      Buffer.from('\r\n'),
+    ]),
     Buffer.from('\r\n'),
   ]);
   return new Promise((resolve, reject) => {
@@ -45,7 +56,10 @@ export function rawRequest(url: string, headers: Array<[string, string | Buffer]
 
 function parseResponse(raw: Buffer): RawAnswer {
   const end = raw.indexOf('\r\n\r\n');
-  if (end < 0) throw new Error(`not an HTTP response: ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
+  if (end < 0)
+    throw new Error(
+      `not an HTTP response: ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`,
+    );
   const [statusLine, ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
   if (!status) throw new Error(`bad status line: ${JSON.stringify(statusLine)}`);

@@ -39,15 +39,21 @@ export async function buildSampleApp(): Promise<void> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       // A lock left by a run that was killed mid-build would block every later one.
       if (!lockHolderAlive(lock)) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`Timed out waiting for another suite's build (${lock}).`);
+      else if (Date.now() > deadline)
+        throw new Error(`Timed out waiting for another suite's build (${lock}).`, { cause: error });
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
   try {
-    await promisify(execFile)('npm', ['run', '-s', 'build:sample'], { cwd: REPO_ROOT, env: childEnv({}) });
+    await promisify(execFile)('npm', ['run', '-s', 'build:sample'], {
+      cwd: REPO_ROOT,
+      env: childEnv({}),
+    });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`npm run build:sample failed:\n${stdout ?? ''}${stderr ?? ''}`);
+    throw new Error(`npm run build:sample failed:\n${stdout ?? ''}${stderr ?? ''}`, {
+      cause: error,
+    });
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
@@ -61,7 +67,8 @@ function lockHolderAlive(lock: string): boolean {
   } catch {
     // not written yet
   }
-  if (!Number.isInteger(pid) || pid <= 0) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
+  if (!Number.isInteger(pid) || pid <= 0)
+    return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
   try {
     process.kill(pid, 0);
     return true;
@@ -75,7 +82,13 @@ function lockHolderAlive(lock: string): boolean {
  * `env`, never from the shell running the tests.
  */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _d, PORT: _p, API_KEY_HEADER: _h, SAMPLE_USER_TOKEN: _t, ...inherited } = process.env;
+  const {
+    DATABASE_URL: _d,
+    PORT: _p,
+    API_KEY_HEADER: _h,
+    SAMPLE_USER_TOKEN: _t,
+    ...inherited
+  } = process.env;
   return { ...inherited, ...env };
 }
 
@@ -106,7 +119,13 @@ export async function createSampleDatabase(engine: SampleEngine): Promise<Sample
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const db: TestDatabase = await createTestDatabase('postgres');
-    const pg = db.options as { username: string; password?: string; host: string; port: number; database: string };
+    const pg = db.options as {
+      username: string;
+      password?: string;
+      host: string;
+      port: number;
+      database: string;
+    };
     url = `postgres://${encodeURIComponent(pg.username)}${pg.password ? `:${encodeURIComponent(pg.password)}` : ''}@${pg.host}:${pg.port}/${pg.database}`;
     options = db.options;
     cleanup = () => db.drop();
@@ -143,10 +162,18 @@ const LISTENING = /Sample app listening on (http:\/\/127\.0\.0\.1:\d+)/;
  * Starts the built sample app on a free port (PORT=0) with `env`, and resolves once it prints
  * that it is listening. With `viaNpm`, runs `npm start` (build included) as the README says.
  */
-export function startSampleApp(env: Record<string, string>, options: { viaNpm?: boolean } = {}): Promise<RunningSampleApp> {
+export function startSampleApp(
+  env: Record<string, string>,
+  options: { viaNpm?: boolean } = {},
+): Promise<RunningSampleApp> {
   const [command, args] = options.viaNpm ? ['npm', ['start']] : [process.execPath, [SAMPLE_MAIN]];
   // Its own process group, so that stopping `npm start` also stops the node process under it.
-  const child = spawn(command, args, { cwd: REPO_ROOT, env: childEnv({ PORT: '0', ...env }), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: REPO_ROOT,
+    env: childEnv({ PORT: '0', ...env }),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -171,9 +198,14 @@ export function startSampleApp(env: Record<string, string>, options: { viaNpm?: 
   return new Promise((resolve, reject) => {
     const fail = (why: string) => {
       clearTimeout(timer);
-      void stop().then(() => reject(new Error(`The sample app ${why}.\nstdout:\n${stdout}\nstderr:\n${stderr}`)));
+      void stop().then(() =>
+        reject(new Error(`The sample app ${why}.\nstdout:\n${stdout}\nstderr:\n${stderr}`)),
+      );
     };
-    const timer = setTimeout(() => fail(`did not report listening within ${START_TIMEOUT_MS} ms`), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(`did not report listening within ${START_TIMEOUT_MS} ms`),
+      START_TIMEOUT_MS,
+    );
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       const match = LISTENING.exec(stdout);
@@ -210,8 +242,19 @@ export function runCli(
 ): Promise<CliResult> {
   const [command, commandArgs] = options.viaNpm
     ? ['npm', ['run', '-s', 'keys', '--', ...args]]
-    : [process.execPath, [CLI, ...(options.dataSource === false ? [] : ['--data-source', SAMPLE_DATA_SOURCE]), ...args]];
-  const child = spawn(command, commandArgs, { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    : [
+        process.execPath,
+        [
+          CLI,
+          ...(options.dataSource === false ? [] : ['--data-source', SAMPLE_DATA_SOURCE]),
+          ...args,
+        ],
+      ];
+  const child = spawn(command, commandArgs, {
+    cwd: REPO_ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -219,7 +262,11 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`The CLI did not finish within ${CLI_TIMEOUT_MS} ms: ${args.join(' ')}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(
+          `The CLI did not finish within ${CLI_TIMEOUT_MS} ms: ${args.join(' ')}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+        ),
+      );
     }, CLI_TIMEOUT_MS);
     child.once('close', (code) => {
       clearTimeout(timer);

@@ -4,7 +4,14 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyGuard, ApiKeyModule, ApiKeyService, BcryptApiKeyHasher, CurrentApiKey, type ApiKey } from '../../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  ApiKeyService,
+  BcryptApiKeyHasher,
+  CurrentApiKey,
+  type ApiKey,
+} from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { withWrongSecret } from '../support/key-store.js';
@@ -20,7 +27,13 @@ class KeyGateway {
 
 function connect(url: string, headers: Record<string, string>): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = io(url, { transports: ['websocket'], forceNew: true, extraHeaders: headers, reconnection: false, timeout: 5000 });
+    const socket = io(url, {
+      transports: ['websocket'],
+      forceNew: true,
+      extraHeaders: headers,
+      reconnection: false,
+      timeout: 5000,
+    });
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
   });
@@ -70,7 +83,10 @@ describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapt
   });
 
   it('refuses a missing or bad key with a WsException, not an internal error', async () => {
-    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<string, string>[]) {
+    for (const headers of [{}, { authorization: `Api-Key ${withWrongSecret(key)}` }] as Record<
+      string,
+      string
+    >[]) {
       const socket = await connect(url, headers);
       sockets.push(socket);
       const answer = await ask(socket);

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as publicApi from '../../lib/index.js';
-import { KEY_OPTIONS, REGISTRATION_OPTIONS, resolveApiKeyOptions, validateRegistration } from '../../lib/api-key.options.js';
+import {
+  KEY_OPTIONS,
+  REGISTRATION_OPTIONS,
+  resolveApiKeyOptions,
+  validateRegistration,
+} from '../../lib/api-key.options.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -19,7 +24,10 @@ describe('README', () => {
   });
 
   it('gives the defaults the module really uses, where the table states them as values', () => {
-    const resolved = resolveApiKeyOptions({}, validateRegistration({})) as unknown as Record<string, unknown>;
+    const resolved = resolveApiKeyOptions({}, validateRegistration({})) as unknown as Record<
+      string,
+      unknown
+    >;
     const cells = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \| `([^`]*)` \|/gm)];
     let checked = 0;
     for (const [, option, cell] of cells) {
@@ -35,7 +43,10 @@ describe('README', () => {
         } else {
           // An object default with some fields in words: check every `field: number` it states.
           for (const [, field, number] of cell.matchAll(/([A-Za-z]+): (\d+)(?=[,\s}])/g)) {
-            expect((resolved[option] as Record<string, unknown>)[field], `README default of ${option}.${field}`).toBe(Number(number));
+            expect(
+              (resolved[option] as Record<string, unknown>)[field],
+              `README default of ${option}.${field}`,
+            ).toBe(Number(number));
             checked++;
           }
           continue;
@@ -46,7 +57,9 @@ describe('README', () => {
     }
     expect(checked).toBeGreaterThanOrEqual(9);
     // The one default stated in words.
-    expect(section('Configuration')).toContain('`maxConcurrent` defaults to the CPU cores less one, between 1 and 2');
+    expect(section('Configuration')).toContain(
+      '`maxConcurrent` defaults to the CPU cores less one, between 1 and 2',
+    );
   });
 
   it('names only decorators and guard hooks that exist', () => {
@@ -54,10 +67,14 @@ describe('README', () => {
       if (decorator[1] === 'UseGuards') continue;
       expect(publicApi, `@${decorator[1]} is exported`).toHaveProperty(decorator[1]);
     }
-    const hooks = [...section('Customising the guard').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
+    const hooks = [...section('Customising the guard').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map(
+      (m) => m[1],
+    );
     expect(hooks.length).toBeGreaterThan(4);
     for (const hook of hooks) {
-      expect(typeof (publicApi.ApiKeyGuard.prototype as any)[hook], `ApiKeyGuard.${hook}`).toBe('function');
+      expect(typeof (publicApi.ApiKeyGuard.prototype as any)[hook], `ApiKeyGuard.${hook}`).toBe(
+        'function',
+      );
     }
   });
 
@@ -65,7 +82,10 @@ describe('README', () => {
     const methods = [...section('The service').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
     expect(methods.length).toBeGreaterThan(5);
     for (const method of methods) {
-      expect(typeof (publicApi.ApiKeyService.prototype as any)[method], `ApiKeyService.${method}`).toBe('function');
+      expect(
+        typeof (publicApi.ApiKeyService.prototype as any)[method],
+        `ApiKeyService.${method}`,
+      ).toBe('function');
     }
   });
 });
