@@ -64,7 +64,7 @@ export abstract class AbstractApiKey {
 
   /**
    * When the key was last used to pass the guard, recorded at most once per key per
-   * `usage.interval`, so it is approximate to within that interval. `null` if never used.
+   * `usageTracking.interval`, so it is approximate to within that interval. `null` if never used.
    */
   @Column({ name: 'last_used_at', type: Date, precision: 3, nullable: true })
   lastUsedAt!: Date | null;

@@ -100,9 +100,8 @@ export interface CreateApiKeyTableMigrationOptions {
 /**
  * A migration class creating an API key table with every column of `AbstractApiKey`, and, on
  * PostgreSQL, MySQL/MariaDB and SQLite, a trigger refusing any UPDATE that clears `revoked_at`
- * (so not even raw SQL can un-revoke a key). Use it
- * for your own key entity's table, then add your own columns (an owner, say) in the same or a
- * following migration.
+ * (so a plain UPDATE, even in raw SQL, cannot un-revoke a key). Use it for your own key
+ * entity's table too, giving your own columns (an owner, say) in `columns`.
  *
  * @example
  * ```ts
@@ -113,8 +112,8 @@ export interface CreateApiKeyTableMigrationOptions {
  *   foreignKeys: [{ columnNames: ['partner_id'], referencedTableName: 'partners', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
  * });
  * ```
- * Give your own columns (an owner) in `columns` rather than adding them in a later migration:
- * on SQLite, TypeORM adds a column by rebuilding the table, which loses the revocation trigger.
+ * Give them here rather than in a later migration: on SQLite, TypeORM adds a column by
+ * rebuilding the table, which loses the revocation trigger.
  *
  * @publicApi
  */
