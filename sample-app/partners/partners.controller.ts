@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Repository } from 'typeorm';
 import {
   ApiKeyService,
+  ApiKeyValidationError,
   CurrentApiKey,
   InjectApiKeyService,
   createApiKeyGuard,
@@ -55,30 +56,41 @@ export class PartnersController {
   ) {}
 
   /**
-   * Creates a partner and its first key. The key is in this response only.
+   * Creates a partner and its first key. The key is in this response only. Nothing is kept
+   * when either write fails: the partner is removed again if its key cannot be made.
    *
-   * @throws {BadRequestException} when `name` is not a string of 1 to 100 characters
+   * @throws {BadRequestException} when `name` is not a string of 1 to 93 characters (its key
+   *   is named after it, and key names hold at most 100)
    */
   @Post()
   async create(@Body() body: { name?: unknown } | undefined) {
     const name = body?.name;
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
-      throw new BadRequestException('name must be a string of 1 to 100 characters.');
+    const keyName = `${String(name)} orders`;
+    if (typeof name !== 'string' || name.trim() === '' || keyName.length > 100) {
+      throw new BadRequestException(
+        `name must be a string of 1 to ${100 - ' orders'.length} characters.`,
+      );
     }
     const partner = await this.partners.save(
       this.partners.create({ id: randomUUID(), name, active: true }),
     );
-    const { apiKey, key } = await this.partnerKeys.create({
-      name: `${name} orders`,
-      scopes: ['orders:read'],
-      partner,
-      partnerId: partner.id,
-    });
-    return {
-      partner: { id: partner.id, name: partner.name },
-      apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
-      key,
-    };
+    try {
+      const { apiKey, key } = await this.partnerKeys.create({
+        name: keyName,
+        scopes: ['orders:read'],
+        partner,
+        partnerId: partner.id,
+      });
+      return {
+        partner: { id: partner.id, name: partner.name },
+        apiKey: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
+        key,
+      };
+    } catch (error) {
+      await this.partners.delete({ id: partner.id });
+      if (error instanceof ApiKeyValidationError) throw new BadRequestException(error.message);
+      throw error;
+    }
   }
 
   /**

@@ -212,6 +212,20 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     );
   });
 
+  it('POST /partners with a name too long for its key answers 400 and writes nothing', async () => {
+    const partnersBefore = (await db.rows('partners', ['id'])).length;
+    const keysBefore = (await db.rows('partner_api_keys', ['id'])).length;
+    const refused = await call(`${app!.url}/partners`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-user-token' },
+      body: { name: 'a'.repeat(95) },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toContain('1 to 93 characters');
+    expect(await db.rows('partners', ['id'])).toHaveLength(partnersBefore);
+    expect(await db.rows('partner_api_keys', ['id'])).toHaveLength(keysBefore);
+  });
+
   describe('with API_KEY_HEADER and SAMPLE_USER_TOKEN set', () => {
     let headerDb: SampleDatabase;
     let headerApp: RunningSampleApp | undefined;
