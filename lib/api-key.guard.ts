@@ -8,14 +8,8 @@ import {
   type Type,
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import { isObservable, lastValueFrom } from 'rxjs';
-import {
-  API_KEY_ALTERNATIVES_METADATA,
-  API_KEY_REQUEST_PROPERTY,
-  API_KEY_SCOPES_METADATA,
-  API_KEY_SKIP_METADATA,
-  DEFAULT_API_KEY_NAME,
-} from './api-key.constants.js';
+import { AlternativeGuards } from './api-key.alternatives.js';
+import { API_KEY_REQUEST_PROPERTY, DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 import {
@@ -23,7 +17,14 @@ import {
   ApiKeyUnauthorizedException,
   ApiKeyUnavailableException,
 } from './api-key.exceptions.js';
-import { resolveRequest } from './api-key.request.js';
+import {
+  authenticateChallenge,
+  isHttpLike,
+  readPresentedKey,
+  resolveRequest,
+  setResponseHeader,
+} from './api-key.request.js';
+import { RouteRulesCache } from './api-key.route-rules.js';
 import {
   ApiKeyService,
   getApiKeyServiceToken,
@@ -32,8 +33,8 @@ import {
 } from './api-key.service.js';
 
 /**
- * Why the guard refused a request: a failure reason of the key, `missing` when none was
- * sent, or `unavailable` when the key store could not be read.
+ * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
+ * sent), 403 with the scopes the key lacks, or 503 with the error of the unreadable key store.
  *
  * @publicApi
  */
@@ -41,13 +42,6 @@ export type ApiKeyDenial =
   | { status: 401; reason: ApiKeyFailureReason | 'missing' }
   | { status: 403; missingScopes: string[] }
   | { status: 503; error: ApiKeyStoreUnavailableError };
-
-/** What a route's decorators ask of the guard. */
-interface RouteRules {
-  skip: boolean;
-  scopes: string[];
-  alternatives: Type<CanActivate>[];
-}
 
 /**
  * Lets a request through when it carries a usable API key holding every scope the route
@@ -72,10 +66,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   @Inject(ModuleRef)
   protected readonly moduleRef?: ModuleRef;
 
-  private readonly alternativeInstances = new Map<Type<CanActivate>, Promise<CanActivate>>();
-
-  /** Route metadata by controller class, then handler (one handler can serve several classes by inheritance). */
-  private readonly rulesByClass = new WeakMap<object, WeakMap<object, RouteRules>>();
+  private readonly routeRules = new RouteRulesCache(this.reflector);
+  private readonly alternativeGuards = new AlternativeGuards();
 
   constructor(
     @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
@@ -83,6 +75,9 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   ) {}
 
   /**
+   * Skips, authenticates, then, if the key is refused, tries the route's `@AllowApiKeyOr()`
+   * guards before answering with the key's refusal.
+   *
    * @throws {ApiKeyUnauthorizedException} 401 when no usable key was sent (HTTP and GraphQL)
    * @throws {ApiKeyForbiddenException} 403 when the key lacks a required scope
    * @throws {ApiKeyUnavailableException} 503 when the key store cannot be read
@@ -93,7 +88,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     const denial = await this.authenticate(request, context);
     if (denial === null) return true;
     const alternatives = this.getAlternatives(context);
-    if (alternatives.length > 0 && (await this.anyAlternativePasses(alternatives, context)))
+    if (
+      alternatives.length > 0 &&
+      (await this.alternativeGuards.anyPasses(alternatives, context, this.moduleRef, this.logger))
+    )
       return true;
     return this.deny(context, denial);
   }
@@ -101,35 +99,24 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   /**
    * Whether this route is opened by `@SkipApiKey()`; method metadata overrides class metadata.
    * Like the other route metadata, read once per handler and class, as Nest reads its guards.
-   *
-   * @throws never
    */
   protected shouldSkip(context: ExecutionContext): boolean {
-    return this.routeRules(context).skip;
+    return this.routeRules.get(context).skip;
   }
 
-  /**
-   * Scopes the route requires (`@RequireScopes()`); method metadata overrides class metadata.
-   *
-   * @throws never
-   */
+  /** Scopes the route requires (`@RequireScopes()`); method metadata overrides class metadata. */
   protected getRequiredScopes(context: ExecutionContext): string[] {
-    return this.routeRules(context).scopes;
+    return this.routeRules.get(context).scopes;
   }
 
-  /**
-   * Guards named in `@AllowApiKeyOr()` for this route; method metadata overrides class metadata.
-   *
-   * @throws never
-   */
+  /** Guards named in `@AllowApiKeyOr()` for this route; method metadata overrides class metadata. */
   protected getAlternatives(context: ExecutionContext): Type<CanActivate>[] {
-    return this.routeRules(context).alternatives;
+    return this.routeRules.get(context).alternatives;
   }
 
   /**
-   * The request of the context: HTTP, GraphQL or WebSocket handshake.
-   *
-   * @throws never; returns `undefined` for contexts with no request (the key is then missing)
+   * The request of the context: HTTP, GraphQL or WebSocket handshake. `undefined` for contexts
+   * with no request, whose key is then missing.
    */
   protected getRequest(context: ExecutionContext): any {
     return resolveRequest(context);
@@ -138,24 +125,12 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   /**
    * Reads the presented key: the raw value of the configured `header`, or else the part after
    * `<keyword> ` in `Authorization` (scheme matched exactly, case-insensitively; the key taken
-   * verbatim). `null` when there is none or the header is not of that form.
-   *
-   * @throws never: a malformed header yields `null`, which the guard answers with 401
+   * verbatim). `null` when there is none or the header is not of that form, which the guard
+   * answers with 401.
    */
   protected extractKey(request: any, _context: ExecutionContext): string | null {
-    const headers = request?.headers;
-    if (!headers || typeof headers !== 'object') return null;
     const { header, keyword } = this.apiKeyService.options;
-    if (header !== null) {
-      const value = headers[header];
-      return typeof value === 'string' && value !== '' ? value : null;
-    }
-    const authorization = headers.authorization;
-    if (typeof authorization !== 'string') return null;
-    const space = authorization.indexOf(' ');
-    if (space <= 0 || authorization.slice(0, space).toLowerCase() !== keyword.toLowerCase())
-      return null;
-    return authorization.slice(space + 1);
+    return readPresentedKey(request, header, keyword);
   }
 
   /**
@@ -206,8 +181,6 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
 
   /**
    * Called once a key passed: puts it on the request for `@CurrentApiKey()`.
-   *
-   * @throws never
    */
   protected onAuthenticated(request: any, apiKey: T, _context: ExecutionContext): void {
     if (request && typeof request === 'object') request[API_KEY_REQUEST_PROPERTY] = apiKey;
@@ -240,13 +213,9 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     context: ExecutionContext,
     _reason: ApiKeyFailureReason | 'missing',
   ): boolean {
-    if (!this.isHttpLike(context)) return false;
+    if (!isHttpLike(context)) return false;
     const { keyword, realm, header } = this.apiKeyService.options;
-    this.setResponseHeader(
-      context,
-      'WWW-Authenticate',
-      `${keyword} realm="${realm}"${header ? `, header="${header}"` : ''}`,
-    );
+    setResponseHeader(context, 'WWW-Authenticate', authenticateChallenge(keyword, realm, header));
     throw new ApiKeyUnauthorizedException();
   }
 
@@ -256,7 +225,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    * @throws {ApiKeyForbiddenException} 403 in HTTP and GraphQL contexts; returns `false` elsewhere
    */
   protected denyForbidden(context: ExecutionContext, missingScopes: string[]): boolean {
-    if (!this.isHttpLike(context)) return false;
+    if (!isHttpLike(context)) return false;
     throw new ApiKeyForbiddenException(missingScopes);
   }
 
@@ -269,96 +238,9 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     context: ExecutionContext,
     _error: ApiKeyStoreUnavailableError,
   ): boolean {
-    if (!this.isHttpLike(context)) return false;
-    this.setResponseHeader(context, 'Retry-After', '5');
+    if (!isHttpLike(context)) return false;
+    setResponseHeader(context, 'Retry-After', '5');
     throw new ApiKeyUnavailableException();
-  }
-
-  /**
-   * The route's `@SkipApiKey()`, `@RequireScopes()` and `@AllowApiKeyOr()` metadata, read through
-   * the reflector on its first request and kept per handler and class: decorators are applied
-   * when classes are defined, and six metadata lookups per request were a measurable share of
-   * the guard's cost.
-   */
-  private routeRules(context: ExecutionContext): RouteRules {
-    const handler = context.getHandler();
-    const owner = context.getClass();
-    let byHandler = owner ? this.rulesByClass.get(owner) : undefined;
-    let rules = handler ? byHandler?.get(handler) : undefined;
-    if (rules === undefined) {
-      const targets = [handler, owner];
-      rules = {
-        skip: this.reflector.getAllAndOverride<boolean>(API_KEY_SKIP_METADATA, targets) === true,
-        scopes: this.reflector.getAllAndOverride<string[]>(API_KEY_SCOPES_METADATA, targets) ?? [],
-        alternatives:
-          this.reflector.getAllAndOverride<Type<CanActivate>[]>(
-            API_KEY_ALTERNATIVES_METADATA,
-            targets,
-          ) ?? [],
-      };
-      // A context without a handler or class (a hand-made one) is read every time.
-      if (handler && owner) {
-        if (!byHandler) this.rulesByClass.set(owner, (byHandler = new WeakMap()));
-        byHandler.set(handler, rules);
-      }
-    }
-    return rules;
-  }
-
-  private isHttpLike(context: ExecutionContext): boolean {
-    const type = context.getType<string>();
-    return type === 'http' || type === 'graphql';
-  }
-
-  /** Sets a header on the Express response or Fastify reply, when the context has one. */
-  private setResponseHeader(context: ExecutionContext, name: string, value: string): void {
-    const response =
-      context.getType<string>() === 'http'
-        ? context.switchToHttp().getResponse()
-        : (context.getArgByIndex(2)?.res ?? context.getArgByIndex(2)?.reply);
-    if (typeof response?.header === 'function') response.header(name, value);
-    else if (typeof response?.setHeader === 'function') response.setHeader(name, value);
-  }
-
-  private async anyAlternativePasses(
-    guards: Type<CanActivate>[],
-    context: ExecutionContext,
-  ): Promise<boolean> {
-    for (const guardType of guards) {
-      try {
-        const guard = await this.resolveAlternative(guardType);
-        const result = guard.canActivate(context);
-        if (await (isObservable(result) ? lastValueFrom(result) : result)) return true;
-      } catch (error) {
-        // Under OR, one guard's refusal is not the answer; the key's refusal is sent if all refuse.
-        this.logger.debug(
-          `Alternative guard ${guardType.name} refused: ${(error as Error)?.message}`,
-        );
-      }
-    }
-    return false;
-  }
-
-  private resolveAlternative(guardType: Type<CanActivate>): Promise<CanActivate> {
-    let instance = this.alternativeInstances.get(guardType);
-    if (!instance) {
-      const moduleRef = this.moduleRef;
-      if (!moduleRef)
-        throw new Error('ModuleRef is not available to resolve @AllowApiKeyOr() guards.');
-      const created = (async (): Promise<CanActivate> => {
-        try {
-          const found = moduleRef.get(guardType, { strict: false });
-          if (found) return found;
-        } catch {
-          // Not a provider anywhere: instantiate it with its dependencies, once.
-        }
-        return moduleRef.create(guardType);
-      })();
-      created.catch(() => this.alternativeInstances.delete(guardType));
-      this.alternativeInstances.set(guardType, created);
-      instance = created;
-    }
-    return instance;
   }
 }
 
