@@ -7,7 +7,7 @@ import { ConcurrencyLimiter } from './api-key.limiter.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 
-/** A bcrypt verifier is always available so keys hashed by the default survive a switch of hasher. */
+/** Checks bcrypt hashes whatever the configured hashers (see "Legacy hashers" on the class). */
 const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
 
 /** What the verifier needs besides the options: where to re-hash, where to log, whom to tell. */
@@ -37,8 +37,8 @@ export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
  *   hashes cannot take every libuv thread, a flood of unknown secrets is refused (a 503)
  *   instead of queueing without bound, and a flood aimed at one key takes turns with the rest.
  * - **Legacy hashers.** Every hasher that recognises the stored format is tried, current one
- *   first, in one limiter slot. A bcrypt verifier is always among them, so keys made under the
- *   default survive a switch of hasher.
+ *   first, in one limiter slot. bcrypt hashes are checked even when no configured hasher is
+ *   bcrypt, so keys made under the default survive a switch of hasher.
  * - **Re-hash.** A key that verified under an old hasher, or under the current one with outdated
  *   parameters, is moved onto the current hasher (DRF API Key 3.0's upgrade path).
  */

@@ -37,15 +37,9 @@ export {
 export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
 export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
-export type {
-  ApiKeyFailureReason,
-  ApiKeyVerification,
-  CreateApiKeyInput,
-  CreatedApiKey,
-  ListApiKeysOptions,
-  RotateApiKeyOptions,
-  RotatedApiKey,
-} from './api-key.interfaces.js';
+// ApiKeyFailureReason, ApiKeyVerification, CreateApiKeyInput, CreatedApiKey, ListApiKeysOptions,
+// RotateApiKeyOptions, RotatedApiKey: the file holds the service's public types and nothing else.
+export type * from './api-key.interfaces.js';
 export type { StoredApiKeyRow } from './api-key.lookup.js';
 export {
   CreateApiKeys1764000000000,
