@@ -191,7 +191,7 @@ async function measureMemo(app: INestApplication, count: number): Promise<MemoMe
   }
   settle();
   const after = memory();
-  const memoSize = (service as any).memo.size as number;
+  const memoSize = (service as any).verifier.memo.size as number;
 
   const shaped = new LruMap<string, { hashedKey: string; digest: Buffer }>(count);
   settle();

@@ -10,7 +10,7 @@ interface Waiter {
  * a task is refused at once. It keeps slow hashing from taking every libuv thread (which file
  * and DNS work share) and from queueing without bound under a flood of unknown secrets.
  *
- * Tasks may name a group (the service uses the key's id): a group runs one task at a time and
+ * Tasks may name a group (the verifier uses the key's id): a group runs one task at a time and
  * has at most `maxQueuedPerGroup` waiting, so a flood aimed at one key takes one slot and a
  * few places in the queue, and takes turns with checks of other keys instead of going first.
  */

@@ -1,169 +1,48 @@
-import { hash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import {
-  IsNull,
-  MoreThan,
-  QueryFailedError,
-  type FindOptionsWhere,
-  type Repository,
-} from 'typeorm';
+import { IsNull, MoreThan, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
   getApiKeyRepositoryToken,
 } from './api-key.constants.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
-import {
-  ApiKeyNotFoundError,
-  ApiKeyStoreUnavailableError,
-  ApiKeyValidationError,
-} from './api-key.errors.js';
-import { generateKey, isPrefix, isScope, parseKey } from './api-key.format.js';
-import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
-import { ConcurrencyLimiter } from './api-key.limiter.js';
+import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import { generateKey, isPrefix, parseKey } from './api-key.format.js';
+import { carriedColumns, validateCreateInput, validateGracePeriod } from './api-key.input.js';
+import type {
+  ApiKeyVerification,
+  CreateApiKeyInput,
+  CreatedApiKey,
+  ListApiKeysOptions,
+  RotateApiKeyOptions,
+  RotatedApiKey,
+} from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
+import { isRowRejected, storeUnavailable } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
+import { ApiKeyVerifier } from './api-key.verifier.js';
 
-/**
- * Why a presented key was refused. For logs and server-side callers only: the guard answers
- * every one of them with the same 401.
- *
- * @publicApi
- */
-export type ApiKeyFailureReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret';
-
-/**
- * Result of `ApiKeyService.verify()`.
- *
- * @publicApi
- */
-export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
-  { valid: true; apiKey: T } | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
-
-/** Columns the service manages; `create()` refuses them as input. */
-const MANAGED_FIELDS = [
-  'id',
-  'prefix',
-  'hashedKey',
-  'createdAt',
-  'revokedAt',
-  'lastUsedAt',
-  'revoked',
-] as const;
-
-/**
- * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
- * own entity (an owner relation, say).
- *
- * @publicApi
- */
-export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
-  /** Free-form label, 1 to 100 characters. */
-  name: string;
-  /** When the key stops working; must be in the future. Omit or `null` for never. */
-  expiresAt?: Date | null;
-  /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
-  scopes?: string[];
-} & Omit<
-  Partial<T>,
-  | (typeof MANAGED_FIELDS)[number]
-  | 'name'
-  | 'expiresAt'
-  | 'scopes'
-  | 'isExpired'
-  | 'toJSON'
-  | 'toString'
->;
-
-/**
- * A created key: the entity, and the plaintext `key`, which is not stored anywhere and
- * cannot be shown again.
- *
- * @publicApi
- */
-export interface CreatedApiKey<T extends AbstractApiKey = ApiKey> {
-  apiKey: T;
-  key: string;
-}
-
-/**
- * Options of `ApiKeyService.list()`.
- *
- * @publicApi
- */
-export interface ListApiKeysOptions {
-  /** Leave out revoked and expired keys. Default `false`: every key. */
-  activeOnly?: boolean;
-  /** At most this many keys (for paging). Default: all. */
-  take?: number;
-  /** Skip this many keys first (for paging). Default 0. */
-  skip?: number;
-}
-
-/**
- * Options of `ApiKeyService.rotate()`.
- *
- * @publicApi
- */
-export interface RotateApiKeyOptions {
-  /**
-   * Milliseconds the old key keeps working, so clients can switch without downtime.
-   * `0` revokes it at once. The old key never gains time: an earlier expiry is kept.
-   */
-  gracePeriod: number;
-}
-
-/**
- * Result of `ApiKeyService.rotate()`: the new key (plaintext shown once) and the old one as it now stands.
- *
- * @publicApi
- */
-export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends CreatedApiKey<T> {
-  previous: T;
-}
-
-/**
- * Whether the database refused the row itself (a constraint or a bad value), as opposed to
- * failing to run the statement at all. Only the server's verdict counts: a driver error with
- * no SQL state (closed connection, socket reset) or one of the connection and resource classes
- * (08, 53, 57, 58; SQLite's busy and I/O codes) is an outage.
- */
-function isRowRejected(error: unknown): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
-  const driverError = (
-    error as QueryFailedError & { driverError?: { sqlState?: unknown; code?: unknown } }
-  ).driverError;
-  const state = driverError?.sqlState ?? driverError?.code;
-  if (typeof state !== 'string') return false;
-  if (state.startsWith('SQLITE_')) return /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(state);
-  return /^[0-9A-Z]{5}$/.test(state) && !/^(08|53|57|58)/.test(state);
-}
-/** A bcrypt verifier is always available so keys hashed by the default survive a switch of hasher. */
-const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
+// The guard imports these from here.
+export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
 
 /**
  * Creates, looks up, verifies and revokes API keys of one registration.
  *
  * Verification reads the key's row on every call (unless `rowCacheTtl` is set), so a
- * revocation or expiry made anywhere applies to the very next request. The slow hash runs
- * once per key and process: later calls compare a SHA-256 digest of the presented key in
- * constant time against the memoised one, tied to the stored hash it was checked against.
+ * revocation or expiry made anywhere applies to the very next request. Whether the secret
+ * matches is the verifier's question (`api-key.verifier.ts`), which runs the slow hash once per
+ * key and process.
  *
  * @publicApi
  */
 @Injectable()
 export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ApiKeyService');
-  /** Successful checks: key id to the hash they were checked against and the key's digest. */
-  private readonly memo: LruMap<string, { hashedKey: string; digest: Buffer }>;
-  /** Recent failed checks, by key id and digest, so a repeated bad secret costs no hash. */
-  private readonly failures: LruMap<string, string>;
   private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
-  private readonly limiter: ConcurrencyLimiter;
-  /** Slow checks in progress, by key id, digest and stored hash, shared by identical requests. */
-  private readonly slowChecks = new Map<string, Promise<boolean>>();
+  private readonly verifier: ApiKeyVerifier<T>;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
 
@@ -171,14 +50,12 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
     @Inject(getApiKeyRepositoryToken()) protected readonly repository: Repository<T>,
   ) {
-    this.memo = new LruMap(options.verificationMemo ? options.verificationMemo.maxEntries : 0);
-    this.failures = new LruMap(options.coldPath.failureMemoEntries);
     this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
-    this.limiter = new ConcurrencyLimiter(
-      options.coldPath.maxConcurrent,
-      options.coldPath.maxQueued,
-      options.coldPath.maxQueuedPerKey,
-    );
+    this.verifier = new ApiKeyVerifier(options, {
+      repository,
+      logger: this.logger,
+      onRehashed: (row) => this.rowCache.delete(row.prefix),
+    });
     this.usage = options.usageTracking
       ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval)
       : null;
@@ -192,33 +69,12 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be written
    */
   async create(input: CreateApiKeyInput<T>): Promise<CreatedApiKey<T>> {
-    const { name, expiresAt = null, scopes = [], ...extra } = (input ?? {}) as CreateApiKeyInput<T>;
-    if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
-      throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.');
-    }
-    if (!Array.isArray(scopes) || !scopes.every(isScope)) {
-      throw new ApiKeyValidationError(
-        'Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).',
-      );
-    }
     const now = this.options.clock();
-    if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
-      throw new ApiKeyValidationError('expiresAt must be a valid Date or null.');
-    }
-    if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) {
-      throw new ApiKeyValidationError(
-        `expiresAt (${expiresAt.toISOString()}) is not in the future.`,
-      );
-    }
-    for (const field of MANAGED_FIELDS) {
-      if (field in extra)
-        throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
-    }
-
+    const { name, expiresAt, scopes, extra } = validateCreateInput(input, now);
     for (let attempt = 1; ; attempt++) {
       const { key, prefix } = generateKey(this.options.brand);
       const apiKey = this.repository.create({
-        ...(extra as object),
+        ...extra,
         id: randomUUID(),
         prefix,
         hashedKey: await this.options.hasher.hash(key),
@@ -243,7 +99,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
           throw new ApiKeyValidationError(
             `The key could not be stored: ${(error as Error).message}`,
           );
-        throw this.storeError('create an API key', error);
+        throw storeUnavailable(this.logger, 'create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
       return { apiKey, key };
@@ -264,14 +120,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
     this.forget(apiKey);
     if (!apiKey.revoked) {
-      try {
-        await this.repository.update(
-          { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>,
-          { revokedAt: this.options.clock() } as any,
-        );
-      } catch (error) {
-        throw this.storeError('revoke an API key', error);
-      }
+      const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
+      await this.storeOperation('revoke an API key', () =>
+        this.repository.update(where, { revokedAt: this.options.clock() } as any),
+      );
     }
     return (await this.findOne(apiKey.id)) as T;
   }
@@ -286,12 +138,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async rotate(idOrPrefix: string, options: RotateApiKeyOptions): Promise<RotatedApiKey<T>> {
-    const gracePeriod = options?.gracePeriod;
-    if (typeof gracePeriod !== 'number' || !Number.isInteger(gracePeriod) || gracePeriod < 0) {
-      throw new ApiKeyValidationError(
-        'gracePeriod must be a whole number of milliseconds, 0 or more.',
-      );
-    }
+    const gracePeriod = validateGracePeriod(options);
     const old = await this.findOne(idOrPrefix, true);
     if (!old) throw new ApiKeyNotFoundError(idOrPrefix);
     const now = this.options.clock();
@@ -299,54 +146,21 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw new ApiKeyValidationError(
         `API key ${old.prefix} is revoked or expired; create a new key instead.`,
       );
-
-    const metadata = this.repository.metadata;
-    const carried: Record<string, unknown> = {};
-    for (const column of metadata.columns) {
-      const property = column.propertyName;
-      if (
-        column.relationMetadata ||
-        (MANAGED_FIELDS as readonly string[]).includes(property) ||
-        ['name', 'scopes', 'expiresAt'].includes(property)
-      )
-        continue;
-      carried[property] = (old as Record<string, unknown>)[property];
-    }
-    for (const relation of metadata.manyToOneRelations.concat(
-      metadata.oneToOneRelations.filter((r) => r.isOwning),
-    )) {
-      const id = (old as Record<string, unknown>)[relation.propertyName];
-      if (id != null)
-        carried[relation.propertyName] =
-          relation.inverseEntityMetadata.primaryColumns.length === 1
-            ? { [relation.inverseEntityMetadata.primaryColumns[0].propertyName]: id }
-            : id;
-    }
     const created = await this.create({
-      ...carried,
+      ...carriedColumns(this.repository.metadata, old),
       name: old.name,
       scopes: old.scopes,
       expiresAt: old.expiresAt,
     } as CreateApiKeyInput<T>);
-    let previous: T;
-    if (gracePeriod === 0) {
-      previous = await this.revoke(old.id);
-    } else {
-      const until = new Date(now.getTime() + gracePeriod);
-      if (old.expiresAt === null || old.expiresAt > until) {
-        try {
-          await this.repository.update(
-            { id: old.id } as FindOptionsWhere<T>,
-            { expiresAt: until } as any,
-          );
-        } catch (error) {
-          throw this.storeError("shorten the old key's expiry", error);
-        }
-      }
-      this.forget(old);
-      previous = (await this.findOne(old.id)) as T;
+    if (gracePeriod === 0) return { ...created, previous: await this.revoke(old.id) };
+    const until = new Date(now.getTime() + gracePeriod);
+    if (old.expiresAt === null || old.expiresAt > until) {
+      await this.storeOperation("shorten the old key's expiry", () =>
+        this.repository.update({ id: old.id } as FindOptionsWhere<T>, { expiresAt: until } as any),
+      );
     }
-    return { ...created, previous };
+    this.forget(old);
+    return { ...created, previous: (await this.findOne(old.id)) as T };
   }
 
   /**
@@ -384,7 +198,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    if (!(await this.checkSecret(row, hashedKey, key)))
+    if (!(await this.verifier.check(row, hashedKey, key)))
       return { valid: false, reason: 'bad_secret', prefix };
     this.usage?.record(row, now);
     return { valid: true, apiKey: row };
@@ -404,16 +218,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
           { ...active, expiresAt: MoreThan(now) },
         ] as FindOptionsWhere<T>[])
       : undefined;
-    try {
-      return await this.repository.find({
+    return this.storeOperation('list API keys', () =>
+      this.repository.find({
         where,
         order: { createdAt: 'DESC', id: 'ASC' } as any,
         take: options.take,
         skip: options.skip,
-      });
-    } catch (error) {
-      throw this.storeError('list API keys', error);
-    }
+      }),
+    );
   }
 
   /**
@@ -428,14 +240,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const where = (
       isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }
     ) as FindOptionsWhere<T>;
-    try {
-      return await this.repository.findOne({
-        where,
-        loadRelationIds: withRelationIds || undefined,
-      });
-    } catch (error) {
-      throw this.storeError('read an API key', error);
-    }
+    return this.storeOperation('read an API key', () =>
+      this.repository.findOne({ where, loadRelationIds: withRelationIds || undefined }),
+    );
   }
 
   /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
@@ -464,114 +271,26 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     try {
       stored = await this.lookup.find(prefix);
     } catch (error) {
-      throw this.storeError('read an API key', error);
+      throw storeUnavailable(this.logger, 'read an API key', error);
     }
     if (!stored) return null;
     if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
     return stored;
   }
 
-  /** Whether `key` matches `hashedKey`, through the memo when possible, else through a hasher. */
-  private async checkSecret(row: T, hashedKey: string, key: string): Promise<boolean> {
-    // One-shot: no Hash object to allocate on every request.
-    const digest = hash('sha256', key, 'buffer');
-    const known = this.memo.get(row.id);
-    // A hash accepts one key (keys have one length, within every hasher's maxInputBytes), and the
-    // memo holds the digest of the key this hash accepted: any other digest is a wrong secret,
-    // refused without hashing, so wrong secrets for a key in use cost no bcrypt at all.
-    if (known && known.hashedKey === hashedKey) return timingSafeEqual(known.digest, digest);
-    const failureKey = `${row.id}:${digest.toString('base64')}`;
-    if (this.failures.get(failureKey) === hashedKey) return false;
-    // A client that opens with several requests at once has them share one slow check.
-    const checkKey = `${failureKey}:${hashedKey}`;
-    let check = this.slowChecks.get(checkKey);
-    if (check === undefined) {
-      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() =>
-        this.slowChecks.delete(checkKey),
-      );
-      this.slowChecks.set(checkKey, check);
-    }
-    return check;
-  }
-
-  /** The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the outcome. */
-  private async slowCheck(
-    row: T,
-    hashedKey: string,
-    key: string,
-    digest: Buffer,
-    failureKey: string,
-  ): Promise<boolean> {
-    const candidates = this.hashersFor(hashedKey);
-    if (candidates.length === 0) {
-      this.logger.error(
-        `API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`,
-      );
-      return false;
-    }
-    // Several hashers can claim one format (HMAC under an old and a new secret): try each in
-    // order, in one slot, so a wrong secret does not queue again for each.
-    const verifiedBy = await this.limiter.run(async () => {
-      for (const hasher of candidates) if (await hasher.verify(key, hashedKey)) return hasher;
-      return undefined;
-    }, row.id);
-    if (!verifiedBy) {
-      this.failures.set(failureKey, hashedKey);
-      return false;
-    }
-    let current = hashedKey;
-    if (verifiedBy !== this.options.hasher || verifiedBy.needsRehash(hashedKey)) {
-      current = await this.rehash(row, hashedKey, key);
-    }
-    this.memo.set(row.id, { hashedKey: current, digest });
-    return true;
-  }
-
-  /**
-   * Hashers that recognise a stored hash, current one first. bcrypt's check does not depend on
-   * the configured cost, so only the first bcrypt hasher is kept: a bad secret costs one bcrypt.
-   */
-  private hashersFor(hashedKey: string): ApiKeyHasher[] {
-    let bcryptSeen = false;
-    return [this.options.hasher, ...this.options.legacyHashers, BCRYPT_VERIFIER].filter((h) => {
-      if (!h.recognizes(hashedKey)) return false;
-      if (h instanceof BcryptApiKeyHasher) {
-        if (bcryptSeen) return false;
-        bcryptSeen = true;
-      }
-      return true;
-    });
-  }
-
-  /** Moves a key onto the current hasher after it verified under an old one (DRF 3.0's upgrade path). */
-  private async rehash(row: T, oldHash: string, key: string): Promise<string> {
-    const newHash = await this.options.hasher.hash(key);
+  /** Runs a database operation; its failure is an outage, thrown as `ApiKeyStoreUnavailableError`. */
+  private async storeOperation<R>(action: string, operation: () => Promise<R>): Promise<R> {
     try {
-      await this.repository.update(
-        { id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>,
-        { hashedKey: newHash } as any,
-      );
-      this.rowCache.delete(row.prefix);
-      this.logger.log(`Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`);
-      return newHash;
+      return await operation();
     } catch (error) {
-      // The key did verify; failing to upgrade its hash is no reason to refuse it.
-      this.logger.warn(`Could not re-hash API key ${row.prefix}: ${(error as Error).message}`);
-      return oldHash;
+      throw storeUnavailable(this.logger, action, error);
     }
   }
 
+  /** Drops what this process remembers of a key, so a revocation or rotation applies at once. */
   private forget(apiKey: T): void {
-    this.memo.delete(apiKey.id);
+    this.verifier.forget(apiKey.id);
     this.rowCache.delete(apiKey.prefix);
-  }
-
-  private storeError(action: string, error: unknown): ApiKeyStoreUnavailableError {
-    if (error instanceof ApiKeyStoreUnavailableError) return error;
-    this.logger.error(`Could not ${action}: ${(error as Error)?.message ?? String(error)}`);
-    return new ApiKeyStoreUnavailableError(`Could not ${action}: the key store is unavailable.`, {
-      cause: error,
-    });
   }
 }
 

@@ -37,6 +37,9 @@ export {
 export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
 export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+// ApiKeyFailureReason, ApiKeyVerification, CreateApiKeyInput, CreatedApiKey, ListApiKeysOptions,
+// RotateApiKeyOptions, RotatedApiKey: the file holds the service's public types and nothing else.
+export type * from './api-key.interfaces.js';
 export type { StoredApiKeyRow } from './api-key.lookup.js';
 export {
   CreateApiKeys1764000000000,
@@ -51,14 +54,4 @@ export type {
   ApiKeyOptionsFactory,
   ResolvedApiKeyOptions,
 } from './api-key.options.js';
-export {
-  ApiKeyService,
-  getApiKeyServiceToken,
-  type ApiKeyFailureReason,
-  type ApiKeyVerification,
-  type CreateApiKeyInput,
-  type CreatedApiKey,
-  type ListApiKeysOptions,
-  type RotateApiKeyOptions,
-  type RotatedApiKey,
-} from './api-key.service.js';
+export { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';

@@ -10,6 +10,8 @@ import { generateKey } from './api-key.format.js';
 import type { ApiKeyHasher } from './api-key.hasher.js';
 import type { ApiKeyOptions } from './api-key.options.js';
 
+// `ApiKeyVerifier` is internal: it is tested through the service that builds it, over a real store.
+
 /**
  * Wraps a real hasher and counts what the service asks of it, so tests can tell a memoised
  * check (no hasher call) from a real one. It can also hold `verify` calls at a gate, to see
@@ -174,7 +176,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       .isValid(fresh.key)
       .then((valid) => void finished.push(`fresh: ${valid}`));
     // Let the fresh key's read finish and its check join the queue, behind the flooded key's two.
-    while ((service as any).limiter.queued < 3)
+    while ((service as any).verifier.limiter.queued < 3)
       await new Promise((resolve) => setTimeout(resolve, 5));
     hasher.release();
     expect(await running).toBe(false);

@@ -1,0 +1,89 @@
+import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import type { MANAGED_FIELDS } from './api-key.input.js';
+
+/**
+ * Why a presented key was refused. For logs and server-side callers only: the guard answers
+ * every one of them with the same 401.
+ *
+ * @publicApi
+ */
+export type ApiKeyFailureReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret';
+
+/**
+ * Result of `ApiKeyService.verify()`.
+ *
+ * @publicApi
+ */
+export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
+  { valid: true; apiKey: T } | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
+
+/**
+ * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
+ * own entity (an owner relation, say).
+ *
+ * @publicApi
+ */
+export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
+  /** Free-form label, 1 to 100 characters. */
+  name: string;
+  /** When the key stops working; must be in the future. Omit or `null` for never. */
+  expiresAt?: Date | null;
+  /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
+  scopes?: string[];
+} & Omit<
+  Partial<T>,
+  | (typeof MANAGED_FIELDS)[number]
+  | 'name'
+  | 'expiresAt'
+  | 'scopes'
+  | 'isExpired'
+  | 'toJSON'
+  | 'toString'
+>;
+
+/**
+ * A created key: the entity, and the plaintext `key`, which is not stored anywhere and
+ * cannot be shown again.
+ *
+ * @publicApi
+ */
+export interface CreatedApiKey<T extends AbstractApiKey = ApiKey> {
+  apiKey: T;
+  key: string;
+}
+
+/**
+ * Options of `ApiKeyService.list()`.
+ *
+ * @publicApi
+ */
+export interface ListApiKeysOptions {
+  /** Leave out revoked and expired keys. Default `false`: every key. */
+  activeOnly?: boolean;
+  /** At most this many keys (for paging). Default: all. */
+  take?: number;
+  /** Skip this many keys first (for paging). Default 0. */
+  skip?: number;
+}
+
+/**
+ * Options of `ApiKeyService.rotate()`.
+ *
+ * @publicApi
+ */
+export interface RotateApiKeyOptions {
+  /**
+   * Milliseconds the old key keeps working, so clients can switch without downtime.
+   * `0` revokes it at once. The old key never gains time: an earlier expiry is kept.
+   */
+  gracePeriod: number;
+}
+
+/**
+ * Result of `ApiKeyService.rotate()`: the new key (plaintext shown once) and the old one as it now stands.
+ *
+ * @publicApi
+ */
+export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends CreatedApiKey<T> {
+  previous: T;
+}

@@ -1,0 +1,165 @@
+import { hash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@nestjs/common';
+import type { FindOptionsWhere, Repository } from 'typeorm';
+import type { AbstractApiKey } from './api-key.entity.js';
+import { BcryptApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+import { ConcurrencyLimiter } from './api-key.limiter.js';
+import { LruMap } from './api-key.lru.js';
+import type { ResolvedApiKeyOptions } from './api-key.options.js';
+
+/** Checks bcrypt hashes whatever the configured hashers (see "Legacy hashers" on the class). */
+const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
+
+/** What the verifier needs besides the options: where to re-hash, where to log, whom to tell. */
+export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
+  repository: Repository<T>;
+  logger: Logger;
+  /** Called after a key's stored hash was replaced, so copies of the old row can be dropped. */
+  onRehashed: (row: T) => void;
+}
+
+/**
+ * Decides whether a presented key matches a row's stored hash, paying for the slow hash as
+ * rarely as is safe. Internal to `ApiKeyService`, which reads the row and applies revocation
+ * and expiry first; this class only answers "is this the secret".
+ *
+ * - **Success memo.** A stored hash accepts exactly one key (keys have one length, within every
+ *   hasher's `maxInputBytes`), so once a key verified, its SHA-256 digest is kept by key id
+ *   together with the hash it verified against. Later requests compare digests in constant time
+ *   instead of hashing, and any other digest is a wrong secret refused without hashing: wrong
+ *   secrets for a key in use cost no bcrypt at all. The entry applies only while the row still
+ *   holds that hash, so a secret changed elsewhere is hashed again, not trusted.
+ * - **Failure memo.** A recent wrong secret is remembered by key id, digest and stored hash, so
+ *   a client retrying the same bad key costs one hash, not one per request.
+ * - **Single flight.** Identical checks in progress (same key id, digest and stored hash) share
+ *   one promise, so a client that opens with several requests at once pays for one hash.
+ * - **Cold-path limiter.** Hashing runs under a `ConcurrencyLimiter` grouped by key id: slow
+ *   hashes cannot take every libuv thread, a flood of unknown secrets is refused (a 503)
+ *   instead of queueing without bound, and a flood aimed at one key takes turns with the rest.
+ * - **Legacy hashers.** Every hasher that recognises the stored format is tried, current one
+ *   first, in one limiter slot. bcrypt hashes are checked even when no configured hasher is
+ *   bcrypt, so keys made under the default survive a switch of hasher.
+ * - **Re-hash.** A key that verified under an old hasher, or under the current one with outdated
+ *   parameters, is moved onto the current hasher (DRF API Key 3.0's upgrade path).
+ */
+export class ApiKeyVerifier<T extends AbstractApiKey> {
+  /** Successful checks: key id to the hash they were checked against and the key's digest. */
+  private readonly memo: LruMap<string, { hashedKey: string; digest: Buffer }>;
+  /** Recent failed checks: key id and digest to the hash they failed against. */
+  private readonly failures: LruMap<string, string>;
+  /** Slow checks in progress, by key id, digest and stored hash. */
+  private readonly slowChecks = new Map<string, Promise<boolean>>();
+  private readonly limiter: ConcurrencyLimiter;
+
+  constructor(
+    private readonly options: ResolvedApiKeyOptions<T>,
+    private readonly dependencies: ApiKeyVerifierDependencies<T>,
+  ) {
+    this.memo = new LruMap(options.verificationMemo ? options.verificationMemo.maxEntries : 0);
+    this.failures = new LruMap(options.coldPath.failureMemoEntries);
+    this.limiter = new ConcurrencyLimiter(
+      options.coldPath.maxConcurrent,
+      options.coldPath.maxQueued,
+      options.coldPath.maxQueuedPerKey,
+    );
+  }
+
+  /**
+   * Whether `key` is the secret `hashedKey` was made from: through the memos when they know,
+   * else through the hashers, one check per distinct request in flight.
+   *
+   * @param row the key's row, for its id and prefix
+   * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full
+   */
+  async check(row: T, hashedKey: string, key: string): Promise<boolean> {
+    // One-shot: no Hash object to allocate on every request.
+    const digest = hash('sha256', key, 'buffer');
+    const known = this.memo.get(row.id);
+    if (known && known.hashedKey === hashedKey) return timingSafeEqual(known.digest, digest);
+    const failureKey = `${row.id}:${digest.toString('base64')}`;
+    if (this.failures.get(failureKey) === hashedKey) return false;
+    const checkKey = `${failureKey}:${hashedKey}`;
+    let check = this.slowChecks.get(checkKey);
+    if (check === undefined) {
+      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() =>
+        this.slowChecks.delete(checkKey),
+      );
+      this.slowChecks.set(checkKey, check);
+    }
+    return check;
+  }
+
+  /** Drops what is memoised for a key, so its next check reads nothing from before. */
+  forget(id: string): void {
+    this.memo.delete(id);
+  }
+
+  /** The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the outcome. */
+  private async slowCheck(
+    row: T,
+    hashedKey: string,
+    key: string,
+    digest: Buffer,
+    failureKey: string,
+  ): Promise<boolean> {
+    const candidates = this.hashersFor(hashedKey);
+    if (candidates.length === 0) {
+      this.dependencies.logger.error(
+        `API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`,
+      );
+      return false;
+    }
+    // Several hashers can claim one format (HMAC under an old and a new secret): one slot for
+    // all of them, so a wrong secret does not queue again for each.
+    const verifiedBy = await this.limiter.run(async () => {
+      for (const hasher of candidates) if (await hasher.verify(key, hashedKey)) return hasher;
+      return undefined;
+    }, row.id);
+    if (!verifiedBy) {
+      this.failures.set(failureKey, hashedKey);
+      return false;
+    }
+    let current = hashedKey;
+    if (verifiedBy !== this.options.hasher || verifiedBy.needsRehash(hashedKey)) {
+      current = await this.rehash(row, hashedKey, key);
+    }
+    this.memo.set(row.id, { hashedKey: current, digest });
+    return true;
+  }
+
+  /**
+   * Hashers that recognise a stored hash, current one first. bcrypt's check does not depend on
+   * the configured cost, so only the first bcrypt hasher is kept: a bad secret costs one bcrypt.
+   */
+  private hashersFor(hashedKey: string): ApiKeyHasher[] {
+    let bcryptSeen = false;
+    return [this.options.hasher, ...this.options.legacyHashers, BCRYPT_VERIFIER].filter((h) => {
+      if (!h.recognizes(hashedKey)) return false;
+      if (h instanceof BcryptApiKeyHasher) {
+        if (bcryptSeen) return false;
+        bcryptSeen = true;
+      }
+      return true;
+    });
+  }
+
+  /** Stores the key's hash from the current hasher; returns the hash the row now holds. */
+  private async rehash(row: T, oldHash: string, key: string): Promise<string> {
+    const { repository, logger, onRehashed } = this.dependencies;
+    const newHash = await this.options.hasher.hash(key);
+    try {
+      // Conditional on the old hash, so a secret changed meanwhile by another process is kept.
+      await repository.update(
+        { id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>,
+        { hashedKey: newHash } as any,
+      );
+      onRehashed(row);
+      logger.log(`Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`);
+      return newHash;
+    } catch (error) {
+      // The key did verify; failing to upgrade its hash is no reason to refuse it.
+      logger.warn(`Could not re-hash API key ${row.prefix}: ${(error as Error).message}`);
+      return oldHash;
+    }
+  }
+}
