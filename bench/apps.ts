@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
-import {
-  BENCH_ROUTE,
-  type BenchDatabase,
-  type BenchScenario,
-  type ChildMessage,
-  type MemoMemoryReport,
-  type ParentMessage,
+import { BENCH_ROUTE } from './scenario.js';
+import type {
+  BenchDatabase,
+  BenchScenario,
+  ChildMessage,
+  MemoMemoryReport,
+  ParentMessage,
 } from './scenario.js';
 import { BOOT_TIMEOUT_MS, MEMO_KEYS, PROFILE, TIMEOUT, integer, outDir } from './settings.js';
 

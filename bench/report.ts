@@ -1,6 +1,6 @@
 /**
  * Turns measured rows into the Markdown table of `bench/results.md` and the SVG bar chart of
- * `bench/results.svg`. No numbers are made here: everything comes from `run.ts`.
+ * `bench/results.svg`. No numbers are made here: everything comes from the measurements.
  */
 import type { MemoMemoryReport } from './scenario.js';
 

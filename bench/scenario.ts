@@ -1,5 +1,5 @@
 /**
- * What the orchestrator (`run.ts`) asks a child app (`app.ts`) to be, and the messages they
+ * What the orchestrator (`run.ts`, through `apps.ts`) asks a child app (`app.ts`) to be, and the messages they
  * exchange over the IPC channel of `child_process.fork`.
  */
 
