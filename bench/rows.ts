@@ -82,7 +82,11 @@ function keyRow(id: string, label: string, keys: number, app: RunningApp): Targe
 }
 
 /** Row `id` on an ApiKeyGuard app, and row `${id}m` presenting new keys in turn on the same app. */
-async function oneKeyAndManyKeysRows(app: RunningApp, id: string, engine: string) {
+async function oneKeyAndManyKeysRows(
+  app: RunningApp,
+  id: string,
+  engine: string,
+): Promise<Target[]> {
   const rotation = await createKeys(app, ROTATION_KEYS);
   return [
     keyRow(id, `ApiKeyGuard, bcrypt, ${engine}`, BASE_KEYS, app),
