@@ -22,31 +22,7 @@ import { In, type DataSource, type EntityMetadata, type ObjectLiteral } from 'ty
 import type { FindOperator, SelectQueryBuilder } from 'typeorm';
 import type { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import type { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
-
-/** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
-export interface BatchStatement {
-  sql: string;
-  parameters: unknown[];
-  prefixIndexes: number[];
-}
-
-/** The lookup, compiled once: statements by batch size, and what turns rows into entities. */
-export interface CompiledLookup {
-  /** The statement reading `size` prefixes at once. */
-  statementFor(size: number): BatchStatement;
-  /** Runs a statement, resolving to its raw rows. */
-  run(sql: string, parameters: unknown[]): Promise<any[]>;
-  /** The prefix column of a raw row. */
-  prefixOf(row: any): unknown;
-  /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
-  hashOf(row: any): string;
-  /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
-  foldsCase: boolean;
-  /** Hydrates raw rows into entities, as `getOne()` does. */
-  toEntities(rows: any[]): ObjectLiteral[];
-  /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
-  afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
-}
+import type { BatchStatement, CompiledLookup } from './api-key.lookup.js';
 
 /** Builds the lookup's SELECT through the query builder, for one prefix or an `In()` of several. */
 export type LookupQueryBuilder<T extends ObjectLiteral> = (
@@ -93,6 +69,7 @@ function loadInternals(): Promise<TypeOrmInternals> {
   return loading;
 }
 
+/** Imports a deep module, or says which did not load and why. */
 async function importInternal<M>(specifier: string): Promise<M> {
   try {
     return (await import(specifier)) as M;

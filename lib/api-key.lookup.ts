@@ -1,14 +1,44 @@
 import { Logger } from '@nestjs/common';
-import type { FindOperator, FindOptionsWhere, Repository, SelectQueryBuilder } from 'typeorm';
-import {
-  compilePrefixLookup,
-  type CompiledLookup,
-  type LookupQueryBuilder,
-} from './api-key.compiled-lookup.js';
+import type {
+  FindOperator,
+  FindOptionsWhere,
+  ObjectLiteral,
+  Repository,
+  SelectQueryBuilder,
+} from 'typeorm';
+import { compilePrefixLookup, type LookupQueryBuilder } from './api-key.compiled-lookup.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 
 /** Most prefixes read by one statement; more at once are read in several. */
 const MAX_BATCH = 50;
+
+/** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
+export interface BatchStatement {
+  sql: string;
+  parameters: unknown[];
+  prefixIndexes: number[];
+}
+
+/**
+ * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
+ * turns rows into entities.
+ */
+export interface CompiledLookup {
+  /** The statement reading `size` prefixes at once. */
+  statementFor(size: number): BatchStatement;
+  /** Runs a statement, resolving to its raw rows. */
+  run(sql: string, parameters: unknown[]): Promise<any[]>;
+  /** The prefix column of a raw row. */
+  prefixOf(row: any): unknown;
+  /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
+  hashOf(row: any): string;
+  /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
+  foldsCase: boolean;
+  /** Hydrates raw rows into entities, as `getOne()` does. */
+  toEntities(rows: any[]): ObjectLiteral[];
+  /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
+  afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
+}
 
 /** A key row as the guard needs it: the entity, and its stored hash kept off the entity. */
 export interface StoredApiKeyRow<T> {
