@@ -2,20 +2,19 @@ import 'reflect-metadata';
 import { Module, UseGuards } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { withWrongSecret } from '../support/key-store.js';
+import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @Resolver()
 class KeyResolver {
@@ -44,8 +43,8 @@ describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
     db = await createTestDatabase('sqlite');
     @Module({
       imports: [
-        TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+        typeOrmFor(db.options),
+        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           autoSchemaFile: true,

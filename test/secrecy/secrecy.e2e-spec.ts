@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, Post, UseGuards, type LoggerService } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
-import { ADAPTERS, call } from '../support/http.js';
+import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 /** Keeps every line any logger writes, at every level, so the test can search them. */
 class CapturingLogger implements LoggerService {
@@ -74,22 +73,13 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
       db = await createTestDatabase(engine);
       @Module({
         imports: [
-          TypeOrmModule.forRoot({
-            ...db.options,
-            autoLoadEntities: true,
-            synchronize: true,
-            logging: 'all',
-            logger: typeormLogger,
-          } as any),
+          typeOrmFor(db.options, { logging: 'all', logger: typeormLogger }),
           ApiKeyModule.forRoot(),
         ],
         controllers: [SecretController],
       })
       class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      app = moduleRef.createNestApplication(adapter() as any, { logger });
-      await app.listen(0, '127.0.0.1');
-      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      ({ app, url } = await startApp(AppModule, adapter, { logger }));
       service = app.get(ApiKeyService);
       ({ key } = await service.create({ name: 'secret-holder', scopes: ['data:read'] }));
     });

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeyGuard,
@@ -12,6 +11,7 @@ import {
 } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @Controller()
 @UseGuards(ApiKeyGuard)
@@ -38,14 +38,7 @@ describe.each(ENGINES)('smoke on %s', (engine) => {
     beforeAll(async () => {
       db = await createTestDatabase(engine);
       @Module({
-        imports: [
-          TypeOrmModule.forRoot({
-            ...db.options,
-            autoLoadEntities: true,
-            synchronize: true,
-          } as any),
-          ApiKeyModule.forRoot({}),
-        ],
+        imports: [typeOrmFor(db.options), ApiKeyModule.forRoot({})],
         controllers: [ProjectsController],
       })
       class AppModule {}

@@ -1,6 +1,6 @@
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 
 /** The HTTP platforms every e2e scenario runs on. */
@@ -11,13 +11,19 @@ export const ADAPTERS = [
 
 export type AdapterFactory = (typeof ADAPTERS)[number][1];
 
-/** Boots `module` on a real HTTP server on 127.0.0.1 and returns the app and its base URL. */
+/**
+ * Boots `module` on a real HTTP server on 127.0.0.1 and returns the app and its base URL. Nest
+ * logs nothing unless `options.logger` is given.
+ */
 export async function startApp(
   module: any,
   adapter: AdapterFactory,
+  options: { logger?: LoggerService } = {},
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-  const app = moduleRef.createNestApplication(adapter() as any, { logger: false });
+  const app = moduleRef.createNestApplication(adapter() as any, {
+    logger: options.logger ?? false,
+  });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url };

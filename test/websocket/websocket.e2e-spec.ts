@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Module, UseGuards } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,13 +7,13 @@ import {
   ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   type ApiKey,
 } from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { withWrongSecret } from '../support/key-store.js';
+import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @WebSocketGateway()
 class KeyGateway {
@@ -58,10 +57,7 @@ describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapt
   beforeAll(async () => {
     db = await createTestDatabase('sqlite');
     @Module({
-      imports: [
-        TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-      ],
+      imports: [typeOrmFor(db.options), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
       providers: [KeyGateway],
     })
     class AppModule {}
