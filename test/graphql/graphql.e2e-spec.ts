@@ -11,8 +11,7 @@ import {
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
 import { typeOrmFor } from '../support/scenario-app.js';
 
@@ -33,36 +32,34 @@ class KeyResolver {
 }
 
 describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: any;
   let url: string;
+  let stop: () => Promise<void>;
   let key: string;
   let prefix: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    @Module({
-      imports: [
-        typeOrmFor(db.options),
-        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
-        GraphQLModule.forRoot<ApolloDriverConfig>({
-          driver: ApolloDriver,
-          autoSchemaFile: true,
-          // No `context` option: the guard must find the request in each platform's default shape.
-        }),
-      ],
-      providers: [KeyResolver],
-    })
-    class AppModule {}
-    ({ app, url } = await startApp(AppModule, adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) => {
+      @Module({
+        imports: [
+          typeOrmFor(database),
+          ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
+          GraphQLModule.forRoot<ApolloDriverConfig>({
+            driver: ApolloDriver,
+            autoSchemaFile: true,
+            // No `context` option: the guard must find the request in each platform's default shape.
+          }),
+        ],
+        providers: [KeyResolver],
+      })
+      class AppModule {}
+      return AppModule;
+    }));
     const created = await app.get(ApiKeyService).create({ name: 'gql' });
     key = created.key;
     prefix = created.apiKey.prefix;
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   const query = (q: string, headers: Record<string, string> = {}) =>
     call(`${url}/graphql`, { method: 'POST', headers, body: { query: q } });

@@ -3,8 +3,7 @@ import { Controller, Get, Module, Post, UseGuards, type LoggerService } from '@n
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { typeOrmFor } from '../support/scenario-app.js';
 
 /** Keeps every line any logger writes, at every level, so the test can search them. */
@@ -50,9 +49,9 @@ class SecretController {
 
 describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere (%s)', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase;
     let app: any;
     let url: string;
+    let stop: () => Promise<void>;
     const logger = new CapturingLogger();
     // TypeORM's own log of every statement and its parameters goes to the same place.
     const typeormLogger = {
@@ -70,23 +69,26 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     let service: ApiKeyService;
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      @Module({
-        imports: [
-          typeOrmFor(db.options, { logging: 'all', logger: typeormLogger }),
-          ApiKeyModule.forRoot(),
-        ],
-        controllers: [SecretController],
-      })
-      class AppModule {}
-      ({ app, url } = await startApp(AppModule, adapter, { logger }));
+      ({ app, url, stop } = await startOnNewDatabase(
+        engine,
+        adapter,
+        (database) => {
+          @Module({
+            imports: [
+              typeOrmFor(database, { logging: 'all', logger: typeormLogger }),
+              ApiKeyModule.forRoot(),
+            ],
+            controllers: [SecretController],
+          })
+          class AppModule {}
+          return AppModule;
+        },
+        { logger },
+      ));
       service = app.get(ApiKeyService);
       ({ key } = await service.create({ name: 'secret-holder', scopes: ['data:read'] }));
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('answers every kind of request without echoing the key', async () => {
       const secret = key.slice(9);

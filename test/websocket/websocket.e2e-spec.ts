@@ -10,8 +10,7 @@ import {
   CurrentApiKey,
   type ApiKey,
 } from '../../lib/index.js';
-import { ADAPTERS, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADAPTERS, startOnNewDatabase } from '../support/http.js';
 import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
 import { typeOrmFor } from '../support/scenario-app.js';
 
@@ -47,29 +46,29 @@ function ask(socket: Socket): Promise<{ ack?: string; exception?: any }> {
 }
 
 describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: any;
   let url: string;
+  let stop: () => Promise<void>;
   let key: string;
   let prefix: string;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    @Module({
-      imports: [typeOrmFor(db.options), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
-      providers: [KeyGateway],
-    })
-    class AppModule {}
-    ({ app, url } = await startApp(AppModule, adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) => {
+      @Module({
+        imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
+        providers: [KeyGateway],
+      })
+      class AppModule {}
+      return AppModule;
+    }));
     const created = await app.get(ApiKeyService).create({ name: 'ws' });
     key = created.key;
     prefix = created.apiKey.prefix;
   });
   afterAll(async () => {
     for (const socket of sockets) socket.disconnect();
-    await app?.close();
-    await db?.drop();
+    await stop?.();
   });
 
   it('reads the key from the handshake headers and hands it to the handler', async () => {
