@@ -1,17 +1,19 @@
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { INestApplication, LoggerService } from '@nestjs/common';
+import type { AbstractHttpAdapter } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import type { DataSourceOptions } from 'typeorm';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 
+/** Makes the HTTP adapter of one platform, fresh for each app. */
+export type AdapterFactory = () => AbstractHttpAdapter;
+
 /** The HTTP platforms every e2e scenario runs on. */
-export const ADAPTERS = [
+export const ADAPTERS: ReadonlyArray<readonly [platform: string, adapter: AdapterFactory]> = [
   ['express', () => new ExpressAdapter()],
   ['fastify', () => new FastifyAdapter()],
-] as const;
-
-export type AdapterFactory = (typeof ADAPTERS)[number][1];
+];
 
 /**
  * Boots `module` on a real HTTP server on 127.0.0.1 and returns the app and its base URL. Nest
@@ -23,7 +25,7 @@ export async function startApp(
   options: { logger?: LoggerService } = {},
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
-  const app = moduleRef.createNestApplication(adapter() as any, {
+  const app = moduleRef.createNestApplication(adapter(), {
     logger: options.logger ?? false,
   });
   await app.listen(0, '127.0.0.1');
