@@ -15,7 +15,7 @@ import {
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
-import { ApiKeyRevocationSubscriber } from './api-key.subscriber.js';
+import { getApiKeyRepository } from './api-key.wiring.js';
 
 const ASYNC_FIELDS = [
   'imports',
@@ -139,23 +139,8 @@ export class ApiKeyModule {
     TypeOrmModule.forFeature([entity], dataSource);
     const repositoryProvider: Provider = {
       provide: getApiKeyRepositoryToken(name),
-      useFactory: (ds: DataSource) => {
-        if (!ds.hasMetadata(entity)) {
-          throw new ApiKeyConfigurationError(
-            'entity',
-            `${entity.name} is not an entity of the TypeORM data source "${typeof dataSource === 'string' ? dataSource : 'default'}".`,
-            `set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ${entity.name} to its entities list.`,
-          );
-        }
-        if (
-          !ds.subscribers.some(
-            (s) => s instanceof ApiKeyRevocationSubscriber && s.listenTo() === entity,
-          )
-        ) {
-          ds.subscribers.push(new ApiKeyRevocationSubscriber(entity));
-        }
-        return ds.getRepository(entity);
-      },
+      useFactory: (ds: DataSource) =>
+        getApiKeyRepository(ds, entity, typeof dataSource === 'string' ? dataSource : undefined),
       inject: [getDataSourceToken(dataSource)],
     };
     const serviceToken = getApiKeyServiceToken(name);
