@@ -168,11 +168,10 @@ export async function revokeKey(
   service: KeyService,
   output: CliOutput,
 ): Promise<void> {
-  const now = service.options.clock();
   const before = await findKey(command.target, service);
   const apiKey = await service.revoke(before.id);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, now)));
+    output.out(JSON.stringify(describeKey(apiKey, service.options.clock())));
     return;
   }
   output.out(
