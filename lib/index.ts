@@ -62,3 +62,4 @@ export {
   type RotateApiKeyOptions,
   type RotatedApiKey,
 } from './api-key.service.js';
+export { wireApiKeys, type ApiKeyWiring, type ApiKeyWiringInput } from './api-key.wiring.js';
