@@ -137,6 +137,8 @@ export class ApiKeyModule {
     // Called for its registration with `autoLoadEntities`; its repository provider is not
     // imported, because ours checks the entity first and names the fix when it is missing.
     TypeOrmModule.forFeature([entity], dataSource);
+    // The steps of wireApiKeys() as separate providers, so that a test overriding the options
+    // or repository token (overrideProvider(API_KEY_MODULE_OPTIONS)) changes the service too.
     const repositoryProvider: Provider = {
       provide: getApiKeyRepositoryToken(name),
       useFactory: (ds: DataSource) =>
