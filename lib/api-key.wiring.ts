@@ -51,7 +51,7 @@ export interface ApiKeyWiring<T extends AbstractApiKey = ApiKey> {
  * ```ts
  * await dataSource.initialize();
  * const { service } = wireApiKeys({ dataSource, options: { brand: 'sk_live_' } });
- * const { key } = await service.create({ name: 'nightly import' });
+ * const { key } = await service.create({ name: 'nightly export' });
  * ```
  * @throws {ApiKeyConfigurationError} naming the option at fault and the fix, as the module does at boot
  * @publicApi
