@@ -15,7 +15,7 @@ import {
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
-import { ApiKeyRevocationSubscriber } from './api-key.subscriber.js';
+import { getApiKeyRepository } from './api-key.wiring.js';
 
 const ASYNC_FIELDS = [
   'imports',
@@ -137,25 +137,12 @@ export class ApiKeyModule {
     // Called for its registration with `autoLoadEntities`; its repository provider is not
     // imported, because ours checks the entity first and names the fix when it is missing.
     TypeOrmModule.forFeature([entity], dataSource);
+    // The steps of wireApiKeys() as separate providers, so that a test overriding the options
+    // or repository token (overrideProvider(API_KEY_MODULE_OPTIONS)) changes the service too.
     const repositoryProvider: Provider = {
       provide: getApiKeyRepositoryToken(name),
-      useFactory: (ds: DataSource) => {
-        if (!ds.hasMetadata(entity)) {
-          throw new ApiKeyConfigurationError(
-            'entity',
-            `${entity.name} is not an entity of the TypeORM data source "${typeof dataSource === 'string' ? dataSource : 'default'}".`,
-            `set autoLoadEntities: true in TypeOrmModule.forRoot(), or add ${entity.name} to its entities list.`,
-          );
-        }
-        if (
-          !ds.subscribers.some(
-            (s) => s instanceof ApiKeyRevocationSubscriber && s.listenTo() === entity,
-          )
-        ) {
-          ds.subscribers.push(new ApiKeyRevocationSubscriber(entity));
-        }
-        return ds.getRepository(entity);
-      },
+      useFactory: (ds: DataSource) =>
+        getApiKeyRepository(ds, entity, typeof dataSource === 'string' ? dataSource : undefined),
       inject: [getDataSourceToken(dataSource)],
     };
     const serviceToken = getApiKeyServiceToken(name);

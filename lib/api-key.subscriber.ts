@@ -1,10 +1,10 @@
-import type { EntitySubscriberInterface, UpdateEvent } from 'typeorm';
+import type { DataSource, EntitySubscriberInterface, UpdateEvent } from 'typeorm';
 import { ApiKeyRevocationError } from './api-key.errors.js';
 
 /**
  * Refuses, through TypeORM, any update that would clear `revokedAt` on a key: a `save()` of a
  * loaded revoked entity, or a query-builder/repository `update()` that sets `revokedAt` to null.
- * The module registers one per key entity on its data source.
+ * `wireApiKeys` registers one per key entity on its data source.
  */
 export class ApiKeyRevocationSubscriber implements EntitySubscriberInterface {
   constructor(private readonly entity: Function) {}
@@ -21,4 +21,16 @@ export class ApiKeyRevocationSubscriber implements EntitySubscriberInterface {
       throw new ApiKeyRevocationError((next.id ?? event.databaseEntity?.id) as string | undefined);
     }
   }
+}
+
+/**
+ * Adds an `ApiKeyRevocationSubscriber` for `entity` to `dataSource` unless one is there already:
+ * an entity wired twice (two registrations, or a script run beside the app) is guarded once.
+ */
+export function registerRevocationSubscriber(dataSource: DataSource, entity: Function): void {
+  const registered = dataSource.subscribers.some(
+    (subscriber) =>
+      subscriber instanceof ApiKeyRevocationSubscriber && subscriber.listenTo() === entity,
+  );
+  if (!registered) dataSource.subscribers.push(new ApiKeyRevocationSubscriber(entity));
 }

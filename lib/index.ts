@@ -55,3 +55,4 @@ export type {
   ResolvedApiKeyOptions,
 } from './api-key.options.js';
 export { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
+export { wireApiKeys, type ApiKeyWiring, type ApiKeyWiringInput } from './api-key.wiring.js';

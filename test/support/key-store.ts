@@ -7,8 +7,8 @@ import {
   BcryptApiKeyHasher,
   type ApiKeyOptions,
 } from '../../lib/index.js';
-import { resolveApiKeyOptions, validateRegistration } from '../../lib/api-key.options.js';
-import { ApiKeyRevocationSubscriber } from '../../lib/api-key.subscriber.js';
+import { registerRevocationSubscriber } from '../../lib/api-key.subscriber.js';
+import { wireApiKeys } from '../../lib/api-key.wiring.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 
 /** bcrypt at its lowest cost: the same algorithm as production, at a speed tests can afford. */
@@ -28,8 +28,8 @@ export interface KeyStore {
   db: TestDatabase;
   dataSource: DataSource;
   /**
-   * A new `ApiKeyService` over this store, built from `options` the way `ApiKeyModule.forRoot`
-   * builds it (options validated and defaulted by the module's own resolver). The hasher is
+   * A new `ApiKeyService` over this store, built from `options` by `wireApiKeys`, with the
+   * checks and defaults of `ApiKeyModule.forRoot`. The hasher is
    * bcrypt cost 4 unless `options.hasher` says otherwise. Each call gets its own memo, like a
    * separate process would.
    */
@@ -67,8 +67,7 @@ export async function openKeyStore(
     await db.drop();
     throw error;
   }
-  for (const entity of entities)
-    dataSource.subscribers.push(new ApiKeyRevocationSubscriber(entity));
+  for (const entity of entities) registerRevocationSubscriber(dataSource, entity);
   /** Plain SQL with `:named` parameters, translated to the driver's placeholder style. */
   const sql = (query: string, parameters: Record<string, unknown>) =>
     dataSource.query(...dataSource.driver.escapeQueryWithParameters(query, parameters));
@@ -77,9 +76,8 @@ export async function openKeyStore(
     db,
     dataSource,
     service<T extends AbstractApiKey = ApiKey>(options: ApiKeyOptions<T> = {}, entity?: Type<T>) {
-      const registration = validateRegistration<T>({ entity });
-      const resolved = resolveApiKeyOptions<T>({ hasher: FAST_BCRYPT, ...options }, registration);
-      return new ApiKeyService<T>(resolved, dataSource.getRepository(registration.entity));
+      return wireApiKeys<T>({ dataSource, options: { hasher: FAST_BCRYPT, ...options }, entity })
+        .service;
     },
     async rawRow(prefix, table = 'api_keys') {
       const rows = await sql(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine, parseExpiry } from './api-key.cli.js';
+import { parseCommandLine, parseExpiry } from './api-key.cli-args.js';
 
 const NOW = new Date('2030-06-15T10:00:00.000Z');
 const HOUR = 3_600_000;
