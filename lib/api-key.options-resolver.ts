@@ -1,80 +1,18 @@
 import { availableParallelism } from 'node:os';
 import type { Type } from '@nestjs/common';
-import { getMetadataArgsStorage, type FindOptionsWhere } from 'typeorm';
-import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
-import { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import type { FindOptionsWhere } from 'typeorm';
+import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { BRAND_PATTERN, keyLength } from './api-key.format.js';
 import { BcryptApiKeyHasher, assertBcryptLoads, type ApiKeyHasher } from './api-key.hasher.js';
-import type {
-  ApiKeyModuleAsyncOptions,
-  ApiKeyModuleOptions,
-  ApiKeyOptions,
-  ResolvedApiKeyOptions,
-} from './api-key.options.js';
-
-/** One `true` per field of `T`: the compiler refuses a missing field and an extra one. */
-type EveryField<T> = { [K in keyof Required<T>]: true };
-
-/** The fields of an option that is an object or `false`. */
-type NestedFields<O> = EveryField<Exclude<O, false | undefined>>;
-
-function fieldNames<F extends Record<string, true>>(fields: F): ReadonlyArray<keyof F & string> {
-  return Object.keys(fields);
-}
-
-/** Every key option, for the unknown-option check and the README completeness check. */
-export const KEY_OPTIONS = fieldNames({
-  header: true,
-  keyword: true,
-  brand: true,
-  hasher: true,
-  legacyHashers: true,
-  usableWhere: true,
-  clock: true,
-  realm: true,
-  verificationMemo: true,
-  coldPath: true,
-  usageTracking: true,
-  rowCacheTtl: true,
-} satisfies EveryField<ApiKeyOptions>);
-
-/** Options of forRoot that shape the module rather than key handling. */
-export const REGISTRATION_OPTIONS = fieldNames({
-  name: true,
-  entity: true,
-  dataSource: true,
-  isGlobal: true,
-} satisfies EveryField<Omit<ApiKeyModuleOptions, keyof ApiKeyOptions>>);
-
-/** Every field `forRootAsync()` takes; key options come from its factory instead. */
-export const ASYNC_REGISTRATION_FIELDS = fieldNames({
-  imports: true,
-  useFactory: true,
-  inject: true,
-  useClass: true,
-  useExisting: true,
-  extraProviders: true,
-  name: true,
-  entity: true,
-  dataSource: true,
-  isGlobal: true,
-} satisfies EveryField<ApiKeyModuleAsyncOptions>);
-
-const VERIFICATION_MEMO_FIELDS = fieldNames({
-  maxEntries: true,
-} satisfies NestedFields<ApiKeyOptions['verificationMemo']>);
-
-const COLD_PATH_FIELDS = fieldNames({
-  maxConcurrent: true,
-  maxQueued: true,
-  maxQueuedPerKey: true,
-  failureMemoEntries: true,
-} satisfies NestedFields<ApiKeyOptions['coldPath']>);
-
-const USAGE_TRACKING_FIELDS = fieldNames({
-  interval: true,
-} satisfies NestedFields<ApiKeyOptions['usageTracking']>);
+import {
+  COLD_PATH_FIELDS,
+  KEY_OPTIONS,
+  REGISTRATION_OPTIONS,
+  USAGE_TRACKING_FIELDS,
+  VERIFICATION_MEMO_FIELDS,
+} from './api-key.options-fields.js';
+import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -134,72 +72,6 @@ function nestedOption(
       );
   }
   return value as Record<string, unknown>;
-}
-
-function validateIsGlobal(isGlobal: unknown): void {
-  if (isGlobal !== undefined && typeof isGlobal !== 'boolean') {
-    fail(
-      'isGlobal',
-      `expected true or false, got ${JSON.stringify(isGlobal)}.`,
-      'set isGlobal: true or leave it unset.',
-    );
-  }
-}
-
-/**
- * Checks the registration fields given to `forRoot`/`forRootAsync`, before the module is built.
- *
- * @throws {ApiKeyConfigurationError} naming the field and the fix
- */
-export function validateRegistration<T extends AbstractApiKey>(
-  registration: Pick<ApiKeyModuleOptions<T>, 'name' | 'entity' | 'isGlobal'>,
-): { name: string; entity: Type<T> } {
-  const name = registration.name ?? DEFAULT_API_KEY_NAME;
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
-    fail(
-      'name',
-      `${JSON.stringify(name)} is not a valid registration name.`,
-      'use letters, digits, "_" or "-", e.g. "partner".',
-    );
-  }
-  const entity = (registration.entity ?? ApiKey) as Type<T>;
-  if (typeof entity !== 'function' || !(entity.prototype instanceof AbstractApiKey)) {
-    fail(
-      'entity',
-      `${String((entity as any)?.name ?? entity)} does not extend AbstractApiKey.`,
-      'declare your key entity as `class MyKey extends AbstractApiKey` with @Entity().',
-    );
-  }
-  if (!getMetadataArgsStorage().tables.some((table) => table.target === entity)) {
-    fail(
-      'entity',
-      `${entity.name} is not decorated with @Entity().`,
-      `add @Entity('your_table') to ${entity.name}.`,
-    );
-  }
-  validateIsGlobal(registration.isGlobal);
-  return { name, entity };
-}
-
-/**
- * Checks the fields given to `forRootAsync`: no unknown field (key options belong in the
- * factory's result), and the registration fields as `validateRegistration` does.
- *
- * @throws {ApiKeyConfigurationError} naming the field and the fix
- */
-export function validateAsyncRegistration<T extends AbstractApiKey>(
-  options: ApiKeyModuleAsyncOptions<T>,
-): { name: string; entity: Type<T> } {
-  for (const key of Object.keys(options ?? {})) {
-    if (!(ASYNC_REGISTRATION_FIELDS as readonly string[]).includes(key)) {
-      fail(
-        key,
-        'is not a forRootAsync() field.',
-        `return it from useFactory, or use one of: ${ASYNC_REGISTRATION_FIELDS.join(', ')}.`,
-      );
-    }
-  }
-  return validateRegistration(options);
 }
 
 /** Refuses a non-object, an unknown option, a registration field and a `null` value. */

@@ -3,15 +3,9 @@ import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import type { ApiKeyHasher } from './api-key.hasher.js';
 
-export {
-  ASYNC_REGISTRATION_FIELDS,
-  KEY_OPTIONS,
-  REGISTRATION_OPTIONS,
-  defaultColdConcurrency,
-  resolveApiKeyOptions,
-  validateAsyncRegistration,
-  validateRegistration,
-} from './api-key.options-resolver.js';
+export { KEY_OPTIONS, REGISTRATION_OPTIONS } from './api-key.options-fields.js';
+export { validateAsyncRegistration, validateRegistration } from './api-key.options-registration.js';
+export { defaultColdConcurrency, resolveApiKeyOptions } from './api-key.options-resolver.js';
 
 /**
  * How keys are read, hashed and checked. Every field is optional; defaults are given per field.
