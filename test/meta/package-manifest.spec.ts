@@ -35,8 +35,12 @@ const optionalPeers = Object.keys(manifest.peerDependencies ?? {}).filter(
  */
 type ImportKind = 'static' | 'type' | 'lazy';
 
+const parsed = new Map<string, { specifier: string; kind: ImportKind }[]>();
+
 /** Every module specifier in `source`, with how it is loaded, in source order. */
 function importsOf(source: string): { specifier: string; kind: ImportKind }[] {
+  const known = parsed.get(source);
+  if (known) return known;
   const found: { specifier: string; kind: ImportKind }[] = [];
   const visit = (node: ts.Node): void => {
     if (
@@ -65,6 +69,7 @@ function importsOf(source: string): { specifier: string; kind: ImportKind }[] {
     ts.forEachChild(node, visit);
   };
   visit(ts.createSourceFile('source.ts', source, ts.ScriptTarget.Latest, true));
+  parsed.set(source, found);
   return found;
 }
 
