@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcrypt';
+import { createRequire } from 'node:module';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 
 /**
@@ -33,6 +33,57 @@ export interface ApiKeyHasher {
 
 const BCRYPT_HASH = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
+/** The functions of the bcrypt package the hasher calls. */
+interface Bcrypt {
+  hash(data: string, rounds: number): Promise<string>;
+  compare(data: string, encrypted: string): Promise<boolean>;
+}
+
+const requireFromLibrary = createRequire(import.meta.url);
+let bcrypt: Bcrypt | undefined;
+
+/**
+ * bcrypt is an optional peer, loaded on first use so that apps hashing with HMAC need not
+ * install it. Loaded with require, not import(), so once loaded it costs hash and verify no
+ * extra await.
+ */
+function loadBcrypt(): Bcrypt {
+  if (bcrypt) return bcrypt;
+  try {
+    bcrypt = requireFromLibrary('bcrypt') as Bcrypt;
+  } catch (error) {
+    const reason = String((error as Error)?.message).split('\n')[0];
+    const missing =
+      (error as NodeJS.ErrnoException)?.code === 'MODULE_NOT_FOUND' && reason.includes("'bcrypt'");
+    throw new ApiKeyConfigurationError(
+      'hasher',
+      missing
+        ? 'BcryptApiKeyHasher needs the bcrypt package, which is not installed.'
+        : `the bcrypt package is installed but could not be loaded (${reason}).`,
+      `run \`npm install bcrypt\`${missing ? '' : ' again'}, or hash with HMAC instead: hasher: new HmacSha256ApiKeyHasher({ secret }).`,
+    );
+  }
+  return bcrypt;
+}
+
+/** Runs `use` with bcrypt, turning a failure to load it into a rejection, as for any hash error. */
+function withBcrypt<R>(use: (loaded: Bcrypt) => Promise<R>): Promise<R> {
+  try {
+    return use(loadBcrypt());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Loads bcrypt now, so an app configured to hash with it fails at boot, not at its first key.
+ *
+ * @throws {ApiKeyConfigurationError} if bcrypt is not installed or cannot load, naming the fix
+ */
+export function assertBcryptLoads(): void {
+  loadBcrypt();
+}
+
 /**
  * bcrypt, the default. Slow on purpose (cost 10 is about 60 ms a check on our machines); the
  * service memoises successful checks so only a key's first request pays for it.
@@ -62,11 +113,11 @@ export class BcryptApiKeyHasher implements ApiKeyHasher {
   }
 
   hash(key: string): Promise<string> {
-    return bcrypt.hash(key, this.cost);
+    return withBcrypt((loaded) => loaded.hash(key, this.cost));
   }
 
   verify(key: string, hashed: string): Promise<boolean> {
-    return bcrypt.compare(key, hashed);
+    return withBcrypt((loaded) => loaded.compare(key, hashed));
   }
 
   recognizes(hashed: string): boolean {

@@ -153,6 +153,13 @@ describe('ApiKeyModule.forRootAsync shape', () => {
     expect(error.message).toMatch(/exactly one of useFactory, useClass or useExisting/);
   });
 
+  it('refuses an isGlobal that is not a boolean, as forRoot does', async () => {
+    const error = await configurationError(() =>
+      ApiKeyModule.forRootAsync({ useFactory, isGlobal: 'yes' as any }),
+    );
+    expect(error.option).toBe('isGlobal');
+  });
+
   it('refuses an unknown field, naming it', async () => {
     const error = await configurationError(() =>
       ApiKeyModule.forRootAsync({ useFactory, inject: [], injects: [] } as any),

@@ -7,6 +7,7 @@ import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { createApiKeyGuard } from './api-key.guard.js';
 import {
   resolveApiKeyOptions,
+  validateAsyncRegistration,
   validateRegistration,
   type ApiKeyModuleAsyncOptions,
   type ApiKeyModuleOptions,
@@ -16,19 +17,6 @@ import {
 } from './api-key.options.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
 import { getApiKeyRepository } from './api-key.wiring.js';
-
-const ASYNC_FIELDS = [
-  'imports',
-  'useFactory',
-  'inject',
-  'useClass',
-  'useExisting',
-  'extraProviders',
-  'name',
-  'entity',
-  'dataSource',
-  'isGlobal',
-];
 
 /**
  * Registers an API key entity with TypeORM and provides its `ApiKeyService` and guard.
@@ -57,13 +45,6 @@ export class ApiKeyModule {
     options: ApiKeyModuleOptions<T> = {},
   ): DynamicModule {
     const registration = validateRegistration(options);
-    if (options.isGlobal !== undefined && typeof options.isGlobal !== 'boolean') {
-      throw new ApiKeyConfigurationError(
-        'isGlobal',
-        `expected true or false, got ${JSON.stringify(options.isGlobal)}.`,
-        'set isGlobal: true or leave it unset.',
-      );
-    }
     const { name: _n, entity: _e, dataSource: _d, isGlobal: _g, ...keyOptions } = options;
     const optionsProvider: Provider = {
       provide: getApiKeyOptionsToken(registration.name),
@@ -81,16 +62,7 @@ export class ApiKeyModule {
   static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(
     options: ApiKeyModuleAsyncOptions<T>,
   ): DynamicModule {
-    for (const key of Object.keys(options ?? {})) {
-      if (!ASYNC_FIELDS.includes(key)) {
-        throw new ApiKeyConfigurationError(
-          key,
-          'is not a forRootAsync() field.',
-          `return it from useFactory, or use one of: ${ASYNC_FIELDS.join(', ')}.`,
-        );
-      }
-    }
-    const registration = validateRegistration(options);
+    const registration = validateAsyncRegistration(options);
     const given = [options.useFactory, options.useClass, options.useExisting].filter(
       Boolean,
     ).length;

@@ -8,9 +8,9 @@ import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 import {
   defaultColdConcurrency,
-  KEY_OPTIONS,
   REGISTRATION_OPTIONS,
   resolveApiKeyOptions,
+  validateAsyncRegistration,
   validateRegistration,
   type ApiKeyOptions,
 } from './api-key.options.js';
@@ -133,24 +133,6 @@ describe('resolveApiKeyOptions defaults', () => {
     expect(resolved.verificationMemo).toEqual({ maxEntries: 10_000 });
     expect(resolved.usageTracking).toEqual({ interval: 60_000 });
   });
-
-  it('lists every option for the README check', () => {
-    expect([...KEY_OPTIONS].sort()).toEqual([
-      'brand',
-      'clock',
-      'coldPath',
-      'hasher',
-      'header',
-      'keyword',
-      'legacyHashers',
-      'realm',
-      'rowCacheTtl',
-      'usableWhere',
-      'usageTracking',
-      'verificationMemo',
-    ]);
-    expect([...REGISTRATION_OPTIONS].sort()).toEqual(['dataSource', 'entity', 'isGlobal', 'name']);
-  });
 });
 
 describe('resolveApiKeyOptions refuses, naming the option', () => {
@@ -270,12 +252,6 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
       /cannot be returned by an async options factory/,
     );
   });
-
-  it('registration fields only where the caller allows them', () => {
-    expect(() =>
-      resolveApiKeyOptions({ name: 'x' } as ApiKeyOptions, REGISTRATION, true),
-    ).not.toThrow();
-  });
 });
 
 describe('validateRegistration', () => {
@@ -316,6 +292,42 @@ describe('validateRegistration', () => {
   it.each(['', 'has space', 'dots.in.name', 'ключ', 42])('refuses name %j', (name) => {
     const error = configurationError(() => validateRegistration({ name: name as string }));
     expect(error.option).toBe('name');
+  });
+});
+
+describe('validateAsyncRegistration', () => {
+  const useFactory = () => ({});
+
+  it('checks the registration fields as forRoot does', () => {
+    expect(validateAsyncRegistration({ useFactory })).toEqual({ name: 'default', entity: ApiKey });
+    expect(
+      validateAsyncRegistration({ name: 'project', entity: ProjectApiKey, useFactory }),
+    ).toEqual({ name: 'project', entity: ProjectApiKey });
+    expect(configurationError(() => validateAsyncRegistration({ name: 'not ok' })).option).toBe(
+      'name',
+    );
+  });
+
+  it.each(['yes', 1, null])('refuses isGlobal %j, as forRoot does', (isGlobal) => {
+    const error = configurationError(() =>
+      validateAsyncRegistration({ useFactory, isGlobal: isGlobal as never }),
+    );
+    expect(error.option).toBe('isGlobal');
+    expect(error.message).toContain(`expected true or false, got ${JSON.stringify(isGlobal)}.`);
+    expect(error.message).toContain('Fix: set isGlobal: true or leave it unset.');
+  });
+
+  it('accepts isGlobal true and false', () => {
+    expect(() => validateAsyncRegistration({ useFactory, isGlobal: true })).not.toThrow();
+    expect(() => validateAsyncRegistration({ useFactory, isGlobal: false })).not.toThrow();
+  });
+
+  it('refuses a key option given beside the factory, naming it and where it belongs', () => {
+    const error = configurationError(() =>
+      validateAsyncRegistration({ useFactory, keyword: 'Bearer' } as never),
+    );
+    expect(error.option).toBe('keyword');
+    expect(error.message).toMatch(/is not a forRootAsync\(\) field.*return it from useFactory/);
   });
 });
 

@@ -1,32 +1,96 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const LIB = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib');
 const manifest = JSON.parse(readFileSync(join(LIB, '..', 'package.json'), 'utf8')) as {
+  exports: Record<string, unknown>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   dependencies?: Record<string, string>;
 };
 
-/** Source files that ship: everything in lib/ except the specs. */
-const shippedFiles = readdirSync(LIB).filter(
-  (file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'),
+/** Source files that ship: everything in lib/ and its folders except the specs, as paths under lib/. */
+const shippedFiles = readdirSync(LIB, { recursive: true, encoding: 'utf8' })
+  .map((file) => file.split(sep).join('/'))
+  .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'));
+
+/** Optional integrations: each folder of lib/ is one, published as `nestjs-api-key/<folder>`. */
+const integrations = readdirSync(LIB, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
+/** The core: the files directly in lib/, loaded by `import 'nestjs-api-key'`. */
+const coreFiles = shippedFiles.filter((file) => !file.includes('/'));
+
+const optionalPeers = Object.keys(manifest.peerDependencies ?? {}).filter(
+  (name) => manifest.peerDependenciesMeta?.[name]?.optional,
 );
 
+/**
+ * How a file loads a module: `static` (loaded with the file), `type` (erased by the compiler),
+ * or `lazy` (`import()` or a `require` call, loaded when the code runs).
+ */
+type ImportKind = 'static' | 'type' | 'lazy';
+
+const parsed = new Map<string, { specifier: string; kind: ImportKind }[]>();
+
+/** Every module specifier in `source`, with how it is loaded, in source order. */
+function importsOf(source: string): { specifier: string; kind: ImportKind }[] {
+  const known = parsed.get(source);
+  if (known) return known;
+  const found: { specifier: string; kind: ImportKind }[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      const typeOnly = ts.isImportDeclaration(node)
+        ? node.importClause?.isTypeOnly === true
+        : node.isTypeOnly;
+      found.push({ specifier: node.moduleSpecifier.text, kind: typeOnly ? 'type' : 'static' });
+    } else if (ts.isImportTypeNode(node)) {
+      const argument = node.argument;
+      if (ts.isLiteralTypeNode(argument) && ts.isStringLiteral(argument.literal)) {
+        found.push({ specifier: argument.literal.text, kind: 'type' });
+      }
+    } else if (
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isIdentifier(node.expression) && /require/i.test(node.expression.text))) &&
+      node.arguments.length > 0 &&
+      ts.isStringLiteralLike(node.arguments[0])
+    ) {
+      found.push({ specifier: node.arguments[0].text, kind: 'lazy' });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile('source.ts', source, ts.ScriptTarget.Latest, true));
+  parsed.set(source, found);
+  return found;
+}
+
+/** The package a specifier names, or undefined for a relative path or a Node built-in. */
+function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith('.') || specifier.startsWith('node:')) return undefined;
+  return specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
+}
+
 /** Package names a file imports: `import ... from 'x'`, `import 'x'`, `export ... from 'x'`, `import('x')`. */
-function importedPackages(source: string): string[] {
-  const specifiers = [...source.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]/g)].map(
-    (match) => match[1],
-  );
-  return specifiers
-    .filter((specifier) => !specifier.startsWith('.') && !specifier.startsWith('node:'))
-    .map((specifier) =>
-      specifier
-        .split('/')
-        .slice(0, specifier.startsWith('@') ? 2 : 1)
-        .join('/'),
-    );
+function importedPackages(source: string, kinds?: ImportKind[]): string[] {
+  return importsOf(source)
+    .filter(({ kind }) => !kinds || kinds.includes(kind))
+    .flatMap(({ specifier }) => packageOf(specifier) ?? []);
+}
+
+function read(file: string): string {
+  return readFileSync(join(LIB, file), 'utf8');
 }
 
 describe('package.json', () => {
@@ -36,16 +100,14 @@ describe('package.json', () => {
   });
 
   it.each(shippedFiles)('lists every package %s imports as a peer dependency', (file) => {
-    const packages = importedPackages(readFileSync(join(LIB, file), 'utf8'));
+    const packages = importedPackages(read(file));
     for (const name of packages) {
       expect(manifest.peerDependencies, `${file} imports ${name}`).toHaveProperty([name]);
     }
   });
 
   it('depends on no package the library does not import', () => {
-    const imported = new Set(
-      shippedFiles.flatMap((file) => importedPackages(readFileSync(join(LIB, file), 'utf8'))),
-    );
+    const imported = new Set(shippedFiles.flatMap((file) => importedPackages(read(file))));
     // reflect-metadata is loaded by the application, not imported by the library, but decorators need it.
     imported.add('reflect-metadata');
     expect(
@@ -60,5 +122,74 @@ describe('package.json', () => {
         `import a from '@nestjs/common';\nimport 'reflect-metadata';\nexport { b } from "typeorm/x.js";\nconst c = await import('bcrypt');\nimport d from './local.js';\nimport e from 'node:crypto';`,
       ),
     ).toEqual(['@nestjs/common', 'reflect-metadata', 'typeorm', 'bcrypt']);
+    expect(
+      importsOf(
+        `import type { A } from 'a';\nexport type { B } from 'b';\ntype C = typeof import('c');\nimport { type D } from 'd';\nconst e = requireFromLibrary('e');\nconst f = require('f/g');`,
+      ),
+    ).toEqual([
+      { specifier: 'a', kind: 'type' },
+      { specifier: 'b', kind: 'type' },
+      { specifier: 'c', kind: 'type' },
+      { specifier: 'd', kind: 'static' },
+      { specifier: 'e', kind: 'lazy' },
+      { specifier: 'f/g', kind: 'lazy' },
+    ]);
+  });
+});
+
+describe('entry points', () => {
+  /** The export of an integration folder: its built index, with its declarations. */
+  const integrationExport = (name: string) => ({
+    types: `./dist/${name}/index.d.ts`,
+    import: `./dist/${name}/index.js`,
+    default: `./dist/${name}/index.js`,
+  });
+
+  it('exports the core as the package root', () => {
+    expect(manifest.exports['.']).toEqual({
+      types: './dist/index.d.ts',
+      import: './dist/index.js',
+      default: './dist/index.js',
+    });
+  });
+
+  it('exports each integration folder of lib/ as a subpath, and nothing else', () => {
+    expect(Object.keys(manifest.exports).sort()).toEqual(
+      ['.', './package.json', ...integrations.map((name) => `./${name}`)].sort(),
+    );
+    for (const name of integrations) {
+      expect(existsSync(join(LIB, name, 'index.ts')), `lib/${name}/index.ts`).toBe(true);
+      expect(manifest.exports[`./${name}`]).toEqual(integrationExport(name));
+    }
+  });
+
+  it('keeps the core free of integrations, so their peers are needed only by those who use them', () => {
+    for (const file of coreFiles) {
+      const intoIntegration = importsOf(read(file)).filter(
+        ({ specifier, kind }) =>
+          kind !== 'type' && integrations.some((name) => specifier.startsWith(`./${name}/`)),
+      );
+      expect(intoIntegration, file).toEqual([]);
+    }
+  });
+
+  it('loads optional peers only lazily in the core', () => {
+    expect(optionalPeers).toContain('bcrypt');
+    for (const file of coreFiles) {
+      const staticPeers = importedPackages(read(file), ['static']);
+      expect(
+        staticPeers.filter((name) => optionalPeers.includes(name)),
+        file,
+      ).toEqual([]);
+    }
+  });
+
+  it('marks optional every peer only an integration imports', () => {
+    const core = new Set(coreFiles.flatMap((file) => importedPackages(read(file), ['static'])));
+    const integrationOnly = shippedFiles
+      .filter((file) => file.includes('/'))
+      .flatMap((file) => importedPackages(read(file), ['static']))
+      .filter((name) => !core.has(name));
+    expect(integrationOnly.filter((name) => !optionalPeers.includes(name))).toEqual([]);
   });
 });
