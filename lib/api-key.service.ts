@@ -64,7 +64,7 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   name: string;
   /** When the key stops working; must be in the future. Omit or `null` for never. */
   expiresAt?: Date | null;
-  /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
+  /** Scopes for `@RequireScopes()`: letters, digits and `:._-`, matched exactly. */
   scopes?: string[];
 } & Omit<
   Partial<T>,
@@ -198,7 +198,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     }
     if (!Array.isArray(scopes) || !scopes.every(isScope)) {
       throw new ApiKeyValidationError(
-        'Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).',
+        'Scopes must be strings of letters, digits and ":._-" (1 to 100 characters each).',
       );
     }
     const now = this.options.clock();
