@@ -27,7 +27,8 @@ export function resolveRequest(context: ExecutionContext): any {
  * The key a request presents: the raw value of `header` when one is configured, or else the part
  * after `<keyword> ` in `Authorization`, the scheme matched exactly but case-insensitively and the
  * key taken verbatim. `null` when there is none, the header is not of that form, or the header is
- * sent more than once.
+ * sent more than once (a custom header's repeats joined by Node are returned joined: no key has a
+ * comma, so verification refuses them).
  *
  * @param header the configured header name, lower-cased as incoming header names are
  */
@@ -41,7 +42,9 @@ export function readPresentedKey(
   if (header !== null) {
     const value = headers[header];
     if (typeof value !== 'string' || value === '') return null;
-    return isRepeated(request, header) ? null : value;
+    // Repeats Node joins with ", " already make a value that is no key (refused as malformed);
+    // the raw list finds those it drops, as it does for a few well-known header names.
+    return value.includes(',') || !isRepeated(request, header) ? value : null;
   }
   const authorization = headers.authorization;
   if (typeof authorization !== 'string') return null;
