@@ -97,7 +97,7 @@ function refuseSkipOfNoGuard(
     '@SkipApiKey()',
     `@SkipApiKey${form} on ${route.label} skips the guard of registration ${quoted(idle)}, but no such guard protects this route, so it does nothing (a guard honours only a skip naming its own registration).`,
     present.size > 0
-      ? `name a registration whose guard runs here (${quoted(present)}), e.g. @SkipApiKey(${[...present].map((name) => `'${name}'`)[0]}), or remove it.`
+      ? `name a registration whose guard runs here (${quoted(present)}), e.g. @SkipApiKey('${[...present][0]}'), or remove it.`
       : 'remove @SkipApiKey(): no API key guard runs on this route.',
   );
 }
