@@ -2,12 +2,24 @@ import type { CanActivate, ExecutionContext, Logger, Type } from '@nestjs/common
 import type { ModuleRef } from '@nestjs/core';
 import { isObservable, lastValueFrom } from 'rxjs';
 
+/** Asks one alternative guard whether it lets the request in. */
+export type ConsultGuard = (
+  guard: CanActivate,
+  context: ExecutionContext,
+) => ReturnType<CanActivate['canActivate']>;
+
 /**
  * The guards named in `@AllowApiKeyOr()`, resolved through Nest on first use and kept: a provider
  * when one is registered anywhere, else an instance created once with its dependencies.
  */
 export class AlternativeGuards {
   private readonly instances = new Map<Type<CanActivate>, Promise<CanActivate>>();
+
+  /**
+   * @param consult how each guard is asked; the API key guard asks another registration's guard
+   *   for its key alone, so that guard's own skip and alternatives cannot open the route or recurse
+   */
+  constructor(private readonly consult: ConsultGuard) {}
 
   /**
    * Whether any of the guards lets the request in. A guard that throws counts as a refusal,
@@ -24,7 +36,7 @@ export class AlternativeGuards {
     for (const guardType of guards) {
       try {
         const guard = await this.resolve(guardType, moduleRef);
-        const result = guard.canActivate(context);
+        const result = this.consult(guard, context);
         if (await (isObservable(result) ? lastValueFrom(result) : result)) return true;
       } catch (error) {
         // Under OR, one guard's refusal is not the answer; the key's refusal is sent if all refuse.

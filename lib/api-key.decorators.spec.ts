@@ -23,7 +23,9 @@ import {
   RequireScopes,
   SkipApiKey,
 } from './api-key.decorators.js';
-import { ApiKeyGuard, createApiKeyGuard } from './api-key.guard.js';
+import { createApiKeyGuard } from './api-key.guard-factory.js';
+import { ImplicitApiKeyGuard } from './api-key.guard-implicit.js';
+import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyService } from './api-key.service.js';
 
 @Injectable()
@@ -71,9 +73,30 @@ describe('@SkipApiKey', () => {
     expect(Reflect.getMetadata(API_KEY_SKIP_METADATA, MixedController)).toBeUndefined();
   });
 
-  it.each(['yes', 1, null, {}])('throws at decoration time for %j', (value) => {
-    expect(() => SkipApiKey(value as any)).toThrow(TypeError);
+  it('names the registrations whose guards it skips; the default one is written as true', () => {
+    class PartnerRoutes {
+      @SkipApiKey('partner')
+      one() {}
+
+      @SkipApiKey('partner', 'default', 'partner')
+      two() {}
+
+      @SkipApiKey('default')
+      three() {}
+    }
+    const skip = (method: Function) => Reflect.getMetadata(API_KEY_SKIP_METADATA, method);
+    expect(skip(PartnerRoutes.prototype.one)).toEqual(['partner']);
+    expect(skip(PartnerRoutes.prototype.two)).toEqual(['partner', 'default']);
+    expect(skip(PartnerRoutes.prototype.three)).toBe(true);
   });
+
+  // A well-formed name no guard of the route belongs to ('yes') is refused at boot by the route scanner.
+  it.each([['not a name'], [''], [1], [null], [{}], [true, 'partner'], ['partner', false]])(
+    'throws at decoration time for %j',
+    (...values) => {
+      expect(() => (SkipApiKey as (...args: unknown[]) => unknown)(...values)).toThrow(TypeError);
+    },
+  );
 });
 
 describe('@RequireScopes', () => {
@@ -101,7 +124,7 @@ describe('@RequireScopes', () => {
     expect(() => RequireScopes()).toThrow(/at least one scope/);
   });
 
-  it.each(['', 'has space', 'a,b', 'x'.repeat(101), 42, undefined])(
+  it.each(['', 'has space', 'a,b', 'x'.repeat(101), 42, undefined, '*', 'projects:*'])(
     'throws at decoration time for scope %j',
     (scope) => {
       expect(() => RequireScopes('ok', scope as string)).toThrow(TypeError);
@@ -124,8 +147,10 @@ describe('@AllowApiKeyOr', () => {
     expect(
       Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, ReportsController.prototype.list),
     ).toEqual([SessionGuard, JwtGuard]);
+    // The ApiKeyGuard that stands aside when the route names another registration's guard.
+    expect(ImplicitApiKeyGuard.prototype).toBeInstanceOf(ApiKeyGuard);
     expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController.prototype.list)).toEqual([
-      ApiKeyGuard,
+      ImplicitApiKeyGuard,
     ]);
     expect(Reflect.getMetadata(GUARDS_METADATA, ReportsController)).toBeUndefined();
   });
@@ -134,7 +159,9 @@ describe('@AllowApiKeyOr', () => {
     expect(Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController)).toEqual([
       SessionGuard,
     ]);
-    expect(Reflect.getMetadata(GUARDS_METADATA, DashboardController)).toEqual([ApiKeyGuard]);
+    expect(Reflect.getMetadata(GUARDS_METADATA, DashboardController)).toEqual([
+      ImplicitApiKeyGuard,
+    ]);
     expect(
       Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, DashboardController.prototype.view),
     ).toBeUndefined();
@@ -144,13 +171,22 @@ describe('@AllowApiKeyOr', () => {
     expect(() => AllowApiKeyOr()).toThrow(/at least one other guard/);
   });
 
-  it('throws at decoration time when given an API key guard, which would make OR mean nothing', () => {
+  it('throws at decoration time when given ApiKeyGuard, the key side of the OR already', () => {
     expect(() => AllowApiKeyOr(ApiKeyGuard)).toThrow(TypeError);
-    expect(() => AllowApiKeyOr(SessionGuard, createApiKeyGuard('decorators-spec'))).toThrow(
-      /is an API key guard/,
-    );
+    expect(() => AllowApiKeyOr(SessionGuard, ApiKeyGuard)).toThrow(/key side of the OR already/);
+    expect(() => AllowApiKeyOr(ImplicitApiKeyGuard)).toThrow(TypeError);
+  });
+
+  it("accepts another registration's key guard, or a subclass: which registration it is is known at boot", () => {
+    const PartnerGuard = createApiKeyGuard('decorators-spec');
     class MyKeyGuard extends ApiKeyGuard {}
-    expect(() => AllowApiKeyOr(MyKeyGuard)).toThrow(TypeError);
+    class ListsPartnerKeys {
+      @AllowApiKeyOr(SessionGuard, PartnerGuard, MyKeyGuard)
+      list() {}
+    }
+    expect(
+      Reflect.getMetadata(API_KEY_ALTERNATIVES_METADATA, ListsPartnerKeys.prototype.list),
+    ).toEqual([SessionGuard, PartnerGuard, MyKeyGuard]);
   });
 
   it('throws at decoration time for something that is not a class', () => {

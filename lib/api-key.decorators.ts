@@ -13,16 +13,27 @@ import {
   API_KEY_REQUEST_PROPERTY,
   API_KEY_SCOPES_METADATA,
   API_KEY_SKIP_METADATA,
+  DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
 } from './api-key.constants.js';
 import { isScope } from './api-key.format.js';
+import { ImplicitApiKeyGuard, isImplicit } from './api-key.guard-implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { resolveRequest } from './api-key.request.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
 
+/** What `ApiKeyModule.forRoot({ name })` accepts as a registration name. */
+const REGISTRATION_NAME = /^[A-Za-z0-9_-]+$/;
+
 /**
- * Opens a route (or a whole controller) that a global `ApiKeyGuard` would otherwise protect.
+ * Opens a route (or a whole controller) to the API key guard of a registration: `@SkipApiKey()`
+ * to the default one (`ApiKeyGuard`, often the global guard), `@SkipApiKey('partner')` to the
+ * guard of `createApiKeyGuard('partner')`, or several at once. A guard honours only a skip naming
+ * its own registration, so `@SkipApiKey()` under a global `ApiKeyGuard` with
+ * `@UseGuards(PartnerApiKeyGuard)` asks for a partner key instead of a default one.
  * `@SkipApiKey(false)` on a method protects it again inside a skipped controller.
+ *
+ * A name that no guard of the route belongs to is refused when the application boots.
  *
  * @example
  * ```ts
@@ -30,19 +41,37 @@ import { getApiKeyServiceToken } from './api-key.service.js';
  * @Get('health')
  * health() { return { status: 'ok' }; }
  * ```
- * @param skip `true` (default) to open, `false` to protect again
- * @throws {TypeError} at decoration time if `skip` is not a boolean
+ * @param skip `true` (default) to open to the default registration, `false` to protect again
+ * @throws {TypeError} at decoration time for anything but a boolean or registration names
  * @publicApi
  */
-export function SkipApiKey(skip = true): MethodDecorator & ClassDecorator {
-  if (typeof skip !== 'boolean')
-    throw new TypeError(`@SkipApiKey() takes true or false, got ${JSON.stringify(skip)}.`);
-  return SetMetadata(API_KEY_SKIP_METADATA, skip);
+export function SkipApiKey(skip?: boolean): MethodDecorator & ClassDecorator;
+/**
+ * @param registrations names given to `ApiKeyModule.forRoot({ name })`; `default` for the default one
+ */
+export function SkipApiKey(...registrations: string[]): MethodDecorator & ClassDecorator;
+export function SkipApiKey(...args: unknown[]): MethodDecorator & ClassDecorator {
+  if (args.length === 0) return SetMetadata(API_KEY_SKIP_METADATA, true);
+  if (args.length === 1 && typeof args[0] === 'boolean')
+    return SetMetadata(API_KEY_SKIP_METADATA, args[0]);
+  for (const name of args) {
+    if (typeof name !== 'string' || !REGISTRATION_NAME.test(name))
+      throw new TypeError(
+        `@SkipApiKey() takes true, false or registration names, got ${JSON.stringify(name)}.`,
+      );
+  }
+  const names = [...new Set(args as string[])];
+  // One form in the metadata for one meaning: @SkipApiKey('default') is @SkipApiKey().
+  if (names.length === 1 && names[0] === DEFAULT_API_KEY_NAME)
+    return SetMetadata(API_KEY_SKIP_METADATA, true);
+  return SetMetadata(API_KEY_SKIP_METADATA, names);
 }
 
 /**
- * Requires the key to hold every listed scope; a valid key without one gets 403. On a method
- * it replaces (does not add to) the scopes required by its controller.
+ * Requires the key to hold every listed scope; a valid key without one gets 403. Scopes match
+ * exactly and case-sensitively (`*` is not a scope character, so there are no wildcards). On a
+ * method it replaces (does not add to) the scopes required by its controller. A route no API key
+ * guard checks is refused when the application boots.
  *
  * @example
  * ```ts
@@ -59,7 +88,7 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
   for (const scope of scopes) {
     if (!isScope(scope)) {
       throw new TypeError(
-        `@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._*-").`,
+        `@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._-").`,
       );
     }
   }
@@ -70,7 +99,14 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
  * Lets a request in with a valid API key OR when any of the given guards passes: DRF API Key's
  * `HasAPIKey | IsAuthenticated`. A request that passes another guard gets in even if it also
  * sends a bad or revoked key. When all refuse, the API key's refusal (401/403/503) is sent.
- * Applies `ApiKeyGuard` itself; do not add it again with `@UseGuards`.
+ *
+ * The key side is the route's own API key guard: `ApiKeyGuard`, applied by this decorator, or
+ * the guard of another registration named with `@UseGuards()` on the method or class
+ * (`@UseGuards(PartnerApiKeyGuard) @AllowApiKeyOr(JwtGuard)`: a partner key or a JWT). An API
+ * key guard of another registration may be an alternative too (`@AllowApiKeyOr(PartnerApiKeyGuard)`:
+ * a default key or a partner key); it is asked for its key alone, never for its skips or its own
+ * alternatives. Combinations that would leave the route open or ask for nothing are refused
+ * when the application boots.
  *
  * @example
  * ```ts
@@ -78,7 +114,7 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
  * @Get('reports')
  * reports() {}
  * ```
- * @throws {TypeError} at decoration time if no guard is given
+ * @throws {TypeError} at decoration time if no guard is given, or `ApiKeyGuard` is (it is the key side already)
  * @publicApi
  */
 export function AllowApiKeyOr(...guards: Type<CanActivate>[]): MethodDecorator & ClassDecorator {
@@ -89,15 +125,15 @@ export function AllowApiKeyOr(...guards: Type<CanActivate>[]): MethodDecorator &
   for (const guard of guards) {
     if (typeof guard !== 'function')
       throw new TypeError(`@AllowApiKeyOr(): ${String(guard)} is not a guard class.`);
-    if (guard === ApiKeyGuard || guard.prototype instanceof ApiKeyGuard) {
+    if (guard === ApiKeyGuard || isImplicit(guard)) {
       throw new TypeError(
-        `@AllowApiKeyOr(): ${guard.name} is an API key guard; list the other guards a request may pass instead.`,
+        `@AllowApiKeyOr(): ApiKeyGuard is the key side of the OR already; list the other guards a request may pass (for keys of another registration, its createApiKeyGuard(name) guard).`,
       );
     }
   }
   return applyDecorators(
     SetMetadata(API_KEY_ALTERNATIVES_METADATA, guards),
-    UseGuards(ApiKeyGuard),
+    UseGuards(ImplicitApiKeyGuard),
   );
 }
 

@@ -4,6 +4,7 @@ import {
   API_KEY_SECRET_LENGTH,
   generateKey,
   isPrefix,
+  isScope,
   keyLength,
   parseKey,
   randomAlphanumeric,
@@ -112,5 +113,24 @@ describe('isPrefix and keyLength', () => {
   it('counts brand, prefix, dot and secret', () => {
     expect(keyLength('')).toBe(41);
     expect(keyLength('sk_live_')).toBe(49);
+  });
+});
+
+describe('isScope', () => {
+  it('accepts letters, digits and ":._-", 1 to 100 of them', () => {
+    for (const scope of ['projects:read', 'a.b_c-d', 'A', 'x'.repeat(100)]) {
+      expect(isScope(scope), scope).toBe(true);
+    }
+  });
+
+  it('refuses "*" anywhere: scopes match exactly, so a wildcard would be a scope named "*"', () => {
+    for (const scope of ['*', 'projects:*', '*:read', 'a*b'])
+      expect(isScope(scope), scope).toBe(false);
+  });
+
+  it('refuses spaces, commas, empty, too long and non-strings', () => {
+    for (const scope of ['has space', 'a,b', '', 'x'.repeat(101), 42, null, undefined]) {
+      expect(isScope(scope), String(scope)).toBe(false);
+    }
   });
 });

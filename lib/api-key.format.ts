@@ -13,9 +13,13 @@ export const API_KEY_SECRET_LENGTH = 32;
 const PREFIX_PATTERN = /^[A-Za-z0-9]{8}$/;
 const SECRET_PATTERN = /^[A-Za-z0-9]{32}$/;
 
-const SCOPE_PATTERN = /^[A-Za-z0-9:._*-]{1,100}$/;
+// No `*`: scopes match exactly, so a wildcard-looking scope would grant nothing it seems to grant.
+const SCOPE_PATTERN = /^[A-Za-z0-9:._-]{1,100}$/;
 
-/** Whether a value can be a scope: 1 to 100 letters, digits and `:._*-` (no spaces or commas). */
+/**
+ * Whether a value can be a scope: 1 to 100 letters, digits and `:._-` (no spaces, commas or `*`).
+ * Scopes are compared exactly and case-sensitively: `projects:write` grants nothing else.
+ */
 export function isScope(value: unknown): value is string {
   return typeof value === 'string' && SCOPE_PATTERN.test(value);
 }

@@ -27,7 +27,6 @@ import {
 import { RouteRulesCache } from './api-key.route-rules.js';
 import {
   ApiKeyService,
-  getApiKeyServiceToken,
   type ApiKeyFailureReason,
   type ApiKeyVerification,
 } from './api-key.service.js';
@@ -51,6 +50,9 @@ export type ApiKeyDenial =
  * - `@AllowApiKeyOr(OtherGuard)`: a key OR any of the other guards (DRF's `HasAPIKey | IsAuthenticated`).
  * - As `APP_GUARD`: every route, except those marked `@SkipApiKey()`.
  *
+ * A guard belongs to one registration (`ApiKeyGuard` to the default one, `createApiKeyGuard(name)`
+ * to a named one) and honours only a `@SkipApiKey()` naming it.
+ *
  * Built for subclassing: every step is a protected method. Override `getRequest` for a
  * transport of your own, `extractKey` for another place to read keys from, `validateKey` to
  * add checks, and the `deny*` methods to throw your own errors (a `WsException`, say).
@@ -66,13 +68,28 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   @Inject(ModuleRef)
   protected readonly moduleRef?: ModuleRef;
 
-  private readonly routeRules = new RouteRulesCache(this.reflector);
-  private readonly alternativeGuards = new AlternativeGuards();
+  private readonly routeRules = new RouteRulesCache(this.reflector, this.registration);
+  private readonly alternativeGuards = new AlternativeGuards((guard, context) =>
+    // Another registration's key guard offered as an alternative is asked for its key alone.
+    guard instanceof ApiKeyGuard ? guard.acceptsKey(context) : guard.canActivate(context),
+  );
 
   constructor(
     @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
     protected readonly reflector: Reflector,
   ) {}
+
+  /**
+   * Registration whose keys guards of this class accept, as far as the class says: `default`
+   * here, the name given to `createApiKeyGuard(name)` on its guards. Read at boot, before any
+   * instance exists, to tell which registration a `@UseGuards()` entry belongs to.
+   */
+  static readonly registration: string = DEFAULT_API_KEY_NAME;
+
+  /** Name of the registration whose keys this guard accepts: that of its `ApiKeyService`. */
+  get registration(): string {
+    return this.apiKeyService?.options?.name ?? DEFAULT_API_KEY_NAME;
+  }
 
   /**
    * Skips, authenticates, then, if the key is refused, tries the route's `@AllowApiKeyOr()`
@@ -97,8 +114,22 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   }
 
   /**
-   * Whether this route is opened by `@SkipApiKey()`; method metadata overrides class metadata.
-   * Like the other route metadata, read once per handler and class, as Nest reads its guards.
+   * Whether a request carries a usable key of this registration holding the route's scopes,
+   * regardless of `@SkipApiKey()` and `@AllowApiKeyOr()`: how this guard answers when it is
+   * itself named in another guard's `@AllowApiKeyOr()`, so that it can neither open the route
+   * by a skip nor send the request round the alternatives again. Puts the key on the request
+   * when it passes; never throws a refusal.
+   *
+   * @throws whatever `extractKey` or `validateKey` throw, other than `ApiKeyStoreUnavailableError`
+   */
+  async acceptsKey(context: ExecutionContext): Promise<boolean> {
+    return (await this.authenticate(this.getRequest(context), context)) === null;
+  }
+
+  /**
+   * Whether this route is opened by a `@SkipApiKey()` naming this guard's registration; method
+   * metadata overrides class metadata. Like the other route metadata, read once per handler and
+   * class, as Nest reads its guards.
    */
   protected shouldSkip(context: ExecutionContext): boolean {
     return this.routeRules.get(context).skip;
@@ -125,8 +156,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   /**
    * Reads the presented key: the raw value of the configured `header`, or else the part after
    * `<keyword> ` in `Authorization` (scheme matched exactly, case-insensitively; the key taken
-   * verbatim). `null` when there is none or the header is not of that form, which the guard
-   * answers with 401.
+   * verbatim). `null` when there is none, the header is not of that form or is sent more than
+   * once (two answers to "which key?"), which the guard answers with 401.
    */
   protected extractKey(request: any, _context: ExecutionContext): string | null {
     const { header, keyword } = this.apiKeyService.options;
@@ -242,42 +273,4 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     setResponseHeader(context, 'Retry-After', '5');
     throw new ApiKeyUnavailableException();
   }
-}
-
-const namedGuards = new Map<string, Type<ApiKeyGuard<any>>>();
-
-/**
- * The guard class of a named registration (`ApiKeyModule.forRoot({ name })`). The same class
- * is returned for the same name, so it can be listed in `@UseGuards()` and provided once.
- *
- * @example
- * ```ts
- * export const PartnerApiKeyGuard = createApiKeyGuard('partner');
- *
- * @UseGuards(PartnerApiKeyGuard)
- * @Controller('partner')
- * export class PartnerController {}
- * ```
- * @publicApi
- */
-export function createApiKeyGuard<T extends AbstractApiKey = AbstractApiKey>(
-  name: string,
-): Type<ApiKeyGuard<T>> {
-  if (name === DEFAULT_API_KEY_NAME) return ApiKeyGuard as Type<ApiKeyGuard<T>>;
-  let guard = namedGuards.get(name);
-  if (!guard) {
-    @Injectable()
-    class NamedApiKeyGuard extends ApiKeyGuard<T> {
-      constructor(
-        @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
-        reflector: Reflector,
-      ) {
-        super(apiKeyService, reflector);
-      }
-    }
-    Object.defineProperty(NamedApiKeyGuard, 'name', { value: `ApiKeyGuard(${name})` });
-    guard = NamedApiKeyGuard;
-    namedGuards.set(name, guard);
-  }
-  return guard as Type<ApiKeyGuard<T>>;
 }

@@ -39,7 +39,7 @@ export function validateCreateInput<T extends AbstractApiKey>(
   }
   if (!Array.isArray(scopes) || !scopes.every(isScope)) {
     throw new ApiKeyValidationError(
-      'Scopes must be strings of letters, digits and ":._*-" (1 to 100 characters each).',
+      'Scopes must be strings of letters, digits and ":._-" (1 to 100 characters each).',
     );
   }
   if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {

@@ -28,7 +28,7 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   name: string;
   /** When the key stops working; must be in the future. Omit or `null` for never. */
   expiresAt?: Date | null;
-  /** Scopes for `@RequireScopes()`: letters, digits and `:._*-`, no spaces or commas. */
+  /** Scopes for `@RequireScopes()`: letters, digits and `:._-`, matched exactly. */
   scopes?: string[];
 } & Omit<
   Partial<T>,

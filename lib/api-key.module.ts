@@ -4,7 +4,7 @@ import type { DataSource } from 'typeorm';
 import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
-import { createApiKeyGuard } from './api-key.guard.js';
+import { createApiKeyGuard } from './api-key.guard-factory.js';
 import {
   resolveApiKeyOptions,
   validateAsyncRegistration,
@@ -15,6 +15,7 @@ import {
   type ApiKeyOptionsFactory,
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
+import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
 import { getApiKeyRepository } from './api-key.wiring.js';
 
@@ -125,7 +126,14 @@ export class ApiKeyModule {
       inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
     };
     const guard = createApiKeyGuard(name);
-    const providers = [...optionProviders, repositoryProvider, serviceProvider, guard];
+    // The scanner refuses at boot any route whose API key decorators would not hold.
+    const providers = [
+      ...optionProviders,
+      repositoryProvider,
+      serviceProvider,
+      guard,
+      ApiKeyRouteScanner,
+    ];
     return {
       module: ApiKeyModule,
       global: where.isGlobal === true,

@@ -26,7 +26,9 @@ export function resolveRequest(context: ExecutionContext): any {
 /**
  * The key a request presents: the raw value of `header` when one is configured, or else the part
  * after `<keyword> ` in `Authorization`, the scheme matched exactly but case-insensitively and the
- * key taken verbatim. `null` when there is none or the header is not of that form.
+ * key taken verbatim. `null` when there is none, the header is not of that form, or the header is
+ * sent more than once (a custom header's repeats joined by Node are returned joined: no key has a
+ * comma, so verification refuses them).
  *
  * @param header the configured header name, lower-cased as incoming header names are
  */
@@ -39,14 +41,43 @@ export function readPresentedKey(
   if (!headers || typeof headers !== 'object') return null;
   if (header !== null) {
     const value = headers[header];
-    return typeof value === 'string' && value !== '' ? value : null;
+    if (typeof value !== 'string' || value === '') return null;
+    // Repeats Node joins with ", " already make a value that is no key (refused as malformed);
+    // the raw list finds those it drops, as it does for a few well-known header names.
+    return value.includes(',') || !isRepeated(request, header) ? value : null;
   }
   const authorization = headers.authorization;
   if (typeof authorization !== 'string') return null;
   const space = authorization.indexOf(' ');
   if (space <= 0 || authorization.slice(0, space).toLowerCase() !== keyword.toLowerCase())
     return null;
-  return authorization.slice(space + 1);
+  return isRepeated(request, 'authorization') ? null : authorization.slice(space + 1);
+}
+
+/**
+ * Whether a header came more than once. Node keeps the first `Authorization` and joins repeats of
+ * other headers with ", ", while a proxy in front may have checked the last one: with two
+ * answers to "which key?", the request is refused rather than guessed at. Read from the raw
+ * header list (Fastify keeps it on `request.raw`), and only once a key was found, so requests
+ * without one pay nothing. A request without a raw list (a socket.io handshake) is taken as is.
+ *
+ * @param name the header name, lower-cased
+ */
+export function isRepeated(request: any, name: string): boolean {
+  const raw: unknown = request.rawHeaders ?? request.raw?.rawHeaders;
+  if (!Array.isArray(raw)) return false;
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const field = raw[i];
+    if (
+      typeof field === 'string' &&
+      field.length === name.length &&
+      field.toLowerCase() === name &&
+      ++seen > 1
+    )
+      return true;
+  }
+  return false;
 }
 
 /** The `WWW-Authenticate` challenge of a 401: the scheme, the realm and any custom header. */

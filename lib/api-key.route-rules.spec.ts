@@ -4,7 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { describe, expect, it, vi } from 'vitest';
 import { AllowApiKeyOr, RequireScopes, SkipApiKey } from './api-key.decorators.js';
-import { readRouteRules, RouteRulesCache } from './api-key.route-rules.js';
+import { readRouteRules, RouteRulesCache, skippedRegistrations } from './api-key.route-rules.js';
 
 class SessionGuard implements CanActivate {
   canActivate() {
@@ -44,6 +44,46 @@ describe('readRouteRules', () => {
     expect(readRouteRules(reflector, ReportsController.prototype.write, ReportsController)).toEqual(
       { skip: false, scopes: ['reports:write'], alternatives: [SessionGuard] },
     );
+  });
+});
+
+class PartnerRoutesController {
+  @SkipApiKey('partner')
+  partnerOpen() {}
+
+  @SkipApiKey('partner', 'default')
+  bothOpen() {}
+}
+
+describe('skips by registration', () => {
+  it('reads @SkipApiKey() as the default registration, a list as those names, false as none', () => {
+    expect(skippedRegistrations(true)).toEqual(['default']);
+    expect(skippedRegistrations(['partner', 'billing'])).toEqual(['partner', 'billing']);
+    expect(skippedRegistrations(false)).toEqual([]);
+    expect(skippedRegistrations(undefined)).toEqual([]);
+  });
+
+  it('skips a route for the guard of a registration it names, and only for that one', () => {
+    const reflector = new Reflector();
+    const skip = (handler: Function, owner: any, registration?: string) =>
+      readRouteRules(reflector, handler, owner, registration).skip;
+    const { partnerOpen, bothOpen } = PartnerRoutesController.prototype;
+    expect(skip(partnerOpen, PartnerRoutesController)).toBe(false);
+    expect(skip(partnerOpen, PartnerRoutesController, 'partner')).toBe(true);
+    expect(skip(bothOpen, PartnerRoutesController, 'default')).toBe(true);
+    expect(skip(bothOpen, PartnerRoutesController, 'partner')).toBe(true);
+    expect(skip(ReportsController.prototype.open, ReportsController, 'partner')).toBe(false);
+    expect(skip(ReportsController.prototype.open, ReportsController, 'default')).toBe(true);
+  });
+
+  it('keeps rules per registration in a cache made for it', () => {
+    const context = new ExecutionContextHost(
+      [],
+      PartnerRoutesController as any,
+      PartnerRoutesController.prototype.partnerOpen,
+    );
+    expect(new RouteRulesCache(new Reflector()).get(context).skip).toBe(false);
+    expect(new RouteRulesCache(new Reflector(), 'partner').get(context).skip).toBe(true);
   });
 });
 

@@ -4,11 +4,12 @@ import {
   API_KEY_ALTERNATIVES_METADATA,
   API_KEY_SCOPES_METADATA,
   API_KEY_SKIP_METADATA,
+  DEFAULT_API_KEY_NAME,
 } from './api-key.constants.js';
 
-/** What a route's decorators ask of the API key guard. */
+/** What a route's decorators ask of the API key guard of one registration. */
 export interface RouteRules {
-  /** `@SkipApiKey()`: the route is open. */
+  /** `@SkipApiKey()` naming this guard's registration: the guard lets the route through. */
   readonly skip: boolean;
   /** `@RequireScopes()`: scopes the key must hold all of. */
   readonly scopes: string[];
@@ -17,16 +18,33 @@ export interface RouteRules {
 }
 
 /**
+ * The registrations a `@SkipApiKey()` metadata value skips: `true` is the default registration,
+ * a list names registrations, and `false` or nothing skips none.
+ */
+export function skippedRegistrations(skip: unknown): readonly string[] {
+  if (skip === true) return [DEFAULT_API_KEY_NAME];
+  return Array.isArray(skip) ? skip : [];
+}
+
+/**
  * Reads a route's `@SkipApiKey()`, `@RequireScopes()` and `@AllowApiKeyOr()` metadata; for each,
  * method metadata overrides class metadata.
  *
  * @param handler the route's method
  * @param owner the controller class the route is served from
+ * @param registration the registration of the guard asking: a skip naming another one is not its
  */
-export function readRouteRules(reflector: Reflector, handler: Function, owner: Type): RouteRules {
+export function readRouteRules(
+  reflector: Reflector,
+  handler: Function,
+  owner: Type,
+  registration: string = DEFAULT_API_KEY_NAME,
+): RouteRules {
   const targets = [handler, owner];
   return {
-    skip: reflector.getAllAndOverride<boolean>(API_KEY_SKIP_METADATA, targets) === true,
+    skip: skippedRegistrations(
+      reflector.getAllAndOverride<unknown>(API_KEY_SKIP_METADATA, targets),
+    ).includes(registration),
     scopes: reflector.getAllAndOverride<string[]>(API_KEY_SCOPES_METADATA, targets) ?? [],
     alternatives:
       reflector.getAllAndOverride<Type<CanActivate>[]>(API_KEY_ALTERNATIVES_METADATA, targets) ??
@@ -35,30 +53,38 @@ export function readRouteRules(reflector: Reflector, handler: Function, owner: T
 }
 
 /**
- * Route rules read on a route's first request and kept per controller class, then handler (one
- * handler can serve several classes by inheritance, each with its own class metadata).
- * Decorators are applied when classes are defined, so the rules cannot change afterwards, and
- * reading them once keeps reflector lookups off the per-request path, as Nest does for guards.
+ * A value worked out from a route's handler and class on its first request and kept per
+ * controller class, then handler (one handler can serve several classes by inheritance, each
+ * with its own class metadata). Decorators are applied when classes are defined, so the value
+ * cannot change afterwards, and working it out once keeps metadata lookups off the per-request
+ * path, as Nest does for guards.
  */
-export class RouteRulesCache {
-  private readonly rulesByClass = new WeakMap<object, WeakMap<object, RouteRules>>();
+export class RouteMemo<V> {
+  private readonly byClass = new WeakMap<object, WeakMap<object, V>>();
 
-  constructor(private readonly reflector: Reflector) {}
+  constructor(private readonly read: (handler: Function, owner: Type) => V) {}
 
-  /** The rules of the route a context is running. */
-  get(context: ExecutionContext): RouteRules {
+  /** The value for the route a context is running. */
+  get(context: ExecutionContext): V {
     const handler = context.getHandler();
     const owner = context.getClass();
-    let byHandler = owner ? this.rulesByClass.get(owner) : undefined;
-    let rules = handler ? byHandler?.get(handler) : undefined;
-    if (rules === undefined) {
-      rules = readRouteRules(this.reflector, handler, owner);
-      // A context without a handler or class (a hand-made one) has nothing to key the rules by.
+    let byHandler = owner ? this.byClass.get(owner) : undefined;
+    let value = handler ? byHandler?.get(handler) : undefined;
+    if (value === undefined) {
+      value = this.read(handler, owner);
+      // A context without a handler or class (a hand-made one) has nothing to key the value by.
       if (handler && owner) {
-        if (!byHandler) this.rulesByClass.set(owner, (byHandler = new WeakMap()));
-        byHandler.set(handler, rules);
+        if (!byHandler) this.byClass.set(owner, (byHandler = new WeakMap()));
+        byHandler.set(handler, value);
       }
     }
-    return rules;
+    return value;
+  }
+}
+
+/** Route rules of one registration's guard, read once per handler and class (see `RouteMemo`). */
+export class RouteRulesCache extends RouteMemo<RouteRules> {
+  constructor(reflector: Reflector, registration: string = DEFAULT_API_KEY_NAME) {
+    super((handler, owner) => readRouteRules(reflector, handler, owner, registration));
   }
 }

@@ -35,7 +35,8 @@ export {
   ApiKeyUnavailableException,
 } from './api-key.exceptions.js';
 export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
-export { ApiKeyGuard, createApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
+export { ApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
+export { createApiKeyGuard } from './api-key.guard-factory.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
 // ApiKeyFailureReason, ApiKeyVerification, CreateApiKeyInput, CreatedApiKey, ListApiKeysOptions,
 // RotateApiKeyOptions, RotatedApiKey: the file holds the service's public types and nothing else.
