@@ -1,0 +1,123 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { INestApplication } from '@nestjs/common';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyService, getApiKeyRepositoryToken, type ApiKeyOptions } from '../../lib/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { expectUnauthorized } from '../support/denials.js';
+import { ADAPTERS, startApp } from '../support/http.js';
+import { rawRequest, type RawAnswer } from '../support/raw-http.js';
+import { FUZZ_SEED, fuzzRuns } from './arbitraries.js';
+import { storeFixedKey } from './fixed-key.js';
+import { FuzzAppModule } from './fuzz.app.js';
+import { lineBytes, rawHeaderLinesArb } from './raw-requests.js';
+
+/** How keys are read, and the challenge every 401 then carries. */
+const CONFIGURATIONS: Array<[string, ApiKeyOptions, string]> = [
+  ['Authorization: Api-Key', {}, 'Api-Key realm="api"'],
+  [
+    'X-Api-Key, branded',
+    { header: 'X-Api-Key', brand: 'sk_live_' },
+    'Api-Key realm="api", header="x-api-key"',
+  ],
+];
+
+/**
+ * fast-check-generated hostile requests, written byte for byte to a real server: none gets a
+ * 2xx or a 5xx. A request that reaches the app is refused with the one generic 401; only a
+ * request that Node's HTTP parser refuses before any app code runs may get its 400 (malformed
+ * bytes) or 431 (headers too large). SQLite only: the lookup of well-formed near misses is the
+ * same on every engine, which the hostile-input scenario covers.
+ */
+describe.each(ADAPTERS)('fuzzed headers on %s', (_platform, adapter) => {
+  describe.each(CONFIGURATIONS)('keys in %s', (_label, options, challenge) => {
+    let db: TestDatabase;
+    let app: INestApplication;
+    let url: string;
+    let validKey: string;
+    /** Requests the HTTP parser accepted and handed to the app, counted by the server. */
+    let reachedApp = 0;
+    /** The 401 of a request with no key at all, byte for byte. */
+    let reference: RawAnswer;
+
+    beforeAll(async () => {
+      db = await createTestDatabase('sqlite');
+      ({ app, url } = await startApp(FuzzAppModule.register(db.options, options), adapter));
+      validKey = await storeFixedKey(app.get(ApiKeyService), app.get(getApiKeyRepositoryToken()));
+      (app.getHttpServer() as Server).on('request', () => reachedApp++);
+      reference = await rawRequest(`${url}/vault`, []);
+      expectUnauthorized(reference, challenge);
+    });
+    afterAll(async () => {
+      await app?.close();
+      await db?.drop();
+    });
+
+    /**
+     * Sends `runs` fuzzed requests one at a time and checks each answer by who gave it: a
+     * request the server handed to the app must get the generic 401; one that never reached
+     * the app was refused by the HTTP parser, with 400 or 431. Returns how many went each way.
+     */
+    async function fuzzRequests(runs: number) {
+      const { keyword } = app.get(ApiKeyService).options;
+      const outcomes = { app: 0, 400: 0, 431: 0 };
+      await fc.assert(
+        fc.asyncProperty(rawHeaderLinesArb(keyword, validKey), async (lines) => {
+          const before = reachedApp;
+          const answer = await rawRequest(
+            `${url}/vault`,
+            lines.map((line): [string, Buffer] => [line.name, lineBytes(line)]),
+          );
+          if (reachedApp > before) {
+            outcomes.app++;
+            expect(reachedApp - before).toBe(1);
+            expectUnauthorized(answer, challenge);
+            expect(answer.text).toBe(reference.text);
+          } else {
+            expect([400, 431]).toContain(answer.status);
+            outcomes[answer.status as 400 | 431]++;
+          }
+        }),
+        { seed: FUZZ_SEED, numRuns: fuzzRuns(runs) },
+      );
+      return outcomes;
+    }
+
+    async function expectStillServing(): Promise<void> {
+      const { keyword } = app.get(ApiKeyService).options;
+      const ok = await rawRequest(`${url}/vault`, [
+        options.header ? [options.header, validKey] : ['Authorization', `${keyword} ${validKey}`],
+      ]);
+      expect(ok.status).toBe(200);
+    }
+
+    it('answers every request with the generic 401, or the parser with 400 or 431', async () => {
+      const outcomes = await fuzzRequests(250);
+      // Every path was taken: most requests reached the guard, some were malformed or too large.
+      expect(outcomes.app).toBeGreaterThan(outcomes[400] + outcomes[431]);
+      expect(outcomes[400]).toBeGreaterThan(0);
+      expect(outcomes[431]).toBeGreaterThan(0);
+      await expectStillServing();
+    }, 120_000);
+
+    it('answers the same way on a lenient server, where control bytes reach the guard', async () => {
+      // As in the hostile-input scenario: what `--insecure-http-parser` and a 1 MB header limit
+      // do, read per connection from the server.
+      const server = app.getHttpServer() as Server & {
+        insecureHTTPParser?: boolean;
+        maxHeaderSize?: number;
+      };
+      server.insecureHTTPParser = true;
+      server.maxHeaderSize = 1024 * 1024;
+      try {
+        const outcomes = await fuzzRequests(250);
+        expect(outcomes.app).toBeGreaterThan(outcomes[400] + outcomes[431]);
+        await expectStillServing();
+      } finally {
+        server.insecureHTTPParser = false;
+        server.maxHeaderSize = undefined;
+      }
+    }, 120_000);
+  });
+});
