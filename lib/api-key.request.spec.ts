@@ -39,6 +39,17 @@ describe('readPresentedKey', () => {
     expect(readPresentedKey(dropped, 'from', 'Api-Key')).toBeNull();
   });
 
+  it('matches the keyword ignoring the case of ASCII letters only', () => {
+    const read = (authorization: string) =>
+      readPresentedKey({ headers: { authorization } }, null, 'Api-Key');
+    expect(read('api-KEY k1')).toBe('k1');
+    // U+212A KELVIN SIGN lower-cases to "k" with String#toLowerCase.
+    expect(read('Api-\u212Aey k1')).toBeNull();
+    expect(read('Api-Kez k1')).toBeNull();
+    expect(read('Api-Ke k1')).toBeNull();
+    expect(read('Api-Key')).toBeNull();
+  });
+
   it('takes a request without a raw header list (a socket.io handshake) as it is', () => {
     expect(readPresentedKey({ headers: { authorization: 'Api-Key k1' } }, null, 'Api-Key')).toBe(
       'k1',

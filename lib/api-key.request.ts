@@ -49,9 +49,23 @@ export function readPresentedKey(
   const authorization = headers.authorization;
   if (typeof authorization !== 'string') return null;
   const space = authorization.indexOf(' ');
-  if (space <= 0 || authorization.slice(0, space).toLowerCase() !== keyword.toLowerCase())
-    return null;
+  if (space !== keyword.length || !sameAsciiWord(authorization, keyword)) return null;
   return isRepeated(request, 'authorization') ? null : authorization.slice(space + 1);
+}
+
+/**
+ * Whether `text` starts with `word`, ignoring the case of ASCII letters only. `toLowerCase()` would
+ * also fold the Kelvin sign (U+212A) to `k`, letting a scheme that is not the keyword through.
+ */
+function sameAsciiWord(text: string, word: string): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const a = text.charCodeAt(i);
+    const b = word.charCodeAt(i);
+    if (a === b) continue;
+    const lower = a | 0x20;
+    if (lower !== (b | 0x20) || lower < 0x61 || lower > 0x7a) return false;
+  }
+  return true;
 }
 
 /**

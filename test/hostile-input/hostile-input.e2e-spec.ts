@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { Repository } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import {
 import { ENGINES } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, startOnNewDatabase } from '../support/http.js';
-import { rawRequest, type RawAnswer } from '../support/raw-http.js';
+import { rawRequest, withLenientParser, type RawAnswer } from '../support/raw-http.js';
 import { HostileInputAppModule } from './hostile-input.app.js';
 
 /** Exactly `length` characters: `text` cut or padded with `fill`. */
@@ -178,15 +177,7 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
     });
 
     it('refuses those same bytes with the generic 401 on a lenient server, where they reach the guard', async () => {
-      // What `node --insecure-http-parser --max-http-header-size=1048576` does: both are read per
-      // connection from the server, so the app need not be rebooted to behave as if run so.
-      const server = app.getHttpServer() as Server & {
-        insecureHTTPParser?: boolean;
-        maxHeaderSize?: number;
-      };
-      server.insecureHTTPParser = true;
-      server.maxHeaderSize = 1024 * 1024;
-      try {
+      await withLenientParser(app.getHttpServer(), async () => {
         // Even a lenient parser refuses a bare CR (it is how requests are smuggled), and it
         // unfolds a folded line into the plain valid key, as RFC 9112 §5.2 allows.
         const parserOutcome: Record<string, number> = {
@@ -199,10 +190,7 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
           else expectSameRefusal(answer, label);
         }
         await expectStillServing();
-      } finally {
-        server.insecureHTTPParser = false;
-        server.maxHeaderSize = undefined;
-      }
+      });
     });
   });
 });

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { Server } from 'node:http';
 
 /** A response read off the wire by `rawRequest()`. */
 export interface RawAnswer {
@@ -89,5 +90,22 @@ function dechunk(payload: Buffer): Buffer {
     if (!size) return Buffer.concat(parts);
     parts.push(payload.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
+  }
+}
+
+/**
+ * Runs `run` while `server` parses as `node --insecure-http-parser --max-http-header-size=1048576`
+ * would: both are read per connection from the server, so the app need not be rebooted to
+ * behave as if run so. The strict defaults are back when `run` settles.
+ */
+export async function withLenientParser<T>(server: Server, run: () => Promise<T>): Promise<T> {
+  const lenient = server as Server & { insecureHTTPParser?: boolean; maxHeaderSize?: number };
+  lenient.insecureHTTPParser = true;
+  lenient.maxHeaderSize = 1024 * 1024;
+  try {
+    return await run();
+  } finally {
+    lenient.insecureHTTPParser = false;
+    lenient.maxHeaderSize = undefined;
   }
 }
