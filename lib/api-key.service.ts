@@ -198,8 +198,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    if (!(await this.verifier.check(row, hashedKey, key)))
-      return { valid: false, reason: 'bad_secret', prefix };
+    const outcome = await this.verifier.check(row, hashedKey, key);
+    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
     this.usage?.record(row, now);
     return { valid: true, apiKey: row };
   }
