@@ -125,6 +125,24 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
   });
 
+  it('writes the marks of keys used at different instants within an interval in one statement, at the earliest', async () => {
+    const clock = new FakeClock();
+    const service = store.service({ clock: clock.now });
+    const created = await Promise.all(
+      ['spread-a', 'spread-b', 'spread-c'].map((name) => service.create({ name })),
+    );
+    const firstUse = clock.now();
+    for (const { key } of created) {
+      expect(await service.isValid(key)).toBe(true);
+      clock.advance(1_234);
+    }
+    statements.clear();
+    await service.flushUsage();
+    expect(statements.usageWrites).toHaveLength(1);
+    for (const { apiKey } of created)
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(firstUse);
+  });
+
   it('keeps marks whose write failed, and writes them on the next flush', async () => {
     const clock = new FakeClock();
     const service = store.service({ clock: clock.now });
@@ -193,6 +211,60 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       await recorder.close();
       expect(recorder.pendingCount).toBe(0);
       expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
+    });
+
+    it('retries at shutdown when a write fails, and writes the mark once the store is back', async () => {
+      const clock = new FakeClock();
+      const service = store.service({ clock: clock.now, usageTracking: false });
+      const { apiKey } = await service.create({ name: 'recorder-shutdown-retry' });
+      const recorder = new ApiKeyUsageRecorder(
+        store.dataSource.getRepository(ApiKey),
+        INTERVAL,
+        [100, 200, 400],
+      );
+      const logger = (recorder as any).logger as Logger;
+      let firstFailure!: () => void;
+      const failed = new Promise<void>((resolve) => (firstFailure = resolve));
+      const warnings = vi.spyOn(logger, 'warn').mockImplementation(() => firstFailure());
+      const errors = vi.spyOn(logger, 'error');
+      recorder.record(apiKey, clock.now());
+      let closing!: Promise<void>;
+      await withTableAway(store, async () => {
+        closing = recorder.close();
+        await failed;
+      });
+      await closing;
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
+      expect(String(warnings.mock.calls[0][0])).toMatch(
+        /^Could not record last use of 1 API key\(s\) at shutdown; will retry in 100 ms: /,
+      );
+      expect(errors).not.toHaveBeenCalled();
+    });
+
+    it('gives the marks up after its shutdown attempts, and says they are lost', async () => {
+      const clock = new FakeClock();
+      const service = store.service({ clock: clock.now, usageTracking: false });
+      const { apiKey } = await service.create({ name: 'recorder-shutdown-lost' });
+      const recorder = new ApiKeyUsageRecorder(
+        store.dataSource.getRepository(ApiKey),
+        INTERVAL,
+        [10, 20],
+      );
+      const logger = (recorder as any).logger as Logger;
+      const warnings = vi.spyOn(logger, 'warn');
+      const errors = vi.spyOn(logger, 'error');
+      recorder.record(apiKey, clock.now());
+      await withTableAway(store, () => recorder.close());
+      expect(warnings.mock.calls.map((call) => String(call[0]).split(':')[0])).toEqual([
+        'Could not record last use of 1 API key(s) at shutdown; will retry in 10 ms',
+        'Could not record last use of 1 API key(s) at shutdown; will retry in 20 ms',
+      ]);
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(String(errors.mock.calls[0][0])).toMatch(
+        /^Could not record last use of 1 API key\(s\) before shutdown; those lastUsedAt marks are lost: /,
+      );
+      expect(recorder.pendingCount).toBe(0);
+      expect(await lastUsedAt(store, apiKey.prefix)).toBeNull();
     });
   });
 });
