@@ -59,6 +59,11 @@ export class ConcurrencyLimiter {
     return this.waitingCount;
   }
 
+  /** Whether `group` has a task running or waiting. */
+  isBusy(group: string): boolean {
+    return this.groups.has(group);
+  }
+
   /** Why `run(task, group, deferred)` would be refused if called now, or `null` if it would not. */
   refusal(group?: string, deferred = false): LimiterRefusal | null {
     const state = group === undefined ? undefined : this.groups.get(group);

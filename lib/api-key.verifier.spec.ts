@@ -263,6 +263,44 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     expect((service as any).verifier.isSuspect(attacked[1].apiKey.id)).toBe(false);
   });
 
+  it('defers a second secret for a key already being checked, so a burst over fresh prefixes leaves room for a new key', async () => {
+    const { hasher, service } = counted({
+      coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
+    });
+    const targets = await Promise.all(
+      ['burst-1', 'burst-2', 'burst-3'].map((name) => service.create({ name })),
+    );
+    const fresh = await service.create({ name: 'burst-new-key' });
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const finished: string[] = [];
+    // Four distinct wrong secrets for each prefix, none checked yet.
+    const burst = targets.flatMap(({ apiKey }, k) =>
+      Array.from({ length: 4 }, (_, i) =>
+        service
+          .verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`)
+          .then((result) => void finished.push(`${k}.${i}: ${result.valid || result.reason}`)),
+      ),
+    );
+    await entered;
+    const freshCheck = service
+      .isValid(fresh.key)
+      .then((valid) => void finished.push(`new key: ${valid}`));
+    while ((service as any).verifier.limiter.queued < 6)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    hasher.release();
+    await Promise.all([...burst, freshCheck]);
+    // One check per prefix went first, then the new key; the rest waited or were refused unchecked.
+    const checked = finished.filter((line) => !line.endsWith('flooded'));
+    expect(checked.slice(0, 4)).toEqual([
+      '0.0: bad_secret',
+      '1.0: bad_secret',
+      '2.0: bad_secret',
+      'new key: true',
+    ]);
+    expect(finished.filter((line) => line.endsWith('flooded'))).toHaveLength(6);
+  });
+
   it('applies a revocation made by another process at once, though the key is memoised here', async () => {
     const { hasher, service } = counted();
     const { apiKey, key } = await service.create({ name: 'memo-revoked' });

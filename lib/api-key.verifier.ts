@@ -46,10 +46,11 @@ export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
  *   one promise, so a client that opens with several requests at once pays for one hash.
  * - **Cold-path limiter.** Hashing runs under a `ConcurrencyLimiter` grouped by key id: slow
  *   hashes cannot take every libuv thread, checks queue within bounds, and keys take turns, a
- *   key's first check going before keys that have had one. A key that failed a slow check in
- *   the last minute, and has not verified since, is deferred: it gets a slot only when no other
- *   key waits, and such keys hold at most half the queue, so wrong secrets spread over known
- *   prefixes cannot keep new keys waiting.
+ *   key's first check going before keys that have had one. A check is deferred when its key
+ *   is already being checked for another secret, or failed a slow check in the last minute and
+ *   has not verified since: it gets a slot only when no other key waits, and deferred checks
+ *   hold at most half the queue, so wrong secrets spread over known prefixes cannot keep new
+ *   keys waiting.
  * - **Refusals.** When the queue is full of other keys' checks the request gets a 503: its key
  *   may be right, so it is told to come back. When the refusal is the key's own doing (its share
  *   of the queue, or the deferred share, is full) and the key has not verified in this process,
@@ -132,7 +133,9 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
       );
       return 'bad_secret';
     }
-    const deferred = this.isSuspect(row.id);
+    // A client's own repeats share one check, so another secret for a key already being
+    // checked is someone else's guess: it waits behind keys checked for the first time.
+    const deferred = this.limiter.isBusy(row.id) || this.isSuspect(row.id);
     if (this.limiter.refusal(row.id, deferred) === 'group' && !this.verifiedHere(row.id))
       return 'flooded';
     // Several hashers can claim one format (HMAC under an old and a new secret): one slot for
