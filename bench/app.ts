@@ -1,6 +1,6 @@
 /**
  * One benchmark app, in its own process so it never shares an event loop with the load
- * generator. Forked by `run.ts` with the scenario as JSON in `BENCH_SCENARIO`; it reports
+ * generator. Forked by `apps.ts` with the scenario as JSON in `BENCH_SCENARIO`; it reports
  * `ready` with its port (and the key to present) and stops on `stop` or when the parent goes.
  */
 import 'reflect-metadata';

@@ -1,6 +1,6 @@
 /**
  * Turns measured rows into the Markdown table of `bench/results.md` and the SVG bar chart of
- * `bench/results.svg`. No numbers are made here: everything comes from `run.ts`.
+ * `bench/results.svg`. No numbers are made here: everything comes from the measurements.
  */
 import type { MemoMemoryReport } from './scenario.js';
 
@@ -98,118 +98,129 @@ function rowLine(row: BenchRow, base: BenchRow): string {
   return `| ${row.id} | ${row.label} | ${keys} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(ratioOf(row, base), 2)} | ${cpu} |`;
 }
 
+/** The opening lines and the throughput table, attack rows included. */
+function throughputSection(report: BenchReport): string[] {
+  const base = report.rows[0];
+  return [
+    '# Benchmark results',
+    '',
+    `Run ${report.startedAt} on ${report.machine}.`,
+    '',
+    report.settings,
+    '',
+    '| # | Scenario | Keys in table | req/s | p50 ms | p99 ms | vs no guard | app CPU µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...report.rows.map((row) => rowLine(row, base)),
+    ...report.attacks.map((attack) => rowLine(attack.row, base)),
+    '',
+  ];
+}
+
+/** The one-request-at-a-time table, when those rows were measured. */
+function latencySection(report: BenchReport): string[] {
+  if (report.latency.length === 0) return [];
+  const open = report.latency.find((row) => row.id === 'L1');
+  const line = (row: BenchRow) => {
+    const added = open ? fixed(p99Added(row, open), 2) : 'n/a';
+    return `| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`;
+  };
+  return [
+    "Latency with one connection sending one request at a time, so nothing queues (measured the same way, alternating with row L1; p99 added, what the guard adds to a request, is the median over the row's windows of its p99 minus that of the L1 windows either side):",
+    '',
+    '| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    ...report.latency.map(line),
+    '',
+  ];
+}
+
+/** The bare PostgreSQL round trips, when measured. */
+function roundTripSection({ roundTrip: trip }: BenchReport): string[] {
+  if (!trip) return [];
+  return [
+    `One PostgreSQL round trip with no app in between (\`pg\` running a named prepared SELECT of the bench key's row by prefix, one at a time, ${integer(trip.count)} of them over ${trip.seconds} s): p50 ${fixed(trip.p50, 2)} ms, p99 ${fixed(trip.p99, 2)} ms. Row L3 reads the row on every request, so this is the floor under what it can add.`,
+    '',
+  ];
+}
+
+/** What the attackers sent and got, and how new keys fared meanwhile. */
+function attackSection({ attacks }: BenchReport): string[] {
+  if (attacks.length === 0) return [];
+  const line = ({ row, attacker, newKeys: probe }: AttackResult) => {
+    const statuses = Object.entries(attacker.statuses)
+      .map(([status, count]) => `${status}: ${integer(count)}`)
+      .join(', ');
+    return `| ${row.id} | ${fixed(attacker.rate, 1)}/s | ${integer(attacker.sent)} | ${statuses} | ${fixed(probe.medianMs, 1)} | ${fixed(probe.maxMs, 1)} | ${probe.ok}/${probe.samples} |`;
+  };
+  return [
+    `Attack traffic (rows ${attacks.map((a) => a.row.id).join(', ')}), sent alongside the warm key; halfway through, new keys make their first request one at a time:`,
+    '',
+    '| Row | Attacker rate | Attack requests | Their answers | New keys: first request median ms | max ms | answered 200 |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: |',
+    ...attacks.map(line),
+    '',
+  ];
+}
+
+/** The cold path of new keys (row 8a), when measured. */
+function coldPathSection({ cold }: BenchReport): string[] {
+  if (!cold) return [];
+  return [
+    `Cold path (8a), ${cold.samples} new keys, one at a time, each request timed from send to full response:`,
+    '',
+    '| Request | median ms | max ms |',
+    '| --- | ---: | ---: |',
+    `| first request of a new key (row read + bcrypt compare + memo) | ${fixed(cold.firstMs.median, 1)} | ${fixed(cold.firstMs.max, 1)} |`,
+    `| second request of the same key (row read + memo hit) | ${fixed(cold.secondMs.median, 1)} | ${fixed(cold.secondMs.max, 1)} |`,
+    '',
+  ];
+}
+
+/** The memo's memory, when measured. */
+function memoSection({ memo }: BenchReport): string[] {
+  if (!memo) return [];
+  const perEntry = (bytes: number) => `${integer(bytes / memo.entries)} B`;
+  const perKey = (memo.servicePath.heapBytes + memo.servicePath.externalBytes) / memo.entries;
+  return [
+    `Memo memory for ${integer(memo.entries)} distinct live keys (heap and external memory after forced GC, before and after filling):`,
+    '',
+    '| How filled | Heap | External (Buffers) | Per entry |',
+    '| --- | ---: | ---: | ---: |',
+    `| \`ApiKeyService.verify()\` of ${integer(memo.servicePath.memoSize)} seeded keys (HMAC hasher, 76-char hashes) | ${mib(memo.servicePath.heapBytes)} | ${mib(memo.servicePath.externalBytes)} | ${perEntry(memo.servicePath.heapBytes + memo.servicePath.externalBytes)} |`,
+    `| \`LruMap\` filled directly with the memo's entry shape (60-char bcrypt hashes) | ${mib(memo.entryShape.heapBytes)} | ${mib(memo.entryShape.externalBytes)} | ${perEntry(memo.entryShape.heapBytes + memo.entryShape.externalBytes)} |`,
+    '',
+    `At the default cap (\`verificationMemo.maxEntries\` 10,000, least recently used evicted) the memo holds at most about ${mib(perKey * 10_000)}.`,
+    '',
+  ];
+}
+
+/** The Targets table and the Notes list. */
+function verdictSection({ targets, notes }: BenchReport): string[] {
+  const lines = [
+    '## Targets',
+    '',
+    '| Target | Measured | Met |',
+    '| --- | --- | --- |',
+    ...targets.map(
+      (check) => `| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`,
+    ),
+    '',
+  ];
+  if (notes.length > 0) lines.push('## Notes', '', ...notes.map((note) => `- ${note}`), '');
+  return lines;
+}
+
 /** The full Markdown report. */
 export function renderMarkdown(report: BenchReport): string {
-  const base = report.rows[0];
-  const lines: string[] = [];
-  lines.push('# Benchmark results', '');
-  lines.push(`Run ${report.startedAt} on ${report.machine}.`, '');
-  lines.push(report.settings, '');
-  lines.push(
-    '| # | Scenario | Keys in table | req/s | p50 ms | p99 ms | vs no guard | app CPU µs/req |',
-  );
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const row of report.rows) lines.push(rowLine(row, base));
-  for (const attack of report.attacks) lines.push(rowLine(attack.row, base));
-  lines.push('');
-
-  if (report.latency.length > 0) {
-    const open = report.latency.find((row) => row.id === 'L1');
-    lines.push(
-      "Latency with one connection sending one request at a time, so nothing queues (measured the same way, alternating with row L1; p99 added, what the guard adds to a request, is the median over the row's windows of its p99 minus that of the L1 windows either side):",
-      '',
-    );
-    lines.push('| # | Scenario | req/s | p50 ms | p99 ms | p99 added ms | app CPU µs/req |');
-    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-    for (const row of report.latency) {
-      const added = open ? fixed(p99Added(row, open), 2) : 'n/a';
-      lines.push(
-        `| ${row.id} | ${row.label} | ${integer(row.rps)} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${row.id === 'L1' ? '–' : added} | ${row.cpuUs === undefined ? '–' : integer(row.cpuUs)} |`,
-      );
-    }
-    lines.push('');
-  }
-  if (report.roundTrip) {
-    const trip = report.roundTrip;
-    lines.push(
-      `One PostgreSQL round trip with no app in between (\`pg\` running a named prepared SELECT of the bench key's row by prefix, one at a time, ${integer(trip.count)} of them over ${trip.seconds} s): p50 ${fixed(trip.p50, 2)} ms, p99 ${fixed(trip.p99, 2)} ms. Row L3 reads the row on every request, so this is the floor under what it can add.`,
-      '',
-    );
-  }
-
-  if (report.attacks.length > 0) {
-    lines.push(
-      `Attack traffic (rows ${report.attacks.map((a) => a.row.id).join(', ')}), sent alongside the warm key; halfway through, new keys make their first request one at a time:`,
-      '',
-    );
-    lines.push(
-      '| Row | Attacker rate | Attack requests | Their answers | New keys: first request median ms | max ms | answered 200 |',
-    );
-    lines.push('| --- | ---: | ---: | --- | ---: | ---: | ---: |');
-    for (const attack of report.attacks) {
-      const statuses = Object.entries(attack.attacker.statuses)
-        .map(([status, count]) => `${status}: ${integer(count)}`)
-        .join(', ');
-      const probe = attack.newKeys;
-      lines.push(
-        `| ${attack.row.id} | ${fixed(attack.attacker.rate, 1)}/s | ${integer(attack.attacker.sent)} | ${statuses} | ${fixed(probe.medianMs, 1)} | ${fixed(probe.maxMs, 1)} | ${probe.ok}/${probe.samples} |`,
-      );
-    }
-    lines.push('');
-  }
-
-  if (report.cold) {
-    const { cold } = report;
-    lines.push(
-      `Cold path (8a), ${cold.samples} new keys, one at a time, each request timed from send to full response:`,
-      '',
-    );
-    lines.push('| Request | median ms | max ms |');
-    lines.push('| --- | ---: | ---: |');
-    lines.push(
-      `| first request of a new key (row read + bcrypt compare + memo) | ${fixed(cold.firstMs.median, 1)} | ${fixed(cold.firstMs.max, 1)} |`,
-    );
-    lines.push(
-      `| second request of the same key (row read + memo hit) | ${fixed(cold.secondMs.median, 1)} | ${fixed(cold.secondMs.max, 1)} |`,
-    );
-    lines.push('');
-  }
-
-  if (report.memo) {
-    const { memo } = report;
-    const perEntry = (bytes: number) => `${integer(bytes / memo.entries)} B`;
-    lines.push(
-      `Memo memory for ${integer(memo.entries)} distinct live keys (heap and external memory after forced GC, before and after filling):`,
-      '',
-    );
-    lines.push('| How filled | Heap | External (Buffers) | Per entry |');
-    lines.push('| --- | ---: | ---: | ---: |');
-    lines.push(
-      `| \`ApiKeyService.verify()\` of ${integer(memo.servicePath.memoSize)} seeded keys (HMAC hasher, 76-char hashes) | ${mib(memo.servicePath.heapBytes)} | ${mib(memo.servicePath.externalBytes)} | ${perEntry(memo.servicePath.heapBytes + memo.servicePath.externalBytes)} |`,
-    );
-    lines.push(
-      `| \`LruMap\` filled directly with the memo's entry shape (60-char bcrypt hashes) | ${mib(memo.entryShape.heapBytes)} | ${mib(memo.entryShape.externalBytes)} | ${perEntry(memo.entryShape.heapBytes + memo.entryShape.externalBytes)} |`,
-    );
-    const perKey = (memo.servicePath.heapBytes + memo.servicePath.externalBytes) / memo.entries;
-    lines.push(
-      '',
-      `At the default cap (\`verificationMemo.maxEntries\` 10,000, least recently used evicted) the memo holds at most about ${mib(perKey * 10_000)}.`,
-    );
-    lines.push('');
-  }
-
-  lines.push('## Targets', '');
-  lines.push('| Target | Measured | Met |');
-  lines.push('| --- | --- | --- |');
-  for (const check of report.targets)
-    lines.push(`| ${check.target} | ${check.measured} | ${check.met ? 'yes' : '**no**'} |`);
-  lines.push('');
-  if (report.notes.length > 0) {
-    lines.push('## Notes', '');
-    for (const note of report.notes) lines.push(`- ${note}`);
-    lines.push('');
-  }
-  return lines.join('\n');
+  return [
+    ...throughputSection(report),
+    ...latencySection(report),
+    ...roundTripSection(report),
+    ...attackSection(report),
+    ...coldPathSection(report),
+    ...memoSection(report),
+    ...verdictSection(report),
+  ].join('\n');
 }
 
 const escapeXml = (text: string): string =>

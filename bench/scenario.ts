@@ -1,6 +1,6 @@
 /**
- * What the orchestrator (`run.ts`) asks a child app (`app.ts`) to be, and the messages they
- * exchange over the IPC channel of `child_process.fork`.
+ * What the orchestrator (`run.ts`, through `apps.ts`) asks a child app (`app.ts`) to be, and
+ * the messages they exchange over the IPC channel of `child_process.fork`.
  */
 
 /** Where the keys of an ApiKeyGuard app live. */

@@ -20,6 +20,7 @@ import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
 import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
+import { getOneByPrefix, insertKey } from '../test/support/key-rows.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { generateKey } from './api-key.format.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
@@ -59,47 +60,6 @@ class RelationIdApiKey extends AbstractApiKey {
 
   @RelationId((key: RelationIdApiKey) => key.partner)
   partnerId!: string;
-}
-
-/**
- * The query the lookup replaces, as the service ran it before, with the hash moved beside the
- * entity as the lookup gives it: the reference for every comparison.
- */
-async function getOneByPrefix<T extends AbstractApiKey>(
-  repository: Repository<T>,
-  prefix: string,
-  usableWhere: FindOptionsWhere<T> | null = null,
-): Promise<StoredApiKeyRow<T> | null> {
-  const row = await repository
-    .createQueryBuilder('api_key')
-    .setFindOptions({ where: { ...(usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
-    .addSelect('api_key.hashedKey')
-    .getOne();
-  if (row === null) return null;
-  const hashedKey = row.hashedKey;
-  delete (row as Partial<T>).hashedKey;
-  return { row, hashedKey };
-}
-
-/** Inserts a key row with every column filled the way the service fills it. */
-async function insertKey<T extends AbstractApiKey>(
-  repository: Repository<T>,
-  values: Partial<T> = {},
-): Promise<T> {
-  const row = repository.create({
-    id: randomUUID(),
-    prefix: generateKey().prefix,
-    hashedKey: `$2b$04$${'a'.repeat(53)}`,
-    name: 'lookup spec',
-    scopes: ['projects:read', 'projects:write'],
-    createdAt: new Date('2026-01-02T03:04:05.678Z'),
-    expiresAt: new Date('2027-06-07T08:09:10.111Z'),
-    revokedAt: null,
-    lastUsedAt: new Date('2026-03-04T05:06:07.890Z'),
-    ...values,
-  } as unknown as T);
-  await repository.insert(row as any);
-  return row;
 }
 
 describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {

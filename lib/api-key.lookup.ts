@@ -1,33 +1,32 @@
-import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import {
-  In,
-  type FindOperator,
-  type FindOptionsWhere,
-  type ObjectLiteral,
-  type Repository,
-  type SelectQueryBuilder,
+import type {
+  FindOperator,
+  FindOptionsWhere,
+  ObjectLiteral,
+  Repository,
+  SelectQueryBuilder,
 } from 'typeorm';
-import { DriverUtils } from 'typeorm/driver/DriverUtils.js';
-import { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
+import { compilePrefixLookup, type LookupQueryBuilder } from './api-key.compiled-lookup.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 
 /** Most prefixes read by one statement; more at once are read in several. */
 const MAX_BATCH = 50;
 
-/** Stands in for the i-th prefix while a SELECT is compiled, to find its bound parameter. Never sent. */
-const placeholder = (i: number) => `\u0000api-key-prefix-${i}\u0000`;
-
 /** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
-interface BatchStatement {
+export interface BatchStatement {
   sql: string;
   parameters: unknown[];
   prefixIndexes: number[];
 }
 
-/** The lookup, compiled once: statements by batch size, and what turns rows into entities. */
-interface CompiledLookup {
+/**
+ * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
+ * turns rows into entities.
+ */
+export interface CompiledLookup {
+  /** The statement reading `size` prefixes at once. */
   statementFor(size: number): BatchStatement;
+  /** Runs a statement, resolving to its raw rows. */
   run(sql: string, parameters: unknown[]): Promise<any[]>;
   /** The prefix column of a raw row. */
   prefixOf(row: any): unknown;
@@ -35,6 +34,7 @@ interface CompiledLookup {
   hashOf(row: any): string;
   /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
   foldsCase: boolean;
+  /** Hydrates raw rows into entities, as `getOne()` does. */
   toEntities(rows: any[]): ObjectLiteral[];
   /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
   afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
@@ -69,7 +69,9 @@ interface Waiter {
  * statements, elsewhere through a query runner. Rows are hydrated by TypeORM's own
  * transformer, so dates, simple-json and booleans come back as `getOne()` gives them. A setup
  * the compiled form cannot reproduce exactly (query result cache, `@RelationId` properties,
- * the `query` relation strategy) keeps using `getOne()`.
+ * the `query` relation strategy) keeps using `getOne()`, and so does a TypeORM release without
+ * the internals the compiled form relies on (see `api-key.compiled-lookup.ts`), after one
+ * warning.
  *
  * Reads are shared, but a request is never answered by a read that began before it arrived.
  * Reads start at the end of the event-loop turn after the one in which their first request
@@ -81,7 +83,9 @@ interface Waiter {
  * own entity.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
+  /** The compiled lookup, `null` for the query builder, `undefined` until compiled. */
   private compiled: CompiledLookup | null | undefined;
+  private compiling: Promise<CompiledLookup | null> | undefined;
   /** Prefixes with a read pending or out. */
   private readonly reads = new Map<string, Waiting>();
   /** Prefixes to read at the end of the next turn. */
@@ -95,19 +99,19 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   /**
    * The row whose prefix is `prefix` and that meets `usableWhere`, or `null`; its stored hash
    * comes beside it, never on the entity, so nothing that logs or serialises the entity can
-   * carry the hash (and no property is deleted, which would slow every later access to it).
+   * carry the hash. The compiled read never puts the hash on the entity; the query builder
+   * does, and it is deleted from there.
    *
    * @throws whatever the driver throws when the database cannot be read
+   * @throws what the query builder throws for a `usableWhere` naming what the entity lacks
    */
   async find(prefix: string): Promise<StoredApiKeyRow<T> | null> {
-    // Compiled on first use: the data source is connected by then, and its driver is known.
-    if (this.compiled === undefined) this.compiled = this.compile();
-    const compiled = this.compiled;
+    const compiled = this.compiled === undefined ? await this.compile() : this.compiled;
     if (compiled === null) {
       const row = await this.queryBuilder(prefix).getOne();
       if (row === null) return null;
       const hashedKey = row.hashedKey;
-      // Only setups the compiled read cannot serve come here; the entity must not keep the hash.
+      // The slower path pays for the delete; the hash must not stay on the entity.
       delete (row as Partial<T>).hashedKey;
       return { row, hashedKey };
     }
@@ -140,8 +144,8 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     this.starting.push(state);
     // One deferral whatever the number of keys: past the I/O callbacks of this turn and of the
     // next, so requests read off the sockets in either share the read. Under load the second
-    // turn is busy with other requests anyway, and it roughly halves the reads (0.17 to 0.10
-    // per request with 10 connections on one key); idle, it costs one empty turn of the loop.
+    // turn is busy with other requests anyway, and it cuts the reads markedly; idle, it costs
+    // one empty turn of the loop.
     if (this.starting.length === 1) setImmediate(this.nextTurn);
   }
 
@@ -214,188 +218,41 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     );
   }
 
-  private queryBuilder(prefix: string | FindOperator<string>): SelectQueryBuilder<T> {
-    return this.repository
+  /** The lookup's SELECT, as TypeORM's query builder makes it for `{ ...usableWhere, prefix }`. */
+  private readonly queryBuilder: LookupQueryBuilder<T> = (
+    prefix: string | FindOperator<string>,
+  ): SelectQueryBuilder<T> =>
+    this.repository
       .createQueryBuilder('api_key')
       .setFindOptions({ where: { ...(this.usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
       .addSelect('api_key.hashedKey');
-  }
 
-  private compile(): CompiledLookup | null {
-    const dataSource = this.repository.manager.dataSource;
-    const builder = this.queryBuilder(In([placeholder(0)]));
-    const map = builder.expressionMap;
-    const metadatas = map.aliases
-      .filter((alias) => alias.hasMetadata)
-      .map((alias) => alias.metadata);
-    if (
-      dataSource.queryResultCache ||
-      map.cache ||
-      map.lockMode ||
-      map.relationLoadStrategy === 'query' ||
-      map.relationIdAttributes.length > 0 ||
-      metadatas.some((metadata) => metadata.relationIds.length > 0)
-    ) {
-      return null;
-    }
-    const type = dataSource.options.type;
-    const statements = new Map<number, BatchStatement>();
-    const build = (size: number, from: SelectQueryBuilder<T>): BatchStatement | null => {
-      const [sql, built] = from.getQueryAndParameters();
-      const prefixIndexes = Array.from({ length: size }, (_, i) => built.indexOf(placeholder(i)));
-      if (
-        prefixIndexes.some((index, i) => index < 0 || built.lastIndexOf(placeholder(i)) !== index)
-      )
-        return null;
-      // better-sqlite3 cannot bind booleans; TypeORM's query runner maps them the same way.
-      const parameters =
-        type === 'better-sqlite3'
-          ? built.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p))
-          : built;
-      return { sql, parameters, prefixIndexes };
-    };
-    const single = build(1, builder);
-    if (single === null) return null;
-    statements.set(1, single);
-    const statementFor = (size: number): BatchStatement => {
-      let statement = statements.get(size);
-      if (statement === undefined) {
-        const built = build(
-          size,
-          this.queryBuilder(In(Array.from({ length: size }, (_, i) => placeholder(i)))),
-        );
-        if (built === null)
-          throw new Error(`Could not compile the key lookup for ${size} prefixes.`);
-        statement = built;
-        statements.set(size, statement);
-      }
-      return statement;
-    };
-
-    const driver = dataSource.driver as any;
-    let run: CompiledLookup['run'];
-    if (type === 'better-sqlite3') {
-      let prepared = new Map<string, any>();
-      let preparedOn: unknown = null;
-      run = async (sql, values) => {
-        const connection = driver.databaseConnection;
-        // A data source re-initialised since has a new connection; the old statements died with the old one.
-        if (preparedOn !== connection) {
-          prepared = new Map();
-          preparedOn = connection;
-        }
-        let statement = prepared.get(sql);
-        if (statement === undefined) {
-          statement = connection.prepare(sql);
-          prepared.set(sql, statement);
-        }
-        return statement.all(...values);
-      };
-    } else if (type === 'postgres' && typeof driver.master?.query === 'function') {
-      run = postgresRunner(driver.master);
-    } else {
-      run = async (sql, values) => {
-        const runner = dataSource.createQueryRunner();
-        try {
-          return (await runner.query(sql, values, true)).records;
-        } finally {
-          await runner.release();
-        }
-      };
-    }
-
-    const mainAlias = map.mainAlias!;
-    const prefixColumn = mainAlias.metadata.findColumnWithPropertyName('prefix');
-    const hashColumn = mainAlias.metadata.findColumnWithPropertyName('hashedKey');
-    if (!prefixColumn || !hashColumn) return null;
-    const prefixAlias = DriverUtils.buildAlias(
-      dataSource.driver,
-      undefined,
-      mainAlias.name,
-      prefixColumn.databaseName,
-    );
-    const hashAlias = DriverUtils.buildAlias(
-      dataSource.driver,
-      undefined,
-      mainAlias.name,
-      hashColumn.databaseName,
-    );
-    const transformer = new RawSqlResultsToEntityTransformer(map, dataSource.driver, [], undefined);
-    const listened =
-      map.callListeners &&
-      (metadatas.some((metadata) => metadata.afterLoadListeners.length > 0) ||
-        dataSource.subscribers.some((subscriber) => typeof subscriber.afterLoad === 'function'));
-    const afterLoad = listened
-      ? async (entities: ObjectLiteral[]) => {
-          const runner = dataSource.createQueryRunner();
-          try {
-            await runner.broadcaster.broadcast('Load', mainAlias.metadata, entities);
-          } finally {
-            await runner.release();
-          }
-        }
-      : null;
-    return {
-      statementFor,
-      run,
-      prefixOf: (row) => row[prefixAlias],
-      hashOf: (row) => {
-        const hashedKey = row[hashAlias];
-        // The transformer skips undefined columns; deleting would turn the row into a slow dictionary.
-        row[hashAlias] = undefined;
-        return hashedKey;
+  /**
+   * Compiles the lookup once, on first use, when the data source is connected and its driver
+   * known; says once, as a warning, when TypeORM lacks what the compiled form needs.
+   *
+   * @throws what the query builder throws for `usableWhere`; the next call tries again
+   */
+  private compile(): Promise<CompiledLookup | null> {
+    this.compiling ??= compilePrefixLookup(
+      this.repository.manager.dataSource,
+      this.queryBuilder,
+    ).then(
+      ({ lookup, missing }) => {
+        if (missing !== null)
+          new Logger('ApiKeyPrefixLookup').warn(
+            `Key lookups go through TypeORM's query builder: the compiled lookup needs TypeORM internals this release does not have (${missing}). Lookups stay correct, only slower.`,
+          );
+        this.compiled = lookup;
+        return lookup;
       },
-      foldsCase: type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql',
-      toEntities: (rows) => transformer.transform(rows, mainAlias),
-      afterLoad,
-    };
-  }
-}
-
-/**
- * SQLSTATEs that mean the server does not hold the named statement the client believes it
- * prepared, or holds one it did not prepare: what a pooler in transaction mode (PgBouncer
- * before 1.21, or with `max_prepared_statements = 0`) does to prepared statements, plus a
- * statement whose result columns changed under it (`cached plan must not change result type`).
- */
-const PREPARED_STATEMENT_TROUBLE = new Set(['26000', '42P05', '0A000']);
-
-/**
- * Runs lookups on PostgreSQL straight through the driver's pool as named prepared statements,
- * so the server parses and plans each statement once per connection instead of once per
- * read (about half the cost of a read, on the server and in the client). The name is derived
- * from the SQL, so no two statements share one. If the server turns out not to keep named
- * statements, lookups go on unnamed from then on; the read that found out is retried unnamed.
- */
-function postgresRunner(pool: {
-  query(config: unknown, values?: unknown[]): Promise<{ rows: any[] }>;
-}): CompiledLookup['run'] {
-  const names = new Map<string, string>();
-  let named = true;
-  const nameOf = (sql: string): string => {
-    let name = names.get(sql);
-    if (name === undefined) {
-      name = `nestjs_api_key_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
-      names.set(sql, name);
-    }
-    return name;
-  };
-  return async (sql, values) => {
-    if (!named) return (await pool.query(sql, values)).rows;
-    try {
-      return (await pool.query({ name: nameOf(sql), text: sql, values })).rows;
-    } catch (error) {
-      if (!PREPARED_STATEMENT_TROUBLE.has((error as { code?: string } | null)?.code ?? ''))
+      (error: unknown) => {
+        this.compiling = undefined;
         throw error;
-      if (named) {
-        named = false;
-        new Logger('ApiKeyPrefixLookup').warn(
-          `PostgreSQL refused a named prepared statement (${(error as { code: string }).code}); key lookups now run unprepared. Behind PgBouncer in transaction mode, set max_prepared_statements (PgBouncer 1.21+) to keep them prepared.`,
-        );
-      }
-      return (await pool.query(sql, values)).rows;
-    }
-  };
+      },
+    );
+    return this.compiling;
+  }
 }
 
 /** Rows for one more caller of a shared read, with their own `Date` objects. */

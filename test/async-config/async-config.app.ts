@@ -1,25 +1,14 @@
-import {
-  Controller,
-  Get,
-  Inject,
-  Injectable,
-  Module,
-  UseGuards,
-  type DynamicModule,
-} from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Inject, Injectable, Module, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
 import {
-  ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
-  CurrentApiKey,
-  type ApiKey,
   type ApiKeyOptions,
   type ApiKeyOptionsFactory,
   type CreatedApiKey,
 } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 const SETTINGS = Symbol('SETTINGS');
 
@@ -47,16 +36,13 @@ export class AppConfigModule {
   }
 }
 
-/** The hasher is not under test here; cost 4 keeps the suite fast. */
-const hasher = new BcryptApiKeyHasher({ cost: 4 });
-
 /** For `useClass`: the module instantiates it, injecting `AppConfig`. */
 @Injectable()
 export class ApiKeyConfigService implements ApiKeyOptionsFactory {
   constructor(private readonly config: AppConfig) {}
 
   createApiKeyOptions(): ApiKeyOptions {
-    return { header: this.config.get('API_KEY_HEADER'), hasher };
+    return { header: this.config.get('API_KEY_HEADER'), hasher: FAST_BCRYPT };
   }
 }
 
@@ -70,7 +56,7 @@ export class SharedApiKeySettings implements ApiKeyOptionsFactory {
 
   async createApiKeyOptions(): Promise<ApiKeyOptions> {
     this.calls++;
-    return { header: this.config.get('API_KEY_HEADER'), hasher };
+    return { header: this.config.get('API_KEY_HEADER'), hasher: FAST_BCRYPT };
   }
 }
 
@@ -81,15 +67,6 @@ export class SharedApiKeySettings implements ApiKeyOptionsFactory {
 })
 export class SharedSettingsModule {}
 
-@Controller('whoami')
-@UseGuards(ApiKeyGuard)
-export class WhoAmIController {
-  @Get()
-  whoami(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
-
 /** The three `forRootAsync` forms of the Nest docs (as `@nestjs/jwt`'s README lists them). */
 export type AsyncForm = 'useFactory' | 'useClass' | 'useExisting';
 
@@ -99,7 +76,10 @@ function asyncRegistration(form: AsyncForm): DynamicModule {
       return ApiKeyModule.forRootAsync({
         imports: [AppConfigModule.forRoot({ API_KEY_HEADER: 'X-Factory-Key' })],
         inject: [AppConfig],
-        useFactory: async (config: AppConfig) => ({ header: config.get('API_KEY_HEADER'), hasher }),
+        useFactory: async (config: AppConfig) => ({
+          header: config.get('API_KEY_HEADER'),
+          hasher: FAST_BCRYPT,
+        }),
       });
     case 'useClass':
       return ApiKeyModule.forRootAsync({
@@ -120,11 +100,8 @@ export class AsyncConfigAppModule {
   static register(database: DataSourceOptions, form: AsyncForm): DynamicModule {
     return {
       module: AsyncConfigAppModule,
-      imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        asyncRegistration(form),
-      ],
-      controllers: [WhoAmIController],
+      imports: [typeOrmFor(database), asyncRegistration(form)],
+      controllers: [keyPrefixController('whoami')],
     };
   }
 }
@@ -139,17 +116,12 @@ export class KeyIssuer {
   }
 }
 
-@Controller('feature')
-@UseGuards(ApiKeyGuard)
-export class FeatureController {
-  @Get()
-  feature(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
-
 /** Uses `ApiKeyService` and `ApiKeyGuard` without importing `ApiKeyModule`. */
-@Module({ controllers: [FeatureController], providers: [KeyIssuer], exports: [KeyIssuer] })
+@Module({
+  controllers: [keyPrefixController('feature')],
+  providers: [KeyIssuer],
+  exports: [KeyIssuer],
+})
 export class FeatureModule {}
 
 /** `ApiKeyModule` registered once at the root, global or not, beside a feature module that relies on it. */
@@ -159,8 +131,8 @@ export class GlobalRegistrationAppModule {
     return {
       module: GlobalRegistrationAppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ isGlobal, hasher }),
+        typeOrmFor(database),
+        ApiKeyModule.forRoot({ isGlobal, hasher: FAST_BCRYPT }),
         FeatureModule,
       ],
     };

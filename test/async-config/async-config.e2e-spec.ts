@@ -2,9 +2,8 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService, type CreatedApiKey } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import {
   AsyncConfigAppModule,
   GlobalRegistrationAppModule,
@@ -22,20 +21,18 @@ const HEADERS: Record<AsyncForm, string> = {
 describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
   describe.each(Object.keys(HEADERS) as AsyncForm[])('forRootAsync({ %s })', (form) => {
     const header = HEADERS[form];
-    let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
     let valid: CreatedApiKey;
 
     beforeAll(async () => {
-      db = await createTestDatabase('sqlite');
-      ({ app, url } = await startApp(AsyncConfigAppModule.register(db.options, form), adapter));
+      ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+        AsyncConfigAppModule.register(database, form),
+      ));
       valid = await app.get(ApiKeyService).create({ name: form });
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it(`applies the header the ${form} options name`, async () => {
       expect(app.get(ApiKeyService).options.header).toBe(header);
@@ -57,21 +54,16 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
   });
 
   describe('forRoot({ isGlobal: true })', () => {
-    let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
 
     beforeAll(async () => {
-      db = await createTestDatabase('sqlite');
-      ({ app, url } = await startApp(
-        GlobalRegistrationAppModule.register(db.options, true),
-        adapter,
+      ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+        GlobalRegistrationAppModule.register(database, true),
       ));
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('provides the service and guard to a module that does not import ApiKeyModule', async () => {
       const issued = await app.get(KeyIssuer).issue('feature');
@@ -84,14 +76,11 @@ describe.each(ADAPTERS)('async configuration on %s', (_platform, adapter) => {
     });
 
     it('is what makes that work: the same app without it does not boot', async () => {
-      const other = await createTestDatabase('sqlite');
-      try {
-        await expect(
-          startApp(GlobalRegistrationAppModule.register(other.options, false), adapter),
-        ).rejects.toThrow(/ApiKeyService/);
-      } finally {
-        await other.drop();
-      }
+      await expect(
+        startOnNewDatabase('sqlite', adapter, (database) =>
+          GlobalRegistrationAppModule.register(database, false),
+        ),
+      ).rejects.toThrow(/ApiKeyService/);
     });
   });
 });

@@ -1,15 +1,6 @@
-import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
-import { ApiKeyGuard, CurrentApiKey, type ApiKey } from '../../lib/index.js';
-
-@Controller('ping')
-@UseGuards(ApiKeyGuard)
-export class PingController {
-  @Get()
-  ping(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
+import { keyPrefixController } from '../support/scenario-app.js';
 
 /** An in-memory SQLite data source, by default one that finds key entities by itself. */
 export const SQLITE: TypeOrmModuleOptions = {
@@ -29,7 +20,7 @@ export class BootValidationAppModule {
     return {
       module: BootValidationAppModule,
       imports: [TypeOrmModule.forRoot(typeorm), apiKeyModule],
-      controllers: [PingController],
+      controllers: [keyPrefixController('ping')],
     };
   }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, buildSampleApp, lastLine, runCli } from '../support/sample-app.js';
+import { REPO_ROOT, lastLine, runCli } from '../support/sample-app.js';
 
 /**
  * The CLI as an app that installs the package uses it: pointed at the app's own compiled data
@@ -13,7 +13,6 @@ describe("key CLI on an app's own data source file", { timeout: 120_000 }, () =>
   let dataSourceFile: string;
 
   beforeAll(async () => {
-    await buildSampleApp();
     // Inside the repository, so the file resolves `typeorm` as an installed app's would.
     dir = mkdtempSync(join(REPO_ROOT, 'test/cli-own-data-source/tmp-'));
     const lib = pathToFileURL(join(REPO_ROOT, 'sample-app/dist/lib/index.js')).href;

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
 import {
   SAMPLE_ENGINES,
-  buildSampleApp,
   createSampleDatabase,
   lastLine,
   runCli,
@@ -38,9 +37,6 @@ function expectOneLineFailure(result: CliResult): void {
   expect(result.stderr).not.toMatch(/^\s+at /m);
   expect(result.stdout).toBe('');
 }
-
-// A cold build takes a few seconds, and a suite may wait for another one's build first.
-beforeAll(() => buildSampleApp(), 180_000);
 
 // Every test starts child processes (about a second each, more on a busy machine): bound them generously.
 describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) => {

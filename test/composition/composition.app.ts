@@ -10,17 +10,17 @@ import {
   type DynamicModule,
   type ExecutionContext,
 } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import {
   AllowApiKeyOr,
   ApiKeyGuard,
   ApiKeyModule,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 export interface User {
   name: string;
@@ -112,10 +112,7 @@ export class CompositionAppModule {
   static register(database: DataSourceOptions): DynamicModule {
     return {
       module: CompositionAppModule,
-      imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-      ],
+      imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
       controllers: [CompositionController],
       providers: [UserDirectory, UserTokenGuard],
     };

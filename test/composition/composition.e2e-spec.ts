@@ -2,9 +2,8 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService, type ApiKey } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectForbidden, expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import {
   AdminTokenGuard,
   CompositionAppModule,
@@ -14,9 +13,9 @@ import {
 
 /** `@UseGuards(ApiKeyGuard, Other)` is AND; `@AllowApiKeyOr(Other)` is DRF's `HasAPIKey | IsAuthenticated` (behaviours 11, 12). */
 describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: INestApplication;
   let url: string;
+  let stop: () => Promise<void>;
   let service: ApiKeyService;
   let valid: { key: string; apiKey: ApiKey };
   let revoked: { key: string; apiKey: ApiKey };
@@ -30,17 +29,15 @@ describe.each(ADAPTERS)('guard composition on %s', (_platform, adapter) => {
     });
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    ({ app, url } = await startApp(CompositionAppModule.register(db.options), adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+      CompositionAppModule.register(database),
+    ));
     service = app.get(ApiKeyService);
     valid = await service.create({ name: 'valid', scopes: ['reports:read'] });
     revoked = await service.create({ name: 'revoked', scopes: ['reports:read'] });
     await service.revoke(revoked.apiKey.id);
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   describe('@UseGuards(ApiKeyGuard, UserTokenGuard): both must pass', () => {
     it('lets in a key with a user', async () => {

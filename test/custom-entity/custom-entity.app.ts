@@ -12,16 +12,15 @@ import {
 import { InjectRepository, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions, Repository } from 'typeorm';
 import {
-  ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   InjectApiKeyService,
   createApiKeyGuard,
-  type ApiKey,
   type CreatedApiKey,
 } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 import { Partner, PartnerApiKey } from './partner.entities.js';
 
 /** The guard of the `partner` registration: only `PartnerApiKey` rows are looked at. */
@@ -67,35 +66,25 @@ export class PartnerController {
   }
 }
 
-@Controller('default')
-@UseGuards(ApiKeyGuard)
-export class DefaultController {
-  @Get()
-  me(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
-
 /** Two key types side by side: the built-in `ApiKey`, and `PartnerApiKey` owned by a `Partner`. */
 @Module({})
 export class CustomEntityAppModule {
   static register(database: DataSourceOptions): DynamicModule {
-    // The hashers are not under test here; cost 4 keeps three engines fast.
-    const hasher = new BcryptApiKeyHasher({ cost: 4 });
     return {
       module: CustomEntityAppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
+        typeOrmFor(database),
         TypeOrmModule.forFeature([Partner]),
-        ApiKeyModule.forRoot({ hasher }),
+        // The hashers are not under test here; cost 4 keeps three engines fast.
+        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
         ApiKeyModule.forRoot({
           name: 'partner',
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
-          hasher,
+          hasher: FAST_BCRYPT,
         }),
       ],
-      controllers: [PartnerController, DefaultController],
+      controllers: [PartnerController, keyPrefixController('default')],
       providers: [PartnerKeys],
     };
   }

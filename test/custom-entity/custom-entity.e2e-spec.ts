@@ -9,9 +9,9 @@ import {
   type ApiKey,
   type CreatedApiKey,
 } from '../../lib/index.js';
-import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ENGINES } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { CustomEntityAppModule, PartnerKeys } from './custom-entity.app.js';
 import { Partner, type PartnerApiKey } from './partner.entities.js';
 
@@ -22,9 +22,9 @@ import { Partner, type PartnerApiKey } from './partner.entities.js';
  */
 describe.each(ENGINES)('custom key entity on %s', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
     let partnerKeys: PartnerKeys;
     let acme: Partner;
     let acmeKey: CreatedApiKey<PartnerApiKey>;
@@ -34,17 +34,15 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
       call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      ({ app, url } = await startApp(CustomEntityAppModule.register(db.options), adapter));
+      ({ app, url, stop } = await startOnNewDatabase(engine, adapter, (database) =>
+        CustomEntityAppModule.register(database),
+      ));
       partnerKeys = app.get(PartnerKeys);
       acme = await partnerKeys.onboard('Acme');
       acmeKey = await partnerKeys.issue(acme);
       defaultKey = await app.get(ApiKeyService).create({ name: 'built-in' });
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('stores the key in its own table, owned by the partner (DRF 20)', async () => {
       expect(acmeKey.apiKey.partnerId).toBe(acme.id);

@@ -8,16 +8,16 @@ import {
   type DynamicModule,
   type ExecutionContext,
 } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import {
   ApiKeyGuard,
   ApiKeyModule,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   type ApiKey,
   type ApiKeyFailureReason,
 } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 /** Why each refused request was refused, in order, as the guard saw it. */
 @Injectable()
@@ -58,9 +58,9 @@ export class CustomHeaderAppModule {
     return {
       module: CustomHeaderAppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
+        typeOrmFor(database),
         // The hasher is not under test here; cost 4 keeps the suite fast.
-        ApiKeyModule.forRoot({ header: 'X-Api-Key', hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+        ApiKeyModule.forRoot({ header: 'X-Api-Key', hasher: FAST_BCRYPT }),
       ],
       controllers: [ReportsController],
       providers: [DenialLog],

@@ -2,9 +2,8 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeyService, type ApiKey } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { rawRequest } from '../support/raw-http.js';
 import { CustomHeaderAppModule, DenialLog } from './custom-header.app.js';
 
@@ -12,27 +11,25 @@ const CHALLENGE = 'Api-Key realm="api", header="x-api-key"';
 
 /** DRF API Key's `API_KEY_CUSTOM_HEADER` (behaviours 2 and 6, and the unasserted ones around it). */
 describe.each(ADAPTERS)('custom header on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: INestApplication;
   let url: string;
+  let stop: () => Promise<void>;
   let denials: DenialLog;
   let valid: { key: string; apiKey: ApiKey };
 
   const get = (headers: Record<string, string>) => call(`${url}/reports`, { headers });
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    ({ app, url } = await startApp(CustomHeaderAppModule.register(db.options), adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+      CustomHeaderAppModule.register(database),
+    ));
     denials = app.get(DenialLog);
     valid = await app.get(ApiKeyService).create({ name: 'partner' });
   });
   beforeEach(() => {
     denials.reasons.length = 0;
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   it('reads the raw key from X-Api-Key (DRF 2)', async () => {
     const ok = await get({ 'x-api-key': valid.key });

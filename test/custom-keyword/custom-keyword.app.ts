@@ -1,22 +1,8 @@
-import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  BcryptApiKeyHasher,
-  CurrentApiKey,
-  type ApiKey,
-} from '../../lib/index.js';
-
-@Controller('things')
-@UseGuards(ApiKeyGuard)
-export class ThingsController {
-  @Get()
-  list(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
+import { ApiKeyModule } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** Keys sent as bearer tokens, `Authorization: Bearer <key>`, for clients that speak nothing else. */
 @Module({})
@@ -25,14 +11,10 @@ export class CustomKeywordAppModule {
     return {
       module: CustomKeywordAppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({
-          keyword: 'Bearer',
-          realm: 'things',
-          hasher: new BcryptApiKeyHasher({ cost: 4 }),
-        }),
+        typeOrmFor(database),
+        ApiKeyModule.forRoot({ keyword: 'Bearer', realm: 'things', hasher: FAST_BCRYPT }),
       ],
-      controllers: [ThingsController],
+      controllers: [keyPrefixController('things')],
     };
   }
 }

@@ -2,32 +2,29 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService, type ApiKey } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { CustomKeywordAppModule } from './custom-keyword.app.js';
 
 const CHALLENGE = 'Bearer realm="things"';
 
 /** DRF API Key's custom `KeyParser.keyword` (behaviour 9), as the `keyword` option. */
 describe.each(ADAPTERS)('custom keyword on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: INestApplication;
   let url: string;
+  let stop: () => Promise<void>;
   let valid: { key: string; apiKey: ApiKey };
 
   const get = (authorization?: string) =>
     call(`${url}/things`, { headers: authorization ? { authorization } : {} });
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    ({ app, url } = await startApp(CustomKeywordAppModule.register(db.options), adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+      CustomKeywordAppModule.register(database),
+    ));
     valid = await app.get(ApiKeyService).create({ name: 'bearer client' });
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   it('takes the key after the configured scheme, in any case (DRF 9)', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {

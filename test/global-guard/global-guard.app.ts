@@ -1,16 +1,16 @@
 import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import {
   ApiKeyGuard,
   ApiKeyModule,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   RequireScopes,
   SkipApiKey,
   type ApiKey,
 } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 /** No decorators: protected by the global guard alone, except where a method opts out. */
 @Controller('items')
@@ -60,10 +60,7 @@ export class GlobalGuardAppModule {
   static register(database: DataSourceOptions): DynamicModule {
     return {
       module: GlobalGuardAppModule,
-      imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-      ],
+      imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
       controllers: [ItemsController, DocsController],
       providers: [{ provide: APP_GUARD, useClass: ApiKeyGuard }],
     };

@@ -2,29 +2,26 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService, type ApiKey } from '../../lib/index.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectForbidden, expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { GlobalGuardAppModule } from './global-guard.app.js';
 
 describe.each(ADAPTERS)('global guard on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: INestApplication;
   let url: string;
+  let stop: () => Promise<void>;
   let valid: { key: string; apiKey: ApiKey };
 
   const get = (path: string, key?: string) =>
     call(`${url}${path}`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    ({ app, url } = await startApp(GlobalGuardAppModule.register(db.options), adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) =>
+      GlobalGuardAppModule.register(database),
+    ));
     valid = await app.get(ApiKeyService).create({ name: 'global' });
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   it('protects a route that carries no decorator at all', async () => {
     expectUnauthorized(await get('/items'));

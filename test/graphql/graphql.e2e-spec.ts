@@ -2,20 +2,18 @@ import 'reflect-metadata';
 import { Module, UseGuards } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule, Query, Resolver } from '@nestjs/graphql';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { withWrongSecret } from '../support/key-store.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
+import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @Resolver()
 class KeyResolver {
@@ -34,36 +32,34 @@ class KeyResolver {
 }
 
 describe.each(ADAPTERS)('GraphQL (Apollo) on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: any;
   let url: string;
+  let stop: () => Promise<void>;
   let key: string;
   let prefix: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    @Module({
-      imports: [
-        TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-        GraphQLModule.forRoot<ApolloDriverConfig>({
-          driver: ApolloDriver,
-          autoSchemaFile: true,
-          // No `context` option: the guard must find the request in each platform's default shape.
-        }),
-      ],
-      providers: [KeyResolver],
-    })
-    class AppModule {}
-    ({ app, url } = await startApp(AppModule, adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) => {
+      @Module({
+        imports: [
+          typeOrmFor(database),
+          ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
+          GraphQLModule.forRoot<ApolloDriverConfig>({
+            driver: ApolloDriver,
+            autoSchemaFile: true,
+            // No `context` option: the guard must find the request in each platform's default shape.
+          }),
+        ],
+        providers: [KeyResolver],
+      })
+      class AppModule {}
+      return AppModule;
+    }));
     const created = await app.get(ApiKeyService).create({ name: 'gql' });
     key = created.key;
     prefix = created.apiKey.prefix;
   });
-  afterAll(async () => {
-    await app?.close();
-    await db?.drop();
-  });
+  afterAll(() => stop?.());
 
   const query = (q: string, headers: Record<string, string> = {}) =>
     call(`${url}/graphql`, { method: 'POST', headers, body: { query: q } });

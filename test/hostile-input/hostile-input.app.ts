@@ -1,22 +1,8 @@
-import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  BcryptApiKeyHasher,
-  CurrentApiKey,
-  type ApiKey,
-} from '../../lib/index.js';
-
-@Controller('vault')
-@UseGuards(ApiKeyGuard)
-export class VaultController {
-  @Get()
-  open(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
+import { ApiKeyModule } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** One guarded route, to throw hostile headers at. */
 @Module({})
@@ -25,11 +11,11 @@ export class HostileInputAppModule {
     return {
       module: HostileInputAppModule,
       imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
+        typeOrmFor(database),
         // The hasher is not under test here; cost 4 keeps the wrong-secret cases fast.
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
       ],
-      controllers: [VaultController],
+      controllers: [keyPrefixController('vault')],
     };
   }
 }

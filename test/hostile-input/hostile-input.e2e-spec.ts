@@ -9,9 +9,9 @@ import {
   type ApiKey,
   type CreatedApiKey,
 } from '../../lib/index.js';
-import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ENGINES } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, startApp } from '../support/http.js';
+import { ADAPTERS, startOnNewDatabase } from '../support/http.js';
 import { rawRequest, type RawAnswer } from '../support/raw-http.js';
 import { HostileInputAppModule } from './hostile-input.app.js';
 
@@ -104,9 +104,9 @@ function parserRefusedValues(valid: string): Array<[string, string]> {
  */
 describe.each(ENGINES)('hostile input on %s', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
     let valid: CreatedApiKey;
     /** The 401 of a request with no key at all, byte for byte: every refusal must equal it. */
     let reference: RawAnswer;
@@ -126,16 +126,14 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
     }
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      ({ app, url } = await startApp(HostileInputAppModule.register(db.options), adapter));
+      ({ app, url, stop } = await startOnNewDatabase(engine, adapter, (database) =>
+        HostileInputAppModule.register(database),
+      ));
       valid = await app.get(ApiKeyService).create({ name: 'target' });
       reference = await rawRequest(`${url}/vault`, []);
       expectUnauthorized(reference);
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('refuses every hostile value that reaches the guard with the one generic 401', async () => {
       for (const [label, value] of hostileValues(valid.key)) {

@@ -10,11 +10,15 @@ import {
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
+/** The text under a `##` or `###` heading, up to the next heading of any level. */
 function section(title: string): string {
-  const start = readme.indexOf(`\n## ${title}\n`);
+  const heading = [`\n## ${title}\n`, `\n### ${title}\n`].find((h) => readme.includes(h));
+  const start = heading === undefined ? -1 : readme.indexOf(heading);
   expect(start, `README has a "${title}" section`).toBeGreaterThan(-1);
-  const end = readme.indexOf('\n## ', start + 1);
-  return readme.slice(start, end === -1 ? undefined : end);
+  const next = /\n#{1,6} /g;
+  next.lastIndex = start + 1;
+  const end = next.exec(readme)?.index;
+  return readme.slice(start, end);
 }
 
 describe('README', () => {
@@ -63,7 +67,7 @@ describe('README', () => {
   });
 
   it('names only decorators and guard hooks that exist', () => {
-    for (const decorator of section('Decorators').matchAll(/`@([A-Za-z]+)\(/g)) {
+    for (const decorator of section('Decorators and composition').matchAll(/`@([A-Za-z]+)\(/g)) {
       if (decorator[1] === 'UseGuards') continue;
       expect(publicApi, `@${decorator[1]} is exported`).toHaveProperty(decorator[1]);
     }

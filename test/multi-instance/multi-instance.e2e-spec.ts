@@ -2,27 +2,12 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Controller, Get, Module, UseGuards } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Module } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  ApiKeyService,
-  CurrentApiKey,
-  type ApiKey,
-} from '../../lib/index.js';
+import { ApiKeyModule, ApiKeyService } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-
-@Controller()
-@UseGuards(ApiKeyGuard)
-class WhoController {
-  @Get('who')
-  who(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /**
  * Two app instances on one database stand for two servers: a key memoised as valid in one must
@@ -47,11 +32,8 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)(
         }
         for (let i = 0; i < 2; i++) {
           @Module({
-            imports: [
-              TypeOrmModule.forRoot({ ...options, autoLoadEntities: true, synchronize: i === 0 }),
-              ApiKeyModule.forRoot(),
-            ],
-            controllers: [WhoController],
+            imports: [typeOrmFor(options, { synchronize: i === 0 }), ApiKeyModule.forRoot()],
+            controllers: [keyPrefixController('who')],
           })
           class AppModule {}
           apps.push(await startApp(AppModule, adapter));

@@ -1,13 +1,9 @@
-import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { Column, Entity, PrimaryGeneratedColumn, type DataSourceOptions } from 'typeorm';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  BcryptApiKeyHasher,
-  CurrentApiKey,
-  type ApiKey,
-} from '../../lib/index.js';
+import { ApiKeyModule } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** The app's own data, in the default data source. */
 @Entity('notes')
@@ -17,15 +13,6 @@ export class Note {
 
   @Column({ type: 'varchar', length: 100 })
   text!: string;
-}
-
-@Controller('notes')
-@UseGuards(ApiKeyGuard)
-export class NotesController {
-  @Get()
-  list(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
 }
 
 /** App data in the default data source; keys in a second one named `keys`. */
@@ -41,15 +28,10 @@ export class NamedDataSourceAppModule {
           entities: [Note],
           synchronize: true,
         }),
-        TypeOrmModule.forRoot({
-          ...keysDatabase,
-          name: 'keys',
-          autoLoadEntities: true,
-          synchronize: true,
-        }),
-        ApiKeyModule.forRoot({ dataSource: 'keys', hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
+        typeOrmFor(keysDatabase, { name: 'keys' }),
+        ApiKeyModule.forRoot({ dataSource: 'keys', hasher: FAST_BCRYPT }),
       ],
-      controllers: [NotesController],
+      controllers: [keyPrefixController('notes')],
     };
   }
 }

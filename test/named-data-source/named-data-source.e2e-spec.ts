@@ -4,9 +4,9 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, ApiKeyService } from '../../lib/index.js';
-import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ENGINES, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { NamedDataSourceAppModule, Note } from './named-data-source.app.js';
 
 /** `ApiKeyModule.forRoot({ dataSource: 'keys' })`: the key table lives in a second, named data source. */
@@ -15,15 +15,14 @@ describe.each(ENGINES)('keys in a named data source on %s', (engine) => {
     let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      ({ app, url } = await startApp(NamedDataSourceAppModule.register(db.options), adapter));
+      ({ app, url, db, stop } = await startOnNewDatabase(engine, adapter, (database) =>
+        NamedDataSourceAppModule.register(database),
+      ));
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('registers the key entity with the named data source only', () => {
       const keys = app.get<DataSource>(getDataSourceToken('keys'));

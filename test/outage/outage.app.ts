@@ -1,22 +1,8 @@
-import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  BcryptApiKeyHasher,
-  CurrentApiKey,
-  type ApiKey,
-} from '../../lib/index.js';
-
-@Controller('orders')
-@UseGuards(ApiKeyGuard)
-export class OrdersController {
-  @Get()
-  list(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
+import { ApiKeyModule } from '../../lib/index.js';
+import { FAST_BCRYPT } from '../support/key-store.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** An app whose key store the test takes away and gives back while it runs. */
 @Module({})
@@ -24,11 +10,8 @@ export class OutageAppModule {
   static register(database: DataSourceOptions): DynamicModule {
     return {
       module: OutageAppModule,
-      imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-      ],
-      controllers: [OrdersController],
+      imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
+      controllers: [keyPrefixController('orders')],
     };
   }
 }

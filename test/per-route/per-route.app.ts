@@ -1,5 +1,4 @@
 import { Controller, Get, Module, Post, UseGuards, type DynamicModule } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
 import {
   ApiKeyGuard,
@@ -8,6 +7,7 @@ import {
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** Reading needs `projects:read` (class scope); creating needs `projects:write` alone (method scope). */
 @Controller('projects')
@@ -26,16 +26,6 @@ export class ProjectsController {
   }
 }
 
-/** Any usable key, whatever its scopes. */
-@Controller('ping')
-@UseGuards(ApiKeyGuard)
-export class PingController {
-  @Get()
-  ping(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-}
-
 /** No guard at all: DRF's `/api/public/`. */
 @Controller('public')
 export class PublicController {
@@ -51,11 +41,9 @@ export class PerRouteAppModule {
   static register(database: DataSourceOptions, clock: () => Date): DynamicModule {
     return {
       module: PerRouteAppModule,
-      imports: [
-        TypeOrmModule.forRoot({ ...database, autoLoadEntities: true, synchronize: true }),
-        ApiKeyModule.forRoot({ clock }),
-      ],
-      controllers: [ProjectsController, PingController, PublicController],
+      imports: [typeOrmFor(database), ApiKeyModule.forRoot({ clock })],
+      // `/ping` lets in any usable key, whatever its scopes.
+      controllers: [ProjectsController, keyPrefixController('ping'), PublicController],
     };
   }
 }

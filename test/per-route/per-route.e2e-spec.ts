@@ -4,9 +4,9 @@ import type { Repository } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService, getApiKeyRepositoryToken, type ApiKey } from '../../lib/index.js';
 import { FakeClock } from '../support/clock.js';
-import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ENGINES } from '../support/databases.js';
 import { expectForbidden, expectUnauthorized } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { rawRequest } from '../support/raw-http.js';
 import { PerRouteAppModule } from './per-route.app.js';
 
@@ -18,9 +18,9 @@ import { PerRouteAppModule } from './per-route.app.js';
 describe.each(ENGINES)('per-route guard on %s', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
     const clock = new FakeClock();
-    let db: TestDatabase;
     let app: INestApplication;
     let url: string;
+    let stop: () => Promise<void>;
     let service: ApiKeyService;
     /** A key with `projects:read`, used where any valid key will do. */
     let reader: { key: string; apiKey: ApiKey };
@@ -29,15 +29,13 @@ describe.each(ENGINES)('per-route guard on %s', (engine) => {
       call(`${url}${path}`, { headers: authorization === undefined ? {} : { authorization } });
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      ({ app, url } = await startApp(PerRouteAppModule.register(db.options, clock.now), adapter));
+      ({ app, url, stop } = await startOnNewDatabase(engine, adapter, (database) =>
+        PerRouteAppModule.register(database, clock.now),
+      ));
       service = app.get(ApiKeyService);
       reader = await service.create({ name: 'reader', scopes: ['projects:read'] });
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('lets a valid key in and hands its entity to the handler (DRF 1)', async () => {
       const ok = await get('/projects', `Api-Key ${reader.key}`);

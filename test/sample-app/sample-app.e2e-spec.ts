@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
 import {
   SAMPLE_ENGINES,
-  buildSampleApp,
   createSampleDatabase,
   lastLine,
   runCli,
@@ -20,9 +19,6 @@ function printedCurl(stdout: string): { url: string; header: string; value: stri
 }
 
 const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
-
-// A cold build takes a few seconds, and a suite may wait for another one's build first.
-beforeAll(() => buildSampleApp(), 180_000);
 
 // Every test starts child processes (about a second each, more on a busy machine): bound them generously.
 describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine) => {

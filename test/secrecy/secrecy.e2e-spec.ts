@@ -1,12 +1,10 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, Post, UseGuards, type LoggerService } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
-import { ADAPTERS, call } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 /** Keeps every line any logger writes, at every level, so the test can search them. */
 class CapturingLogger implements LoggerService {
@@ -51,9 +49,9 @@ class SecretController {
 
 describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere (%s)', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase;
     let app: any;
     let url: string;
+    let stop: () => Promise<void>;
     const logger = new CapturingLogger();
     // TypeORM's own log of every statement and its parameters goes to the same place.
     const typeormLogger = {
@@ -71,32 +69,26 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     let service: ApiKeyService;
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      @Module({
-        imports: [
-          TypeOrmModule.forRoot({
-            ...db.options,
-            autoLoadEntities: true,
-            synchronize: true,
-            logging: 'all',
-            logger: typeormLogger,
-          } as any),
-          ApiKeyModule.forRoot(),
-        ],
-        controllers: [SecretController],
-      })
-      class AppModule {}
-      const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-      app = moduleRef.createNestApplication(adapter() as any, { logger });
-      await app.listen(0, '127.0.0.1');
-      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+      ({ app, url, stop } = await startOnNewDatabase(
+        engine,
+        adapter,
+        (database) => {
+          @Module({
+            imports: [
+              typeOrmFor(database, { logging: 'all', logger: typeormLogger }),
+              ApiKeyModule.forRoot(),
+            ],
+            controllers: [SecretController],
+          })
+          class AppModule {}
+          return AppModule;
+        },
+        { logger },
+      ));
       service = app.get(ApiKeyService);
       ({ key } = await service.create({ name: 'secret-holder', scopes: ['data:read'] }));
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('answers every kind of request without echoing the key', async () => {
       const secret = key.slice(9);

@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeyGuard,
@@ -10,8 +9,9 @@ import {
   RequireScopes,
   type ApiKey,
 } from '../../lib/index.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
-import { ENGINES, createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADAPTERS, call, startApp, startOnNewDatabase } from '../support/http.js';
+import { ENGINES } from '../support/databases.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @Controller()
 @UseGuards(ApiKeyGuard)
@@ -30,32 +30,23 @@ class ProjectsController {
 
 describe.each(ENGINES)('smoke on %s', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
-    let db: TestDatabase;
     let url: string;
     let app: Awaited<ReturnType<typeof startApp>>['app'];
+    let stop: () => Promise<void>;
     let service: ApiKeyService;
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      @Module({
-        imports: [
-          TypeOrmModule.forRoot({
-            ...db.options,
-            autoLoadEntities: true,
-            synchronize: true,
-          } as any),
-          ApiKeyModule.forRoot({}),
-        ],
-        controllers: [ProjectsController],
-      })
-      class AppModule {}
-      ({ app, url } = await startApp(AppModule, adapter));
+      ({ app, url, stop } = await startOnNewDatabase(engine, adapter, (database) => {
+        @Module({
+          imports: [typeOrmFor(database), ApiKeyModule.forRoot({})],
+          controllers: [ProjectsController],
+        })
+        class AppModule {}
+        return AppModule;
+      }));
       service = app.get(ApiKeyService);
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => stop?.());
 
     it('lets a valid key in and refuses others', async () => {
       const { key, apiKey } = await service.create({ name: 'smoke', scopes: ['projects:read'] });

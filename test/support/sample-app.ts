@@ -1,9 +1,8 @@
-import { spawn, execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 
@@ -17,65 +16,6 @@ const SAMPLE_DATA_SOURCE = join(BUILD_DIR, 'sample-app/data-source.js');
 /** The engines the sample app and CLI are driven on, as the README's users would run them. */
 export const SAMPLE_ENGINES = ['sqlite', 'postgres'] as const;
 export type SampleEngine = (typeof SAMPLE_ENGINES)[number];
-
-const LOCK_WAIT_MS = 150_000;
-
-/**
- * Builds the sample app and the CLI exactly as `npm start` and `npm run keys` do
- * (`npm run build:sample`, an incremental `tsc -b`). Suites run side by side, so the build
- * holds a lock: a second suite waits, then finds the output up to date and writes nothing
- * while the first one's processes read it.
- */
-export async function buildSampleApp(): Promise<void> {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const lock = join(BUILD_DIR, '.build-lock');
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      // A lock left by a run that was killed mid-build would block every later one.
-      if (!lockHolderAlive(lock)) rmSync(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline)
-        throw new Error(`Timed out waiting for another suite's build (${lock}).`, { cause: error });
-      else await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  try {
-    await promisify(execFile)('npm', ['run', '-s', 'build:sample'], {
-      cwd: REPO_ROOT,
-      env: childEnv({}),
-    });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`npm run build:sample failed:\n${stdout ?? ''}${stderr ?? ''}`, {
-      cause: error,
-    });
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-/** Whether the process that took the build lock is still running (a lock just made may not name it yet). */
-function lockHolderAlive(lock: string): boolean {
-  let pid = 0;
-  try {
-    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-  } catch {
-    // not written yet
-  }
-  if (!Number.isInteger(pid) || pid <= 0)
-    return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) < 5_000;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The environment of a child process: the variables the sample app reads come only from

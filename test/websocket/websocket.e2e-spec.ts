@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Module, UseGuards } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,13 +7,12 @@ import {
   ApiKeyGuard,
   ApiKeyModule,
   ApiKeyService,
-  BcryptApiKeyHasher,
   CurrentApiKey,
   type ApiKey,
 } from '../../lib/index.js';
-import { ADAPTERS, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { withWrongSecret } from '../support/key-store.js';
+import { ADAPTERS, startOnNewDatabase } from '../support/http.js';
+import { FAST_BCRYPT, withWrongSecret } from '../support/key-store.js';
+import { typeOrmFor } from '../support/scenario-app.js';
 
 @WebSocketGateway()
 class KeyGateway {
@@ -48,32 +46,29 @@ function ask(socket: Socket): Promise<{ ack?: string; exception?: any }> {
 }
 
 describe.each(ADAPTERS)('WebSocket gateway (socket.io) on %s', (_platform, adapter) => {
-  let db: TestDatabase;
   let app: any;
   let url: string;
+  let stop: () => Promise<void>;
   let key: string;
   let prefix: string;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase('sqlite');
-    @Module({
-      imports: [
-        TypeOrmModule.forRoot({ ...db.options, autoLoadEntities: true, synchronize: true } as any),
-        ApiKeyModule.forRoot({ hasher: new BcryptApiKeyHasher({ cost: 4 }) }),
-      ],
-      providers: [KeyGateway],
-    })
-    class AppModule {}
-    ({ app, url } = await startApp(AppModule, adapter));
+    ({ app, url, stop } = await startOnNewDatabase('sqlite', adapter, (database) => {
+      @Module({
+        imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
+        providers: [KeyGateway],
+      })
+      class AppModule {}
+      return AppModule;
+    }));
     const created = await app.get(ApiKeyService).create({ name: 'ws' });
     key = created.key;
     prefix = created.apiKey.prefix;
   });
   afterAll(async () => {
     for (const socket of sockets) socket.disconnect();
-    await app?.close();
-    await db?.drop();
+    await stop?.();
   });
 
   it('reads the key from the handshake headers and hands it to the handler', async () => {

@@ -1,0 +1,70 @@
+/**
+ * The bench's knobs: what the environment may set (all optional), the fixed sizes of its rows,
+ * and the paragraph of `bench/results.md` that says how the throughput rows were measured.
+ *
+ * Environment: BENCH_DURATION measured seconds per row (default 24), BENCH_WINDOW seconds per
+ * window (default 2), BENCH_WARMUP seconds of load on a row's app before its first window
+ * (default 3), BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
+ * comma-separated rows to run (e.g. `1,2,3`; `l` for the one-at-a-time latency rows, `m` for
+ * the memo memory, `8` for the cold path and attack rows), BENCH_PROFILE=1 to write `--cpu-prof`
+ * profiles of the apps to bench/.profiles, BENCH_OUT directory for the results, BENCH_TIMEOUT
+ * seconds before the whole run gives up (default 1500).
+ */
+import path from 'node:path';
+import { BENCH_ROUTE } from './scenario.js';
+
+/** A positive number from the environment, or `fallback` when unset. */
+function positiveFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number.`);
+  return value;
+}
+
+/** Measured seconds per throughput row, over all its windows. */
+export const DURATION = positiveFromEnv('BENCH_DURATION', 24);
+/** Seconds of load on a row's app, discarded, before its first window. */
+export const WARMUP = positiveFromEnv('BENCH_WARMUP', 3);
+/** Seconds per measured window. */
+export const WINDOW = positiveFromEnv('BENCH_WINDOW', 2);
+/** Keys presented in turn by the multi-key rows, so requests rarely find their key's read already pending. */
+export const ROTATION_KEYS = 50;
+/** The latency rows send one request at a time, so latency is the request's own, not queueing behind others. */
+export const LATENCY_CONNECTIONS = 1;
+/** autocannon connections for the throughput rows. */
+export const CONNECTIONS = 10;
+/** Keys in the table of the ordinary ApiKeyGuard rows. */
+export const BASE_KEYS = 1_000;
+/** Keys in the table of the scale rows (7a, 7b). */
+export const SCALE_KEYS = positiveFromEnv('BENCH_SCALE_KEYS', 1_000_000);
+/** Distinct live keys the memo memory measurement fills the memo with. */
+export const MEMO_KEYS = positiveFromEnv('BENCH_MEMO_KEYS', 100_000);
+/** Wrong-secret requests per second in the attack rows. */
+export const ATTACK_RATE = 50;
+/** How long the bare PostgreSQL round trips are timed. */
+export const ROUND_TRIP_SECONDS = 10;
+/** New keys timed by the cold path, and probed halfway through each attack. */
+export const COLD_SAMPLES = 10;
+/** Seconds before the whole run gives up and cleans up. */
+export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500);
+/** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
+export const BOOT_TIMEOUT_MS = 5 * 60_000;
+/** Whether to write `--cpu-prof` profiles of the apps. */
+export const PROFILE = process.env.BENCH_PROFILE === '1';
+/** Where `results.md`, `results.svg` and the profiles go. */
+export const outDir = path.resolve(process.env.BENCH_OUT ?? path.join(process.cwd(), 'bench'));
+
+const only = process.env.BENCH_ONLY
+  ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim()))
+  : null;
+
+/** Whether BENCH_ONLY lets row `id` run: by its id, or by its number without the letter (`7` for `7a`). */
+export const wanted = (id: string): boolean =>
+  !only || only.has(id) || only.has(id.replace(/[a-z]$/, ''));
+
+/** A count with thousands separators. */
+export const integer = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+/** How the run was set up, for the report's opening paragraph. */
+export function describeSettings(): string {
+  return `Nest 12 + Express, one app per child process, GET ${BENCH_ROUTE} returning the same JSON in every app; autocannon ${CONNECTIONS} connections from the parent process. Throughput rows: each row's app gets ${WARMUP} s of load (discarded), then the row is measured in ${Math.round(DURATION / WINDOW)} windows of ${WINDOW} s alternating with row 1's (1, X, 1, X, ... 1, each window a fresh autocannon run); req/s is the median window, the ratio the median over the row's windows of its req/s over the mean of the row-1 windows either side, and p99 added the median of its p99 minus theirs; the p50 and p99 columns and CPU are pooled over the row's windows. Rows 7a and 7b alternate with rows 2 and 3 instead, as the scale target compares those; their ratio to no guard is row 2's (or 3's) times theirs to it. Keys presented as \`Authorization: Api-Key <key>\` (ApiKeyGuard) or \`X-Api-Key\` (rows 5, 6). Default \`ApiKeyModule.forRoot({})\` options unless the row says otherwise; SQLite is a file database with TypeORM's defaults (rollback journal).`;
+}

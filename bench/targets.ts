@@ -1,0 +1,87 @@
+/** The bench's verdict lines: each target, the figures it was judged on, and whether it holds. */
+import { p99Added, ratioOf, type BenchRow, type TargetCheck } from './report.js';
+import { BASE_KEYS, SCALE_KEYS, integer } from './settings.js';
+
+/** p99 added latency under 1 ms: `row` against `base`, paired window by window where it was measured so. */
+function p99AddedCheck(row: BenchRow, base: BenchRow, condition: string): TargetCheck {
+  const added = p99Added(row, base);
+  return {
+    target: `p99 added latency < 1 ms${condition} (row ${row.id})`,
+    measured: `${added.toFixed(2)} ms (median window; pooled ${row.p99.toFixed(2)} vs ${base.p99.toFixed(2)})`,
+    met: added < 1,
+  };
+}
+
+/** What ApiKeyGuard adds to a request sent alone (rows L2, L3 against L1). */
+function oneAtATimeChecks(latency: BenchRow[]): TargetCheck[] {
+  const open = latency.find((row) => row.id === 'L1');
+  if (!open) return [];
+  return latency
+    .filter((row) => row.id === 'L2' || row.id === 'L3')
+    .map((row) => p99AddedCheck(row, open, ', one request at a time'));
+}
+
+/** Warm throughput and latency at full load of rows 2 and 3, and how they compare with row 5. */
+function fullLoadChecks(rows: Map<string, BenchRow>, open: BenchRow): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const ratio = (row: BenchRow) => ratioOf(row, open);
+  const sqlite = rows.get('2');
+  const postgres = rows.get('3');
+  const passport = rows.get('5');
+  if (sqlite)
+    checks.push({
+      target: 'Warm throughput on SQLite ≥ 0.90 of no guard (row 2)',
+      measured: ratio(sqlite).toFixed(3),
+      met: ratio(sqlite) >= 0.9,
+    });
+  if (postgres)
+    checks.push({
+      target: 'Warm throughput on PostgreSQL ≥ 0.85 of no guard (row 3)',
+      measured: ratio(postgres).toFixed(3),
+      met: ratio(postgres) >= 0.85,
+    });
+  const guarded = [sqlite, postgres].filter((row) => row !== undefined);
+  for (const row of guarded) checks.push(p99AddedCheck(row, open, ' at full load'));
+  // Two guarded rows are compared through their paired ratios to row 1, not their req/s medians,
+  // which were taken in different moments of a machine whose speed drifts.
+  if (!passport) return checks;
+  for (const row of guarded) {
+    checks.push({
+      target: `Ahead of passport-headerapikey (row ${row.id} vs 5)`,
+      measured: `${ratio(row).toFixed(3)} vs ${ratio(passport).toFixed(3)} of no guard (${Math.round(row.rps)} vs ${Math.round(passport.rps)} req/s)`,
+      met: ratio(row) > ratio(passport),
+    });
+  }
+  return checks;
+}
+
+/** Each million-key row within 10% of its 1,000-key row (7a against 2, 7b against 3). */
+function scaleChecks(rows: Map<string, BenchRow>, open: BenchRow): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const [big, small] of [
+    ['7a', '2'],
+    ['7b', '3'],
+  ]) {
+    const b = rows.get(big);
+    const s = rows.get(small);
+    if (!b || !s) continue;
+    // Paired window by window with the 1,000-key row where it was measured so; else through row 1.
+    const change =
+      (b.against?.id === small ? b.against.ratio : ratioOf(b, open) / ratioOf(s, open)) - 1;
+    checks.push({
+      target: `${integer(SCALE_KEYS)} keys within 10% of ${integer(BASE_KEYS)} (row ${big} vs ${small})`,
+      measured: `${change >= 0 ? '+' : ''}${(change * 100).toFixed(1)}%`,
+      met: Math.abs(change) <= 0.1,
+    });
+  }
+  return checks;
+}
+
+/** Every target the measured rows can judge, in the report's order. */
+export function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetCheck[] {
+  const open = rows.get('1');
+  return [
+    ...oneAtATimeChecks(latency),
+    ...(open ? [...fullLoadChecks(rows, open), ...scaleChecks(rows, open)] : []),
+  ];
+}
