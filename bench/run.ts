@@ -170,7 +170,7 @@ function assembleReport(
     memo: measured.memo,
     latency: measured.latency,
     roundTrip: measured.roundTrip,
-    targets: checkTargets(rows, measured.latency),
+    targets: checkTargets(rows, measured.latency, measured.attacks),
     notes,
   };
 }
