@@ -41,7 +41,6 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
 @Injectable()
 export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ApiKeyService');
-  /** Store failures, logged once per cause and interval: an outage fails every request. */
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
   private readonly verifier: ApiKeyVerifier<T>;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openKeyStore, type KeyStore } from '../test/support/key-store.js';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 import { generateKey } from './api-key.format.js';
@@ -69,9 +69,6 @@ describe('store failures logged by ApiKeyService', () => {
     Logger.overrideLogger(false);
     store = await openKeyStore('sqlite');
   });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
   afterAll(async () => {
     await store?.close();
   });
@@ -95,6 +92,7 @@ describe('store failures logged by ApiKeyService', () => {
       expect(errors).toHaveBeenCalledTimes(2);
       expect(String(errors.mock.calls[1][0])).toMatch(/\(49 more times in the last 10 s\)$/);
     } finally {
+      vi.useRealTimers();
       await store.dataSource.query('ALTER TABLE api_keys_away RENAME TO api_keys');
     }
   });

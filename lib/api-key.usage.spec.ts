@@ -167,6 +167,20 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
   });
 
   describe('ApiKeyUsageRecorder', () => {
+    /** A new key marked once by a recorder with these shutdown retry delays, its log spied on. */
+    async function markedAtShutdown(name: string, retryDelays: number[]) {
+      const clock = new FakeClock();
+      const service = store.service({ clock: clock.now, usageTracking: false });
+      const { apiKey } = await service.create({ name });
+      const repository = store.dataSource.getRepository(ApiKey);
+      const recorder = new ApiKeyUsageRecorder(repository, INTERVAL, retryDelays);
+      const logger = (recorder as any).logger as Logger;
+      const warnings = vi.spyOn(logger, 'warn');
+      const errors = vi.spyOn(logger, 'error');
+      recorder.record(apiKey, clock.now());
+      return { clock, apiKey, recorder, warnings, errors };
+    }
+
     it('holds one pending mark for two uses within the interval, and one more after it', async () => {
       const clock = new FakeClock();
       const service = store.service({ clock: clock.now, usageTracking: false });
@@ -214,20 +228,13 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
     });
 
     it('retries at shutdown when a write fails, and writes the mark once the store is back', async () => {
-      const clock = new FakeClock();
-      const service = store.service({ clock: clock.now, usageTracking: false });
-      const { apiKey } = await service.create({ name: 'recorder-shutdown-retry' });
-      const recorder = new ApiKeyUsageRecorder(
-        store.dataSource.getRepository(ApiKey),
-        INTERVAL,
+      const { clock, apiKey, recorder, warnings, errors } = await markedAtShutdown(
+        'recorder-shutdown-retry',
         [100, 200, 400],
       );
-      const logger = (recorder as any).logger as Logger;
       let firstFailure!: () => void;
       const failed = new Promise<void>((resolve) => (firstFailure = resolve));
-      const warnings = vi.spyOn(logger, 'warn').mockImplementation(() => firstFailure());
-      const errors = vi.spyOn(logger, 'error');
-      recorder.record(apiKey, clock.now());
+      warnings.mockImplementation(() => firstFailure());
       let closing!: Promise<void>;
       await withTableAway(store, async () => {
         closing = recorder.close();
@@ -242,18 +249,10 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
     });
 
     it('gives the marks up after its shutdown attempts, and says they are lost', async () => {
-      const clock = new FakeClock();
-      const service = store.service({ clock: clock.now, usageTracking: false });
-      const { apiKey } = await service.create({ name: 'recorder-shutdown-lost' });
-      const recorder = new ApiKeyUsageRecorder(
-        store.dataSource.getRepository(ApiKey),
-        INTERVAL,
+      const { apiKey, recorder, warnings, errors } = await markedAtShutdown(
+        'recorder-shutdown-lost',
         [10, 20],
       );
-      const logger = (recorder as any).logger as Logger;
-      const warnings = vi.spyOn(logger, 'warn');
-      const errors = vi.spyOn(logger, 'error');
-      recorder.record(apiKey, clock.now());
       await withTableAway(store, () => recorder.close());
       expect(warnings.mock.calls.map((call) => String(call[0]).split(':')[0])).toEqual([
         'Could not record last use of 1 API key(s) at shutdown; will retry in 10 ms',

@@ -79,6 +79,12 @@ class CountingHasher implements ApiKeyHasher {
   }
 }
 
+/** Waits until `count` checks wait in the service's cold-path queue. */
+async function untilQueued(service: object, count: number): Promise<void> {
+  while ((service as any).verifier.limiter.queued < count)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   let store: KeyStore;
 
@@ -178,8 +184,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       .isValid(fresh.key)
       .then((valid) => void finished.push(`fresh: ${valid}`));
     // Let the fresh key's read finish and its check join the queue, behind the flooded key's two.
-    while ((service as any).verifier.limiter.queued < 3)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await untilQueued(service, 3);
     hasher.release();
     expect(await running).toBe(false);
     await Promise.all([...attempts, freshCheck]);
@@ -246,14 +251,12 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     );
     await entered;
     // Three deferred checks are waiting: the deferred share (half of 6) is full.
-    while ((service as any).verifier.limiter.queued < 3)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await untilQueued(service, 3);
     expect(await service.verify(wrong(1))).toMatchObject({ reason: 'flooded' });
     const freshCheck = service
       .isValid(fresh.key)
       .then((valid) => void finished.push(`new key: ${valid}`));
-    while ((service as any).verifier.limiter.queued < 4)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await untilQueued(service, 4);
     hasher.release();
     await Promise.all([...flood, freshCheck]);
     expect(finished.slice(0, 2)).toEqual(['flood 0: false', 'new key: true']);
@@ -286,8 +289,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     const freshCheck = service
       .isValid(fresh.key)
       .then((valid) => void finished.push(`new key: ${valid}`));
-    while ((service as any).verifier.limiter.queued < 6)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await untilQueued(service, 6);
     hasher.release();
     await Promise.all([...burst, freshCheck]);
     // One check per prefix went first, then the new key; the rest waited or were refused unchecked.
