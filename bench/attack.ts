@@ -19,6 +19,10 @@ export interface AttackRow {
   freshSecrets: boolean;
   /** Whose prefix the wrong secrets carry: the warm key's (memoised), or an unused key's. */
   prefixOf: 'warm' | 'cold';
+  /** Unused keys whose prefixes the wrong secrets take in turn (`cold` only; default 1). */
+  coldPrefixes?: number;
+  /** Wrong-secret requests per second (default ATTACK_RATE). */
+  rate?: number;
 }
 
 /** One GET with an `Authorization` header, counted into `statuses` or, when it fails, as a failure. */
@@ -98,8 +102,11 @@ async function probeHalfway(url: string, probes: string[]): Promise<AttackResult
  */
 export async function underAttack(app: RunningApp, attack: AttackRow): Promise<AttackResult> {
   const key = app.key!;
-  const prefix = (attack.prefixOf === 'warm' ? key : (await createKeys(app, 1))[0]).slice(0, 8);
-  const wrongSecret = () => `${prefix}.${generateKey().key.slice(9)}`;
+  const prefixes = (
+    attack.prefixOf === 'warm' ? [key] : await createKeys(app, attack.coldPrefixes ?? 1)
+  ).map((k) => k.slice(0, 8));
+  let sent = 0;
+  const wrongSecret = () => `${prefixes[sent++ % prefixes.length]}.${generateKey().key.slice(9)}`;
   const fixedWrong = wrongSecret();
   const probes = await createKeys(app, COLD_SAMPLES);
   process.stdout.write(
@@ -108,7 +115,7 @@ export async function underAttack(app: RunningApp, attack: AttackRow): Promise<A
   await load({ url: app.url, headers: apiKeyHeaders(key), duration: WARMUP });
   const attacking = openLoop(
     app.url,
-    ATTACK_RATE,
+    attack.rate ?? ATTACK_RATE,
     DURATION,
     () => `Api-Key ${attack.freshSecrets ? wrongSecret() : fixedWrong}`,
   );
@@ -124,10 +131,10 @@ export async function underAttack(app: RunningApp, attack: AttackRow): Promise<A
   console.log(
     `${Math.round(row.rps)} req/s, p99 ${row.p99.toFixed(2)} ms; attacker got ${JSON.stringify(attacked.statuses)}; new keys' first request ${newKeys.medianMs.toFixed(1)} ms median, ${newKeys.ok}/${newKeys.samples} answered 200`,
   );
-  const sent = answeredCount(attacked);
+  const answered = answeredCount(attacked);
   return {
     row,
-    attacker: { rate: sent / attacked.seconds, sent, statuses: attacked.statuses },
+    attacker: { rate: answered / attacked.seconds, sent: answered, statuses: attacked.statuses },
     newKeys,
   };
 }

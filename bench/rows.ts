@@ -5,7 +5,7 @@
  * on SQLite and PostgreSQL (2m, 3m presenting many keys in turn); 4 the HMAC hasher; 5
  * passport-headerapikey; 6 a naive bcrypt.compare per request; 7a and 7b rows 2 and 3 with a
  * million keys in the table; L1, L2, L3, L5 rows 1, 2, 3, 5 one request at a time; 8a the cold
- * path of new keys, 8b to 8d row 2 under attack; `m` the memo's memory.
+ * path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory.
  */
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcrypt';
@@ -39,7 +39,7 @@ export const ROW_ORDER = ['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', 
 /** The throughput rows that are also measured one request at a time (as L1, L2, ...). */
 const LATENCY_ROWS = ['1', '2', '3', '5'];
 
-/** Rows 8b to 8d: the SQLite app of row 2 under attack. */
+/** Rows 8b to 8e: the SQLite app of row 2 under attack. */
 export const ATTACK_ROWS: AttackRow[] = [
   {
     id: '8b',
@@ -59,7 +59,19 @@ export const ATTACK_ROWS: AttackRow[] = [
     freshSecrets: true,
     prefixOf: 'cold',
   },
+  {
+    id: '8e',
+    label: `SQLite, 30/s wrong secrets over 10 unused keys' prefixes in turn (new each time)`,
+    freshSecrets: true,
+    prefixOf: 'cold',
+    coldPrefixes: 10,
+    rate: 30,
+  },
 ];
+
+/** Whether any of row 8a and the attack rows is wanted: all need row 2's app. */
+export const wantsColdPathRows = (): boolean =>
+  wanted('8a') || ATTACK_ROWS.some((attack) => wanted(attack.id));
 
 /** The apps of the throughput rows, which stay up for the rows measured later on them. */
 export interface ThroughputRows {
@@ -175,7 +187,7 @@ async function scaleRows(boot: Boot, others: Target[]): Promise<Target[]> {
 export async function bootThroughputRows(boot: Boot): Promise<ThroughputRows> {
   const targets = await unguardedRows(boot);
   const sqlite =
-    wanted('2') || wanted('8')
+    wanted('2') || wantsColdPathRows()
       ? await boot(bcryptGuarded(sqliteDb('sqlite-1k'), BASE_KEYS), 'ApiKeyGuard on SQLite')
       : undefined;
   if (sqlite && wanted('2')) targets.push(...(await oneKeyAndManyKeysRows(sqlite, '2', 'SQLite')));

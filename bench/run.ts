@@ -40,6 +40,7 @@ import {
 } from './report.js';
 import {
   ATTACK_ROWS,
+  wantsColdPathRows,
   ROW_ORDER,
   bootThroughputRows,
   latencyRows,
@@ -102,12 +103,15 @@ async function measureLatency(
 
 /** Row 8a, the cold path of new keys, and rows 8b to 8d, row 2's app under attack. */
 async function measureColdPathAndAttacks(sqlite: RunningApp, into: Measurements): Promise<void> {
-  process.stdout.write(`  8a. cold path: ${COLD_SAMPLES} new keys ... `);
-  into.cold = await coldPath(sqlite);
-  console.log(
-    `first request median ${into.cold.firstMs.median.toFixed(1)} ms, second ${into.cold.secondMs.median.toFixed(1)} ms`,
-  );
-  for (const attack of ATTACK_ROWS) into.attacks.push(await underAttack(sqlite, attack));
+  if (wanted('8a')) {
+    process.stdout.write(`  8a. cold path: ${COLD_SAMPLES} new keys ... `);
+    into.cold = await coldPath(sqlite);
+    console.log(
+      `first request median ${into.cold.firstMs.median.toFixed(1)} ms, second ${into.cold.secondMs.median.toFixed(1)} ms`,
+    );
+  }
+  for (const attack of ATTACK_ROWS.filter((a) => wanted(a.id)))
+    into.attacks.push(await underAttack(sqlite, attack));
 }
 
 /** Every row measured on apps that stay up between rows; stops them and drops their databases. */
@@ -117,7 +121,8 @@ async function measureOnSharedApps(into: Measurements): Promise<void> {
     const throughput = await bootThroughputRows(pool.boot);
     if (throughput.targets.length > 0) await measureThroughput(throughput.targets, into);
     if (wanted('l')) await measureLatency(throughput, into);
-    if (throughput.sqlite && wanted('8')) await measureColdPathAndAttacks(throughput.sqlite, into);
+    if (throughput.sqlite && wantsColdPathRows())
+      await measureColdPathAndAttacks(throughput.sqlite, into);
   } finally {
     await pool.stopAll();
     await dropDatabases();
@@ -165,7 +170,7 @@ function assembleReport(
     memo: measured.memo,
     latency: measured.latency,
     roundTrip: measured.roundTrip,
-    targets: checkTargets(rows, measured.latency),
+    targets: checkTargets(rows, measured.latency, measured.attacks),
     notes,
   };
 }

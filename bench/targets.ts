@@ -1,5 +1,5 @@
 /** The bench's verdict lines: each target, the figures it was judged on, and whether it holds. */
-import { p99Added, ratioOf, type BenchRow, type TargetCheck } from './report.js';
+import { p99Added, ratioOf, type AttackResult, type BenchRow, type TargetCheck } from './report.js';
 import { BASE_KEYS, SCALE_KEYS, integer } from './settings.js';
 
 /** p99 added latency under 1 ms: `row` against `base`, paired window by window where it was measured so. */
@@ -77,11 +77,28 @@ function scaleChecks(rows: Map<string, BenchRow>, open: BenchRow): TargetCheck[]
   return checks;
 }
 
+/** New keys' first requests while row 8e spreads wrong secrets over 10 known prefixes. */
+function spreadAttackChecks(attacks: AttackResult[]): TargetCheck[] {
+  return attacks
+    .filter((attack) => attack.row.id === '8e')
+    .map(({ newKeys }) => ({
+      target:
+        "New keys' first requests all 200, median < 1 s, under 30/s wrong secrets for 10 known prefixes (row 8e)",
+      measured: `${newKeys.ok}/${newKeys.samples} answered 200, median ${newKeys.medianMs.toFixed(0)} ms, max ${newKeys.maxMs.toFixed(0)} ms`,
+      met: newKeys.ok === newKeys.samples && newKeys.medianMs < 1000,
+    }));
+}
+
 /** Every target the measured rows can judge, in the report's order. */
-export function checkTargets(rows: Map<string, BenchRow>, latency: BenchRow[]): TargetCheck[] {
+export function checkTargets(
+  rows: Map<string, BenchRow>,
+  latency: BenchRow[],
+  attacks: AttackResult[] = [],
+): TargetCheck[] {
   const open = rows.get('1');
   return [
     ...oneAtATimeChecks(latency),
     ...(open ? [...fullLoadChecks(rows, open), ...scaleChecks(rows, open)] : []),
+    ...spreadAttackChecks(attacks),
   ];
 }

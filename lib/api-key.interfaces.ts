@@ -3,11 +3,13 @@ import type { MANAGED_FIELDS } from './api-key.input.js';
 
 /**
  * Why a presented key was refused. For logs and server-side callers only: the guard answers
- * every one of them with the same 401.
+ * every one of them with the same 401. `flooded` means the secret was not checked: its key has
+ * not verified in this process and its share of the cold-path queue was full of other secrets.
  *
  * @publicApi
  */
-export type ApiKeyFailureReason = 'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret';
+export type ApiKeyFailureReason =
+  'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret' | 'flooded';
 
 /**
  * Result of `ApiKeyService.verify()`.

@@ -7,6 +7,7 @@ function gatedTask(
   limiter: ConcurrencyLimiter,
   record: { peak: number; started: number },
   group?: string,
+  deferred?: boolean,
 ) {
   let release!: (value: string) => void;
   let fail!: (error: Error) => void;
@@ -15,12 +16,16 @@ function gatedTask(
     fail = reject;
   });
   let started = false;
-  const result = limiter.run(async () => {
-    started = true;
-    record.started++;
-    record.peak = Math.max(record.peak, limiter.running);
-    return gate;
-  }, group);
+  const result = limiter.run(
+    async () => {
+      started = true;
+      record.started++;
+      record.peak = Math.max(record.peak, limiter.running);
+      return gate;
+    },
+    group,
+    deferred,
+  );
   return { result, release, fail, started: () => started };
 }
 
@@ -173,5 +178,72 @@ describe('ConcurrencyLimiter', () => {
     // The group's share of the queue is free again.
     expect(await limiter.run(async () => 'again', 'flooded')).toBe('again');
     expect(record.peak).toBe(1);
+  });
+
+  it('gives a free slot to a group that has not had a turn before groups that have', async () => {
+    const limiter = new ConcurrencyLimiter(1, 100, 10);
+    const record = { peak: 0, started: 0 };
+    // An attacker keeps two keys busy; a new key's check arrives after all of theirs.
+    const a = [gatedTask(limiter, record, 'a'), gatedTask(limiter, record, 'a')];
+    const b = [gatedTask(limiter, record, 'b'), gatedTask(limiter, record, 'b')];
+    const fresh = gatedTask(limiter, record, 'fresh');
+    await settle();
+    expect(a[0].started()).toBe(true);
+    a[0].release('a0');
+    await settle();
+    expect(b[0].started()).toBe(true);
+    b[0].release('b0');
+    await settle();
+    // a and b have each had a turn; the new key has not, so it goes before their second checks.
+    expect([fresh.started(), a[1].started(), b[1].started()]).toEqual([true, false, false]);
+    fresh.release('fresh');
+    await settle();
+    expect(a[1].started()).toBe(true);
+    a[1].release('a1');
+    await settle();
+    b[1].release('b1');
+    expect(await Promise.all([...a, ...b, fresh].map((t) => t.result))).toEqual([
+      'a0',
+      'a1',
+      'b0',
+      'b1',
+      'fresh',
+    ]);
+  });
+
+  it('starts deferred tasks only when no other group waits, and keeps half the queue from them', async () => {
+    const limiter = new ConcurrencyLimiter(1, 4, 10);
+    const record = { peak: 0, started: 0 };
+    const running = gatedTask(limiter, record, 'busy');
+    const deferred = [gatedTask(limiter, record, 'd', true), gatedTask(limiter, record, 'e', true)];
+    // Deferred tasks may hold half of the queue: the third is refused as its own group's doing.
+    expect(limiter.refusal('f', true)).toBe('group');
+    await expect(limiter.run(async () => 'x', 'f', true)).rejects.toBeInstanceOf(
+      ApiKeyStoreUnavailableError,
+    );
+    // The other half stays free for tasks that are not deferred.
+    expect(limiter.refusal('n')).toBeNull();
+    const normal = [gatedTask(limiter, record, 'n'), gatedTask(limiter, record)];
+    expect(limiter.refusal('m')).toBe('load');
+    running.release('r');
+    await settle();
+    expect([normal[0].started(), deferred[0].started()]).toEqual([true, false]);
+    normal[0].release('n');
+    await settle();
+    expect([normal[1].started(), deferred[0].started()]).toEqual([true, false]);
+    normal[1].release('u');
+    await settle();
+    expect(deferred[0].started()).toBe(true);
+    deferred[0].release('d');
+    await settle();
+    deferred[1].release('e');
+    expect(await Promise.all([running, ...normal, ...deferred].map((t) => t.result))).toEqual([
+      'r',
+      'n',
+      'u',
+      'd',
+      'e',
+    ]);
+    expect(limiter.queued).toBe(0);
   });
 });

@@ -1,8 +1,23 @@
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 
-interface Waiter {
-  group: string | undefined;
-  start: () => void;
+/**
+ * Why a task would be refused: `group` when its group's share of the queue (or, for a deferred
+ * task, the deferred share) is full, so the refusal is the group's own doing; `load` when the
+ * whole queue is full of other work.
+ */
+export type LimiterRefusal = 'group' | 'load';
+
+/** Tasks of one group (or one ungrouped task) waiting their turn. */
+interface Group {
+  readonly name: string | undefined;
+  readonly waiting: Array<{ deferred: boolean; start: () => void }>;
+  running: boolean;
+  /** Whether the group's latest task asked to go after every other group's. */
+  deferred: boolean;
+  /** When the group last got a slot (0: not since it became busy), for round-robin order. */
+  lastTurn: number;
+  /** Order of arrival, to break ties between groups that have not had a turn. */
+  readonly arrival: number;
 }
 
 /**
@@ -10,15 +25,23 @@ interface Waiter {
  * a task is refused at once. It keeps slow hashing from taking every libuv thread (which file
  * and DNS work share) and from queueing without bound under a flood of unknown secrets.
  *
- * Tasks may name a group (the verifier uses the key's id): a group runs one task at a time and
- * has at most `maxQueuedPerGroup` waiting, so a flood aimed at one key takes one slot and a
- * few places in the queue, and takes turns with checks of other keys instead of going first.
+ * Tasks may name a group (the verifier uses the key's id). A group runs one task at a time and
+ * has at most `maxQueuedPerGroup` waiting. Free slots go to groups in turn, not to tasks in
+ * order of arrival: a group that has not had a turn yet goes before groups that have, and
+ * otherwise the group whose last turn is oldest goes first, so a new key's check is served next
+ * however many keys an attacker keeps busy. A task may also ask to be deferred (the verifier
+ * defers keys that recently failed a check): deferred groups get a slot only when no other group
+ * waits, and deferred tasks hold at most half of the queue, so the rest stays free for others.
  */
 export class ConcurrencyLimiter {
   private active = 0;
-  private readonly waiting: Waiter[] = [];
-  private readonly runningGroups = new Set<string>();
-  private readonly queuedByGroup = new Map<string, number>();
+  private waitingCount = 0;
+  private deferredCount = 0;
+  private turns = 0;
+  private arrivals = 0;
+  private readonly groups = new Map<string, Group>();
+  /** Groups with tasks waiting, named or not. */
+  private readonly ready = new Set<Group>();
 
   constructor(
     readonly maxConcurrent: number,
@@ -33,64 +56,105 @@ export class ConcurrencyLimiter {
 
   /** Tasks waiting for a slot. */
   get queued(): number {
-    return this.waiting.length;
+    return this.waitingCount;
+  }
+
+  /** Whether `group` has a task running or waiting. */
+  isBusy(group: string): boolean {
+    return this.groups.has(group);
+  }
+
+  /** Why `run(task, group, deferred)` would be refused if called now, or `null` if it would not. */
+  refusal(group?: string, deferred = false): LimiterRefusal | null {
+    const state = group === undefined ? undefined : this.groups.get(group);
+    if (this.active < this.maxConcurrent && !state?.running) return null;
+    if ((state?.waiting.length ?? 0) >= this.maxQueuedPerGroup) return 'group';
+    if (deferred && this.deferredCount >= Math.floor(this.maxQueued / 2)) return 'group';
+    return this.waitingCount >= this.maxQueued ? 'load' : null;
   }
 
   /**
-   * Runs `task` when a slot is free and its group has nothing running.
+   * Runs `task` when a slot is free, its group has nothing running and it is the group's turn.
    *
+   * @param deferred let every group not deferred go first
    * @throws {ApiKeyStoreUnavailableError} when the queue, or the group's share of it, is full
    */
-  async run<R>(task: () => Promise<R>, group?: string): Promise<R> {
-    if (this.active < this.maxConcurrent && !this.isRunning(group)) {
-      this.start(group);
+  async run<R>(task: () => Promise<R>, group?: string, deferred = false): Promise<R> {
+    const refusal = this.refusal(group, deferred);
+    if (refusal !== null) {
+      throw new ApiKeyStoreUnavailableError(
+        'Too many API keys are waiting for verification; try again shortly.',
+      );
+    }
+    const state = this.groupOf(group);
+    state.deferred = deferred;
+    if (this.active < this.maxConcurrent && !state.running) {
+      this.start(state);
     } else {
-      const queuedInGroup = group === undefined ? 0 : (this.queuedByGroup.get(group) ?? 0);
-      if (this.waiting.length >= this.maxQueued || queuedInGroup >= this.maxQueuedPerGroup) {
-        throw new ApiKeyStoreUnavailableError(
-          'Too many API keys are waiting for verification; try again shortly.',
-        );
-      }
-      if (group !== undefined) this.queuedByGroup.set(group, queuedInGroup + 1);
+      this.waitingCount++;
+      if (deferred) this.deferredCount++;
+      this.ready.add(state);
       // `dispatch()` takes the slot on the waiter's behalf before waking it, so none can be taken in between.
-      await new Promise<void>((resolve) => this.waiting.push({ group, start: resolve }));
+      await new Promise<void>((resolve) => state.waiting.push({ deferred, start: resolve }));
     }
     try {
       return await task();
     } finally {
       this.active--;
-      if (group !== undefined) this.runningGroups.delete(group);
-      // Other groups' waiters go first, so a flooded key takes turns with the rest instead of keeping its slot.
-      this.dispatch(group);
+      state.running = false;
+      if (state.waiting.length === 0 && state.name !== undefined) this.groups.delete(state.name);
       this.dispatch();
     }
   }
 
-  private isRunning(group: string | undefined): boolean {
-    return group !== undefined && this.runningGroups.has(group);
+  private groupOf(name: string | undefined): Group {
+    const existing = name === undefined ? undefined : this.groups.get(name);
+    if (existing) return existing;
+    const created: Group = {
+      name,
+      waiting: [],
+      running: false,
+      deferred: false,
+      lastTurn: 0,
+      arrival: ++this.arrivals,
+    };
+    if (name !== undefined) this.groups.set(name, created);
+    return created;
   }
 
-  private start(group: string | undefined): void {
+  private start(group: Group): void {
     this.active++;
-    if (group !== undefined) this.runningGroups.add(group);
+    group.running = true;
+    group.lastTurn = ++this.turns;
   }
 
-  /** Starts waiting tasks, oldest first, skipping those whose group is busy or is `passOver`. */
-  private dispatch(passOver?: string): void {
-    for (let i = 0; i < this.waiting.length && this.active < this.maxConcurrent;) {
-      const waiter = this.waiting[i];
-      if (this.isRunning(waiter.group) || (passOver !== undefined && waiter.group === passOver)) {
-        i++;
-        continue;
-      }
-      this.waiting.splice(i, 1);
-      if (waiter.group !== undefined) {
-        const left = this.queuedByGroup.get(waiter.group)! - 1;
-        if (left === 0) this.queuedByGroup.delete(waiter.group);
-        else this.queuedByGroup.set(waiter.group, left);
-      }
-      this.start(waiter.group);
+  /** Starts waiting tasks while slots are free, one group's turn at a time. */
+  private dispatch(): void {
+    while (this.active < this.maxConcurrent) {
+      const next = this.nextGroup();
+      if (!next) return;
+      const waiter = next.waiting.shift()!;
+      if (next.waiting.length === 0) this.ready.delete(next);
+      this.waitingCount--;
+      if (waiter.deferred) this.deferredCount--;
+      this.start(next);
       waiter.start();
     }
   }
+
+  /** The idle group with waiting tasks whose turn it is: not deferred, then oldest turn, then first come. */
+  private nextGroup(): Group | undefined {
+    let best: Group | undefined;
+    for (const group of this.ready) {
+      if (!group.running && (!best || compareTurns(group, best) < 0)) best = group;
+    }
+    return best;
+  }
+}
+
+/** Negative when `a` should get a slot before `b`. */
+function compareTurns(a: Group, b: Group): number {
+  return (
+    Number(a.deferred) - Number(b.deferred) || a.lastTurn - b.lastTurn || a.arrival - b.arrival
+  );
 }

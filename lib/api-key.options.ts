@@ -61,12 +61,19 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
      * so hashing leaves a core to the event loop and libuv threads to file and DNS work.
      */
     maxConcurrent?: number;
-    /** Checks waiting for a slot, at most; beyond it the request gets 503. Default 100. */
+    /**
+     * Checks waiting for a slot, at most; beyond it the request gets 503. Checks made to wait
+     * until no other key does (see `maxQueuedPerKey`) may hold half of it; beyond that half they
+     * are refused as beyond `maxQueuedPerKey`. Default 100.
+     */
     maxQueued?: number;
     /**
-     * Checks of one key waiting for a slot, at most; beyond it the request gets 503. One key's
-     * checks also run one at a time and take turns with other keys', so wrong secrets aimed at
-     * one prefix cannot hold up new keys. Default 10.
+     * Checks of one key waiting for a slot, at most. Beyond it the request gets 401 unchecked
+     * (reason `flooded`) if the key has not verified in this process, else 503. One key's checks
+     * run one at a time, keys take turns, a key's first check goes before keys that have had one,
+     * and another secret for a key already being checked, or for a key that failed a check in the
+     * last minute, waits until no other key does, so wrong secrets aimed at known prefixes cannot
+     * hold up new keys. Default 10.
      */
     maxQueuedPerKey?: number;
     /** Recent failed (prefix, secret) pairs remembered so a repeated bad secret costs no hash. Default 10000. */
@@ -80,7 +87,10 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
   /**
    * Milliseconds a looked-up key row may be served from a per-process cache without reading
    * the database. A revocation made by another process then takes up to this long to apply
-   * (a revoke in this process applies at once). Default `0`: every request reads the row.
+   * (a revoke in this process applies at once). It also applies during a database outage: a
+   * key whose row was read less than this long ago is judged on that row, so a valid key is let
+   * in; a request that needs a read gets 503. Default `0`: every request reads the row, so an
+   * outage lets no request in.
    */
   rowCacheTtl?: number;
 }

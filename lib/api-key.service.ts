@@ -21,7 +21,7 @@ import type {
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
-import { isRowRejected, storeUnavailable } from './api-key.store-errors.js';
+import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
 
@@ -41,6 +41,7 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
 @Injectable()
 export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ApiKeyService');
+  private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
   private readonly verifier: ApiKeyVerifier<T>;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
@@ -99,7 +100,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
           throw new ApiKeyValidationError(
             `The key could not be stored: ${(error as Error).message}`,
           );
-        throw storeUnavailable(this.logger, 'create an API key', error);
+        throw storeUnavailable(this.storeErrors, 'create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
       return { apiKey, key };
@@ -198,8 +199,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    if (!(await this.verifier.check(row, hashedKey, key)))
-      return { valid: false, reason: 'bad_secret', prefix };
+    const outcome = await this.verifier.check(row, hashedKey, key);
+    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
     this.usage?.record(row, now);
     return { valid: true, apiKey: row };
   }
@@ -271,7 +272,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     try {
       stored = await this.lookup.find(prefix);
     } catch (error) {
-      throw storeUnavailable(this.logger, 'read an API key', error);
+      throw storeUnavailable(this.storeErrors, 'read an API key', error);
     }
     if (!stored) return null;
     if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
@@ -283,7 +284,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     try {
       return await operation();
     } catch (error) {
-      throw storeUnavailable(this.logger, action, error);
+      throw storeUnavailable(this.storeErrors, action, error);
     }
   }
 

@@ -125,6 +125,24 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
   });
 
+  it('writes the marks of keys used at different instants within an interval in one statement, at the earliest', async () => {
+    const clock = new FakeClock();
+    const service = store.service({ clock: clock.now });
+    const created = await Promise.all(
+      ['spread-a', 'spread-b', 'spread-c'].map((name) => service.create({ name })),
+    );
+    const firstUse = clock.now();
+    for (const { key } of created) {
+      expect(await service.isValid(key)).toBe(true);
+      clock.advance(1_234);
+    }
+    statements.clear();
+    await service.flushUsage();
+    expect(statements.usageWrites).toHaveLength(1);
+    for (const { apiKey } of created)
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(firstUse);
+  });
+
   it('keeps marks whose write failed, and writes them on the next flush', async () => {
     const clock = new FakeClock();
     const service = store.service({ clock: clock.now });
@@ -149,6 +167,20 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
   });
 
   describe('ApiKeyUsageRecorder', () => {
+    /** A new key marked once by a recorder with these shutdown retry delays, its log spied on. */
+    async function markedAtShutdown(name: string, retryDelays: number[]) {
+      const clock = new FakeClock();
+      const service = store.service({ clock: clock.now, usageTracking: false });
+      const { apiKey } = await service.create({ name });
+      const repository = store.dataSource.getRepository(ApiKey);
+      const recorder = new ApiKeyUsageRecorder(repository, INTERVAL, retryDelays);
+      const logger = (recorder as any).logger as Logger;
+      const warnings = vi.spyOn(logger, 'warn');
+      const errors = vi.spyOn(logger, 'error');
+      recorder.record(apiKey, clock.now());
+      return { clock, apiKey, recorder, warnings, errors };
+    }
+
     it('holds one pending mark for two uses within the interval, and one more after it', async () => {
       const clock = new FakeClock();
       const service = store.service({ clock: clock.now, usageTracking: false });
@@ -193,6 +225,45 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       await recorder.close();
       expect(recorder.pendingCount).toBe(0);
       expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
+    });
+
+    it('retries at shutdown when a write fails, and writes the mark once the store is back', async () => {
+      const { clock, apiKey, recorder, warnings, errors } = await markedAtShutdown(
+        'recorder-shutdown-retry',
+        [100, 200, 400],
+      );
+      let firstFailure!: () => void;
+      const failed = new Promise<void>((resolve) => (firstFailure = resolve));
+      warnings.mockImplementation(() => firstFailure());
+      let closing!: Promise<void>;
+      await withTableAway(store, async () => {
+        closing = recorder.close();
+        await failed;
+      });
+      await closing;
+      expect(await lastUsedAt(store, apiKey.prefix)).toEqual(clock.now());
+      expect(String(warnings.mock.calls[0][0])).toMatch(
+        /^Could not record last use of 1 API key\(s\) at shutdown; will retry in 100 ms: /,
+      );
+      expect(errors).not.toHaveBeenCalled();
+    });
+
+    it('gives the marks up after its shutdown attempts, and says they are lost', async () => {
+      const { apiKey, recorder, warnings, errors } = await markedAtShutdown(
+        'recorder-shutdown-lost',
+        [10, 20],
+      );
+      await withTableAway(store, () => recorder.close());
+      expect(warnings.mock.calls.map((call) => String(call[0]).split(':')[0])).toEqual([
+        'Could not record last use of 1 API key(s) at shutdown; will retry in 10 ms',
+        'Could not record last use of 1 API key(s) at shutdown; will retry in 20 ms',
+      ]);
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(String(errors.mock.calls[0][0])).toMatch(
+        /^Could not record last use of 1 API key\(s\) before shutdown; those lastUsedAt marks are lost: /,
+      );
+      expect(recorder.pendingCount).toBe(0);
+      expect(await lastUsedAt(store, apiKey.prefix)).toBeNull();
     });
   });
 });

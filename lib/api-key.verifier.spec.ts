@@ -79,6 +79,12 @@ class CountingHasher implements ApiKeyHasher {
   }
 }
 
+/** Waits until `count` checks wait in the service's cold-path queue. */
+async function untilQueued(service: object, count: number): Promise<void> {
+  while ((service as any).verifier.limiter.queued < count)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   let store: KeyStore;
 
@@ -150,7 +156,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     expect(other.hasher.verifyCalls).toBe(1);
   });
 
-  it('lets one key have at most coldPath.maxQueuedPerKey checks waiting, while other keys are still checked', async () => {
+  it('lets one key have at most coldPath.maxQueuedPerKey checks waiting, refusing more with a 401 unchecked, while other keys are still checked', async () => {
     const { hasher, service } = counted({
       coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 },
     });
@@ -166,26 +172,135 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     // Three more for the flooded key while its check runs: two may wait, the third is refused.
     const finished: string[] = [];
     const attempts = [1, 2, 3].map((i) =>
-      service.isValid(wrong()).then(
-        (valid) => void finished.push(`flooded ${i}: ${valid}`),
-        (error: unknown) => error,
-      ),
+      service
+        .verify(wrong())
+        .then((result) => void finished.push(`flooded ${i}: ${result.valid || result.reason}`)),
     );
-    expect(await Promise.race(attempts)).toBeInstanceOf(ApiKeyStoreUnavailableError);
+    // The refusal is the key's own doing and the key never verified here: a 401, not a 503
+    // that would tell the prefix's key is active.
+    await attempts[2];
+    expect(finished).toEqual(['flooded 3: flooded']);
     const freshCheck = service
       .isValid(fresh.key)
       .then((valid) => void finished.push(`fresh: ${valid}`));
     // Let the fresh key's read finish and its check join the queue, behind the flooded key's two.
-    while ((service as any).verifier.limiter.queued < 3)
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    await untilQueued(service, 3);
     hasher.release();
     expect(await running).toBe(false);
     await Promise.all([...attempts, freshCheck]);
     // The fresh key came last but took its turn before the flooded key's waiting checks.
-    expect(finished[0]).toBe('fresh: true');
-    expect(finished).toHaveLength(3);
-    for (const answer of finished.slice(1)) expect(answer).toMatch(/^flooded \d: false$/);
+    expect(finished.slice(1)).toEqual([
+      'fresh: true',
+      'flooded 1: bad_secret',
+      'flooded 2: bad_secret',
+    ]);
     expect(hasher.verifyCalls).toBe(4);
+  });
+
+  it('answers a burst of distinct wrong secrets for a cold active key with 401s only, like an unknown prefix', async () => {
+    const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueuedPerKey: 10 } });
+    const { apiKey } = await service.create({ name: 'burst-target' });
+    const burst = Array.from({ length: 30 }, () =>
+      service.verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`),
+    );
+    const reasons = (await Promise.allSettled(burst)).map((settled) =>
+      settled.status === 'fulfilled' && !settled.value.valid ? settled.value.reason : settled,
+    );
+    expect(reasons.filter((reason) => reason === 'bad_secret')).toHaveLength(11);
+    expect(reasons.filter((reason) => reason === 'flooded')).toHaveLength(19);
+    expect(hasher.verifyCalls).toBe(11);
+  });
+
+  it('still answers 503 to a key that verified here, when its share of the queue is full', async () => {
+    const { hasher, service } = counted({
+      verificationMemo: false,
+      coldPath: { maxConcurrent: 1, maxQueuedPerKey: 1 },
+    });
+    const { apiKey, key } = await service.create({ name: 'memo-off-flood' });
+    expect(await service.isValid(key)).toBe(true);
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const wrong = () => `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    const running = service.isValid(wrong());
+    await entered;
+    const waiting = service.isValid(wrong());
+    // Without the memo there is no telling whether the key verified here, so no 401 unchecked.
+    await expect(service.verify(key)).rejects.toBeInstanceOf(ApiKeyStoreUnavailableError);
+    hasher.release();
+    expect(await Promise.all([running, waiting])).toEqual([false, false]);
+  });
+
+  it('defers keys that failed a slow check: a new key is checked next, and finds room in the queue', async () => {
+    const clock = new FakeClock();
+    const { hasher, service } = counted({
+      clock: clock.now,
+      coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
+    });
+    const attacked = await Promise.all(
+      ['known-1', 'known-2', 'known-3'].map((name) => service.create({ name })),
+    );
+    const fresh = await service.create({ name: 'new-key' });
+    const wrong = (i: number) => `${attacked[i % 3].apiKey.prefix}.${generateKey().key.slice(9)}`;
+    // Each known prefix has failed once: its further checks are deferred.
+    for (let i = 0; i < 3; i++) expect(await service.isValid(wrong(i))).toBe(false);
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const finished: string[] = [];
+    const flood = Array.from({ length: 4 }, (_, i) =>
+      service.isValid(wrong(i)).then((valid) => void finished.push(`flood ${i}: ${valid}`)),
+    );
+    await entered;
+    // Three deferred checks are waiting: the deferred share (half of 6) is full.
+    await untilQueued(service, 3);
+    expect(await service.verify(wrong(1))).toMatchObject({ reason: 'flooded' });
+    const freshCheck = service
+      .isValid(fresh.key)
+      .then((valid) => void finished.push(`new key: ${valid}`));
+    await untilQueued(service, 4);
+    hasher.release();
+    await Promise.all([...flood, freshCheck]);
+    expect(finished.slice(0, 2)).toEqual(['flood 0: false', 'new key: true']);
+    // A minute after its last failure a key is no longer deferred.
+    clock.advance(60_000);
+    expect((service as any).verifier.isSuspect(attacked[0].apiKey.id)).toBe(false);
+    expect((service as any).verifier.isSuspect(attacked[1].apiKey.id)).toBe(false);
+  });
+
+  it('defers a second secret for a key already being checked, so a burst over fresh prefixes leaves room for a new key', async () => {
+    const { hasher, service } = counted({
+      coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
+    });
+    const targets = await Promise.all(
+      ['burst-1', 'burst-2', 'burst-3'].map((name) => service.create({ name })),
+    );
+    const fresh = await service.create({ name: 'burst-new-key' });
+    hasher.hold();
+    const entered = hasher.nextEntry();
+    const finished: string[] = [];
+    // Four distinct wrong secrets for each prefix, none checked yet.
+    const burst = targets.flatMap(({ apiKey }, k) =>
+      Array.from({ length: 4 }, (_, i) =>
+        service
+          .verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`)
+          .then((result) => void finished.push(`${k}.${i}: ${result.valid || result.reason}`)),
+      ),
+    );
+    await entered;
+    const freshCheck = service
+      .isValid(fresh.key)
+      .then((valid) => void finished.push(`new key: ${valid}`));
+    await untilQueued(service, 6);
+    hasher.release();
+    await Promise.all([...burst, freshCheck]);
+    // One check per prefix went first, then the new key; the rest waited or were refused unchecked.
+    const checked = finished.filter((line) => !line.endsWith('flooded'));
+    expect(checked.slice(0, 4)).toEqual([
+      '0.0: bad_secret',
+      '1.0: bad_secret',
+      '2.0: bad_secret',
+      'new key: true',
+    ]);
+    expect(finished.filter((line) => line.endsWith('flooded'))).toHaveLength(6);
   });
 
   it('applies a revocation made by another process at once, though the key is memoised here', async () => {

@@ -10,6 +10,17 @@ import type { ResolvedApiKeyOptions } from './api-key.options.js';
 /** Checks bcrypt hashes whatever the configured hashers (see "Legacy hashers" on the class). */
 const BCRYPT_VERIFIER = new BcryptApiKeyHasher({ cost: 10 });
 
+/** How long a key that failed a slow check has its further checks deferred, in ms. */
+const SUSPECT_WINDOW = 60_000;
+/** Keys remembered as having failed a slow check recently. */
+const SUSPECT_ENTRIES = 10_000;
+
+/**
+ * What a check found: the right secret, a wrong one, or none checked because the key's share of
+ * the cold-path queue is full of other secrets (see "Cold-path limiter" on `ApiKeyVerifier`).
+ */
+export type ApiKeyCheckOutcome = 'verified' | 'bad_secret' | 'flooded';
+
 /** What the verifier needs besides the options: where to re-hash, where to log, whom to tell. */
 export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
   repository: Repository<T>;
@@ -34,8 +45,18 @@ export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
  * - **Single flight.** Identical checks in progress (same key id, digest and stored hash) share
  *   one promise, so a client that opens with several requests at once pays for one hash.
  * - **Cold-path limiter.** Hashing runs under a `ConcurrencyLimiter` grouped by key id: slow
- *   hashes cannot take every libuv thread, a flood of unknown secrets is refused (a 503)
- *   instead of queueing without bound, and a flood aimed at one key takes turns with the rest.
+ *   hashes cannot take every libuv thread, checks queue within bounds, and keys take turns, a
+ *   key's first check going before keys that have had one. A check is deferred when its key
+ *   is already being checked for another secret, or failed a slow check in the last minute and
+ *   has not verified since: it gets a slot only when no other key waits, and deferred checks
+ *   hold at most half the queue, so wrong secrets spread over known prefixes cannot keep new
+ *   keys waiting.
+ * - **Refusals.** When the queue is full of other keys' checks the request gets a 503: its key
+ *   may be right, so it is told to come back. When the refusal is the key's own doing (its share
+ *   of the queue, or the deferred share, is full) and the key has not verified in this process,
+ *   the answer is `flooded`, a 401: that many distinct secrets for one key are mostly wrong (a
+ *   client's own repeats share one check), and a 503 there would tell an attacker that the
+ *   prefix belongs to an active key where an unknown or revoked one answers 401.
  * - **Legacy hashers.** Every hasher that recognises the stored format is tried, current one
  *   first, in one limiter slot. bcrypt hashes are checked even when no configured hasher is
  *   bcrypt, so keys made under the default survive a switch of hasher.
@@ -48,7 +69,9 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
   /** Recent failed checks: key id and digest to the hash they failed against. */
   private readonly failures: LruMap<string, string>;
   /** Slow checks in progress, by key id, digest and stored hash. */
-  private readonly slowChecks = new Map<string, Promise<boolean>>();
+  private readonly slowChecks = new Map<string, Promise<ApiKeyCheckOutcome>>();
+  /** Keys whose last slow check failed: key id to when, by the configured clock. */
+  private readonly suspects = new LruMap<string, number>(SUSPECT_ENTRIES);
   private readonly limiter: ConcurrencyLimiter;
 
   constructor(
@@ -69,15 +92,16 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
    * else through the hashers, one check per distinct request in flight.
    *
    * @param row the key's row, for its id and prefix
-   * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full
+   * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full of other keys' checks
    */
-  async check(row: T, hashedKey: string, key: string): Promise<boolean> {
+  async check(row: T, hashedKey: string, key: string): Promise<ApiKeyCheckOutcome> {
     // One-shot: no Hash object to allocate on every request.
     const digest = hash('sha256', key, 'buffer');
     const known = this.memo.get(row.id);
-    if (known && known.hashedKey === hashedKey) return timingSafeEqual(known.digest, digest);
+    if (known && known.hashedKey === hashedKey)
+      return timingSafeEqual(known.digest, digest) ? 'verified' : 'bad_secret';
     const failureKey = `${row.id}:${digest.toString('base64')}`;
-    if (this.failures.get(failureKey) === hashedKey) return false;
+    if (this.failures.get(failureKey) === hashedKey) return 'bad_secret';
     const checkKey = `${failureKey}:${hashedKey}`;
     let check = this.slowChecks.get(checkKey);
     if (check === undefined) {
@@ -101,30 +125,55 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
     key: string,
     digest: Buffer,
     failureKey: string,
-  ): Promise<boolean> {
+  ): Promise<ApiKeyCheckOutcome> {
     const candidates = this.hashersFor(hashedKey);
     if (candidates.length === 0) {
       this.dependencies.logger.error(
         `API key ${row.prefix} has a stored hash no configured hasher recognises; add its hasher to legacyHashers.`,
       );
-      return false;
+      return 'bad_secret';
     }
+    // A client's own repeats share one check, so another secret for a key already being
+    // checked is someone else's guess: it waits behind keys checked for the first time.
+    const deferred = this.limiter.isBusy(row.id) || this.isSuspect(row.id);
+    if (this.limiter.refusal(row.id, deferred) === 'group' && !this.verifiedHere(row.id))
+      return 'flooded';
     // Several hashers can claim one format (HMAC under an old and a new secret): one slot for
     // all of them, so a wrong secret does not queue again for each.
-    const verifiedBy = await this.limiter.run(async () => {
-      for (const hasher of candidates) if (await hasher.verify(key, hashedKey)) return hasher;
-      return undefined;
-    }, row.id);
+    const verifiedBy = await this.limiter.run(
+      async () => {
+        for (const hasher of candidates) if (await hasher.verify(key, hashedKey)) return hasher;
+        return undefined;
+      },
+      row.id,
+      deferred,
+    );
     if (!verifiedBy) {
       this.failures.set(failureKey, hashedKey);
-      return false;
+      this.suspects.set(row.id, this.options.clock().getTime());
+      return 'bad_secret';
     }
+    this.suspects.delete(row.id);
     let current = hashedKey;
     if (verifiedBy !== this.options.hasher || verifiedBy.needsRehash(hashedKey)) {
       current = await this.rehash(row, hashedKey, key);
     }
     this.memo.set(row.id, { hashedKey: current, digest });
-    return true;
+    return 'verified';
+  }
+
+  /** Whether a key failed a slow check within the last `SUSPECT_WINDOW` and has not verified since. */
+  private isSuspect(id: string): boolean {
+    const failedAt = this.suspects.get(id);
+    return failedAt !== undefined && this.options.clock().getTime() - failedAt < SUSPECT_WINDOW;
+  }
+
+  /**
+   * Whether a key verified in this process, so a refusal might turn away its rightful client.
+   * Without the memo there is no telling, so every key counts as verified.
+   */
+  private verifiedHere(id: string): boolean {
+    return this.options.verificationMemo === false || this.memo.get(id) !== undefined;
   }
 
   /**
