@@ -1,24 +1,30 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Compiles every TypeScript block of the README against the library's sources, as a reader who
- * copies it into an app would: `nestjs-api-key` is `lib/index.ts`, and the compiler options are the
- * repository's (decorators and all).
+ * Compiles every TypeScript block of the README and of `docs/*.md` against the library's sources,
+ * as a reader who copies it into an app would: `nestjs-api-key` is `lib/index.ts`, and the
+ * compiler options are the repository's (decorators and all).
  *
  * Each block is a file. A block whose first line is a comment naming a file (`// app.module.ts`)
- * gets that name, others are named after their line. The blocks of one `##` section are files of
- * one directory, so they may import one another (`./projects.controller.js`); sections do not see
- * each other's files. A block that is not meant to compile carries `<!-- readme: not compiled -->`
+ * gets that name, others are named after their line. The blocks of one README `##` section are
+ * files of one directory, so they may import one another (`./projects.controller.js`); sections
+ * do not see each other's files. A page of `docs/` is one example told in steps: all its blocks
+ * are one directory. A block that is not meant to compile carries `<!-- readme: not compiled -->`
  * on the line before its fence; there are none, and the test says so, so none slip by.
  */
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const NOT_COMPILED = '<!-- readme: not compiled -->';
 const TYPESCRIPT_FENCES = new Set(['ts', 'typescript', 'tsx', 'mts', 'cts']);
+const DOCS = join(ROOT, 'docs');
+/** The documentation pages, as paths from the repository root. */
+const DOC_PAGES = readdirSync(DOCS)
+  .filter((file) => file.endsWith('.md'))
+  .map((file) => `docs/${file}`);
 
 interface Block {
   /** The markdown file the block is in, for messages. */
@@ -40,15 +46,18 @@ function slug(heading: string): string {
     .replace(/^-|-$/g, '');
 }
 
-/** Every fenced TypeScript block, with the section it sits in; headings inside fences are skipped. */
-function typescriptBlocks(markdown: string, source: string): Block[] {
+/**
+ * Every fenced TypeScript block, with the section it sits in; headings inside fences are skipped.
+ * With `onePage`, every block is in the section `page`.
+ */
+function typescriptBlocks(markdown: string, source: string, onePage = false): Block[] {
   const lines = markdown.split('\n');
   const blocks: Block[] = [];
-  let section = 'top';
+  let section = onePage ? 'page' : 'top';
   for (let i = 0; i < lines.length; i++) {
     const fence = /^( *)(`{3,})\s*([\w-]*)/.exec(lines[i]);
     if (!fence) {
-      if (lines[i].startsWith('## ')) section = slug(lines[i].slice(3));
+      if (lines[i].startsWith('## ') && !onePage) section = slug(lines[i].slice(3));
       continue;
     }
     const [, indent, ticks, language] = fence;
@@ -161,16 +170,26 @@ const CANARY = [
   '```',
 ].join('\n');
 
-describe('README TypeScript blocks', () => {
-  const blocks = typescriptBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md');
+describe('README and docs TypeScript blocks', () => {
+  const blocks = [
+    ...typescriptBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md'),
+    ...DOC_PAGES.flatMap((page) =>
+      typescriptBlocks(readFileSync(join(ROOT, page), 'utf8'), page, true),
+    ),
+  ];
   const canary = typescriptBlocks(CANARY, 'canary.md');
   // One program for both, as type-checking the library is most of the time.
   let diagnostics: string[] | undefined;
   const compiled = () => (diagnostics ??= compileBlocks([...blocks, ...canary]));
 
   it('are all compiled: none is marked as not compiling', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
-    expect(blocks.filter((block) => !block.compiled).map((block) => block.line)).toEqual([]);
+    expect(blocks.filter((block) => block.source === 'README.md').length).toBeGreaterThanOrEqual(4);
+    for (const page of ['docs/custom-entities.md', 'docs/testing.md', 'docs/recipes.md']) {
+      expect(blocks.filter((block) => block.source === page).length, page).toBeGreaterThan(0);
+    }
+    expect(
+      blocks.filter((block) => !block.compiled).map((block) => `${block.source}:${block.line}`),
+    ).toEqual([]);
   });
 
   it('compile against the library with the repository compiler options', () => {

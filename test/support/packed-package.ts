@@ -26,7 +26,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 const PACKS_DIR = join(tmpdir(), 'nestjs-api-key-packs');
 
 /** Root files that `npm pack` may need besides the sources; the manifest's `files` decides. */
-const ROOT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md'];
+const ROOT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE'];
 
 /** The manifest fields the package tests read. */
 export interface PackageManifest {
