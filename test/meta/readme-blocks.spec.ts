@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { slug, typescriptBlocks, type Block } from '../support/markdown-blocks.js';
 
 /**
  * Compiles every TypeScript block of the README and of `docs/*.md` against the library's sources,
@@ -18,69 +19,11 @@ import { describe, expect, it } from 'vitest';
  */
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const NOT_COMPILED = '<!-- readme: not compiled -->';
-const TYPESCRIPT_FENCES = new Set(['ts', 'typescript', 'tsx', 'mts', 'cts']);
 const DOCS = join(ROOT, 'docs');
 /** The documentation pages, as paths from the repository root. */
 const DOC_PAGES = readdirSync(DOCS)
   .filter((file) => file.endsWith('.md'))
   .map((file) => `docs/${file}`);
-
-interface Block {
-  /** The markdown file the block is in, for messages. */
-  source: string;
-  /** 1-based line of the opening fence in the markdown. */
-  line: number;
-  /** Slug of the `##` section the block is in. */
-  section: string;
-  /** The file name the block is compiled as. */
-  name: string;
-  code: string;
-  compiled: boolean;
-}
-
-function slug(heading: string): string {
-  return heading
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-|-$/g, '');
-}
-
-/**
- * Every fenced TypeScript block, with the section it sits in; headings inside fences are skipped.
- * With `onePage`, every block is in the section `page`.
- */
-function typescriptBlocks(markdown: string, source: string, onePage = false): Block[] {
-  const lines = markdown.split('\n');
-  const blocks: Block[] = [];
-  let section = onePage ? 'page' : 'top';
-  for (let i = 0; i < lines.length; i++) {
-    const fence = /^( *)(`{3,})\s*([\w-]*)/.exec(lines[i]);
-    if (!fence) {
-      if (lines[i].startsWith('## ') && !onePage) section = slug(lines[i].slice(3));
-      continue;
-    }
-    const [, indent, ticks, language] = fence;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !lines[i].trimStart().startsWith(ticks); i++) {
-      body.push(lines[i].startsWith(indent) ? lines[i].slice(indent.length) : lines[i]);
-    }
-    if (!TYPESCRIPT_FENCES.has(language.toLowerCase())) continue;
-    let before = start - 1;
-    while (before >= 0 && lines[before].trim() === '') before--;
-    const named = /^\/\/ ([\w.-]+\.ts)\s*$/.exec(body[0] ?? '');
-    blocks.push({
-      source,
-      line: start + 1,
-      section,
-      name: named ? named[1] : `readme-line-${start + 1}.ts`,
-      code: body.join('\n'),
-      compiled: lines[before]?.trim() !== NOT_COMPILED,
-    });
-  }
-  return blocks;
-}
 
 /** The repository's compiler options, with the package name mapped onto the sources. */
 function compilerOptions(): ts.CompilerOptions {
