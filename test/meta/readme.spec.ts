@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as publicApi from '../../lib/index.js';
 import {
@@ -9,6 +9,24 @@ import {
 } from '../../lib/api-key.options.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+
+/** Where the README's links to files the package does not ship point, on the repository. */
+const REPOSITORY_FILE =
+  /^https:\/\/(?:github\.com\/nestjs-api-key\/nestjs-api-key\/blob|raw\.githubusercontent\.com\/nestjs-api-key\/nestjs-api-key)\/main\/([^#?]+)/;
+
+/** Files npm ships whatever `files` says. */
+const ALWAYS_SHIPPED = ['README.md', 'LICENSE', 'package.json'];
+
+/** Whether a path of the repository is in the package, by the manifest's `files`. */
+function shipped(path: string): boolean {
+  return (
+    ALWAYS_SHIPPED.includes(path) ||
+    (manifest.files as string[]).some(
+      (entry) => !entry.startsWith('!') && !entry.includes('*') && path.startsWith(`${entry}/`),
+    )
+  );
+}
 
 /** The text under a `##` or `###` heading, up to the next heading of any level. */
 function section(title: string): string {
@@ -91,5 +109,29 @@ describe('README', () => {
         `ApiKeyService.${method}`,
       ).toBe('function');
     }
+  });
+
+  it('links only to files it ships, or to existing files of the repository by absolute URL', () => {
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    expect(targets.length).toBeGreaterThan(5);
+    for (const target of targets) {
+      if (target.startsWith('#')) continue;
+      const repositoryFile = REPOSITORY_FILE.exec(target);
+      if (repositoryFile) {
+        expect(existsSync(new URL(`../../${repositoryFile[1]}`, import.meta.url)), target).toBe(
+          true,
+        );
+      } else if (!/^https?:/.test(target)) {
+        // Relative links break on the npm package page unless the package has their target.
+        expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
+      }
+    }
+  });
+
+  it('names its repository in the manifest, where the absolute links point', () => {
+    expect(manifest.repository.url).toBe(
+      'git+https://github.com/nestjs-api-key/nestjs-api-key.git',
+    );
+    expect(manifest.homepage).toMatch(/^https:\/\/github\.com\/nestjs-api-key\/nestjs-api-key/);
   });
 });
