@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
- * `nestjs-api-key`: create, list, show and revoke API keys from a terminal, in the manner of the
- * `typeorm` CLI. It loads the application's own TypeORM DataSource file, runs its pending
- * migrations, and builds its `ApiKeyService` with `wireApiKeys`, the checks and defaults
- * `ApiKeyModule` applies.
+ * `nestjs-api-key`: create, list, show, revoke and rotate API keys from a terminal, in the
+ * manner of the `typeorm` CLI. It loads the application's own TypeORM DataSource file, runs its
+ * pending migrations, and builds its `ApiKeyService` with `wireApiKeys`, the checks and
+ * defaults `ApiKeyModule` applies.
  *
  * Every failure is reported as one line on stderr with a non-zero exit code, and nothing is
- * written before the whole command line has been checked.
+ * written before the whole command line has been checked. A database that does not answer is
+ * given up on after `--timeout`, so the CLI never hangs a terminal or a deploy script.
  */
 import 'reflect-metadata';
 import { realpathSync } from 'node:fs';
