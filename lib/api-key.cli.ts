@@ -66,7 +66,9 @@ async function prepareDatabase(dataSource: DataSource): Promise<void> {
     }
   }
   try {
-    await dataSource.runMigrations();
+    // Locked, so that commands started together on an empty database do not race to create it.
+    const { runMigrationsLocked } = await import('./api-key.migrations-lock.js');
+    await runMigrationsLocked(dataSource);
   } catch (error) {
     throw new CliFailure(`Could not run the pending migrations: ${oneLine(error)}`);
   }

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
@@ -16,6 +16,7 @@ import {
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
 import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
+import { checkApiKeySchema, getApiKeySchemaCheckToken } from './api-key.schema.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
 import { getApiKeyRepository } from './api-key.wiring.js';
 
@@ -125,12 +126,19 @@ export class ApiKeyModule {
         new ApiKeyService<T>(options, repository),
       inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
     };
+    // Once per registration at boot: a missing table stops it with the fix (see checkApiKeySchema).
+    const schemaCheck: Provider = {
+      provide: getApiKeySchemaCheckToken(name),
+      useFactory: (repository: Repository<T>) => checkApiKeySchema(repository),
+      inject: [getApiKeyRepositoryToken(name)],
+    };
     const guard = createApiKeyGuard(name);
     // The scanner refuses at boot any route whose API key decorators would not hold.
     const providers = [
       ...optionProviders,
       repositoryProvider,
       serviceProvider,
+      schemaCheck,
       guard,
       ApiKeyRouteScanner,
     ];

@@ -2,7 +2,11 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule } from '../lib/index.js';
 import type { SampleConfig } from './config.js';
-import { sampleApiKeyOptions, sampleDataSourceOptions } from './database.js';
+import {
+  initializeSampleDataSource,
+  sampleApiKeyOptions,
+  sampleDataSourceOptions,
+} from './database.js';
 import { HealthController } from './health.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
@@ -23,11 +27,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({
-          ...sampleDataSourceOptions(config.database),
-          migrationsRun: true,
-          retryAttempts: 2,
-          retryDelay: 1000,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...sampleDataSourceOptions(config.database),
+            retryAttempts: 2,
+            retryDelay: 1000,
+          }),
+          dataSourceFactory: (options) => initializeSampleDataSource(options!),
         }),
         TypeOrmModule.forFeature([Partner]),
         // Default key type: ApiKey in api_keys, guarded by ApiKeyGuard.
