@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { In, type Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
+import {
+  ApiKeyStoreTimeoutError,
+  DEFAULT_STORE_TIMEOUT,
+  withinStoreTimeout,
+} from './api-key.store-deadline.js';
 
 /** Ids per UPDATE statement, well below every driver's bound-parameter limit. */
 const CHUNK = 500;
@@ -8,7 +13,9 @@ const CHUNK = 500;
 /**
  * Records `lastUsedAt` without a write per request: a key is marked at most once per
  * `interval`, marks are written in batches by one timer, and `flush()` writes what is left
- * at shutdown. A failed write keeps its marks for the next round.
+ * at shutdown. A failed write keeps its marks for the next round, and so does one the database
+ * has not answered within `storeTimeout`: a stalled database holds up neither the next round
+ * nor shutdown for longer than that.
  */
 export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   private readonly logger = new Logger('ApiKeyUsage');
@@ -24,6 +31,7 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   constructor(
     private readonly repository: Repository<T>,
     readonly interval: number,
+    private readonly storeTimeout: number = DEFAULT_STORE_TIMEOUT,
   ) {}
 
   /** Number of keys waiting to be written. */
@@ -80,16 +88,23 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
       ids.push(id);
       byInstant.set(at, ids);
     }
+    // After one write timed out the rest would too, each after as long: they wait for the next round.
+    let stalled = false;
     for (const [at, ids] of byInstant) {
       for (let i = 0; i < ids.length; i += CHUNK) {
         const chunk = ids.slice(i, i + CHUNK);
+        if (stalled) {
+          this.keepPending(chunk, at);
+          continue;
+        }
         try {
-          await this.repository.update(
-            { id: In(chunk) } as any,
-            { lastUsedAt: new Date(at) } as any,
+          await withinStoreTimeout(
+            this.repository.update({ id: In(chunk) } as any, { lastUsedAt: new Date(at) } as any),
+            this.storeTimeout,
           );
         } catch (error) {
-          for (const id of chunk) if (!this.pending.has(id)) this.pending.set(id, at);
+          this.keepPending(chunk, at);
+          stalled = error instanceof ApiKeyStoreTimeoutError;
           this.logger.warn(
             `Could not record last use of ${chunk.length} API key(s); will retry: ${(error as Error).message}`,
           );
@@ -99,5 +114,10 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
     // Marks older than an interval no longer suppress anything: drop them to bound memory.
     const horizon = this.latest - 2 * this.interval;
     for (const [id, at] of this.marked) if (at < horizon) this.marked.delete(id);
+  }
+
+  /** Puts marks whose write did not happen back for the next round, unless newer ones came meanwhile. */
+  private keepPending(ids: string[], at: number): void {
+    for (const id of ids) if (!this.pending.has(id)) this.pending.set(id, at);
   }
 }
