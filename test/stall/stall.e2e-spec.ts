@@ -3,11 +3,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { INestApplication } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService, ApiKeyStoreUnavailableError, type CreatedApiKey } from '../../lib/index.js';
+import { ApiKeyService, ApiKeyStoreUnavailableError } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized, expectUnavailable } from '../support/denials.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { startStallingProxy, type StallingProxy } from '../support/stalling-proxy.js';
+import {
+  expectRevocationApplies,
+  expectServedAgain,
+  keysBeforeFailure,
+  type KeysAroundFailure,
+} from '../support/store-failure.js';
 import { StallAppModule } from './stall.app.js';
 
 /** The app's `storeTimeout`: short, so the test is quick. */
@@ -26,12 +32,7 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
     let proxy: StallingProxy;
     let app: INestApplication;
     let url: string;
-    let used: CreatedApiKey;
-    let unused: CreatedApiKey;
-    let unknown: string;
-
-    const get = (key?: string) =>
-      call(`${url}/orders`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
+    let keys: KeysAroundFailure;
 
     /** A request and how long its answer took, in milliseconds. */
     async function timed<R>(request: () => Promise<R>): Promise<{ answer: R; elapsed: number }> {
@@ -49,13 +50,7 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
         StallAppModule.register(throughProxy as DataSourceOptions, STORE_TIMEOUT),
         adapter,
       ));
-      const service = app.get(ApiKeyService);
-      used = await service.create({ name: 'used before the stall' });
-      unused = await service.create({ name: 'first used during the stall' });
-      const [prefix, secret] = used.key.split('.');
-      unknown = `${[...prefix].reverse().join('')}.${secret}`;
-      // Verified once, so its secret is memoised: only the row is left to read.
-      expect((await get(used.key)).status).toBe(200);
+      keys = await keysBeforeFailure(app, url);
     });
     afterAll(async () => {
       proxy?.resume();
@@ -65,6 +60,7 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
     });
 
     it('answers keyed requests with 503 and Retry-After within storeTimeout while the database stalls, and recovers by itself', async () => {
+      const { used, unused, unknown, get } = keys;
       proxy.stall();
       try {
         const first = Promise.all(
@@ -96,17 +92,11 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
         proxy.resume();
       }
 
-      const back = await get(used.key);
-      expect(back.status).toBe(200);
-      expect(back.body).toEqual({ prefix: used.apiKey.prefix });
-      expect((await get(unused.key)).body).toEqual({ prefix: unused.apiKey.prefix });
-      expectUnauthorized(await get(unknown));
+      await expectServedAgain(keys);
     });
 
     it('sees changes made after the stall, such as a revocation', async () => {
-      await app.get(ApiKeyService).revoke(used.apiKey.id);
-      expectUnauthorized(await get(used.key));
-      expect((await get(unused.key)).status).toBe(200);
+      await expectRevocationApplies(app, keys);
     });
   });
 });
