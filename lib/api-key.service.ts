@@ -58,7 +58,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
     this.usage = options.usageTracking
-      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options.storeTimeout)
+      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
   }

@@ -27,7 +27,7 @@ describe('ApiKeyUsageRecorder on a stalled database', () => {
 
   it('gives a round up after one write times out, keeping every mark of it for the next', async () => {
     const { update, repository } = stalledRepository();
-    const recorder = new ApiKeyUsageRecorder(repository, 60_000, STORE_TIMEOUT);
+    const recorder = new ApiKeyUsageRecorder(repository, 60_000, { storeTimeout: STORE_TIMEOUT });
     // Three instants: three statements, had the first one answered.
     for (const [i, id] of ['a', 'b', 'c'].entries()) recorder.record(key(id), new Date(1_000 + i));
     let flushed = false;
@@ -41,7 +41,7 @@ describe('ApiKeyUsageRecorder on a stalled database', () => {
 
   it('lets shutdown finish within storeTimeout', async () => {
     const { repository } = stalledRepository();
-    const recorder = new ApiKeyUsageRecorder(repository, 60_000, STORE_TIMEOUT);
+    const recorder = new ApiKeyUsageRecorder(repository, 60_000, { storeTimeout: STORE_TIMEOUT });
     recorder.record(key('a'), new Date(1_000));
     recorder.record(key('b'), new Date(2_000));
     let closed = false;

@@ -28,11 +28,16 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   /** Latest instant recorded, by the injected clock. */
   private latest = -Infinity;
 
+  private readonly storeTimeout: number;
+
+  /** @param bounds.storeTimeout ms a write may take before its marks wait for the next round */
   constructor(
     private readonly repository: Repository<T>,
     readonly interval: number,
-    private readonly storeTimeout: number = DEFAULT_STORE_TIMEOUT,
-  ) {}
+    bounds: { storeTimeout?: number } = {},
+  ) {
+    this.storeTimeout = bounds.storeTimeout ?? DEFAULT_STORE_TIMEOUT;
+  }
 
   /** Number of keys waiting to be written. */
   get pendingCount(): number {
