@@ -29,6 +29,7 @@ export const KEY_OPTIONS = fieldNames({
   coldPath: true,
   usageTracking: true,
   rowCacheTtl: true,
+  storeTimeout: true,
 } satisfies EveryField<ApiKeyOptions>);
 
 /** Options of forRoot that shape the module rather than key handling. */

@@ -13,6 +13,7 @@ import {
   VERIFICATION_MEMO_FIELDS,
 } from './api-key.options-fields.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
+import { DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT } from './api-key.store-deadline.js';
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -274,7 +275,19 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
     rowCacheTtl: positiveInteger('rowCacheTtl', given.rowCacheTtl, 0, true),
+    storeTimeout: resolveStoreTimeout(given.storeTimeout),
   };
+}
+
+function resolveStoreTimeout(value: unknown): number {
+  const timeout = positiveInteger('storeTimeout', value, DEFAULT_STORE_TIMEOUT);
+  if (timeout > MAX_STORE_TIMEOUT)
+    fail(
+      'storeTimeout',
+      `${timeout} ms is longer than a timer can wait.`,
+      'set at most 2147483647.',
+    );
+  return timeout;
 }
 
 /**

@@ -93,6 +93,17 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * outage lets no request in.
    */
   rowCacheTtl?: number;
+  /**
+   * Milliseconds a key-store read or write may take before it counts as an outage: a request
+   * whose key row has not come back by then gets 503 with `Retry-After`, however long the
+   * database stalls, and service resumes by itself once it answers again. Also bounds the
+   * service's own calls (`create`, `revoke`, `list`...), which then throw
+   * `ApiKeyStoreUnavailableError` (a write that timed out may still apply), and `lastUsedAt`
+   * writes, which are retried. Set your driver's connect and statement timeouts as well (see
+   * the README), so stalled connections are given up, not just stopped waiting for. Default
+   * `5000`.
+   */
+  storeTimeout?: number;
 }
 
 /**
@@ -172,4 +183,5 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   };
   usageTracking: { interval: number } | false;
   rowCacheTtl: number;
+  storeTimeout: number;
 }

@@ -21,6 +21,7 @@ import type {
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
+import { withinStoreTimeout } from './api-key.store-deadline.js';
 import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
@@ -58,9 +59,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
     this.usage = options.usageTracking
-      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval)
+      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
       : null;
-    this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere);
+    this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
   }
 
   /**
@@ -87,12 +88,15 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         lastUsedAt: null,
       } as unknown as T);
       try {
-        await this.repository.insert(apiKey as any);
+        await withinStoreTimeout(this.repository.insert(apiKey as any), this.options.storeTimeout);
       } catch (error) {
         // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
         if (
           attempt < 3 &&
-          (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))
+          (await withinStoreTimeout(
+            this.repository.existsBy({ prefix } as FindOptionsWhere<T>),
+            this.options.storeTimeout,
+          ).catch(() => false))
         )
           continue;
         // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
@@ -279,10 +283,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     return stored;
   }
 
-  /** Runs a database operation; its failure is an outage, thrown as `ApiKeyStoreUnavailableError`. */
+  /** Runs a database operation; its failure or no answer in `storeTimeout` is an outage, thrown as `ApiKeyStoreUnavailableError`. */
   private async storeOperation<R>(action: string, operation: () => Promise<R>): Promise<R> {
     try {
-      return await operation();
+      return await withinStoreTimeout(operation(), this.options.storeTimeout);
     } catch (error) {
       throw storeUnavailable(this.storeErrors, action, error);
     }

@@ -19,6 +19,7 @@ import { Partner } from './partners/partner.entity.js';
 export function sampleDataSourceOptions(connection: DataSourceOptions): DataSourceOptions {
   return {
     ...connection,
+    ...driverTimeouts(connection.type),
     entities: [ApiKey, Partner, PartnerApiKey],
     migrations: [
       CreateApiKeys1764000000000,
@@ -29,6 +30,19 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
     synchronize: false,
     logging: false,
   } as DataSourceOptions;
+}
+
+/**
+ * Driver timeouts, so a database that stops answering holds connections for a bounded time:
+ * connecting gives up after 5 s, a statement after 15 s. The key module answers a stalled
+ * request sooner (its `storeTimeout`); these are for the connections left behind.
+ */
+function driverTimeouts(type: DataSourceOptions['type']): object {
+  if (type === 'postgres')
+    return { connectTimeoutMS: 5_000, extra: { statement_timeout: 15_000, query_timeout: 15_000 } };
+  if (type === 'mysql' || type === 'mariadb')
+    return { connectTimeout: 5_000, enableQueryTimeout: true, maxQueryExecutionTime: 15_000 };
+  return {};
 }
 
 /**
