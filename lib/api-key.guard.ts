@@ -24,6 +24,7 @@ import {
   resolveRequest,
   setResponseHeader,
 } from './api-key.request.js';
+import { missingRegistrationError } from './api-key.module-registrations.js';
 import { RouteRulesCache } from './api-key.route-rules.js';
 import {
   ApiKeyService,
@@ -69,10 +70,32 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   private readonly routeRules = new RouteRulesCache(this.reflector);
   private readonly alternativeGuards = new AlternativeGuards();
 
+  // Optional so that a guard out of its registration's reach is refused by onModuleInit() with
+  // the fix, not by Nest's generic "can't resolve dependencies".
   constructor(
-    @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
+    @Optional() @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
     protected readonly reflector: Reflector,
   ) {}
+
+  /**
+   * Registration whose keys guards of this class accept, as far as the class says: `default`
+   * here, the name given to `createApiKeyGuard(name)` on its guards. Read at boot, before any
+   * instance exists, to tell which registration a `@UseGuards()` entry belongs to.
+   */
+  static readonly registration: string = DEFAULT_API_KEY_NAME;
+
+  /**
+   * Checks at boot that the service of this guard's registration reached it. A subclass that
+   * overrides it calls `super.onModuleInit()`.
+   *
+   * @throws {ApiKeyConfigurationError} when the guard's module cannot see its registration
+   *   (`isGlobal: true` or an import is missing), or nothing registers it
+   */
+  onModuleInit(): void {
+    if (this.apiKeyService) return;
+    const guard = this.constructor as typeof ApiKeyGuard;
+    throw missingRegistrationError(guard.name, guard.registration, this.moduleRef);
+  }
 
   /**
    * Skips, authenticates, then, if the key is refused, tries the route's `@AllowApiKeyOr()`
@@ -268,8 +291,10 @@ export function createApiKeyGuard<T extends AbstractApiKey = AbstractApiKey>(
   if (!guard) {
     @Injectable()
     class NamedApiKeyGuard extends ApiKeyGuard<T> {
+      static override readonly registration = name;
+
       constructor(
-        @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
+        @Optional() @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
         reflector: Reflector,
       ) {
         super(apiKeyService, reflector);

@@ -15,8 +15,14 @@ import {
   type ApiKeyOptionsFactory,
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
-import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
-import { getApiKeyRepository } from './api-key.wiring.js';
+import { getApiKeyServiceToken } from './api-key.service.js';
+import {
+  captureRegistrationSite,
+  missingDataSourceError,
+  registrationCheckProviders,
+  type ApiKeyRegistrationSite,
+} from './api-key.module-registrations.js';
+import { createApiKeyService, getApiKeyRepository } from './api-key.wiring.js';
 
 /**
  * Registers an API key entity with TypeORM and provides its `ApiKeyService` and guard.
@@ -45,12 +51,13 @@ export class ApiKeyModule {
     options: ApiKeyModuleOptions<T> = {},
   ): DynamicModule {
     const registration = validateRegistration(options);
+    const site = captureRegistrationSite(registration.name, 'forRoot');
     const { name: _n, entity: _e, dataSource: _d, isGlobal: _g, ...keyOptions } = options;
     const optionsProvider: Provider = {
       provide: getApiKeyOptionsToken(registration.name),
       useFactory: () => resolveApiKeyOptions(keyOptions as ApiKeyOptions<T>, registration),
     };
-    return this.assemble(registration, options, [optionsProvider], []);
+    return this.assemble(registration, site, options, [optionsProvider], []);
   }
 
   /**
@@ -63,6 +70,7 @@ export class ApiKeyModule {
     options: ApiKeyModuleAsyncOptions<T>,
   ): DynamicModule {
     const registration = validateAsyncRegistration(options);
+    const site = captureRegistrationSite(registration.name, 'forRootAsync');
     const given = [options.useFactory, options.useClass, options.useExisting].filter(
       Boolean,
     ).length;
@@ -95,11 +103,12 @@ export class ApiKeyModule {
         inject: [factoryClass],
       });
     }
-    return this.assemble(registration, options, providers, options.imports ?? []);
+    return this.assemble(registration, site, options, providers, options.imports ?? []);
   }
 
   private static assemble<T extends AbstractApiKey>(
     registration: { name: string; entity: Type<T> },
+    site: ApiKeyRegistrationSite,
     where: Pick<ApiKeyModuleOptions<T>, 'dataSource' | 'isGlobal'>,
     optionProviders: Provider[],
     imports: NonNullable<DynamicModule['imports']>,
@@ -113,19 +122,33 @@ export class ApiKeyModule {
     // or repository token (overrideProvider(API_KEY_MODULE_OPTIONS)) changes the service too.
     const repositoryProvider: Provider = {
       provide: getApiKeyRepositoryToken(name),
-      useFactory: (ds: DataSource) =>
-        getApiKeyRepository(ds, entity, typeof dataSource === 'string' ? dataSource : undefined),
-      inject: [getDataSourceToken(dataSource)],
+      useFactory: (ds: DataSource | undefined) => {
+        if (!ds) throw missingDataSourceError(dataSource);
+        return getApiKeyRepository(
+          ds,
+          entity,
+          typeof dataSource === 'string' ? dataSource : undefined,
+        );
+      },
+      // Optional, so that a missing TypeOrmModule.forRoot() is refused with its fix, not Nest's
+      // generic "can't resolve dependencies".
+      inject: [{ token: getDataSourceToken(dataSource), optional: true }],
     };
     const serviceToken = getApiKeyServiceToken(name);
     const serviceProvider: Provider = {
       provide: serviceToken,
       useFactory: (options: ResolvedApiKeyOptions<T>, repository) =>
-        new ApiKeyService<T>(options, repository),
+        createApiKeyService<T>(options, repository),
       inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
     };
     const guard = createApiKeyGuard(name);
-    const providers = [...optionProviders, repositoryProvider, serviceProvider, guard];
+    const providers = [
+      ...registrationCheckProviders(site),
+      ...optionProviders,
+      repositoryProvider,
+      serviceProvider,
+      guard,
+    ];
     return {
       module: ApiKeyModule,
       global: where.isGlobal === true,
