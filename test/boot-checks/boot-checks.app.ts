@@ -1,16 +1,9 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import { ApiKeyGuard, createApiKeyGuard } from '../../lib/index.js';
+import { SQLITE } from '../boot-validation/boot-validation.app.js';
 import { Partner, PartnerApiKey } from '../custom-entity/partner.entities.js';
 import { keyPrefixController } from '../support/scenario-app.js';
-
-/** An in-memory SQLite data source that finds key entities by itself. */
-export const SQLITE: TypeOrmModuleOptions = {
-  type: 'better-sqlite3',
-  database: ':memory:',
-  autoLoadEntities: true,
-  synchronize: true,
-};
 
 /** Reports behind the default key guard, in a module of their own (not the one calling forRoot). */
 @Controller('reports')
