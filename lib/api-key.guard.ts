@@ -70,8 +70,6 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   private readonly routeRules = new RouteRulesCache(this.reflector);
   private readonly alternativeGuards = new AlternativeGuards();
 
-  // Optional so that a guard out of its registration's reach is refused by onModuleInit() with
-  // the fix, not by Nest's generic "can't resolve dependencies".
   constructor(
     @Optional() @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
     protected readonly reflector: Reflector,
@@ -85,11 +83,11 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   static readonly registration: string = DEFAULT_API_KEY_NAME;
 
   /**
-   * Checks at boot that the service of this guard's registration reached it. A subclass that
-   * overrides it calls `super.onModuleInit()`.
+   * Checks at boot that the service of this guard's registration reached it: it is injected as
+   * optional so that this check, not Nest's generic "can't resolve dependencies", names the fix.
+   * A subclass overriding it calls `super.onModuleInit()`.
    *
-   * @throws {ApiKeyConfigurationError} when the guard's module cannot see its registration
-   *   (`isGlobal: true` or an import is missing), or nothing registers it
+   * @throws {ApiKeyConfigurationError} when the guard's module cannot see its registration, or none exists
    */
   onModuleInit(): void {
     if (this.apiKeyService) return;

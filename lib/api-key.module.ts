@@ -45,7 +45,9 @@ export class ApiKeyModule {
   /**
    * Registers keys with static options.
    *
-   * @throws {ApiKeyConfigurationError} at boot if an option is wrong or the entity is unknown to TypeORM
+   * @throws {ApiKeyConfigurationError} at boot if an option is wrong, the entity or data source
+   *   is unknown to TypeORM, `usableWhere` names what the entity lacks, or the app registers
+   *   the same name twice (the error names both calls)
    */
   static forRoot<T extends AbstractApiKey = AbstractApiKey>(
     options: ApiKeyModuleOptions<T> = {},
@@ -64,7 +66,7 @@ export class ApiKeyModule {
    * Registers keys with options made at boot by a factory, a class or an existing provider.
    *
    * @throws {ApiKeyConfigurationError} at boot if an option is wrong, none or several of
-   *   `useFactory`/`useClass`/`useExisting` are given, or the entity is unknown to TypeORM
+   *   `useFactory`/`useClass`/`useExisting` are given, or as `forRoot()` throws
    */
   static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(
     options: ApiKeyModuleAsyncOptions<T>,
