@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsNull, MoreThan, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
@@ -24,6 +24,7 @@ import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { withinStoreTimeout } from './api-key.store-deadline.js';
 import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
+import { listWhere } from './api-key.where.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
 
 // The guard imports these from here.
@@ -210,19 +211,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   }
 
   /**
-   * Every key, newest first, without hashes.
+   * Keys, newest first, without hashes: every key, or those `where` selects (one owner's, say:
+   * `list({ where: { partnerId } })`), and of those only the usable ones with `activeOnly`.
    *
+   * @throws {ApiKeyValidationError} if `where` is not an object or names what the entity lacks
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
-  async list(options: ListApiKeysOptions = {}): Promise<T[]> {
-    const now = this.options.clock();
-    const active = { revokedAt: IsNull() };
-    const where = options.activeOnly
-      ? ([
-          { ...active, expiresAt: IsNull() },
-          { ...active, expiresAt: MoreThan(now) },
-        ] as FindOptionsWhere<T>[])
-      : undefined;
+  async list(options: ListApiKeysOptions<T> = {}): Promise<T[]> {
+    const where = listWhere(this.repository.metadata, options, this.options.clock());
     return this.storeOperation('list API keys', () =>
       this.repository.find({
         where,
