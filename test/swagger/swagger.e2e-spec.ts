@@ -42,7 +42,8 @@ describe.each(ADAPTERS)('OpenAPI document from the guards on %s', (platform, ada
   let stop: () => Promise<void>;
   let document: OpenAPIObject;
 
-  const operation = (path: string, method = 'get') => document.paths[path][method];
+  const operation = (path: string, method = 'get') =>
+    (document.paths[path] as Record<string, any>)[method];
 
   beforeAll(async () => {
     ({ app, url, stop } = await startOnNewDatabase(
