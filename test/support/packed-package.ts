@@ -145,16 +145,23 @@ export function requiredPeers(manifest: PackageManifest): string[] {
  * Installs the tarball into a new scratch project the way npm would (the package has no
  * dependencies), with each required peer linked from the repository's `node_modules` and
  * nothing else: optional peers are missing, as in an app that did not install them. A linked
- * peer's own dependencies resolve from its real path, in the repository.
+ * peer's own dependencies resolve from its real path, in the repository. `withOptionalPeers`
+ * links every peer, as in an app that uses every integration.
  */
-export async function installPackedPackage(packed: PackedPackage): Promise<ScratchInstall> {
+export async function installPackedPackage(
+  packed: PackedPackage,
+  withOptionalPeers = false,
+): Promise<ScratchInstall> {
   const dir = await mkdtemp(join(tmpdir(), 'nestjs-api-key-scratch-'));
   const modules = join(dir, 'node_modules');
   const installed = join(modules, packed.manifest.name);
   await mkdir(installed, { recursive: true });
   await run('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-  for (const peer of requiredPeers(packed.manifest)) {
+  const peers = withOptionalPeers
+    ? Object.keys(packed.manifest.peerDependencies)
+    : requiredPeers(packed.manifest);
+  for (const peer of peers) {
     await mkdir(dirname(join(modules, peer)), { recursive: true });
     await symlink(join(REPO_ROOT, 'node_modules', peer), join(modules, peer), 'dir');
   }
