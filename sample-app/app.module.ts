@@ -4,6 +4,7 @@ import { ApiKeyModule } from '../lib/index.js';
 import type { SampleConfig } from './config.js';
 import { sampleApiKeyOptions, sampleDataSourceOptions } from './database.js';
 import { HealthController } from './health.controller.js';
+import { LimitedController } from './limited.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 import {
@@ -12,6 +13,7 @@ import {
   PartnersController,
 } from './partners/partners.controller.js';
 import { ProjectsController } from './projects.controller.js';
+import { sampleThrottlerModule } from './rate-limits.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
 import { UserTokenGuard } from './user-token.guard.js';
@@ -39,6 +41,7 @@ export class AppModule {
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
+        sampleThrottlerModule(config.redisUrl),
       ],
       controllers: [
         HealthController,
@@ -46,6 +49,7 @@ export class AppModule {
         ReportsController,
         PartnerOrdersController,
         PartnersController,
+        LimitedController,
       ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, UserTokenGuard],
     };
