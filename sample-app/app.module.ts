@@ -8,6 +8,7 @@ import {
   sampleDataSourceOptions,
 } from './database.js';
 import { HealthController } from './health.controller.js';
+import { LimitedController } from './limited.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 import {
@@ -16,6 +17,7 @@ import {
   PartnersController,
 } from './partners/partners.controller.js';
 import { ProjectsController } from './projects.controller.js';
+import { sampleThrottlerModule } from './rate-limits.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
 import { UserTokenGuard } from './user-token.guard.js';
@@ -45,6 +47,7 @@ export class AppModule {
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
+        sampleThrottlerModule(config.redisUrl),
       ],
       controllers: [
         HealthController,
@@ -52,6 +55,7 @@ export class AppModule {
         ReportsController,
         PartnerOrdersController,
         PartnersController,
+        LimitedController,
       ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, UserTokenGuard],
     };

@@ -21,6 +21,8 @@ export interface SampleConfig {
   apiKeyHeader: string | undefined;
   /** `SAMPLE_USER_TOKEN`, default `demo-user-token`: what the stand-in user login accepts as a bearer token. */
   userToken: string;
+  /** `REDIS_URL`: rate-limit counters in this Redis, shared by every instance; in memory when unset. */
+  redisUrl: string | undefined;
 }
 
 /**
@@ -65,5 +67,6 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     database: connectionOptions(env.DATABASE_URL),
     apiKeyHeader: env.API_KEY_HEADER || undefined,
     userToken: env.SAMPLE_USER_TOKEN || 'demo-user-token',
+    redisUrl: env.REDIS_URL || undefined,
   };
 }

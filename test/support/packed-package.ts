@@ -145,7 +145,8 @@ export function requiredPeers(manifest: PackageManifest): string[] {
  * Installs the tarball into a new scratch project the way npm would (the package has no
  * dependencies), with each required peer linked from the repository's `node_modules`, and the
  * packages of `alsoInstalled` (an app's own, such as `@nestjs/platform-express`), and nothing
- * else: optional peers are missing unless listed there, as in an app that did not install them.
+ * else: optional peers are missing unless listed there, as in an app that did not install them
+ * (list `Object.keys(manifest.peerDependencies)` for an app that uses every integration).
  * A linked package's own dependencies resolve from its real path, in the repository.
  */
 export async function installPackedPackage(
@@ -158,7 +159,7 @@ export async function installPackedPackage(
   await mkdir(installed, { recursive: true });
   await run('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-  for (const peer of [...requiredPeers(packed.manifest), ...alsoInstalled]) {
+  for (const peer of new Set([...requiredPeers(packed.manifest), ...alsoInstalled])) {
     await mkdir(dirname(join(modules, peer)), { recursive: true });
     await symlink(join(REPO_ROOT, 'node_modules', peer), join(modules, peer), 'dir');
   }
