@@ -21,5 +21,6 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
     },
-  },
+  }, // The admin page's script runs in the browser, as is: no build step.
+  { files: ['lib/admin/assets/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
 );
