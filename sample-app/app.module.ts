@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule } from '../lib/index.js';
+import { sampleKeyAdmin } from './admin/key-admin.js';
 import type { SampleConfig } from './config.js';
 import { sampleApiKeyOptions, sampleDataSourceOptions } from './database.js';
 import { HealthController } from './health.controller.js';
@@ -39,6 +40,8 @@ export class AppModule {
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
+        // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
+        ...sampleKeyAdmin(),
       ],
       controllers: [
         HealthController,
