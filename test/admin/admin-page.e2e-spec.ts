@@ -117,7 +117,7 @@ describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
     const name = '<img src=x onerror="window.pwned=1">';
     await createInPage(name);
     await expect.poll(() => rowOf(name).count()).toBe(1);
-    expect(await page.evaluate(() => (window as any).pwned)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as any).pwned)).toBeUndefined();
     expect(await page.locator('tbody img').count()).toBe(0);
   });
 
@@ -154,18 +154,28 @@ describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
     const field = page.getByRole('textbox', { name: 'New API key' });
     await expect.poll(() => field.inputValue()).toMatch(/\./);
     const key = await field.inputValue();
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe('new-key-value');
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe(
+      'new-key-value',
+    );
     const revoke = rowOf('keyboard key').getByRole('button', { name: 'Revoke', exact: true });
-    for (let i = 0; i < 60 && !(await revoke.evaluate((b) => b === document.activeElement)); i++)
+    for (
+      let i = 0;
+      i < 60 && !(await revoke.evaluate((b) => b === (globalThis as any).document.activeElement));
+      i++
+    )
       await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByRole('dialog').count()).toBe(1);
     await page.keyboard.press('Escape');
     await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
-    expect(await revoke.evaluate((b) => b === document.activeElement)).toBe(true);
+    expect(await revoke.evaluate((b) => b === (globalThis as any).document.activeElement)).toBe(
+      true,
+    );
     await page.keyboard.press('Enter');
     for (let i = 0; i < 5; i++) {
-      const focused = await page.evaluate(() => document.activeElement?.textContent);
+      const focused = await page.evaluate(
+        () => (globalThis as any).document.activeElement?.textContent,
+      );
       if (focused === 'Revoke key') break;
       await page.keyboard.press('Tab');
     }
