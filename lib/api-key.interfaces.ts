@@ -76,6 +76,20 @@ export interface ListApiKeysOptions<T extends AbstractApiKey = ApiKey> {
 }
 
 /**
+ * What `update()` may change on a key that is still usable; a field left out stays as it is.
+ *
+ * @publicApi
+ */
+export interface UpdateApiKeyInput {
+  /** Free-form label, 1 to 100 characters. */
+  name?: string;
+  /** Scopes for `@RequireScopes()`, replacing the key's scopes. */
+  scopes?: string[];
+  /** When the key stops working; must be in the future. `null` for never. */
+  expiresAt?: Date | null;
+}
+
+/**
  * Options of `ApiKeyService.rotate()`.
  *
  * @publicApi

@@ -9,7 +9,12 @@ import {
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
 import { generateKey, isPrefix, parseKey } from './api-key.format.js';
-import { carriedColumns, validateCreateInput, validateGracePeriod } from './api-key.input.js';
+import {
+  carriedColumns,
+  validateCreateInput,
+  validateGracePeriod,
+  validateUpdateInput,
+} from './api-key.input.js';
 import type {
   ApiKeyVerification,
   CreateApiKeyInput,
@@ -17,6 +22,7 @@ import type {
   ListApiKeysOptions,
   RotateApiKeyOptions,
   RotatedApiKey,
+  UpdateApiKeyInput,
 } from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import { LruMap } from './api-key.lru.js';
@@ -131,6 +137,34 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         this.repository.update(where, { revokedAt: this.options.clock() } as any),
       );
     }
+    return (await this.findOne(apiKey.id)) as T;
+  }
+
+  /**
+   * Changes a usable key's name, scopes or expiry. A revoked or expired key is read-only.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyValidationError} if a change is not acceptable, or the key is revoked or expired
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async update(idOrPrefix: string, changes: UpdateApiKeyInput): Promise<T> {
+    const now = this.options.clock();
+    const valid = validateUpdateInput(changes, now);
+    const apiKey = await this.findOne(idOrPrefix);
+    if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
+    if (apiKey.revoked || apiKey.isExpired(now))
+      throw new ApiKeyValidationError(
+        `API key ${apiKey.prefix} is revoked or expired; it is read-only.`,
+      );
+    if (Object.keys(valid).length > 0) {
+      // The revokedAt condition keeps a revocation made meanwhile from being written over.
+      const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
+      await this.storeOperation('update an API key', () =>
+        this.repository.update(where, valid as any),
+      );
+    }
+    this.forget(apiKey);
     return (await this.findOne(apiKey.id)) as T;
   }
 

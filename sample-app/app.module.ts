@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule } from '../lib/index.js';
+import { sampleKeyAdmin } from './admin/key-admin.js';
 import type { SampleConfig } from './config.js';
 import {
   initializeSampleDataSource,
@@ -48,6 +49,8 @@ export class AppModule {
           usableWhere: { partner: { active: true } },
         }),
         sampleThrottlerModule(config.redisUrl),
+        // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
+        ...sampleKeyAdmin(),
       ],
       controllers: [
         HealthController,

@@ -67,6 +67,16 @@ describe('the packed package', () => {
     ).toEqual([]);
   });
 
+  it("ships the admin page's assets beside the built admin module", () => {
+    expect(packed.files).toEqual(
+      expect.arrayContaining([
+        'dist/admin/assets/admin.html',
+        'dist/admin/assets/admin.js',
+        'dist/admin/assets/admin.css',
+      ]),
+    );
+  });
+
   it('has every file its exports and bin point at, with types for every export but package.json', () => {
     for (const { target } of exportTargets()) {
       expect(packed.files, target).toContain(posix.normalize(target));
