@@ -196,30 +196,45 @@ async function churnUntilStopped(run: SoakRun): Promise<void> {
   }
 }
 
-/** Memory read after the warm-up, then MEMORY_READINGS times evenly over SOAK_SECONDS. */
+/** Memory read after the warm-up, then MEMORY_READINGS times evenly over SOAK_SECONDS (or until the run stops). */
 async function readMemoryOverTheRun(run: SoakRun): Promise<SoakResult['samples']> {
   await sleep(SOAK_WARMUP * 1000);
   const samples: SoakResult['samples'] = [{ atSeconds: 0, usage: await run.memory() }];
-  for (let i = 1; i <= MEMORY_READINGS; i++) {
+  for (let i = 1; i <= MEMORY_READINGS && !run.stopped; i++) {
     await sleep((SOAK_SECONDS * 1000) / MEMORY_READINGS);
     samples.push({ atSeconds: (SOAK_SECONDS * i) / MEMORY_READINGS, usage: await run.memory() });
   }
   return samples;
 }
 
-/** Warm-up, then SOAK_SECONDS of traffic and churn, until the last memory reading. */
-async function soakApp(app: RunningApp, id: string, label: string): Promise<SoakResult> {
-  const run = new SoakRun(app);
-  await seedKeys(run);
-  const started = performance.now();
+/**
+ * The traffic and the churn, from the warm-up to the last memory reading; then waits for every
+ * request in flight.
+ * @throws Error when the app fails to create or revoke a key, or to report its memory
+ */
+async function traffic(run: SoakRun): Promise<SoakResult['samples']> {
   const workers = Array.from({ length: CONNECTIONS }, async () => {
     while (!run.stopped) await sendOne(run);
   });
   const churning = churnUntilStopped(run);
-  const samples = await readMemoryOverTheRun(run);
-  run.stopped = true;
-  await Promise.all([...workers, churning]);
-  run.agent.destroy();
+  // A failed churn ends the run at once; its error is thrown once the requests in flight are in.
+  churning.catch(() => (run.stopped = true));
+  try {
+    return await readMemoryOverTheRun(run);
+  } finally {
+    run.stopped = true;
+    await Promise.all(workers);
+    run.agent.destroy();
+    await churning;
+  }
+}
+
+/** Warm-up, then SOAK_SECONDS of traffic and churn on `app`, as soak row `id`. */
+async function soakApp(app: RunningApp, id: string, label: string): Promise<SoakResult> {
+  const run = new SoakRun(app);
+  await seedKeys(run);
+  const started = performance.now();
+  const samples = await traffic(run);
   const seconds = (performance.now() - started) / 1000;
   const answered = Object.values(run.tally.byKind)
     .flatMap((statuses) => Object.entries(statuses))
