@@ -21,6 +21,7 @@ import {
   registrationCheckProviders,
   type ApiKeyRegistrationSite,
 } from './api-key.module-registrations.js';
+import { ensureChangeTrigger } from './api-key.revocation-sync-setup.js';
 import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
 import { checkApiKeySchema, getApiKeySchemaCheckToken } from './api-key.schema.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
@@ -148,8 +149,11 @@ export class ApiKeyModule {
     // Once per registration at boot: a missing table stops it with the fix (see checkApiKeySchema).
     const schemaCheck: Provider = {
       provide: getApiKeySchemaCheckToken(name),
-      useFactory: (repository: Repository<T>) => checkApiKeySchema(repository),
-      inject: [getApiKeyRepositoryToken(name)],
+      useFactory: async (repository: Repository<T>, options: ResolvedApiKeyOptions<T>) => {
+        await checkApiKeySchema(repository);
+        await ensureChangeTrigger(repository, options);
+      },
+      inject: [getApiKeyRepositoryToken(name), getApiKeyOptionsToken(name)],
     };
     const guard = createApiKeyGuard(name);
     // The scanner refuses at boot any route whose API key decorators would not hold.

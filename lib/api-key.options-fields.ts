@@ -30,6 +30,7 @@ export const KEY_OPTIONS = fieldNames({
   usageTracking: true,
   rowCacheTtl: true,
   storeTimeout: true,
+  revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
 
 /** Options of forRoot that shape the module rather than key handling. */

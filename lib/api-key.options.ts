@@ -104,6 +104,18 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * `5000`.
    */
   storeTimeout?: number;
+  /**
+   * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
+   * reaches this one. `'read'` (default): every request reads the key row, so a change applies
+   * to the next request. `'notify'` (PostgreSQL only): verified rows are cached in the process
+   * and dropped when a trigger on the key table notifies their change over one `LISTEN`
+   * connection taken from the pool; expiry is still checked against the clock on every request.
+   * While that connection is down, or may have missed a notification, the cache is emptied and
+   * every request reads. The trigger is created at boot when missing (or ship
+   * `createApiKeyNotifyMigration()`); boot fails if it cannot be. Refused with `usableWhere`
+   * (owner changes are not notified) and with `rowCacheTtl`.
+   */
+  revocationSync?: 'read' | 'notify';
 }
 
 /**
@@ -184,4 +196,5 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   usageTracking: { interval: number } | false;
   rowCacheTtl: number;
   storeTimeout: number;
+  revocationSync: 'read' | 'notify';
 }

@@ -25,8 +25,9 @@ import type {
   UpdateApiKeyInput,
 } from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
-import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
+import { createRowCache } from './api-key.revocation-sync-setup.js';
+import type { ApiKeyRowCache } from './api-key.row-cache.js';
 import { withinStoreTimeout } from './api-key.store-deadline.js';
 import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
@@ -50,7 +51,7 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
 export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
-  private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
+  private readonly rowCache: ApiKeyRowCache<T>;
   private readonly verifier: ApiKeyVerifier<T>;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
@@ -59,7 +60,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
     @Inject(getApiKeyRepositoryToken()) protected readonly repository: Repository<T>,
   ) {
-    this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
+    this.rowCache = createRowCache(options, repository, this.logger);
     this.verifier = new ApiKeyVerifier(options, {
       repository,
       logger: this.logger,
@@ -285,23 +286,22 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     await this.usage?.flush();
   }
 
-  /** Writes pending `lastUsedAt` marks before the data source closes. */
+  /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.rowCache.close();
     await this.usage?.close();
   }
 
   /**
-   * Reads the row for a prefix, with its hash, honouring `usableWhere` and `rowCacheTtl`.
+   * Reads the row for a prefix, with its hash, honouring `usableWhere`, `rowCacheTtl` and
+   * `revocationSync`.
    *
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be read
    */
   protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
-    const ttl = this.options.rowCacheTtl;
-    const now = ttl > 0 ? this.options.clock().getTime() : 0;
-    if (ttl > 0) {
-      const cached = this.rowCache.get(prefix);
-      if (cached && cached.until > now) return cached;
-    }
+    const ticket = this.rowCache.ticket();
+    const cached = this.rowCache.get(prefix, ticket);
+    if (cached) return cached;
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -309,7 +309,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw storeUnavailable(this.storeErrors, 'read an API key', error);
     }
     if (!stored) return null;
-    if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
+    this.rowCache.set(prefix, stored, ticket);
     return stored;
   }
 

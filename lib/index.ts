@@ -52,6 +52,11 @@ export {
   createApiKeyUpgradeMigration,
   type CreateApiKeyUpgradeMigrationOptions,
 } from './api-key.migration-upgrade.js';
+export {
+  NotifyApiKeyChanges1798761600000,
+  createApiKeyNotifyMigration,
+  type CreateApiKeyNotifyMigrationOptions,
+} from './api-key.revocation-sync-sql.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './api-key.migrations-lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {

@@ -40,8 +40,13 @@ export class AppModule {
         }),
         TypeOrmModule.forFeature([Partner]),
         // Default key type: ApiKey in api_keys, guarded by ApiKeyGuard.
-        ApiKeyModule.forRoot(sampleApiKeyOptions(config.apiKeyHeader)),
+        // API_KEY_REVOCATION_SYNC=notify caches its rows, kept current by change notifications.
+        ApiKeyModule.forRoot({
+          ...sampleApiKeyOptions(config.apiKeyHeader),
+          ...(config.revocationSync && { revocationSync: config.revocationSync }),
+        }),
         // Partner keys: their own table, service and guard; refused once their partner is inactive.
+        // Always read per request: usableWhere follows the partner row, which notify mode does not hear.
         ApiKeyModule.forRoot<PartnerApiKey>({
           ...sampleApiKeyOptions(config.apiKeyHeader),
           name: PARTNER_KEYS,
