@@ -1,23 +1,13 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
-import {
-  ApiKeyGuard,
-  ApiKeyModule,
-  CurrentApiKey,
-  RequireScopes,
-  type ApiKey,
-} from '../../lib/index.js';
-import { typeOrmFor } from '../support/scenario-app.js';
+import { ApiKeyGuard, ApiKeyModule, RequireScopes } from '../../lib/index.js';
+import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
-@Controller()
+/** A route for keys holding `write`, so a scope change shows in the status. */
+@Controller('write')
 @UseGuards(ApiKeyGuard)
-class SyncedController {
-  @Get('who')
-  who(@CurrentApiKey() apiKey: ApiKey) {
-    return { prefix: apiKey.prefix };
-  }
-
-  @Get('write')
+class WriteController {
+  @Get()
   @RequireScopes('write')
   write() {
     return { ok: true };
@@ -31,7 +21,7 @@ export function notifyModeApp(database: DataSourceOptions, first: boolean): Dyna
       typeOrmFor(database, { synchronize: first }),
       ApiKeyModule.forRoot({ revocationSync: 'notify' }),
     ],
-    controllers: [SyncedController],
+    controllers: [keyPrefixController('who'), WriteController],
   })
   class NotifyModeModule {}
   return { module: NotifyModeModule };

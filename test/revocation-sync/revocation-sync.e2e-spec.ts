@@ -151,3 +151,12 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
     expect(await statusWithin(`${apps[1].url}/who`, later.key, 401)).toBe(401);
   });
 });
+
+describe("revocationSync: 'notify' elsewhere", () => {
+  it('refuses to boot on a database without LISTEN, naming the fix', async () => {
+    const sqlite = { type: 'better-sqlite3', database: ':memory:' } as const;
+    await expect(startApp(notifyModeApp(sqlite, true), ADAPTERS[0][1])).rejects.toThrow(
+      /'notify' is supported on PostgreSQL only, not on better-sqlite3\. Fix: leave revocationSync unset/,
+    );
+  });
+});
