@@ -127,7 +127,14 @@ describe('README and docs TypeScript blocks', () => {
 
   it('are all compiled: none is marked as not compiling', () => {
     expect(blocks.filter((block) => block.source === 'README.md').length).toBeGreaterThanOrEqual(4);
-    for (const page of ['docs/custom-entities.md', 'docs/testing.md', 'docs/recipes.md']) {
+    for (const page of [
+      'docs/custom-entities.md',
+      'docs/testing.md',
+      'docs/recipes.md',
+      'docs/composition.md',
+      'docs/openapi-and-rate-limits.md',
+      'docs/admin.md',
+    ]) {
       expect(blocks.filter((block) => block.source === page).length, page).toBeGreaterThan(0);
     }
     expect(
