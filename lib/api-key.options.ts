@@ -100,7 +100,7 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * service's own calls (`create`, `revoke`, `list`...), which then throw
    * `ApiKeyStoreUnavailableError` (a write that timed out may still apply), and `lastUsedAt`
    * writes, which are retried. Set your driver's connect and statement timeouts as well (see
-   * the README), so stalled connections are given up, not just stopped waiting for. Default
+   * docs/verification.md), so stalled connections are given up, not just stopped waiting for. Default
    * `5000`.
    */
   storeTimeout?: number;
