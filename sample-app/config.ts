@@ -23,6 +23,11 @@ export interface SampleConfig {
   userToken: string;
   /** `REDIS_URL`: rate-limit counters in this Redis, shared by every instance; in memory when unset. */
   redisUrl: string | undefined;
+  /**
+   * `REDIS_KEY_PREFIX`, default none: put before every Redis key of the counters, so that apps
+   * (or test runs) sharing one Redis count apart; instances that share a budget share a prefix.
+   */
+  redisKeyPrefix: string;
 }
 
 /**
@@ -68,5 +73,6 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     apiKeyHeader: env.API_KEY_HEADER || undefined,
     userToken: env.SAMPLE_USER_TOKEN || 'demo-user-token',
     redisUrl: env.REDIS_URL || undefined,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? '',
   };
 }
