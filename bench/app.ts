@@ -20,13 +20,16 @@ import {
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
 import { ExpressAdapter } from '@nestjs/platform-express';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import bcrypt from 'bcrypt';
 import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
 import { DataSource } from 'typeorm';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, HmacSha256ApiKeyHasher } from '../lib/index.js';
 import { generateKey } from '../lib/api-key.format.js';
 import { LruMap } from '../lib/api-key.lru.js';
+import { ApiKeyThrottlerGuard } from '../lib/throttler/index.js';
 import { bulkInsert, fillerRows } from './seed.js';
 import { answerSoakMessage } from './soak-app.js';
 import {
@@ -34,6 +37,7 @@ import {
   STATIC_KEY_HEADER,
   type BenchDatabase,
   type BenchScenario,
+  type BenchThrottle,
   type ChildMessage,
   type MemoMemoryReport,
   type ParentMessage,
@@ -107,6 +111,20 @@ function typeOrmOptions(db: BenchDatabase): Record<string, unknown> {
     : { ...base, ...db.options };
 }
 
+/**
+ * The throttler of rows 9a and 9b, with a limit no row reaches: they measure what counting each
+ * request costs, not what refusing one does.
+ */
+function throttlerModule(throttle: BenchThrottle): DynamicModule {
+  return ThrottlerModule.forRoot({
+    throttlers: [{ ttl: 60_000, limit: 1_000_000_000 }],
+    storage:
+      throttle.storage === 'redis'
+        ? new ThrottlerStorageRedisService(throttle.url, { keyPrefix: throttle.keyPrefix })
+        : undefined,
+  });
+}
+
 function appModule(scenario: BenchScenario): DynamicModule {
   const imports: DynamicModule['imports'] = [];
   const providers: Provider[] = [];
@@ -136,6 +154,11 @@ function appModule(scenario: BenchScenario): DynamicModule {
         ),
       );
       providers.push({ provide: APP_GUARD, useClass: ApiKeyGuard });
+      // Global guards run in the order provided: the key first, then the count under it.
+      if (scenario.throttle) {
+        imports.push(throttlerModule(scenario.throttle));
+        providers.push({ provide: APP_GUARD, useClass: ApiKeyThrottlerGuard });
+      }
       break;
     case 'memo-memory':
       imports.push(

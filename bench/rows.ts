@@ -4,10 +4,11 @@
  * 1 no guard, 1d a guard that checks nothing but answers late; 2 and 3 ApiKeyGuard with bcrypt
  * on SQLite and PostgreSQL (2m, 3m presenting many keys in turn); 4 the HMAC hasher; 5
  * passport-headerapikey; 6 a naive bcrypt.compare per request; 7a and 7b rows 2 and 3 with a
- * million keys in the table; L1, L2, L3, L5 rows 1, 2, 3, 5 one request at a time; 8a the cold
- * path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory.
+ * million keys in the table; 9a and 9b row 2 with ApiKeyThrottlerGuard after the key guard,
+ * counters in memory and in Redis; L1, L2, L3, L5 rows 1, 2, 3, 5 one request at a time; 8a the
+ * cold path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { generateKey, parseKey } from '../lib/api-key.format.js';
 import {
@@ -22,11 +23,12 @@ import type { AttackRow } from './attack.js';
 import { apiKeyHeaders, rotating } from './load.js';
 import { measureOnce, type Target } from './measure.js';
 import type { BenchRow } from './report.js';
-import { STATIC_KEY_HEADER, type BenchDatabase } from './scenario.js';
+import { STATIC_KEY_HEADER, type BenchDatabase, type BenchThrottle } from './scenario.js';
 import {
   ATTACK_RATE,
   BASE_KEYS,
   LATENCY_CONNECTIONS,
+  REDIS_URL,
   ROTATION_KEYS,
   SCALE_KEYS,
   integer,
@@ -34,7 +36,7 @@ import {
 } from './settings.js';
 
 /** The throughput rows in the order the report lists them. */
-export const ROW_ORDER = ['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b'];
+export const ROW_ORDER = ['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b', '9a', '9b'];
 
 /** The throughput rows that are also measured one request at a time (as L1, L2, ...). */
 const LATENCY_ROWS = ['1', '2', '3', '5'];
@@ -183,7 +185,31 @@ async function scaleRows(boot: Boot, others: Target[]): Promise<Target[]> {
   ];
 }
 
-/** Boots the apps of the wanted throughput rows (1 to 5, 7), in the order they are measured. */
+/** Rows 9a and 9b, those wanted: row 2's app with each key's requests counted, in memory or in Redis. */
+async function throttledRows(boot: Boot): Promise<Target[]> {
+  const throttled = async (id: string, counters: string, throttle: BenchThrottle) => {
+    const label = `ApiKeyGuard + ApiKeyThrottlerGuard, ${counters}`;
+    const app = await boot(
+      { ...bcryptGuarded(sqliteDb(`throttled-${id}`), BASE_KEYS), throttle },
+      `${label} on SQLite`,
+    );
+    return keyRow(id, `${label}, SQLite`, BASE_KEYS, app);
+  };
+  const targets: Target[] = [];
+  if (wanted('9a'))
+    targets.push(await throttled('9a', 'in-memory counters', { storage: 'memory' }));
+  if (wanted('9b'))
+    targets.push(
+      await throttled('9b', 'Redis counters', {
+        storage: 'redis',
+        url: REDIS_URL,
+        keyPrefix: `bench:${randomUUID()}:`,
+      }),
+    );
+  return targets;
+}
+
+/** Boots the apps of the wanted throughput rows (1 to 5, 7, 9), in the order they are measured. */
 export async function bootThroughputRows(boot: Boot): Promise<ThroughputRows> {
   const targets = await unguardedRows(boot);
   const sqlite =
@@ -196,6 +222,7 @@ export async function bootThroughputRows(boot: Boot): Promise<ThroughputRows> {
   if (wanted('4')) targets.push(await hmacRow(boot));
   if (wanted('5')) targets.push(await passportRow(boot));
   if (wanted('7')) targets.push(...(await scaleRows(boot, targets)));
+  targets.push(...(await throttledRows(boot)));
   return { targets, sqlite, postgresForRoundTrips: postgres?.roundTrips };
 }
 

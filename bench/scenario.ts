@@ -7,6 +7,10 @@
 export type BenchDatabase =
   { engine: 'sqlite'; file: string } | { engine: 'postgres'; options: Record<string, unknown> };
 
+/** Where a throttled app keeps its counters: in its own memory, or in Redis under a prefix of the run's. */
+export type BenchThrottle =
+  { storage: 'memory' } | { storage: 'redis'; url: string; keyPrefix: string };
+
 /** One app to boot. */
 export type BenchScenario =
   | { guard: 'none' }
@@ -21,6 +25,8 @@ export type BenchScenario =
       keys: number;
       /** Start the app with `--expose-gc`, so memory can be read after a forced collection (the soak). */
       exposeGc?: boolean;
+      /** Count each key's requests with `ApiKeyThrottlerGuard` after the key guard (rows 9a, 9b). */
+      throttle?: BenchThrottle;
     }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number };
 

@@ -9,7 +9,8 @@
  * the memo memory, `8` for the cold path and attack rows, `S` for the soak rows), BENCH_PROFILE=1
  * to write `--cpu-prof` profiles of the apps to bench/.profiles, BENCH_OUT directory for the
  * results, BENCH_SOAK_SECONDS seconds of mixed traffic per engine in the soak rows (default 600),
- * BENCH_TIMEOUT seconds before the whole run gives up (default 1500 plus the soak's time).
+ * BENCH_TIMEOUT seconds before the whole run gives up (default 1500 plus the soak's time),
+ * BENCH_REDIS_URL the Redis of row 9b (default redis://127.0.0.1:6379).
  */
 import path from 'node:path';
 import { BENCH_ROUTE } from './scenario.js';
@@ -53,6 +54,8 @@ export const SOAK_SECONDS = positiveFromEnv('BENCH_SOAK_SECONDS', FULL_SOAK_SECO
 export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500 + 2 * (SOAK_SECONDS + 60));
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
 export const BOOT_TIMEOUT_MS = 5 * 60_000;
+/** The Redis of row 9b's counters (`BENCH_REDIS_URL`), each run under a key prefix of its own. */
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Whether to write `--cpu-prof` profiles of the apps. */
 export const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Where `results.md`, `results.svg` and the profiles go. */

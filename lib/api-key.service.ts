@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
@@ -8,7 +7,7 @@ import {
 } from './api-key.constants.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
-import { generateKey, isPrefix, parseKey } from './api-key.format.js';
+import { parseKey } from './api-key.format.js';
 import {
   carriedColumns,
   validateCreateInput,
@@ -28,8 +27,8 @@ import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { createRowCache } from './api-key.revocation-sync-setup.js';
 import type { ApiKeyRowCache } from './api-key.row-cache.js';
-import { withinStoreTimeout } from './api-key.store-deadline.js';
-import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
+import { ApiKeyRows } from './api-key.service-rows.js';
+import { storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
 import { listWhere } from './api-key.where.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
@@ -55,6 +54,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly verifier: ApiKeyVerifier<T>;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
+  private readonly rows: ApiKeyRows<T>;
 
   constructor(
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
@@ -70,6 +70,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
+    this.rows = new ApiKeyRows(repository, options, this.storeErrors);
   }
 
   /**
@@ -80,43 +81,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   async create(input: CreateApiKeyInput<T>): Promise<CreatedApiKey<T>> {
     const now = this.options.clock();
-    const { name, expiresAt, scopes, extra } = validateCreateInput(input, now);
-    for (let attempt = 1; ; attempt++) {
-      const { key, prefix } = generateKey(this.options.brand);
-      const apiKey = this.repository.create({
-        ...extra,
-        id: randomUUID(),
-        prefix,
-        hashedKey: await this.options.hasher.hash(key),
-        name,
-        scopes: [...new Set(scopes)],
-        createdAt: now,
-        expiresAt,
-        revokedAt: null,
-        lastUsedAt: null,
-      } as unknown as T);
-      try {
-        await withinStoreTimeout(this.repository.insert(apiKey as any), this.options.storeTimeout);
-      } catch (error) {
-        // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
-        if (
-          attempt < 3 &&
-          (await withinStoreTimeout(
-            this.repository.existsBy({ prefix } as FindOptionsWhere<T>),
-            this.options.storeTimeout,
-          ).catch(() => false))
-        )
-          continue;
-        // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
-        if (isRowRejected(error))
-          throw new ApiKeyValidationError(
-            `The key could not be stored: ${(error as Error).message}`,
-          );
-        throw storeUnavailable(this.storeErrors, 'create an API key', error);
-      }
-      delete (apiKey as Partial<T>).hashedKey;
-      return { apiKey, key };
-    }
+    return this.rows.insertNew(validateCreateInput(input, now), now);
   }
 
   /**
@@ -134,7 +99,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.forget(apiKey);
     if (!apiKey.revoked) {
       const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
-      await this.storeOperation('revoke an API key', () =>
+      await this.rows.run('revoke an API key', () =>
         this.repository.update(where, { revokedAt: this.options.clock() } as any),
       );
     }
@@ -161,9 +126,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (Object.keys(valid).length > 0) {
       // The revokedAt condition keeps a revocation made meanwhile from being written over.
       const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
-      await this.storeOperation('update an API key', () =>
-        this.repository.update(where, valid as any),
-      );
+      await this.rows.run('update an API key', () => this.repository.update(where, valid as any));
     }
     this.forget(apiKey);
     return (await this.findOne(apiKey.id)) as T;
@@ -196,7 +159,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (gracePeriod === 0) return { ...created, previous: await this.revoke(old.id) };
     const until = new Date(now.getTime() + gracePeriod);
     if (old.expiresAt === null || old.expiresAt > until) {
-      await this.storeOperation("shorten the old key's expiry", () =>
+      await this.rows.run("shorten the old key's expiry", () =>
         this.repository.update({ id: old.id } as FindOptionsWhere<T>, { expiresAt: until } as any),
       );
     }
@@ -254,7 +217,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   async list(options: ListApiKeysOptions<T> = {}): Promise<T[]> {
     const where = listWhere(this.repository.metadata, options, this.options.clock());
-    return this.storeOperation('list API keys', () =>
+    return this.rows.run('list API keys', () =>
       this.repository.find({
         where,
         order: { createdAt: 'DESC', id: 'ASC' } as any,
@@ -271,14 +234,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async findOne(idOrPrefix: string, withRelationIds = false): Promise<T | null> {
-    if (typeof idOrPrefix !== 'string' || idOrPrefix.length === 0 || idOrPrefix.length > 64)
-      return null;
-    const where = (
-      isPrefix(idOrPrefix) ? { prefix: idOrPrefix } : { id: idOrPrefix }
-    ) as FindOptionsWhere<T>;
-    return this.storeOperation('read an API key', () =>
-      this.repository.findOne({ where, loadRelationIds: withRelationIds || undefined }),
-    );
+    return this.rows.findOne(idOrPrefix, withRelationIds);
   }
 
   /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
@@ -311,15 +267,6 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (!stored) return null;
     this.rowCache.set(prefix, stored, ticket);
     return stored;
-  }
-
-  /** Runs a database operation; its failure or no answer in `storeTimeout` is an outage, thrown as `ApiKeyStoreUnavailableError`. */
-  private async storeOperation<R>(action: string, operation: () => Promise<R>): Promise<R> {
-    try {
-      return await withinStoreTimeout(operation(), this.options.storeTimeout);
-    } catch (error) {
-      throw storeUnavailable(this.storeErrors, action, error);
-    }
   }
 
   /** Drops what this process remembers of a key, so a revocation or rotation applies at once. */

@@ -53,7 +53,7 @@ export class AppModule {
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
-        sampleThrottlerModule(config.redisUrl),
+        sampleThrottlerModule(config.redisUrl, config.redisKeyPrefix),
         // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
         ...sampleKeyAdmin(),
       ],

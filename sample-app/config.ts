@@ -25,6 +25,11 @@ export interface SampleConfig {
   redisUrl: string | undefined;
   /** `API_KEY_REVOCATION_SYNC=notify`: default keys cached per process, kept current by notifications (PostgreSQL). */
   revocationSync: 'notify' | undefined;
+  /**
+   * `REDIS_KEY_PREFIX`, default none: put before every Redis key of the counters, so that apps
+   * (or test runs) sharing one Redis count apart; instances that share a budget share a prefix.
+   */
+  redisKeyPrefix: string;
 }
 
 /**
@@ -71,6 +76,7 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     userToken: env.SAMPLE_USER_TOKEN || 'demo-user-token',
     redisUrl: env.REDIS_URL || undefined,
     revocationSync: revocationSync(env.API_KEY_REVOCATION_SYNC),
+    redisKeyPrefix: env.REDIS_KEY_PREFIX ?? '',
   };
 }
 

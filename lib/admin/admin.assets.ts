@@ -2,12 +2,20 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApiKeyAdminConfigurationError } from './admin.options.js';
 
+/** The files the page loads, by name under `assets/`, with their content types. */
+export const ADMIN_ASSET_TYPES: Readonly<Record<string, string>> = {
+  'admin.js': 'text/javascript; charset=utf-8',
+  'admin-shared.js': 'text/javascript; charset=utf-8',
+  'admin-dialogs.js': 'text/javascript; charset=utf-8',
+  'admin.css': 'text/css; charset=utf-8',
+};
+
 /** The page's files, read once at boot from `assets/` beside this module. */
 export interface AdminAssets {
   /** The page, with `__BASE__` where its own path goes. */
   html: string;
-  script: string;
-  stylesheet: string;
+  /** Its scripts and stylesheet, by file name (those of `ADMIN_ASSET_TYPES`). */
+  files: ReadonlyMap<string, string>;
 }
 
 let loaded: AdminAssets | undefined;
@@ -22,7 +30,10 @@ export function adminAssets(): AdminAssets {
   const directory = new URL('./assets/', import.meta.url);
   const read = (file: string) => readFileSync(new URL(file, directory), 'utf8');
   try {
-    loaded = { html: read('admin.html'), script: read('admin.js'), stylesheet: read('admin.css') };
+    loaded = {
+      html: read('admin.html'),
+      files: new Map(Object.keys(ADMIN_ASSET_TYPES).map((file) => [file, read(file)])),
+    };
   } catch (error) {
     throw new ApiKeyAdminConfigurationError(
       'path',

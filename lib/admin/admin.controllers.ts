@@ -4,17 +4,20 @@ import {
   Get,
   Header,
   HttpCode,
+  NotFoundException,
   Param,
   Patch,
   Post,
   Query,
   Req,
+  Res,
   UseGuards,
   UseInterceptors,
   type CanActivate,
   type Type,
 } from '@nestjs/common';
-import { adminAssets, pageAt } from './admin.assets.js';
+import { HttpAdapterHost } from '@nestjs/core';
+import { ADMIN_ASSET_TYPES, adminAssets, pageAt } from './admin.assets.js';
 import { ApiKeyAdminHeadersInterceptor } from './admin.headers.interceptor.js';
 import { ApiKeyAdminKeys } from './admin.keys.js';
 import { ApiKeyAdminSameOriginGuard } from './admin.same-origin.guard.js';
@@ -30,28 +33,27 @@ export function createAdminControllers(
   return [createPageController(path, guard), createApiController(path, guard)];
 }
 
-/** The page and its two assets. */
+/** The page and its scripts and stylesheet. */
 function createPageController(path: string, guard: Type<CanActivate> | CanActivate): Type {
   @Controller(path)
   @UseGuards(guard)
   @UseInterceptors(ApiKeyAdminHeadersInterceptor)
   class ApiKeyAdminPageController {
+    constructor(private readonly adapterHost: HttpAdapterHost) {}
+
     @Get()
     @Header('Content-Type', 'text/html; charset=utf-8')
     page(@Req() request: any): string {
       return pageAt(String(request.originalUrl ?? request.url));
     }
 
-    @Get('assets/admin.js')
-    @Header('Content-Type', 'text/javascript; charset=utf-8')
-    script(): string {
-      return adminAssets().script;
-    }
-
-    @Get('assets/admin.css')
-    @Header('Content-Type', 'text/css; charset=utf-8')
-    stylesheet(): string {
-      return adminAssets().stylesheet;
+    /** @throws {NotFoundException} for a file the page does not load */
+    @Get('assets/:file')
+    asset(@Param('file') file: string, @Res({ passthrough: true }) response: unknown): string {
+      const body = adminAssets().files.get(file);
+      if (body === undefined) throw new NotFoundException();
+      this.adapterHost.httpAdapter.setHeader(response, 'Content-Type', ADMIN_ASSET_TYPES[file]);
+      return body;
     }
   }
   return ApiKeyAdminPageController;

@@ -64,6 +64,27 @@ describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
     expect(csp).not.toContain('unsafe-inline');
   });
 
+  it('serves the files the page loads with their types, and no other file', async () => {
+    const auth = Buffer.from(`${CREDENTIALS.username}:${CREDENTIALS.password}`).toString('base64');
+    const asset = (file: string) =>
+      call(`${started.url}/admin/keys/assets/${file}`, {
+        headers: { authorization: `Basic ${auth}` },
+      });
+    for (const [file, type] of [
+      ['admin.js', 'text/javascript'],
+      ['admin-shared.js', 'text/javascript'],
+      ['admin-dialogs.js', 'text/javascript'],
+      ['admin.css', 'text/css'],
+    ]) {
+      const response = await asset(file);
+      expect(response.status, file).toBe(200);
+      expect(response.headers.get('content-type'), file).toMatch(new RegExp(`^${type};`));
+      expect(response.headers.get('x-content-type-options'), file).toBe('nosniff');
+    }
+    for (const file of ['admin.html', 'missing.js', '..%2Fadmin.assets.js', 'constructor'])
+      expect((await asset(file)).status, file).toBe(404);
+  });
+
   it('creates a key that calls a guarded route, then revokes it behind a confirmation', async () => {
     const key = await createInPage('page key', 'projects:read');
     expect(await ping(key)).toBe(200);
@@ -94,6 +115,25 @@ describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
     expect(await ping(old)).toBe(401);
     expect(await ping(fresh)).toBe(200);
     await page.getByRole('button', { name: 'Done' }).click();
+  });
+
+  it("edits a key in a dialog holding the create form's fields, errors shown beside them", async () => {
+    const key = await createInPage('edited key', 'a:read');
+    await rowOf('edited key').getByRole('button', { name: 'Edit', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    const scopes = dialog.getByLabel('Scopes', { exact: true });
+    expect(await scopes.inputValue()).toBe('a:read');
+    await scopes.fill('not a scope!');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => scopes.getAttribute('aria-invalid')).toBe('true');
+    expect(await dialog.locator('#edit-scopes-error').textContent()).not.toBe('');
+    await dialog.getByLabel('Name', { exact: true }).fill('renamed key');
+    await scopes.fill('a:read, a:write');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+    await expect.poll(() => rowOf('renamed key').textContent()).toContain('a:read, a:write');
+    expect(await page.locator('#create-form [aria-invalid]').count()).toBe(0);
+    expect(await ping(key)).toBe(200);
   });
 
   it('searches and filters', async () => {

@@ -72,6 +72,8 @@ describe('the packed package', () => {
       expect.arrayContaining([
         'dist/admin/assets/admin.html',
         'dist/admin/assets/admin.js',
+        'dist/admin/assets/admin-shared.js',
+        'dist/admin/assets/admin-dialogs.js',
         'dist/admin/assets/admin.css',
       ]),
     );

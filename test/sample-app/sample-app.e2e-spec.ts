@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
 import {
@@ -19,6 +20,27 @@ function printedCurl(stdout: string): { url: string; header: string; value: stri
 }
 
 const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
+const basic = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});
+
+/** The Redis the throttler tests share; each run counts under a key prefix of its own. */
+const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The statuses of `count` calls of `GET /limited` with `key`, one after the other. */
+async function limitedStatuses(baseUrl: string, key: string, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++)
+    statuses.push((await call(`${baseUrl}/limited`, { headers: apiKey(key) })).status);
+  return statuses;
+}
+
+/** The OpenAPI document the app serves at /docs-json. */
+async function openApiDocument(baseUrl: string): Promise<any> {
+  const response = await call(`${baseUrl}/docs-json`);
+  expect(response.status).toBe(200);
+  return response.body;
+}
 
 // Every test starts child processes (about a second each, more on a busy machine): bound them generously.
 describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine) => {
@@ -222,25 +244,112 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(await db.rows('partner_api_keys', ['id'])).toHaveLength(keysBefore);
   });
 
-  describe('with API_KEY_HEADER and SAMPLE_USER_TOKEN set', () => {
+  it('serves Swagger UI at /docs and a document read from the guards at /docs-json', async () => {
+    const ui = await call(`${app!.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(String(ui.body)).toContain('swagger-ui');
+
+    const document = await openApiDocument(app!.url);
+    expect(document.components.securitySchemes['api-key']).toMatchObject({
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      'x-api-key-keyword': 'Api-Key',
+    });
+    const { paths } = document;
+    expect(paths['/health'].get.security).toBeUndefined();
+    expect(paths['/projects'].get.security).toEqual([{ 'api-key': [] }]);
+    expect(paths['/projects'].post.security).toEqual([{ 'api-key': [] }]);
+    expect(paths['/projects'].post['x-api-key-scopes']).toEqual(['projects:write']);
+    expect(paths['/projects'].post.responses['403'].description).toContain('projects:write');
+    expect(paths['/projects'].get['x-api-key-scopes']).toBeUndefined();
+    expect(paths['/reports'].get.security).toEqual([{ 'api-key': [] }, { bearer: [] }]);
+    expect(paths['/limited'].get.security).toEqual([{ 'api-key': [] }]);
+  });
+
+  it('GET /limited takes a valid key, 5 requests a minute each, then 429 with Retry-After', async () => {
+    expect((await call(`${app!.url}/limited`)).status).toBe(401);
+    const ok = await call(`${app!.url}/limited`, { headers: apiKey(demoKey) });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toEqual({
+      apiKey: { id: curlResponse.body.apiKey.id, prefix: demoKey.split('.')[0] },
+      limited: true,
+    });
+    expect(await limitedStatuses(app!.url, demoKey, 5)).toEqual([200, 200, 200, 200, 429]);
+    const refused = await call(`${app!.url}/limited`, { headers: apiKey(demoKey) });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another key has a budget of its own, wherever the first stands.
+    expect(await limitedStatuses(app!.url, readerKey.key, 6)).toEqual([
+      200, 200, 200, 200, 200, 429,
+    ]);
+  });
+
+  it('GET /admin/keys asks for the admin with a Basic challenge, and serves the page to admin:demo-admin-password', async () => {
+    for (const headers of [{}, basic('admin', 'wrong'), basic('root', 'demo-admin-password')]) {
+      const refused = await call(`${app!.url}/admin/keys`, { headers });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
+    }
+    const page = await call(`${app!.url}/admin/keys`, {
+      headers: basic('admin', 'demo-admin-password'),
+    });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(String(page.body)).toContain('<title>API keys</title>');
+  });
+
+  describe('with REDIS_URL set', () => {
+    let instances: RunningSampleApp[] = [];
+
+    beforeAll(async () => {
+      const env = {
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        // Counters of this run alone: none left by another run or engine counts here.
+        REDIS_KEY_PREFIX: `sample-app-test:${randomUUID()}:`,
+      };
+      instances = await Promise.all([startSampleApp(env), startSampleApp(env)]);
+    }, 120_000);
+    afterAll(async () => {
+      await Promise.all(instances.map((instance) => instance.stop()));
+    });
+
+    it("two instances share one key's budget", async () => {
+      const [one, two] = instances.map((instance) => instance.url);
+      const made = await runCli(['create', '--name', 'shared', '--json'], { DATABASE_URL: db.url });
+      expect(made.code, made.stderr).toBe(0);
+      const { key } = JSON.parse(lastLine(made.stdout));
+      expect(await limitedStatuses(one, key, 3)).toEqual([200, 200, 200]);
+      expect(await limitedStatuses(two, key, 2)).toEqual([200, 200]);
+      expect(await limitedStatuses(one, key, 1)).toEqual([429]);
+      const refused = await call(`${two}/limited`, { headers: apiKey(key) });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+  });
+
+  describe('with API_KEY_HEADER, SAMPLE_USER_TOKEN and SAMPLE_ADMIN_PASSWORD set', () => {
     let headerDb: SampleDatabase;
     let headerApp: RunningSampleApp | undefined;
 
     beforeAll(async () => {
       headerDb = await createSampleDatabase(engine);
-    });
+      headerApp = await startSampleApp({
+        DATABASE_URL: headerDb.url,
+        API_KEY_HEADER: 'X-Api-Key',
+        SAMPLE_USER_TOKEN: 'other-user-token',
+        SAMPLE_ADMIN_PASSWORD: 'other-admin-password',
+      });
+    }, 120_000);
     afterAll(async () => {
       await headerApp?.stop();
       await headerDb?.drop();
     });
 
     it('prints a curl line sending the key in that header, reads keys only from it, and takes the configured user token', async () => {
-      headerApp = await startSampleApp({
-        DATABASE_URL: headerDb.url,
-        API_KEY_HEADER: 'X-Api-Key',
-        SAMPLE_USER_TOKEN: 'other-user-token',
-      });
-      const curl = printedCurl(headerApp.stdout());
+      const curl = printedCurl(headerApp!.stdout());
       expect(curl.header).toBe('X-Api-Key');
       const key = curl.value;
       expect(key).toMatch(/^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
@@ -250,12 +359,12 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
       expect(ok.body.apiKey.prefix).toBe(key.split('.')[0]);
 
       // Authorization is ignored entirely, even carrying a valid key.
-      const viaAuthorization = await call(`${headerApp.url}/projects`, { headers: apiKey(key) });
+      const viaAuthorization = await call(`${headerApp!.url}/projects`, { headers: apiKey(key) });
       expect(viaAuthorization.status).toBe(401);
       expect(viaAuthorization.headers.get('www-authenticate')).toContain('header="x-api-key"');
       expect(
         (
-          await call(`${headerApp.url}/projects`, {
+          await call(`${headerApp!.url}/projects`, {
             headers: { 'x-api-key': key, authorization: 'Api-Key nonsense' },
           })
         ).status,
@@ -263,18 +372,36 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
 
       expect(
         (
-          await call(`${headerApp.url}/reports`, {
+          await call(`${headerApp!.url}/reports`, {
             headers: { authorization: 'Bearer other-user-token' },
           })
         ).status,
       ).toBe(200);
       expect(
         (
-          await call(`${headerApp.url}/reports`, {
+          await call(`${headerApp!.url}/reports`, {
             headers: { authorization: 'Bearer demo-user-token' },
           })
         ).status,
       ).toBe(401);
+    });
+
+    it('documents the key scheme as that header', async () => {
+      const document = await openApiDocument(headerApp!.url);
+      const scheme = document.components.securitySchemes['api-key'];
+      // Header names are case-insensitive; the guard reads them lower-cased.
+      expect(scheme).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-api-key' });
+      expect(scheme).not.toHaveProperty('x-api-key-keyword');
+      expect(document.paths['/projects'].get.security).toEqual([{ 'api-key': [] }]);
+    });
+
+    it('serves the admin page to admin with the configured password only', async () => {
+      const page = (password: string) =>
+        call(`${headerApp!.url}/admin/keys`, { headers: basic('admin', password) });
+      const refused = await page('demo-admin-password');
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toMatch(/^Basic /);
+      expect((await page('other-admin-password')).status).toBe(200);
     });
   });
 });

@@ -27,6 +27,9 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
     PORT: _p,
     API_KEY_HEADER: _h,
     SAMPLE_USER_TOKEN: _t,
+    SAMPLE_ADMIN_PASSWORD: _a,
+    REDIS_URL: _r,
+    REDIS_KEY_PREFIX: _k,
     ...inherited
   } = process.env;
   return { ...inherited, ...env };
