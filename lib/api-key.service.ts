@@ -73,7 +73,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     const { name, expiresAt, scopes, extra } = validateCreateInput(input, now);
     for (let attempt = 1; ; attempt++) {
-      const { key, prefix } = generateKey(this.options.brand);
+      const { key, prefix } = generateKey(this.options.brand, this.options.keyFormat);
       const apiKey = this.repository.create({
         ...extra,
         id: randomUUID(),

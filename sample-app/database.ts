@@ -23,5 +23,7 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
  * and make keys the same way.
  */
 export function sampleApiKeyOptions(apiKeyHeader: string | undefined): ApiKeyModuleOptions<ApiKey> {
-  return apiKeyHeader ? { header: apiKeyHeader } : {};
+  // Checksummed keys: scanners can find them, and a mistyped key is refused without a query.
+  const keyFormat = 'checksummed';
+  return apiKeyHeader ? { header: apiKeyHeader, keyFormat } : { keyFormat };
 }
