@@ -14,6 +14,7 @@ import {
 import { ProjectsController } from './projects.controller.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
+import { sampleSecretScanning } from './secret-scanning.js';
 import { UserTokenGuard } from './user-token.guard.js';
 
 /** The sample application, configured from the environment (see `loadSampleConfig`). */
@@ -39,6 +40,7 @@ export class AppModule {
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
+        sampleSecretScanning(),
       ],
       controllers: [
         HealthController,

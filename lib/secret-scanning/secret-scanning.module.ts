@@ -14,10 +14,12 @@ import { SecretScanningHandler } from './secret-scanning.handler.js';
 import { SECRET_SCANNING_OPTIONS, type SecretScanningOptions } from './secret-scanning.options.js';
 import type { SecretScanningLabel } from './secret-scanning.report.js';
 
-/** The endpoint's controller, at `path`; the API key guard skips it (GitHub signs instead). */
-function secretScanningController(path: string): Type<unknown> {
+/** The endpoint's controller, at `path`, skipping the API key guards `skip` names. */
+function secretScanningController(
+  path: string,
+  skip: SecretScanningOptions['skipApiKey'],
+): Type<unknown> {
   @Controller(path)
-  @SkipApiKey()
   class SecretScanningController {
     constructor(@Inject(SecretScanningHandler) private readonly handler: SecretScanningHandler) {}
 
@@ -31,6 +33,9 @@ function secretScanningController(path: string): Type<unknown> {
       return this.handler.handle(request.rawBody, identifier, signature);
     }
   }
+  // GitHub signs its reports instead of sending a key; the boot check refuses a needless skip.
+  if (skip === true) SkipApiKey()(SecretScanningController);
+  else if (Array.isArray(skip) && skip.length > 0) SkipApiKey(...skip)(SecretScanningController);
   return SecretScanningController;
 }
 
@@ -46,7 +51,9 @@ export class SecretScanningModule {
   static forRoot(options: SecretScanningOptions = {}): DynamicModule {
     return {
       module: SecretScanningModule,
-      controllers: [secretScanningController(options.path ?? 'secret-scanning')],
+      controllers: [
+        secretScanningController(options.path ?? 'secret-scanning', options.skipApiKey),
+      ],
       providers: [{ provide: SECRET_SCANNING_OPTIONS, useValue: options }, SecretScanningHandler],
       exports: [SecretScanningHandler],
     };

@@ -38,6 +38,12 @@ export interface SecretScanningOptions {
   /** Route of the endpoint, answering POST. Default `secret-scanning`. */
   path?: string;
   /**
+   * The API key guards the endpoint must skip, as `@SkipApiKey()` takes them: `true` for the
+   * default registration's global guard, or registration names. Default none: only guards
+   * applied globally reach the endpoint, and a skip of a guard that is not there is refused at boot.
+   */
+  skipApiKey?: boolean | string[];
+  /**
    * Keys that sign reports. Default `{ url: GITHUB_SECRET_SCANNING_KEYS_URL }`, fetched and
    * cached for `cacheTtl` ms (default one hour).
    */
