@@ -28,6 +28,7 @@ import { ApiKeyGuard, ApiKeyModule, ApiKeyService, HmacSha256ApiKeyHasher } from
 import { generateKey } from '../lib/api-key.format.js';
 import { LruMap } from '../lib/api-key.lru.js';
 import { bulkInsert, fillerRows } from './seed.js';
+import { answerSoakMessage } from './soak-app.js';
 import {
   BENCH_ROUTE,
   STATIC_KEY_HEADER,
@@ -244,6 +245,7 @@ async function main(): Promise<void> {
   }
 
   process.on('message', (message: ParentMessage) => {
+    if (answerSoakMessage(app, message, send)) return;
     if (message.type === 'create-keys') {
       const service = app.get(ApiKeyService);
       Promise.all(

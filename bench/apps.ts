@@ -84,9 +84,11 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Node flags for a scenario's app: `--expose-gc` for the memo memory, `--cpu-prof` when profiling. */
+/** Node flags for a scenario's app: `--expose-gc` for the memo memory and the soak, `--cpu-prof` when profiling. */
 function execArgvFor(scenario: BenchScenario, label: string): string[] {
-  const execArgv = scenario.guard === 'memo-memory' ? ['--expose-gc'] : [];
+  const exposeGc =
+    scenario.guard === 'memo-memory' || (scenario.guard === 'api-key' && scenario.exposeGc);
+  const execArgv = exposeGc ? ['--expose-gc'] : [];
   if (PROFILE) {
     const dir = path.join(outDir, '.profiles');
     mkdirSync(dir, { recursive: true });

@@ -1,5 +1,7 @@
 /** The Notes section of the report: what a reader needs to weigh the figures. */
 import { ratioOf, type BenchRow } from './report.js';
+import { FULL_SOAK_SECONDS, SOAK_SECONDS } from './settings.js';
+import type { SoakResult } from './soak-report.js';
 
 /** Rows whose window-by-window ratios are listed in full. */
 const ROWS_WITH_WINDOW_NOTES = ['2', '3', '7a', '7b'];
@@ -43,6 +45,21 @@ export function failureNotes(failed: BenchRow[]): string[] {
     (row) =>
       `Row ${row.id} had ${row.failures} failed requests (non-2xx or socket errors): its figures are not valid.`,
   );
+}
+
+/** What the soak rows got wrong, and whether they ran as long as the target asks. */
+export function soakNotes(soaks: SoakResult[]): string[] {
+  const notes = soaks
+    .filter((soak) => soak.wrongExamples.length > 0)
+    .map(
+      (soak) =>
+        `Row ${soak.id} gave ${soak.tally.wrong} wrong answers, among them: ${soak.wrongExamples.join('; ')}.`,
+    );
+  if (soaks.length > 0 && SOAK_SECONDS < FULL_SOAK_SECONDS)
+    notes.push(
+      `The soak rows ran ${SOAK_SECONDS} s each (BENCH_SOAK_SECONDS), not the ${FULL_SOAK_SECONDS} s of a full run: a check of the harness, not a soak.`,
+    );
+  return notes;
 }
 
 /** The machine's load over the run, and how latency and CPU were taken. */

@@ -3,6 +3,7 @@
  * `bench/results.svg`. No numbers are made here: everything comes from the measurements.
  */
 import type { MemoMemoryReport } from './scenario.js';
+import { soakSection, type SoakReport } from './soak-report.js';
 
 /** One throughput measurement. */
 export interface BenchRow {
@@ -83,6 +84,7 @@ export interface BenchReport {
   cold?: ColdPathResult;
   attacks: AttackResult[];
   memo?: MemoMemoryReport;
+  soak?: SoakReport;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -219,6 +221,7 @@ export function renderMarkdown(report: BenchReport): string {
     ...attackSection(report),
     ...coldPathSection(report),
     ...memoSection(report),
+    ...soakSection(report.soak),
     ...verdictSection(report),
   ].join('\n');
 }

@@ -7,10 +7,10 @@
  * the row's windows adding up to BENCH_DURATION (`measure.ts`). The 1,000,000-key rows
  * alternate with their 1,000-key rows instead (7a with 2, 7b with 3), as the scale target
  * compares those. The rows are listed in `rows.ts`, the environment that tunes the run in
- * `settings.ts`.
+ * `settings.ts`. Last come the soak rows (`soak.ts`), each on an app of its own.
  *
  * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
- * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds, default 1500) runs out.
+ * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds) runs out.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -27,7 +27,7 @@ import {
 import { underAttack } from './attack.js';
 import { coldPath, postgresRoundTrips } from './latency.js';
 import { measureAgainstBase, type Target } from './measure.js';
-import { deferredRowNotes, failureNotes, methodNotes, windowNotes } from './notes.js';
+import { deferredRowNotes, failureNotes, methodNotes, soakNotes, windowNotes } from './notes.js';
 import {
   renderConsoleTable,
   renderMarkdown,
@@ -61,6 +61,8 @@ import {
   outDir,
   wanted,
 } from './settings.js';
+import { measureSoaks, wantsSoakRows } from './soak.js';
+import type { SoakReport } from './soak-report.js';
 import { checkTargets } from './targets.js';
 
 cleanupOnSignalsAndTimeout();
@@ -73,6 +75,7 @@ interface Measurements {
   cold?: ColdPathResult;
   attacks: AttackResult[];
   memo?: MemoMemoryReport;
+  soak?: SoakReport;
   notes: string[];
 }
 
@@ -139,6 +142,10 @@ async function measureMemo(): Promise<MemoMemoryReport> {
   return memo;
 }
 
+/** Whether any soak row gave a wrong answer or lost a request. */
+const soakFailed = (soak?: SoakReport): boolean =>
+  soak?.rows.some((row) => row.tally.wrong > 0 || row.tally.lost > 0) ?? false;
+
 /** The rows, attack rows included, whose figures are spoilt by failed requests. */
 const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks'>): BenchRow[] =>
   [...report.rows, ...report.attacks.map((a) => a.row)].filter((r) => r.failures > 0);
@@ -155,6 +162,7 @@ function assembleReport(
   notes.push(...deferredRowNotes(rows));
   const ordered = ROW_ORDER.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
   notes.push(...failureNotes(failedRows({ rows: ordered, attacks: measured.attacks })));
+  notes.push(...soakNotes(measured.soak?.rows ?? []));
   notes.push(...methodNotes(run.loadAtStart, os.loadavg()[0]));
   if (!rows.has('1'))
     throw new Error(
@@ -168,9 +176,10 @@ function assembleReport(
     cold: measured.cold,
     attacks: measured.attacks,
     memo: measured.memo,
+    soak: measured.soak,
     latency: measured.latency,
     roundTrip: measured.roundTrip,
-    targets: checkTargets(rows, measured.latency, measured.attacks),
+    targets: checkTargets(rows, measured.latency, measured.attacks, measured.soak?.rows),
     notes,
   };
 }
@@ -202,10 +211,11 @@ async function main(): Promise<void> {
   await measureOnSharedApps(measured);
   if (wanted('6')) measured.rows.set('6', await measureNaiveBcryptRow());
   if (wanted('m')) measured.memo = await measureMemo();
+  if (wantsSoakRows()) measured.soak = await measureSoaks();
 
   const report = assembleReport(measured, { startedAt, machine, loadAtStart });
   publish(report);
-  if (failedRows(report).length > 0) process.exitCode = 1;
+  if (failedRows(report).length > 0 || soakFailed(report.soak)) process.exitCode = 1;
 }
 
 main()

@@ -14,7 +14,14 @@ export type BenchScenario =
   | { guard: 'deferred' }
   | { guard: 'passport'; key: string }
   | { guard: 'naive-bcrypt'; hashedKey: string }
-  | { guard: 'api-key'; db: BenchDatabase; hasher: 'bcrypt' | 'hmac'; keys: number }
+  | {
+      guard: 'api-key';
+      db: BenchDatabase;
+      hasher: 'bcrypt' | 'hmac';
+      keys: number;
+      /** Start the app with `--expose-gc`, so memory can be read after a forced collection (the soak). */
+      exposeGc?: boolean;
+    }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number };
 
 /** Child to parent. */
@@ -23,11 +30,30 @@ export type ChildMessage =
   | { type: 'keys'; keys: string[] }
   | { type: 'cpu'; micros: number }
   | { type: 'memory'; report: MemoMemoryReport }
+  | { type: 'revoked' }
+  | { type: 'usage'; usage: MemoryUsage }
   | { type: 'error'; message: string };
 
 /** Parent to child. */
 export type ParentMessage =
-  { type: 'create-keys'; count: number } | { type: 'cpu' } | { type: 'stop' };
+  | { type: 'create-keys'; count: number }
+  | { type: 'cpu' }
+  | { type: 'stop' }
+  /** Soak: one key that expires at `expiresAt` (epoch ms), answered with `keys`. */
+  | { type: 'create-expiring-key'; expiresAt: number }
+  /** Soak: revoke the key with this prefix through `ApiKeyService.revoke`, answered with `revoked`. */
+  | { type: 'revoke-key'; prefix: string }
+  /** Soak: the app's memory, after forced collections when it runs with `--expose-gc`. */
+  | { type: 'memory-usage' };
+
+/** A child app's `process.memoryUsage()`, in bytes. */
+export interface MemoryUsage {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  /** Whether the figures were read after forced collections (`--expose-gc`). */
+  afterGc: boolean;
+}
 
 /** Heap cost of memoised verifications, measured in a child started with `--expose-gc`. */
 export interface MemoMemoryReport {

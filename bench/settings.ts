@@ -6,9 +6,10 @@
  * window (default 2), BENCH_WARMUP seconds of load on a row's app before its first window
  * (default 3), BENCH_SCALE_KEYS (default 1000000), BENCH_MEMO_KEYS (default 100000), BENCH_ONLY
  * comma-separated rows to run (e.g. `1,2,3`; `l` for the one-at-a-time latency rows, `m` for
- * the memo memory, `8` for the cold path and attack rows), BENCH_PROFILE=1 to write `--cpu-prof`
- * profiles of the apps to bench/.profiles, BENCH_OUT directory for the results, BENCH_TIMEOUT
- * seconds before the whole run gives up (default 1500).
+ * the memo memory, `8` for the cold path and attack rows, `S` for the soak rows), BENCH_PROFILE=1
+ * to write `--cpu-prof` profiles of the apps to bench/.profiles, BENCH_OUT directory for the
+ * results, BENCH_SOAK_SECONDS seconds of mixed traffic per engine in the soak rows (default 600),
+ * BENCH_TIMEOUT seconds before the whole run gives up (default 1500 plus the soak's time).
  */
 import path from 'node:path';
 import { BENCH_ROUTE } from './scenario.js';
@@ -44,8 +45,12 @@ export const ATTACK_RATE = 50;
 export const ROUND_TRIP_SECONDS = 10;
 /** New keys timed by the cold path, and probed halfway through each attack. */
 export const COLD_SAMPLES = 10;
-/** Seconds before the whole run gives up and cleans up. */
-export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500);
+/** Seconds of mixed traffic per engine in a full soak, the length the soak's targets are meant for. */
+export const FULL_SOAK_SECONDS = 600;
+/** Seconds of mixed traffic per engine in the soak rows (Sa SQLite, Sb PostgreSQL), warm-up excluded. */
+export const SOAK_SECONDS = positiveFromEnv('BENCH_SOAK_SECONDS', FULL_SOAK_SECONDS);
+/** Seconds before the whole run gives up and cleans up: the other rows' time, plus two soaks and their boots. */
+export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500 + 2 * (SOAK_SECONDS + 60));
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
 export const BOOT_TIMEOUT_MS = 5 * 60_000;
 /** Whether to write `--cpu-prof` profiles of the apps. */

@@ -1,6 +1,7 @@
 /** The bench's verdict lines: each target, the figures it was judged on, and whether it holds. */
 import { p99Added, ratioOf, type AttackResult, type BenchRow, type TargetCheck } from './report.js';
 import { BASE_KEYS, SCALE_KEYS, integer } from './settings.js';
+import { HEAP_GROWTH_LIMIT, memorySpan, spanText, type SoakResult } from './soak-report.js';
 
 /** p99 added latency under 1 ms: `row` against `base`, paired window by window where it was measured so. */
 function p99AddedCheck(row: BenchRow, base: BenchRow, condition: string): TargetCheck {
@@ -89,16 +90,38 @@ function spreadAttackChecks(attacks: AttackResult[]): TargetCheck[] {
     }));
 }
 
+/** Each soak row: every answer right and none lost, and the heap after forced GC flat. */
+function soakChecks(soaks: SoakResult[]): TargetCheck[] {
+  return soaks.flatMap((soak) => {
+    const heap = memorySpan(soak, 'heapUsed');
+    const afterGc = soak.samples.every((sample) => sample.usage.afterGc);
+    return [
+      {
+        target: `0 wrong answers and none lost over ${integer(soak.seconds)} s of mixed traffic (row ${soak.id})`,
+        measured: `${soak.tally.wrong} wrong, ${soak.tally.lost} lost of ${integer(soak.answered + soak.tally.lost)} requests`,
+        met: soak.tally.wrong === 0 && soak.tally.lost === 0,
+      },
+      {
+        target: `Memory flat: heap after forced GC grows < ${HEAP_GROWTH_LIMIT / 2 ** 20} MiB from warm-up to end (row ${soak.id})`,
+        measured: `heap ${spanText(heap)}${afterGc ? '' : ', not after forced GC'}; RSS ${spanText(memorySpan(soak, 'rss'))}`,
+        met: afterGc && heap.end - heap.start < HEAP_GROWTH_LIMIT,
+      },
+    ];
+  });
+}
+
 /** Every target the measured rows can judge, in the report's order. */
 export function checkTargets(
   rows: Map<string, BenchRow>,
   latency: BenchRow[],
   attacks: AttackResult[] = [],
+  soaks: SoakResult[] = [],
 ): TargetCheck[] {
   const open = rows.get('1');
   return [
     ...oneAtATimeChecks(latency),
     ...(open ? [...fullLoadChecks(rows, open), ...scaleChecks(rows, open)] : []),
     ...spreadAttackChecks(attacks),
+    ...soakChecks(soaks),
   ];
 }

@@ -1,52 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine, parseExpiry } from './api-key.cli-args.js';
+import { parseCommandLine } from './api-key.cli-args.js';
 
 const NOW = new Date('2030-06-15T10:00:00.000Z');
 const HOUR = 3_600_000;
-
-describe('parseExpiry', () => {
-  it.each([
-    ['12h', new Date(NOW.getTime() + 12 * HOUR)],
-    ['30d', new Date(NOW.getTime() + 30 * 24 * HOUR)],
-    ['2w', new Date(NOW.getTime() + 14 * 24 * HOUR)],
-    ['2031-02-28', new Date('2031-02-28T00:00:00.000Z')],
-    ['2032-02-29', new Date('2032-02-29T00:00:00.000Z')],
-    ['2031-01-02T03:04:05Z', new Date('2031-01-02T03:04:05.000Z')],
-    ['2031-01-02T03:04:05.678Z', new Date('2031-01-02T03:04:05.678Z')],
-    ['2031-01-02T03:04:05-05:30', new Date('2031-01-02T08:34:05.000Z')],
-  ])('reads %s', (text, expected) => {
-    expect(parseExpiry(text, NOW)).toEqual(expected);
-  });
-
-  it('reads a date-time without an offset as local time, as JavaScript does', () => {
-    expect(parseExpiry('2031-01-02T03:04', NOW)).toEqual(new Date(2031, 0, 2, 3, 4));
-  });
-
-  it.each([
-    'tomorrow',
-    '',
-    '0d',
-    '12',
-    'h',
-    '3m',
-    '1y',
-    '1.5d',
-    '-1d',
-    '2031-02-29',
-    '2031-04-31',
-    '2031-13-01',
-    '2031-00-10',
-    '2031-1-2',
-    '2031-01-02T24:00',
-    '2031-01-02T10:60',
-    '31/01/2031',
-    '2031-01-02T03:04:05+2',
-  ])('refuses %j naming the accepted forms', (text) => {
-    expect(() => parseExpiry(text, NOW)).toThrow(
-      /--expires .* is not a date: use an ISO-8601 date .* or a duration such as 30d/,
-    );
-  });
-});
 
 describe('parseCommandLine', () => {
   it('reads create with every option, wherever --data-source stands', () => {
@@ -122,6 +78,67 @@ describe('parseCommandLine', () => {
     });
   });
 
+  it('reads rotate with its grace period (default 0) and --timeout before or after the command', () => {
+    expect(
+      parseCommandLine(['rotate', 'AbCd1234', '--grace', '1h', '--data-source', 'ds.js']),
+    ).toEqual({
+      command: 'rotate',
+      dataSource: 'ds.js',
+      json: false,
+      target: 'AbCd1234',
+      graceMs: HOUR,
+    });
+    expect(
+      parseCommandLine([
+        '--timeout',
+        '2m',
+        '--data-source',
+        'ds.js',
+        'rotate',
+        'AbCd1234',
+        '--json',
+      ]),
+    ).toEqual({
+      command: 'rotate',
+      dataSource: 'ds.js',
+      json: true,
+      target: 'AbCd1234',
+      graceMs: 0,
+      timeoutMs: 120_000,
+    });
+    expect(parseCommandLine(['list', '--timeout=0', '--data-source', 'ds.js'])).toMatchObject({
+      command: 'list',
+      timeoutMs: 0,
+    });
+  });
+
+  it('reads repeated --set column=value assignments of create, values as typed', () => {
+    expect(
+      parseCommandLine(
+        [
+          'create',
+          '--name',
+          'p',
+          '--set',
+          'partnerId=42',
+          '--set=note=a=b',
+          '--set',
+          'tag=',
+          '--data-source=ds.js',
+        ],
+        NOW,
+      ),
+    ).toEqual({
+      command: 'create',
+      dataSource: 'ds.js',
+      json: false,
+      name: 'p',
+      scopes: [],
+      expiresAt: null,
+      columns: { partnerId: '42', note: 'a=b', tag: '' },
+    });
+  });
+
   it('answers help without needing a data source', () => {
     expect(parseCommandLine(['help'])).toEqual({ command: 'help' });
     expect(parseCommandLine(['list', '--help'])).toEqual({ command: 'help' });
@@ -148,6 +165,47 @@ describe('parseCommandLine', () => {
     [['revoke', '--data-source', 'ds.js'], /^"revoke" needs the key's <id-or-prefix>\.$/],
     [['show', 'a', 'b', '--data-source', 'ds.js'], /^Unexpected argument "b" for "show"/],
     [['list'], /^Missing --data-source <file>/],
+    [
+      ['create', '--name', 'x', '--expires', '-5d', '--data-source', 'ds.js'],
+      /^--expires "-5d" is not a date: .* An expiry must be in the future\.$/,
+    ],
+    [
+      ['create', '--name', 'x', '--data-source', 'ds.js', '--expires', '-2030-01-01'],
+      /An expiry must be in the future/,
+    ],
+    [['create', '--name', '-x', '--data-source', 'ds.js'], /write --name=-x if that is the value/],
+    [
+      ['create', '--name', 'x', '--set', 'partnerId', '--data-source', 'ds.js'],
+      /^--set "partnerId" is not an assignment/,
+    ],
+    [
+      ['create', '--name', 'x', '--set', '=1', '--data-source', 'ds.js'],
+      /^--set "=1" is not an assignment/,
+    ],
+    [
+      ['create', '--name', 'x', '--set', 'a=1', '--set', 'a=2', '--data-source', 'ds.js'],
+      /^--set gives the column "a" twice/,
+    ],
+    [['list', '--set', 'a=1', '--data-source', 'ds.js'], /^Unknown option '--set' for "list"/],
+    [['rotate', '--data-source', 'ds.js'], /^"rotate" needs the key's <id-or-prefix>\.$/],
+    [
+      ['rotate', 'k', '--grace', '-1h', '--data-source', 'ds.js'],
+      /^--grace "-1h" cannot be negative: use 0/,
+    ],
+    [
+      ['rotate', 'k', '--grace', 'soon', '--data-source', 'ds.js'],
+      /^--grace "soon" is not a duration/,
+    ],
+    [['rotate', 'k', '--grace', '1y', '--data-source', 'ds.js'], /^--grace "1y" is not a duration/],
+    [['list', '--timeout', '-5s', '--data-source', 'ds.js'], /^--timeout "-5s" cannot be negative/],
+    [
+      ['list', '--timeout', '15', '--data-source', 'ds.js'],
+      /^--timeout "15" is not a duration: use a duration such as 15s/,
+    ],
+    [
+      ['list', '--timeout', '99999w', '--data-source', 'ds.js'],
+      /^--timeout "99999w" is not a duration/,
+    ],
   ])('refuses %j with one line', (argv, message) => {
     let error: Error | undefined;
     try {

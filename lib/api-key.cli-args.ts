@@ -3,109 +3,96 @@
  * into a command before anything is opened.
  */
 import { parseArgs } from 'node:util';
+import { CliUsageError } from './api-key.cli-errors.js';
+import { parseAssignments, parseDuration, parseExpiry } from './api-key.cli-values.js';
 
 /** The CLI's name, as it starts every line it writes to stderr. */
 export const PROGRAM = 'nestjs-api-key';
 
-/** The text of `help`. */
-export const USAGE = `Usage: ${PROGRAM} --data-source <file> <command> [options]
+/** How long the CLI waits for the database when `--timeout` is not given. */
+export const DEFAULT_TIMEOUT_MS = 15_000;
 
-Manages API keys in the database of a TypeORM DataSource file (compiled JavaScript exporting
-one DataSource instance, as for the typeorm CLI). Pending migrations are run first.
-The file may also export \`apiKeyOptions\` (the options given to ApiKeyModule.forRoot(), such as
-brand, hasher or entity) so that keys made here match the application's.
+/** The text of `help`. */
+export const USAGE = `Usage: ${PROGRAM} --data-source <file> [--timeout <duration>] <command> [options]
+
+Manages API keys in the database of a TypeORM DataSource file (compiled JavaScript, ESM or
+CommonJS, exporting one DataSource instance, as for the typeorm CLI). Pending migrations are
+run first. The file may also export \`apiKeyOptions\` (the options given to
+ApiKeyModule.forRoot(), such as brand, hasher or entity) so that keys made here match the
+application's. The whole command gives up after --timeout (default 15s; 0 waits forever).
 
 Commands:
-  create --name <name> [--scopes a,b] [--expires <ISO-8601 | 30d | 12h | 2w>] [--json]
-                             make a key and print it once
+  create --name <name> [--scopes a,b] [--expires <ISO-8601 | 30d | 12h | 2w>]
+         [--set <column>=<value>]... [--json]
+                             make a key and print it once; --set fills the entity's own
+                             columns, such as its owner (--set partnerId=42)
   list [--all] [--json]      keys without secrets or hashes (--all: also revoked and expired)
   show <id-or-prefix> [--json]
                              one key
   revoke <id-or-prefix> [--json]
                              revoke a key for good (revoking it again is not an error)
+  rotate <id-or-prefix> [--grace <0 | 30m | 1h | 7d>] [--json]
+                             replace a key with a new one, printed once; the old key keeps
+                             working for the grace period (default 0: revoked at once)
   help                       this text
 
 With --json, the last line of standard output is one JSON document.`;
 
-/** A mistake in the command line. Reported before anything is opened; exit code 2. */
-export class CliUsageError extends Error {}
-
 interface CommandSpec {
-  options: Record<string, { type: 'string' | 'boolean' }>;
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   /** Name of the one positional argument the command takes, if any. */
   argument?: string;
 }
 
+const JSON_OPTION = { json: { type: 'boolean' } } as const;
 const COMMANDS: Record<string, CommandSpec> = {
   create: {
     options: {
       name: { type: 'string' },
       scopes: { type: 'string' },
       expires: { type: 'string' },
-      json: { type: 'boolean' },
+      set: { type: 'string', multiple: true },
+      ...JSON_OPTION,
     },
   },
-  list: { options: { all: { type: 'boolean' }, json: { type: 'boolean' } } },
-  show: { options: { json: { type: 'boolean' } }, argument: 'id-or-prefix' },
-  revoke: { options: { json: { type: 'boolean' } }, argument: 'id-or-prefix' },
+  list: { options: { all: { type: 'boolean' }, ...JSON_OPTION } },
+  show: { options: JSON_OPTION, argument: 'id-or-prefix' },
+  revoke: { options: JSON_OPTION, argument: 'id-or-prefix' },
+  rotate: { options: { grace: { type: 'string' }, ...JSON_OPTION }, argument: 'id-or-prefix' },
 };
+/** Options every command takes, before or after its name. */
+const GLOBAL_OPTIONS = {
+  'data-source': { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** What every command that works on the database is given. */
+interface DatabaseCommandBase {
+  dataSource: string;
+  json: boolean;
+  /** `--timeout` in milliseconds (0: no deadline); absent for the default. */
+  timeoutMs?: number;
+}
 
 /** A command line, checked and ready to run. */
 export type CliCommand =
   | { command: 'help' }
-  | {
+  | (DatabaseCommandBase & {
       command: 'create';
-      dataSource: string;
-      json: boolean;
       name: string;
       scopes: string[];
       expiresAt: Date | null;
-    }
-  | { command: 'list'; dataSource: string; json: boolean; all: boolean }
-  | { command: 'show' | 'revoke'; dataSource: string; json: boolean; target: string };
+      /** `--set` assignments by column name, as typed; absent when none were given. */
+      columns?: Record<string, string>;
+    })
+  | (DatabaseCommandBase & { command: 'list'; all: boolean })
+  | (DatabaseCommandBase & { command: 'show' | 'revoke'; target: string })
+  | (DatabaseCommandBase & { command: 'rotate'; target: string; graceMs: number });
 
 /** A command that works on the database: every one but `help`. */
 export type CliDatabaseCommand = Exclude<CliCommand, { command: 'help' }>;
 
-type OptionValues = Record<string, string | boolean | undefined>;
-
-const DURATION_UNITS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const ISO_8601 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-
-/**
- * Reads an expiry: an ISO-8601 date or date-time (a date alone is midnight UTC; a time without
- * an offset is local time, as in JavaScript), or a duration from `now` such as `30d`, `12h`, `2w`.
- *
- * @throws {CliUsageError} naming the accepted forms when the text is none of them
- */
-export function parseExpiry(text: string, now: Date): Date {
-  const refuse = (): never => {
-    throw new CliUsageError(
-      `--expires "${text}" is not a date: use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.`,
-    );
-  };
-  const duration = /^(\d{1,6})([hdw])$/.exec(text);
-  if (duration) {
-    const amount = Number(duration[1]);
-    if (amount === 0) refuse();
-    return checkedDate(new Date(now.getTime() + amount * DURATION_UNITS[duration[2]]), refuse);
-  }
-  const iso = ISO_8601.exec(text);
-  if (!iso) return refuse();
-  const [, year, month, day, hour = '0', minute = '0', second = '0'] = iso;
-  // JavaScript rolls 2030-02-30 over to March; a mistyped day must be an error instead.
-  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth)
-    refuse();
-  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) refuse();
-  return checkedDate(new Date(text.replace(' ', 'T')), refuse);
-}
-
-function checkedDate(date: Date, refuse: () => never): Date {
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > 9999) refuse();
-  return date;
-}
+type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 /**
  * Checks a command line (without the `node` and script arguments) and turns it into a command.
@@ -122,27 +109,45 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
   const spec = COMMANDS[command];
   if (!spec) throw new CliUsageError(`Unknown command "${command}": ${known}`);
 
-  const { values, argument } = readArguments(argv, command, spec);
+  const { values, argument } = readArguments(argv, command, spec, now);
+  const base = databaseCommandBase(values);
+  switch (command) {
+    case 'create':
+      return { command, ...base, ...createArguments(values, now) };
+    case 'list':
+      return { command, ...base, all: values.all === true };
+    case 'rotate':
+      return { command, ...base, target: argument!, graceMs: graceOf(values) };
+    default:
+      return { command: command as 'show' | 'revoke', ...base, target: argument! };
+  }
+}
+
+/** @throws {CliUsageError} without --data-source, or with a --timeout that is not a duration */
+function databaseCommandBase(values: OptionValues): DatabaseCommandBase {
   const dataSource = values['data-source'] as string | undefined;
   if (!dataSource)
     throw new CliUsageError(
       'Missing --data-source <file>: the compiled file exporting your TypeORM DataSource.',
     );
-  const json = values.json === true;
-  switch (command) {
-    case 'create':
-      return { command, dataSource, json, ...createArguments(values, now) };
-    case 'list':
-      return { command, dataSource, json, all: values.all === true };
-    default:
-      return { command: command as 'show' | 'revoke', dataSource, json, target: argument! };
-  }
+  const base: DatabaseCommandBase = { dataSource, json: values.json === true };
+  if (typeof values.timeout === 'string') base.timeoutMs = timeoutOf(values.timeout);
+  return base;
 }
 
-/** The command is the first word that is not --data-source or its value. */
+const timeoutOf = (text: string) =>
+  parseDuration('timeout', text, 'a duration such as 15s or 2m (0 waits forever)');
+const graceOf = (values: OptionValues) =>
+  parseDuration(
+    'grace',
+    (values.grace as string | undefined) ?? '0',
+    '0 (revoke the old key at once) or a duration such as 30m, 1h or 7d',
+  );
+
+/** The command is the first word that is not a global option or its value. */
 function commandName(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--data-source') i++;
+    if (Object.hasOwn(GLOBAL_OPTIONS, argv[i].replace(/^--/, ''))) i++;
     else if (!argv[i].startsWith('-')) return argv[i];
   }
   return undefined;
@@ -157,16 +162,14 @@ function readArguments(
   argv: string[],
   command: string,
   spec: CommandSpec,
+  now: Date,
 ): { values: OptionValues; argument: string | undefined } {
+  const options = { ...spec.options, ...GLOBAL_OPTIONS };
+  refuseDashedValues(argv, options, now);
   let values: OptionValues;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: { ...spec.options, 'data-source': { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    }));
+    ({ values, positionals } = parseArgs({ args: argv, options, allowPositionals: true }));
   } catch (error) {
     const message = (error as Error).message.split('. ')[0];
     throw new CliUsageError(`${message} for "${command}" (see ${PROGRAM} help).`);
@@ -183,14 +186,36 @@ function readArguments(
 }
 
 /**
- * The name, scopes and expiry of `create`.
+ * Answers `--expires -5d` and the like, which node:util would call "ambiguous": the value is
+ * checked as the option's own (naming what it accepts), or else shown how to be written.
  *
- * @throws {CliUsageError} without --name, or with an --expires that is not a date
+ * @throws {CliUsageError} when an option that takes a value is followed by one starting with a dash
+ */
+function refuseDashedValues(argv: string[], options: CommandSpec['options'], now: Date): void {
+  for (let i = 0; i + 1 < argv.length; i++) {
+    const option = argv[i].startsWith('--') ? argv[i].slice(2) : '';
+    const value = argv[i + 1];
+    if (options[option]?.type !== 'string' || !value.startsWith('-')) continue;
+    // A forgotten value followed by the next option is left to parseArgs to report.
+    if (value === '-h' || Object.hasOwn(options, value.replace(/^--/, '').split('=')[0])) continue;
+    if (option === 'expires') parseExpiry(value, now);
+    if (option === 'grace') graceOf({ grace: value });
+    if (option === 'timeout') timeoutOf(value);
+    throw new CliUsageError(
+      `--${option} "${value}" starts with a dash: write --${option}=${value} if that is the value.`,
+    );
+  }
+}
+
+/**
+ * The name, scopes, expiry and further columns of `create`.
+ *
+ * @throws {CliUsageError} without --name, with an --expires that is not a date, or a bad --set
  */
 function createArguments(
   values: OptionValues,
   now: Date,
-): { name: string; scopes: string[]; expiresAt: Date | null } {
+): Pick<Extract<CliCommand, { command: 'create' }>, 'name' | 'scopes' | 'expiresAt' | 'columns'> {
   const name = values.name as string | undefined;
   if (name === undefined) throw new CliUsageError('"create" needs --name <name>.');
   const scopes = ((values.scopes as string | undefined) ?? '')
@@ -198,5 +223,7 @@ function createArguments(
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const expires = values.expires as string | undefined;
-  return { name, scopes, expiresAt: expires === undefined ? null : parseExpiry(expires, now) };
+  const expiresAt = expires === undefined ? null : parseExpiry(expires, now);
+  const set = values.set as string[] | undefined;
+  return { name, scopes, expiresAt, ...(set && { columns: parseAssignments(set) }) };
 }

@@ -1,11 +1,27 @@
 /**
- * The commands of the `nestjs-api-key` CLI, one function each, and how they print keys: never
- * the key itself after `create`, never its hash.
+ * The commands of the `nestjs-api-key` CLI, one function each. A key is printed once, when it
+ * is made (`create`, `rotate`); listings never show it nor its hash.
  */
-import type { AbstractApiKey } from './api-key.entity.js';
-import { ApiKeyNotFoundError } from './api-key.errors.js';
-import type { ApiKeyService } from './api-key.service.js';
+import type { EntityMetadata } from 'typeorm';
 import type { CliDatabaseCommand } from './api-key.cli-args.js';
+import {
+  assignedColumns,
+  extraColumnValues,
+  extraColumns,
+  settableColumns,
+} from './api-key.cli-columns.js';
+import { CliFailure } from './api-key.cli-errors.js';
+import {
+  describeKey,
+  instant,
+  keyFields,
+  keyRows,
+  printable,
+  table,
+} from './api-key.cli-format.js';
+import type { AbstractApiKey } from './api-key.entity.js';
+import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import type { ApiKeyService } from './api-key.service.js';
 
 /** Where the CLI writes; each call is one line. */
 export interface CliOutput {
@@ -13,7 +29,12 @@ export interface CliOutput {
   err(line: string): void;
 }
 
-type KeyService = ApiKeyService<AbstractApiKey>;
+/** What the commands work with: the application's key service and its entity's metadata. */
+export interface CliKeyStore {
+  service: ApiKeyService<AbstractApiKey>;
+  metadata: EntityMetadata;
+}
+
 type Command<Name extends CliDatabaseCommand['command']> = Extract<
   CliDatabaseCommand,
   { command: Name }
@@ -24,24 +45,27 @@ type KeyCommand = Command<'show' | 'revoke'>;
 /**
  * Runs a checked command with the application's key service.
  *
- * @throws {ApiKeyNotFoundError} when `show` or `revoke` names no key
- * @throws {ApiKeyValidationError} when `create` is given a name, scopes or expiry the service refuses
+ * @throws {ApiKeyNotFoundError} when `show`, `revoke` or `rotate` names no key
+ * @throws {ApiKeyValidationError} when the service refuses the name, scopes, expiry or key to rotate
+ * @throws {CliFailure} when `create` cannot fill a `--set` column, or the database refuses the row
  * @throws {ApiKeyStoreUnavailableError} when the database cannot be read or written
  */
 export async function runCommand(
   command: CliDatabaseCommand,
-  service: KeyService,
+  store: CliKeyStore,
   output: CliOutput,
 ): Promise<void> {
   switch (command.command) {
     case 'create':
-      return createKey(command, service, output);
+      return createKey(command, store, output);
     case 'list':
-      return listKeys(command, service, output);
+      return listKeys(command, store, output);
     case 'show':
-      return showKey(command, service, output);
+      return showKey(command, store, output);
     case 'revoke':
-      return revokeKey(command, service, output);
+      return revokeKey(command, store, output);
+    case 'rotate':
+      return rotateKey(command, store, output);
   }
 }
 
@@ -49,21 +73,80 @@ export async function runCommand(
  * `create`: makes a key and prints it, the only time it is ever shown.
  *
  * @throws {ApiKeyValidationError} when the service refuses the name, scopes or expiry
+ * @throws {CliFailure} when a `--set` column is unknown, or the database refuses the row (a missing owner, say)
  * @throws {ApiKeyStoreUnavailableError} when the key cannot be stored
  */
 export async function createKey(
   command: Command<'create'>,
-  service: KeyService,
+  { service, metadata }: CliKeyStore,
   output: CliOutput,
 ): Promise<void> {
-  const { apiKey, key } = await service.create({
-    name: command.name,
-    scopes: command.scopes,
-    expiresAt: command.expiresAt,
+  const columns = command.columns ? assignedColumns(metadata, command.columns) : {};
+  const created = await service
+    .create({
+      ...columns,
+      name: command.name,
+      scopes: command.scopes,
+      expiresAt: command.expiresAt,
+    })
+    .catch((error: unknown) => {
+      throw withColumnsHint(error, metadata);
+    });
+  printNewKey('Created API key', created, { service, metadata }, command.json, output);
+}
+
+/** A row the database refused (one without its owner, say), with how `--set` fills the columns. */
+function withColumnsHint(error: unknown, metadata: EntityMetadata): unknown {
+  const names = settableColumns(metadata);
+  // The service's word for a row the database refused, as opposed to input it checked itself.
+  const refused =
+    error instanceof ApiKeyValidationError && /^The key could not be stored/.test(error.message);
+  if (!refused || names.length === 0) return error;
+  return new CliFailure(
+    `${error.message.replace(/[.\s]*$/, '')}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
+  );
+}
+
+/**
+ * `rotate`: replaces a key with a new one (same name, scopes, expiry and owner), printed once,
+ * and says until when the old one works.
+ *
+ * @throws {ApiKeyNotFoundError} when no key has that id or prefix
+ * @throws {ApiKeyValidationError} when the key is revoked or expired
+ * @throws {ApiKeyStoreUnavailableError} when the keys cannot be read or written
+ */
+export async function rotateKey(
+  command: Command<'rotate'>,
+  store: CliKeyStore,
+  output: CliOutput,
+): Promise<void> {
+  const rotated = await store.service.rotate(command.target, { gracePeriod: command.graceMs });
+  const { previous } = rotated;
+  const old = describeKey(previous, store.service.options.clock(), extraColumns(store.metadata));
+  printNewKey(`Rotated ${previous.prefix}: new API key`, rotated, store, command.json, output, {
+    previous: old,
   });
-  if (command.json) {
+  if (command.json) return;
+  output.out(
+    previous.revoked
+      ? `The old key ${previous.prefix} is revoked.`
+      : `The old key ${previous.prefix} keeps working until ${instant(previous.expiresAt, '')}.`,
+  );
+}
+
+/** Prints a key just made, the only time it is ever shown, as text or JSON (with `more` fields). */
+function printNewKey(
+  heading: string,
+  { apiKey, key }: { apiKey: AbstractApiKey; key: string },
+  { service, metadata }: CliKeyStore,
+  json: boolean,
+  output: CliOutput,
+  more: Record<string, unknown> = {},
+): void {
+  if (json) {
     output.out(
       JSON.stringify({
+        ...extraColumnValues(apiKey, extraColumns(metadata)),
         id: apiKey.id,
         prefix: apiKey.prefix,
         name: apiKey.name,
@@ -71,21 +154,22 @@ export async function createKey(
         scopes: apiKey.scopes,
         expiresAt: apiKey.expiresAt?.toISOString() ?? null,
         createdAt: apiKey.createdAt.toISOString(),
+        ...more,
       }),
     );
     return;
   }
-  output.out(
-    `Created API key "${printable(apiKey.name)}" (prefix ${apiKey.prefix}, id ${apiKey.id}).`,
-  );
+  output.out(`${heading} "${printable(apiKey.name)}" (prefix ${apiKey.prefix}, id ${apiKey.id}).`);
   output.out(
     `Scopes: ${apiKey.scopes.join(', ') || '(none)'}. Expires: ${instant(apiKey.expiresAt, 'never')}.`,
   );
   output.out('');
   output.out(`  ${key}`);
   output.out('');
+  const { header, keyword } = service.options;
+  const howToSend = header ? `${header}: <key>` : `Authorization: ${keyword} <key>`;
   output.out(
-    `This is the only time the key is shown: only its hash is stored. Clients send it as "${howToSend(service)}".`,
+    `This is the only time the key is shown: only its hash is stored. Clients send it as "${howToSend}".`,
   );
 }
 
@@ -96,13 +180,14 @@ export async function createKey(
  */
 export async function listKeys(
   command: Command<'list'>,
-  service: KeyService,
+  { service, metadata }: CliKeyStore,
   output: CliOutput,
 ): Promise<void> {
   const now = service.options.clock();
+  const columns = extraColumns(metadata);
   const keys = await service.list({ activeOnly: !command.all });
   if (command.json) {
-    output.out(JSON.stringify(keys.map((k) => describeKey(k, now))));
+    output.out(JSON.stringify(keys.map((k) => describeKey(k, now, columns))));
     return;
   }
   if (keys.length === 0) {
@@ -113,17 +198,8 @@ export async function listKeys(
     );
     return;
   }
-  const rows = keys.map((k) => [
-    k.prefix,
-    printable(k.name),
-    k.scopes.join(',') || '-',
-    instant(k.createdAt, '-'),
-    k.expiresAt ? `${instant(k.expiresAt, '')}${k.isExpired(now) ? ' (expired)' : ''}` : 'never',
-    instant(k.revokedAt, 'no'),
-    instant(k.lastUsedAt, 'never'),
-  ]);
-  const header = ['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'];
-  for (const line of table([header, ...rows])) output.out(line);
+  const { headers, rows } = keyRows(keys, now, columns);
+  for (const line of table([headers, ...rows])) output.out(line);
 }
 
 /**
@@ -134,27 +210,19 @@ export async function listKeys(
  */
 export async function showKey(
   command: KeyCommand,
-  service: KeyService,
+  { service, metadata }: CliKeyStore,
   output: CliOutput,
 ): Promise<void> {
   const now = service.options.clock();
-  const apiKey = await findKey(command.target, service);
+  const columns = extraColumns(metadata);
+  // With relation ids, an owner known only through its relation is shown by its id.
+  const apiKey = await findKey(command.target, service, true);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, now)));
+    output.out(JSON.stringify(describeKey(apiKey, now, columns)));
     return;
   }
-  const fields: [string, string][] = [
-    ['id', apiKey.id],
-    ['prefix', apiKey.prefix],
-    ['name', printable(apiKey.name)],
-    ['scopes', apiKey.scopes.join(', ') || '(none)'],
-    ['status', status(apiKey, now)],
-    ['created', instant(apiKey.createdAt, '-')],
-    ['expires', instant(apiKey.expiresAt, 'never')],
-    ['revoked', instant(apiKey.revokedAt, 'no')],
-    ['last used', instant(apiKey.lastUsedAt, 'never')],
-  ];
-  for (const [label, value] of fields) output.out(`${`${label}:`.padEnd(11)}${value}`);
+  for (const [label, value] of keyFields(apiKey, now, columns))
+    output.out(`${`${label}:`.padEnd(Math.max(11, label.length + 2))}${value}`);
 }
 
 /**
@@ -165,13 +233,15 @@ export async function showKey(
  */
 export async function revokeKey(
   command: KeyCommand,
-  service: KeyService,
+  { service, metadata }: CliKeyStore,
   output: CliOutput,
 ): Promise<void> {
   const before = await findKey(command.target, service);
   const apiKey = await service.revoke(before.id);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, service.options.clock())));
+    output.out(
+      JSON.stringify(describeKey(apiKey, service.options.clock(), extraColumns(metadata))),
+    );
     return;
   }
   output.out(
@@ -182,57 +252,12 @@ export async function revokeKey(
 }
 
 /** @throws {ApiKeyNotFoundError} when no key has that id or prefix */
-async function findKey(target: string, service: KeyService): Promise<AbstractApiKey> {
-  const apiKey = await service.findOne(target);
+async function findKey(
+  target: string,
+  service: CliKeyStore['service'],
+  withRelationIds = false,
+): Promise<AbstractApiKey> {
+  const apiKey = await service.findOne(target, withRelationIds);
   if (!apiKey) throw new ApiKeyNotFoundError(target);
   return apiKey;
-}
-
-/** Text that is safe to print on one line of a terminal: control characters are escaped. */
-function printable(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
-    /[\x00-\x1f\x7f-\x9f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-}
-
-function instant(date: Date | null | undefined, none: string): string {
-  return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : none;
-}
-
-function status(apiKey: AbstractApiKey, now: Date): 'active' | 'revoked' | 'expired' {
-  if (apiKey.revoked) return 'revoked';
-  return apiKey.isExpired(now) ? 'expired' : 'active';
-}
-
-/** What listings show of a key: never the key itself nor its hash. */
-function describeKey(apiKey: AbstractApiKey, now: Date) {
-  return {
-    id: apiKey.id,
-    prefix: apiKey.prefix,
-    name: apiKey.name,
-    scopes: apiKey.scopes,
-    createdAt: apiKey.createdAt?.toISOString() ?? null,
-    expiresAt: apiKey.expiresAt?.toISOString() ?? null,
-    revokedAt: apiKey.revokedAt?.toISOString() ?? null,
-    lastUsedAt: apiKey.lastUsedAt?.toISOString() ?? null,
-    status: status(apiKey, now),
-  };
-}
-
-/** Rows as left-aligned columns two spaces apart. */
-function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) =>
-    row
-      .map((cell, column) => cell.padEnd(widths[column]))
-      .join('  ')
-      .trimEnd(),
-  );
-}
-
-function howToSend(service: KeyService): string {
-  const { header, keyword } = service.options;
-  return header ? `${header}: <key>` : `Authorization: ${keyword} <key>`;
 }

@@ -1,28 +1,43 @@
 #!/usr/bin/env node
 /**
- * `nestjs-api-key`: create, list, show and revoke API keys from a terminal, in the manner of the
- * `typeorm` CLI. It loads the application's own TypeORM DataSource file, runs its pending
- * migrations, and builds its `ApiKeyService` with `wireApiKeys`, the checks and defaults
- * `ApiKeyModule` applies.
+ * `nestjs-api-key`: create, list, show, revoke and rotate API keys from a terminal, in the
+ * manner of the `typeorm` CLI. It loads the application's own TypeORM DataSource file, runs its
+ * pending migrations, and builds its `ApiKeyService` with `wireApiKeys`, the checks and
+ * defaults `ApiKeyModule` applies.
  *
  * Every failure is reported as one line on stderr with a non-zero exit code, and nothing is
- * written before the whole command line has been checked.
+ * written before the whole command line has been checked. A database that does not answer is
+ * given up on after `--timeout`, so the CLI never hangs a terminal or a deploy script.
  */
 import 'reflect-metadata';
-import { existsSync, realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { DataSource } from 'typeorm';
-import { PROGRAM, USAGE, parseCommandLine, type CliCommand } from './api-key.cli-args.js';
-import { runCommand, type CliOutput } from './api-key.cli-commands.js';
-import type { AbstractApiKey } from './api-key.entity.js';
+import {
+  DEFAULT_TIMEOUT_MS,
+  PROGRAM,
+  USAGE,
+  parseCommandLine,
+  type CliCommand,
+  type CliDatabaseCommand,
+} from './api-key.cli-args.js';
+import { runCommand, type CliKeyStore, type CliOutput } from './api-key.cli-commands.js';
+import {
+  boundConnect,
+  databaseAddress,
+  defaultOptionsHint,
+  loadDataSource,
+  type LoadedDataSource,
+} from './api-key.cli-data-source.js';
+import { CliFailure, oneLine } from './api-key.cli-errors.js';
+import { readableDuration } from './api-key.cli-values.js';
 import {
   ApiKeyConfigurationError,
   ApiKeyNotFoundError,
   ApiKeyStoreUnavailableError,
   ApiKeyValidationError,
 } from './api-key.errors.js';
-import type { ApiKeyModuleOptions } from './api-key.options.js';
+import type { AbstractApiKey } from './api-key.entity.js';
 import type { ApiKeyService } from './api-key.service.js';
 
 export type { CliCommand } from './api-key.cli-args.js';
@@ -36,52 +51,6 @@ const loadRuntime = () =>
     wireApiKeys: wiring.wireApiKeys,
   }));
 type Runtime = Awaited<ReturnType<typeof loadRuntime>>;
-
-/** A failure of a well-formed command (unknown key, unreachable database...); exit code 1. */
-class CliFailure extends Error {}
-
-/** The part of a data source file the CLI uses. */
-interface LoadedDataSource {
-  dataSource: DataSource;
-  apiKeyOptions: ApiKeyModuleOptions<AbstractApiKey>;
-}
-
-/**
- * Imports a data source file and finds its one DataSource export (default or named, possibly a
- * promise), as the typeorm CLI does, and its optional `apiKeyOptions` export.
- *
- * @throws {CliFailure} when the file is missing, fails to load, or exports no or several DataSources
- */
-async function loadDataSource(
-  file: string,
-  { InstanceChecker }: Runtime,
-): Promise<LoadedDataSource> {
-  const path = resolve(file);
-  if (!existsSync(path)) throw new CliFailure(`Data source file not found: ${path}`);
-  let exports: Record<string, unknown>;
-  try {
-    exports = await import(pathToFileURL(path).href);
-  } catch (error) {
-    throw new CliFailure(`Cannot load the data source file ${path}: ${oneLine(error)}`);
-  }
-  const found = new Set<DataSource>();
-  for (const value of Object.values(exports)) {
-    const candidate = await value;
-    if (InstanceChecker.isDataSource(candidate)) found.add(candidate);
-  }
-  if (found.size !== 1) {
-    throw new CliFailure(
-      `The data source file ${path} must export exactly one TypeORM DataSource instance; it exports ${found.size}.`,
-    );
-  }
-  const apiKeyOptions = (exports.apiKeyOptions ?? {}) as ApiKeyModuleOptions<AbstractApiKey>;
-  if (typeof apiKeyOptions !== 'object' || apiKeyOptions === null || Array.isArray(apiKeyOptions)) {
-    throw new CliFailure(
-      `The apiKeyOptions export of ${path} must be the object given to ApiKeyModule.forRoot().`,
-    );
-  }
-  return { dataSource: [...found][0], apiKeyOptions };
-}
 
 /**
  * Connects the data source unless the file already did, and runs its pending migrations.
@@ -97,24 +66,28 @@ async function prepareDatabase(dataSource: DataSource): Promise<void> {
     }
   }
   try {
-    await dataSource.runMigrations();
+    // Locked, so that commands started together on an empty database do not race to create it.
+    const { runMigrationsLocked } = await import('./api-key.migrations-lock.js');
+    await runMigrationsLocked(dataSource);
   } catch (error) {
     throw new CliFailure(`Could not run the pending migrations: ${oneLine(error)}`);
   }
 }
 
 /**
- * The application's key service over the loaded data source. Where keys live is the file's
- * DataSource, so the module-only `dataSource` and `isGlobal` options are not used.
+ * The application's key service over the loaded data source, and its entity's metadata. Where
+ * keys live is the file's DataSource, so the module-only `dataSource` and `isGlobal` options
+ * are not used.
  *
  * @throws {ApiKeyConfigurationError} naming the option of `apiKeyOptions` at fault
  */
-function keyService(
+function keyStore(
   { dataSource, apiKeyOptions }: LoadedDataSource,
   { wireApiKeys }: Runtime,
-): ApiKeyService<AbstractApiKey> {
+): CliKeyStore {
   const { dataSource: _where, isGlobal: _global, name, entity, ...options } = apiKeyOptions;
-  return wireApiKeys({ dataSource, options, name, entity }).service;
+  const { service, repository } = wireApiKeys({ dataSource, options, name, entity });
+  return { service, metadata: repository.metadata };
 }
 
 /** The one line reporting a failure of a well-formed command. */
@@ -150,15 +123,53 @@ export async function runApiKeyCli(
     return 0;
   }
 
-  let dataSource: DataSource | undefined;
+  const timeoutMs = command.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const run: DatabaseRun = { output, timeoutMs, finished: false };
+  const code = await withDeadline(runDatabaseCommand(command, run), timeoutMs);
+  run.finished = true;
+  if (code !== undefined) return code;
+  output.err(
+    `${PROGRAM}: the database did not answer within ${readableDuration(timeoutMs)}: ${databaseAddress(run.dataSource)} (a slow one may need a longer --timeout).`,
+  );
+  return 1;
+}
+
+/** One run of a database command, as its deadline sees it. */
+interface DatabaseRun {
+  output: CliOutput;
+  timeoutMs: number;
+  /** Set once the run has been answered: a command still going after its deadline stays quiet. */
+  finished: boolean;
+  dataSource?: DataSource;
+}
+
+/**
+ * Loads the data source, prepares the database and runs the command; its exit code: 0, or 1
+ * with the failure written as one line.
+ */
+async function runDatabaseCommand(command: CliDatabaseCommand, run: DatabaseRun): Promise<number> {
+  const output: CliOutput = {
+    out: (line) => run.finished || run.output.out(line),
+    err: (line) => run.finished || run.output.err(line),
+  };
   let service: ApiKeyService<AbstractApiKey> | undefined;
   try {
     const runtime = await loadRuntime();
-    const loaded = await loadDataSource(command.dataSource, runtime);
-    dataSource = loaded.dataSource;
+    const loaded = await loadDataSource(command.dataSource, (value) =>
+      runtime.InstanceChecker.isDataSource(value),
+    );
+    const dataSource = (run.dataSource = loaded.dataSource);
+    boundConnect(dataSource, run.timeoutMs);
     await prepareDatabase(dataSource);
-    service = keyService(loaded, runtime);
-    await runCommand(command, service, output);
+    const store = keyStore(loaded, runtime);
+    service = store.service;
+    await runCommand(command, store, output);
+    // Only once the key is out, so that a failure stays the one line on stderr.
+    if (
+      !loaded.exportsApiKeyOptions &&
+      (command.command === 'create' || command.command === 'rotate')
+    )
+      output.err(defaultOptionsHint(loaded.path));
     return 0;
   } catch (error) {
     output.err(failureLine(error));
@@ -166,19 +177,22 @@ export async function runApiKeyCli(
   } finally {
     // What Nest's shutdown would do: pending last-use marks first, then the connection.
     await service?.beforeApplicationShutdown().catch(() => undefined);
-    if (dataSource?.isInitialized) await dataSource.destroy().catch(() => undefined);
+    if (run.dataSource?.isInitialized) await run.dataSource.destroy().catch(() => undefined);
   }
 }
 
-/** The first line of an error's message: the CLI never prints stack traces. */
-function oneLine(error: unknown): string {
-  const err = error as { message?: unknown; errors?: unknown[]; code?: unknown };
-  let message = typeof err?.message === 'string' && err.message.trim() !== '' ? err.message : '';
-  // Connection errors of some drivers are AggregateErrors (one per address tried) with no message.
-  if (!message && Array.isArray(err?.errors) && err.errors.length > 0)
-    return oneLine(err.errors[0]);
-  if (!message) message = typeof err?.code === 'string' ? err.code : String(error);
-  return message.split('\n')[0].trim();
+/** What `work` resolves to, or `undefined` if it takes more than `ms` (0: no deadline). */
+async function withDeadline<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  if (ms === 0) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const processOutput: CliOutput = {

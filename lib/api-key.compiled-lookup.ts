@@ -16,13 +16,44 @@
  * break the package: {@link compilePrefixLookup} names what is missing, and the lookup goes
  * through the query builder instead, only slower.
  */
-import { createHash } from 'node:crypto';
-import { Logger } from '@nestjs/common';
 import { In, type DataSource, type EntityMetadata, type ObjectLiteral } from 'typeorm';
 import type { FindOperator, SelectQueryBuilder } from 'typeorm';
 import type { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import type { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
-import type { BatchStatement, CompiledLookup } from './api-key.lookup.js';
+import {
+  postgresRunner,
+  queryRunnerRunner,
+  sqliteRunner,
+} from './api-key.compiled-lookup-runners.js';
+import { DEFAULT_STORE_TIMEOUT } from './api-key.store-deadline.js';
+
+/** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
+export interface BatchStatement {
+  sql: string;
+  parameters: unknown[];
+  prefixIndexes: number[];
+}
+
+/**
+ * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
+ * turns rows into entities.
+ */
+export interface CompiledLookup {
+  /** The statement reading `size` prefixes at once. */
+  statementFor(size: number): BatchStatement;
+  /** Runs a statement, resolving to its raw rows. */
+  run(sql: string, parameters: unknown[]): Promise<any[]>;
+  /** The prefix column of a raw row. */
+  prefixOf(row: any): unknown;
+  /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
+  hashOf(row: any): string;
+  /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
+  foldsCase: boolean;
+  /** Hydrates raw rows into entities, as `getOne()` does. */
+  toEntities(rows: any[]): ObjectLiteral[];
+  /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
+  afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
+}
 
 /** Builds the lookup's SELECT through the query builder, for one prefix or an `In()` of several. */
 export type LookupQueryBuilder<T extends ObjectLiteral> = (
@@ -81,15 +112,18 @@ async function importInternal<M>(specifier: string): Promise<M> {
 /**
  * Compiles the lookup whose SELECT `queryBuilder` makes, on the data source's driver.
  *
+ * @param queryTimeout milliseconds after which the driver gives up a statement, where it can
+ * be told per statement (PostgreSQL); the lookup's own deadline applies on every driver
  * @throws what the query builder throws for the lookup's `where` (an unknown property, say),
  * as `getOne()` would
  */
 export async function compilePrefixLookup<T extends ObjectLiteral>(
   dataSource: DataSource,
   queryBuilder: LookupQueryBuilder<T>,
+  queryTimeout: number = DEFAULT_STORE_TIMEOUT,
 ): Promise<LookupCompilation> {
   try {
-    const lookup = await compile(dataSource, queryBuilder, await loadInternals());
+    const lookup = await compile(dataSource, queryBuilder, queryTimeout, await loadInternals());
     return { lookup, missing: null };
   } catch (error) {
     // A where the query builder itself refuses is the caller's mistake, not TypeORM's change.
@@ -105,6 +139,7 @@ export async function compilePrefixLookup<T extends ObjectLiteral>(
 async function compile<T extends ObjectLiteral>(
   dataSource: DataSource,
   queryBuilder: LookupQueryBuilder<T>,
+  queryTimeout: number,
   { DriverUtils, Transformer }: TypeOrmInternals,
 ): Promise<CompiledLookup | null> {
   const builder = queryBuilder(In([placeholder(0)]));
@@ -138,7 +173,7 @@ async function compile<T extends ObjectLiteral>(
   const type = dataSource.options.type;
   return {
     statementFor,
-    run: runnerFor(dataSource),
+    run: runnerFor(dataSource, queryTimeout),
     prefixOf: (row) => row[prefixAlias],
     hashOf: (row) => {
       const hashedKey = row[hashAlias];
@@ -208,7 +243,7 @@ async function loadBroadcaster(
 }
 
 /** Runs statements on the driver's own connection where it can, else through a query runner. */
-function runnerFor(dataSource: DataSource): CompiledLookup['run'] {
+function runnerFor(dataSource: DataSource, queryTimeout: number): CompiledLookup['run'] {
   const driver = dataSource.driver as any;
   const type = dataSource.options.type;
   if (type === 'better-sqlite3') {
@@ -223,77 +258,7 @@ function runnerFor(dataSource: DataSource): CompiledLookup['run'] {
       typeof driver.master?.query === 'function',
       "the PostgreSQL driver's master pool",
     );
-    return postgresRunner(driver.master);
+    return postgresRunner(driver.master, queryTimeout);
   }
-  return async (sql, values) => {
-    const runner = dataSource.createQueryRunner();
-    try {
-      return (await runner.query(sql, values, true)).records;
-    } finally {
-      await runner.release();
-    }
-  };
-}
-
-/** Runs statements as better-sqlite3 prepared statements, prepared once per connection. */
-function sqliteRunner(driver: { databaseConnection: any }): CompiledLookup['run'] {
-  let prepared = new Map<string, any>();
-  let preparedOn: unknown = null;
-  return async (sql, values) => {
-    const connection = driver.databaseConnection;
-    // A data source re-initialised since has a new connection; the old statements died with the old one.
-    if (preparedOn !== connection) {
-      prepared = new Map();
-      preparedOn = connection;
-    }
-    let statement = prepared.get(sql);
-    if (statement === undefined) prepared.set(sql, (statement = connection.prepare(sql)));
-    return statement.all(...values);
-  };
-}
-
-/**
- * SQLSTATEs that mean the server does not hold the named statement the client believes it
- * prepared, or holds one it did not prepare: what a pooler in transaction mode (PgBouncer
- * before 1.21, or with `max_prepared_statements = 0`) does to prepared statements, plus a
- * statement whose result columns changed under it (`cached plan must not change result type`).
- */
-const PREPARED_STATEMENT_TROUBLE = new Set(['26000', '42P05', '0A000']);
-
-/**
- * Runs lookups on PostgreSQL straight through the driver's pool as named prepared statements,
- * so the server parses and plans each statement once per connection instead of once per
- * read. The name is derived from the SQL, so no two statements share one. If the server turns
- * out not to keep named statements, lookups go on unnamed from then on; the read that found
- * out is retried unnamed.
- */
-function postgresRunner(pool: {
-  query(config: unknown, values?: unknown[]): Promise<{ rows: any[] }>;
-}): CompiledLookup['run'] {
-  const names = new Map<string, string>();
-  let named = true;
-  const nameOf = (sql: string): string => {
-    let name = names.get(sql);
-    if (name === undefined) {
-      name = `nestjs_api_key_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`;
-      names.set(sql, name);
-    }
-    return name;
-  };
-  return async (sql, values) => {
-    if (!named) return (await pool.query(sql, values)).rows;
-    try {
-      return (await pool.query({ name: nameOf(sql), text: sql, values })).rows;
-    } catch (error) {
-      if (!PREPARED_STATEMENT_TROUBLE.has((error as { code?: string } | null)?.code ?? ''))
-        throw error;
-      if (named) {
-        named = false;
-        new Logger('ApiKeyPrefixLookup').warn(
-          `PostgreSQL refused a named prepared statement (${(error as { code: string }).code}); key lookups now run unprepared. Behind PgBouncer in transaction mode, set max_prepared_statements (PgBouncer 1.21+) to keep them prepared.`,
-        );
-      }
-      return (await pool.query(sql, values)).rows;
-    }
-  };
+  return queryRunnerRunner(dataSource);
 }

@@ -57,13 +57,17 @@ export class ApiKeyStoreUnavailableError extends Error {
 }
 
 /**
- * Thrown by `ApiKeyService.create()` when its input is not acceptable (missing name,
- * bad scope, expiry in the past...). Nothing is written.
+ * Thrown by `ApiKeyService.create()` and `update()` when their input is not acceptable (missing
+ * name, bad scope, expiry in the past...). Nothing is written.
  *
  * @publicApi
  */
 export class ApiKeyValidationError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The input field at fault (`name`, `scopes`, `expiresAt`...), when it is one field. */
+    readonly field?: string,
+  ) {
     super(message);
     this.name = 'ApiKeyValidationError';
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type Type } from '@nestjs/common';
+import { Inject, Injectable, Optional, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
@@ -32,7 +32,7 @@ export function createApiKeyGuard<T extends AbstractApiKey = AbstractApiKey>(
       static override readonly registration = name;
 
       constructor(
-        @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
+        @Optional() @Inject(getApiKeyServiceToken(name)) apiKeyService: ApiKeyService<T>,
         reflector: Reflector,
       ) {
         super(apiKeyService, reflector);

@@ -11,7 +11,6 @@ import {
 } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { Entity } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_BCRYPT } from '../test/support/key-store.js';
@@ -23,6 +22,7 @@ import { ImplicitApiKeyGuard } from './api-key.guard-implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyModule } from './api-key.module.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
+import { IN_MEMORY_SQLITE, typeOrmFor } from '../test/support/scenario-app.js';
 
 @Entity('partner_keys')
 class PartnerKey extends AbstractApiKey {}
@@ -88,12 +88,7 @@ describe('API key guards of several registrations', () => {
     Logger.overrideLogger(false);
     @Module({
       imports: [
-        TypeOrmModule.forRoot({
-          type: 'better-sqlite3',
-          database: ':memory:',
-          autoLoadEntities: true,
-          synchronize: true,
-        }),
+        typeOrmFor(IN_MEMORY_SQLITE),
         ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
         ApiKeyModule.forRoot({ name: 'partner', entity: PartnerKey, hasher: FAST_BCRYPT }),
       ],

@@ -11,7 +11,6 @@ import {
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../test/support/clock.js';
 import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../test/support/key-store.js';
@@ -31,6 +30,7 @@ import {
   type ApiKeyFailureReason,
   type ApiKeyVerification,
 } from './api-key.service.js';
+import { IN_MEMORY_SQLITE, typeOrmFor } from '../test/support/scenario-app.js';
 
 @RequireScopes('reports:read')
 class ReportsController {
@@ -558,15 +558,7 @@ describe('ApiKeyGuard with @AllowApiKeyOr, resolved by Nest', () => {
   beforeAll(async () => {
     Logger.overrideLogger(false);
     @Module({
-      imports: [
-        TypeOrmModule.forRoot({
-          type: 'better-sqlite3',
-          database: ':memory:',
-          autoLoadEntities: true,
-          synchronize: true,
-        }),
-        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
-      ],
+      imports: [typeOrmFor(IN_MEMORY_SQLITE), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT })],
       providers: [StaffGuard],
     })
     class DashboardModule {}

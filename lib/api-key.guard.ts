@@ -24,6 +24,7 @@ import {
   resolveRequest,
   setResponseHeader,
 } from './api-key.request.js';
+import { missingRegistrationError } from './api-key.module-registrations.js';
 import { RouteRulesCache } from './api-key.route-rules.js';
 import {
   ApiKeyService,
@@ -75,7 +76,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   );
 
   constructor(
-    @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
+    @Optional() @Inject(ApiKeyService) protected readonly apiKeyService: ApiKeyService<T>,
     protected readonly reflector: Reflector,
   ) {}
 
@@ -89,6 +90,19 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   /** Name of the registration whose keys this guard accepts: that of its `ApiKeyService`. */
   get registration(): string {
     return this.apiKeyService?.options?.name ?? DEFAULT_API_KEY_NAME;
+  }
+
+  /**
+   * Checks at boot that the service of this guard's registration reached it: it is injected as
+   * optional so that this check, not Nest's generic "can't resolve dependencies", names the fix.
+   * A subclass overriding it calls `super.onModuleInit()`.
+   *
+   * @throws {ApiKeyConfigurationError} when the guard's module cannot see its registration, or none exists
+   */
+  onModuleInit(): void {
+    if (this.apiKeyService) return;
+    const guard = this.constructor as typeof ApiKeyGuard;
+    throw missingRegistrationError(guard.name, guard.registration, this.moduleRef);
   }
 
   /**

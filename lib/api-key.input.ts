@@ -2,7 +2,11 @@ import type { EntityMetadata } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyValidationError } from './api-key.errors.js';
 import { isScope } from './api-key.format.js';
-import type { CreateApiKeyInput, RotateApiKeyOptions } from './api-key.interfaces.js';
+import type {
+  CreateApiKeyInput,
+  RotateApiKeyOptions,
+  UpdateApiKeyInput,
+} from './api-key.interfaces.js';
 
 /** Columns the service manages; `create()` refuses them as input. */
 export const MANAGED_FIELDS = [
@@ -34,25 +38,69 @@ export function validateCreateInput<T extends AbstractApiKey>(
   now: Date,
 ): ValidCreateInput {
   const { name, expiresAt = null, scopes = [], ...extra } = (input ?? {}) as CreateApiKeyInput<T>;
-  if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
-    throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.');
-  }
-  if (!Array.isArray(scopes) || !scopes.every(isScope)) {
-    throw new ApiKeyValidationError(
-      'Scopes must be strings of letters, digits and ":._-" (1 to 100 characters each).',
-    );
-  }
-  if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
-    throw new ApiKeyValidationError('expiresAt must be a valid Date or null.');
-  }
-  if (expiresAt !== null && expiresAt.getTime() <= now.getTime()) {
-    throw new ApiKeyValidationError(`expiresAt (${expiresAt.toISOString()}) is not in the future.`);
-  }
+  const valid = {
+    name: checkName(name),
+    scopes: checkScopes(scopes),
+    expiresAt: checkExpiry(expiresAt, now),
+  };
   for (const field of MANAGED_FIELDS) {
     if (field in extra)
       throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
   }
-  return { name, expiresAt, scopes, extra };
+  return { ...valid, extra };
+}
+
+/**
+ * Checks `update()`'s changes: only name, scopes and expiry, each by `create()`'s rules.
+ *
+ * @param now the service clock's time, which a new `expiresAt` must be after
+ * @throws {ApiKeyValidationError} if a change is not acceptable or names another field
+ */
+export function validateUpdateInput(input: UpdateApiKeyInput, now: Date): UpdateApiKeyInput {
+  const changes: UpdateApiKeyInput = {};
+  for (const [field, value] of Object.entries(input ?? {})) {
+    if (value === undefined) continue;
+    if (field === 'name') changes.name = checkName(value);
+    else if (field === 'scopes') changes.scopes = [...new Set(checkScopes(value))];
+    else if (field === 'expiresAt') changes.expiresAt = checkExpiry(value, now);
+    else
+      throw new ApiKeyValidationError(
+        `${field} cannot be changed: only name, scopes and expiresAt can.`,
+        field,
+      );
+  }
+  return changes;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
+    throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.', 'name');
+  }
+  return name;
+}
+
+function checkScopes(scopes: unknown): string[] {
+  if (!Array.isArray(scopes) || !scopes.every(isScope)) {
+    throw new ApiKeyValidationError(
+      'Scopes must be strings of letters, digits and ":._-" (1 to 100 characters each).',
+      'scopes',
+    );
+  }
+  return scopes;
+}
+
+function checkExpiry(expiresAt: unknown, now: Date): Date | null {
+  if (expiresAt === null) return null;
+  if (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime())) {
+    throw new ApiKeyValidationError('expiresAt must be a valid Date or null.', 'expiresAt');
+  }
+  if (expiresAt.getTime() <= now.getTime()) {
+    throw new ApiKeyValidationError(
+      `expiresAt (${expiresAt.toISOString()}) is not in the future.`,
+      'expiresAt',
+    );
+  }
+  return expiresAt;
 }
 
 /**

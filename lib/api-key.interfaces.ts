@@ -1,3 +1,4 @@
+import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import type { MANAGED_FIELDS } from './api-key.input.js';
 
@@ -59,13 +60,33 @@ export interface CreatedApiKey<T extends AbstractApiKey = ApiKey> {
  *
  * @publicApi
  */
-export interface ListApiKeysOptions {
-  /** Leave out revoked and expired keys. Default `false`: every key. */
+export interface ListApiKeysOptions<T extends AbstractApiKey = ApiKey> {
+  /**
+   * Only the keys this TypeORM `where` selects, e.g. `{ partnerId }` for one owner's keys on a
+   * self-service page. Relations are allowed (`{ partner: { id } }`); a property the entity
+   * lacks is refused with `ApiKeyValidationError`. Default: every key.
+   */
+  where?: FindOptionsWhere<T>;
+  /** Leave out revoked and expired keys (ANDed with `where`). Default `false`: every key. */
   activeOnly?: boolean;
   /** At most this many keys (for paging). Default: all. */
   take?: number;
   /** Skip this many keys first (for paging). Default 0. */
   skip?: number;
+}
+
+/**
+ * What `update()` may change on a key that is still usable; a field left out stays as it is.
+ *
+ * @publicApi
+ */
+export interface UpdateApiKeyInput {
+  /** Free-form label, 1 to 100 characters. */
+  name?: string;
+  /** Scopes for `@RequireScopes()`, replacing the key's scopes. */
+  scopes?: string[];
+  /** When the key stops working; must be in the future. `null` for never. */
+  expiresAt?: Date | null;
 }
 
 /**

@@ -1,44 +1,19 @@
 import { Logger } from '@nestjs/common';
-import type {
-  FindOperator,
-  FindOptionsWhere,
-  ObjectLiteral,
-  Repository,
-  SelectQueryBuilder,
-} from 'typeorm';
-import { compilePrefixLookup, type LookupQueryBuilder } from './api-key.compiled-lookup.js';
+import type { FindOperator, FindOptionsWhere, Repository, SelectQueryBuilder } from 'typeorm';
+import {
+  compilePrefixLookup,
+  type CompiledLookup,
+  type LookupQueryBuilder,
+} from './api-key.compiled-lookup.js';
 import type { AbstractApiKey } from './api-key.entity.js';
+import {
+  ApiKeyStoreTimeoutError,
+  DEFAULT_STORE_TIMEOUT,
+  withinStoreTimeout,
+} from './api-key.store-deadline.js';
 
 /** Most prefixes read by one statement; more at once are read in several. */
 const MAX_BATCH = 50;
-
-/** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
-export interface BatchStatement {
-  sql: string;
-  parameters: unknown[];
-  prefixIndexes: number[];
-}
-
-/**
- * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
- * turns rows into entities.
- */
-export interface CompiledLookup {
-  /** The statement reading `size` prefixes at once. */
-  statementFor(size: number): BatchStatement;
-  /** Runs a statement, resolving to its raw rows. */
-  run(sql: string, parameters: unknown[]): Promise<any[]>;
-  /** The prefix column of a raw row. */
-  prefixOf(row: any): unknown;
-  /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
-  hashOf(row: any): string;
-  /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
-  foldsCase: boolean;
-  /** Hydrates raw rows into entities, as `getOne()` does. */
-  toEntities(rows: any[]): ObjectLiteral[];
-  /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
-  afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
-}
 
 /** A key row as the guard needs it: the entity, and its stored hash kept off the entity. */
 export interface StoredApiKeyRow<T> {
@@ -52,6 +27,8 @@ export interface StoredApiKeyRow<T> {
 interface Waiting {
   prefix: string;
   waiters: Waiter[];
+  /** When the first of `waiters` came (`Date.now()`): the next read must answer it by `storeTimeout` after. */
+  since: number;
 }
 
 interface Waiter {
@@ -81,6 +58,14 @@ interface Waiter {
  * a request came is always seen by it (a revocation applies to the next request), while the
  * database sees one query every other turn rather than one per request. Each caller gets its
  * own entity.
+ *
+ * No caller waits on the store longer than `storeTimeout`. A shared read carries one timer, set
+ * for `storeTimeout` after the arrival of its earliest caller; when it fires, the read's callers
+ * are refused with an `ApiKeyStoreTimeoutError` and the read is abandoned: its late answer, if
+ * one ever comes, answers no one. Callers that came while it was out get a read of their own,
+ * bounded from their own arrival, so a stalled read is never joined past anyone's deadline.
+ * On PostgreSQL the statement itself carries the same timeout (`query_timeout`), so the driver
+ * gives up a stalled connection instead of keeping it out of the pool.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   /** The compiled lookup, `null` for the query builder, `undefined` until compiled. */
@@ -91,9 +76,13 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   /** Prefixes to read at the end of the next turn. */
   private starting: Waiting[] = [];
 
+  /**
+   * @param storeTimeout milliseconds a caller may wait on the database before it is refused
+   */
   constructor(
     private readonly repository: Repository<T>,
     private readonly usableWhere: FindOptionsWhere<T> | null,
+    private readonly storeTimeout: number = DEFAULT_STORE_TIMEOUT,
   ) {}
 
   /**
@@ -103,12 +92,13 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
    * does, and it is deleted from there.
    *
    * @throws whatever the driver throws when the database cannot be read
+   * @throws {ApiKeyStoreTimeoutError} when the database did not answer within `storeTimeout`
    * @throws what the query builder throws for a `usableWhere` naming what the entity lacks
    */
   async find(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     const compiled = this.compiled === undefined ? await this.compile() : this.compiled;
     if (compiled === null) {
-      const row = await this.queryBuilder(prefix).getOne();
+      const row = await withinStoreTimeout(this.queryBuilder(prefix).getOne(), this.storeTimeout);
       if (row === null) return null;
       const hashedKey = row.hashedKey;
       // The slower path pays for the delete; the hash must not stay on the entity.
@@ -132,10 +122,12 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     return new Promise((resolve, reject) => {
       let state = this.reads.get(prefix);
       if (state === undefined) {
-        state = { prefix, waiters: [] };
+        state = { prefix, waiters: [], since: 0 };
         this.reads.set(prefix, state);
         this.schedule(state);
       }
+      // One clock read per read, not per caller: the first caller is the one with the least time left.
+      if (state.waiters.length === 0) state.since = Date.now();
       state.waiters.push({ resolve, reject });
     });
   }
@@ -161,49 +153,64 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   };
 
   private readBatch(compiled: CompiledLookup, batch: Waiting[]): void {
+    let since = Infinity;
     const waiters = batch.map((state) => {
+      since = Math.min(since, state.since);
       const answered = state.waiters;
       state.waiters = [];
       return answered;
     });
-    const settled = () => {
+    let out = true;
+    /** Answers the batch's callers once: by the read, or by its deadline, whichever comes first. */
+    const settle = (answer: () => void) => {
+      if (!out) return;
+      out = false;
+      clearTimeout(deadline);
+      answer();
       for (const state of batch) {
         // Callers that came while the read was out may not be answered by it: they get the next one.
         if (state.waiters.length > 0) this.schedule(state);
         else this.reads.delete(state.prefix);
       }
     };
-    let reading: Promise<any[]>;
+    const refuse = (error: unknown) => () => rejectAll(waiters, error);
+    const timeLeft = Math.max(0, since + this.storeTimeout - Date.now());
+    const deadline = setTimeout(
+      () => settle(refuse(new ApiKeyStoreTimeoutError(this.storeTimeout))),
+      timeLeft,
+    );
+    this.startRead(compiled, batch).then(
+      (rows) => settle(() => this.answer(compiled, batch, waiters, rows)),
+      (error) => settle(refuse(error)),
+    );
+  }
+
+  /** Runs the statement reading every prefix of `batch`. */
+  private startRead(compiled: CompiledLookup, batch: Waiting[]): Promise<any[]> {
     try {
       const statement = compiled.statementFor(batch.length);
       const parameters = statement.parameters.slice();
       batch.forEach((state, i) => (parameters[statement.prefixIndexes[i]] = state.prefix));
-      reading = compiled.run(statement.sql, parameters);
+      return compiled.run(statement.sql, parameters);
     } catch (error) {
-      reading = Promise.reject(error);
+      return Promise.reject(error);
     }
-    reading.then(
-      (rows) => {
-        if (rows.length > 0 && compiled.prefixOf(rows[0]) === undefined) {
-          // Failing loudly beats answering "unknown key" for every key.
-          const error = new Error('The key lookup returned rows without their prefix column.');
-          for (const answered of waiters) for (const waiter of answered) waiter.reject(error);
-        } else {
-          batch.forEach((state, i) => {
-            const own = rows.filter((row) => this.belongsTo(compiled, row, state.prefix));
-            // Drivers hand out Date objects, and with case-folding collations one row may answer two prefixes: copy for all but one.
-            waiters[i].forEach((waiter, j) =>
-              waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)),
-            );
-          });
-        }
-        settled();
-      },
-      (error) => {
-        for (const answered of waiters) for (const waiter of answered) waiter.reject(error);
-        settled();
-      },
-    );
+  }
+
+  /** Hands each caller of the batch the rows of its prefix. */
+  private answer(compiled: CompiledLookup, batch: Waiting[], waiters: Waiter[][], rows: any[]) {
+    if (rows.length > 0 && compiled.prefixOf(rows[0]) === undefined) {
+      // Failing loudly beats answering "unknown key" for every key.
+      rejectAll(waiters, new Error('The key lookup returned rows without their prefix column.'));
+      return;
+    }
+    batch.forEach((state, i) => {
+      const own = rows.filter((row) => this.belongsTo(compiled, row, state.prefix));
+      // Drivers hand out Date objects, and with case-folding collations one row may answer two prefixes: copy for all but one.
+      waiters[i].forEach((waiter, j) =>
+        waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)),
+      );
+    });
   }
 
   /** Whether a row is the database's answer for `prefix`, as `prefix = ?` would have matched it. */
@@ -237,6 +244,7 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     this.compiling ??= compilePrefixLookup(
       this.repository.manager.dataSource,
       this.queryBuilder,
+      this.storeTimeout,
     ).then(
       ({ lookup, missing }) => {
         if (missing !== null)
@@ -253,6 +261,10 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     );
     return this.compiling;
   }
+}
+
+function rejectAll(waiters: Waiter[][], error: unknown): void {
+  for (const answered of waiters) for (const waiter of answered) waiter.reject(error);
 }
 
 /** Rows for one more caller of a shared read, with their own `Date` objects. */

@@ -50,10 +50,35 @@ class AddPartnerCode1767225600001 implements MigrationInterface {
   }
 }
 
-/** What TypeORM would still change to make the schema match the entities; empty when they agree. */
-async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
+/** What TypeORM's schema diff (synchronize, migration:generate) proposes for the entities. */
+async function schemaDiff(dataSource: DataSource): Promise<string[]> {
   const log = await dataSource.driver.createSchemaBuilder().log();
   return log.upQueries.map((query) => query.query);
+}
+
+/**
+ * The statements of that diff for the instant columns of `table` on PostgreSQL, where the
+ * migration makes them `timestamptz` and the portable entity (`type: Date`) says `timestamp`:
+ * TypeORM changes a column's type by dropping and adding it again.
+ */
+function instantColumnDiff(table: string): string[] {
+  return ['created_at', 'expires_at', 'revoked_at', 'last_used_at'].flatMap((column) => [
+    `ALTER TABLE "${table}" DROP COLUMN "${column}"`,
+    `ALTER TABLE "${table}" ADD "${column}" TIMESTAMP(3)${column === 'created_at' ? ' NOT NULL' : ''}`,
+  ]);
+}
+
+/**
+ * What TypeORM would still change to make the schema match the entities, apart from the instant
+ * columns' type on PostgreSQL (pinned down by its own test); empty when they agree.
+ */
+async function pendingSchemaChanges(dataSource: DataSource): Promise<string[]> {
+  const instants = new Set(
+    dataSource.options.type === 'postgres'
+      ? dataSource.entityMetadatas.flatMap((metadata) => instantColumnDiff(metadata.tableName))
+      : [],
+  );
+  return (await schemaDiff(dataSource)).filter((query) => !instants.has(query));
 }
 
 describe.each(ENGINES)('migrations on %s', (engine) => {
@@ -98,6 +123,30 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
     const ran = await ds.runMigrations();
     expect(ran.map((m) => m.name)).toEqual(['CreateApiKeys1764000000000']);
     expect(await pendingSchemaChanges(ds)).toEqual([]);
+  });
+
+  it('makes instants timestamptz on PostgreSQL, which the schema diff of the Date entity would drop and add again', async () => {
+    const ds = await open([ApiKey], [CreateApiKeys1764000000000]);
+    await ds.runMigrations();
+    const types = await ds.query(
+      engine === 'postgres'
+        ? "SELECT data_type FROM information_schema.columns WHERE table_name = 'api_keys' AND column_name LIKE '%\\_at'"
+        : engine === 'mariadb'
+          ? "SELECT DATA_TYPE AS data_type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'api_keys' AND COLUMN_NAME LIKE '%\\_at'"
+          : "SELECT type AS data_type FROM pragma_table_info('api_keys') WHERE name LIKE '%_at'",
+    );
+    expect(types.map((row: { data_type: string }) => row.data_type)).toEqual(
+      Array(4).fill(
+        { postgres: 'timestamp with time zone', mariadb: 'datetime', sqlite: 'datetime(3)' }[
+          engine
+        ],
+      ),
+    );
+    // What migration:generate and synchronize propose (README, Migrations): on PostgreSQL, to
+    // drop and add the instant columns again, which fails on any table holding a key.
+    expect(await schemaDiff(ds)).toEqual(
+      engine === 'postgres' ? instantColumnDiff('api_keys') : [],
+    );
   });
 
   it('gives a table the service works on, with prefix unique', async () => {

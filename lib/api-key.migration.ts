@@ -7,14 +7,24 @@ import {
   type TableForeignKeyOptions,
   type TableIndexOptions,
 } from 'typeorm';
+import {
+  dropRevocationTriggerStatements,
+  namedMigration,
+  revocationTriggerStatements,
+  runStatements,
+} from './api-key.migration-sql.js';
 
 /**
  * The columns of `AbstractApiKey`, in the types the connected driver uses for them, so one
- * migration serves PostgreSQL, MySQL/MariaDB and SQLite.
+ * migration serves PostgreSQL, MySQL/MariaDB and SQLite. Instants are `timestamptz` on
+ * PostgreSQL: its `timestamp` drops the offset the `pg` driver writes, so an instant written in
+ * one time zone would be read back as another in a process running in a different one.
  */
 function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
   const driver = queryRunner.connection.driver;
-  const timestamp = driver.normalizeType({ type: Date });
+  const timestamp = driver.normalizeType({
+    type: driver.options.type === 'postgres' ? 'timestamptz' : Date,
+  });
   const text = driver.normalizeType({ type: 'simple-json' });
   const instant = (name: string, nullable: boolean): TableColumnOptions => ({
     name,
@@ -36,50 +46,6 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
 }
 
 /**
- * Statements creating a trigger that refuses any UPDATE clearing `revoked_at`, so revocation
- * stays final even against raw SQL, which the TypeORM subscriber cannot see.
- */
-function revocationTrigger(
-  queryRunner: QueryRunner,
-  table: string,
-): { up: string[]; down: string[] } {
-  const trigger = `${table}_revocation_is_final`;
-  const message = 'API key revocation cannot be undone';
-  switch (queryRunner.connection.driver.options.type) {
-    case 'postgres':
-      return {
-        up: [
-          `CREATE FUNCTION "${trigger}"() RETURNS trigger AS $$ BEGIN IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL THEN RAISE EXCEPTION '${message}'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`,
-          `CREATE TRIGGER "${trigger}" BEFORE UPDATE ON "${table}" FOR EACH ROW EXECUTE FUNCTION "${trigger}"()`,
-        ],
-        down: [
-          `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
-          `DROP FUNCTION IF EXISTS "${trigger}"()`,
-        ],
-      };
-    case 'mysql':
-    case 'mariadb':
-      return {
-        up: [
-          `CREATE TRIGGER \`${trigger}\` BEFORE UPDATE ON \`${table}\` FOR EACH ROW BEGIN IF OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '${message}'; END IF; END`,
-        ],
-        down: [`DROP TRIGGER IF EXISTS \`${trigger}\``],
-      };
-    case 'better-sqlite3':
-    case 'sqljs':
-      return {
-        up: [
-          `CREATE TRIGGER "${trigger}" BEFORE UPDATE OF revoked_at ON "${table}" WHEN OLD.revoked_at IS NOT NULL AND NEW.revoked_at IS NULL BEGIN SELECT RAISE(ABORT, '${message}'); END`,
-        ],
-        down: [`DROP TRIGGER IF EXISTS "${trigger}"`],
-      };
-    default:
-      // Other drivers get the table without the trigger; the TypeORM subscriber still applies.
-      return { up: [], down: [] };
-  }
-}
-
-/**
  * Options of `createApiKeyTableMigration()`.
  *
  * @publicApi
@@ -98,10 +64,14 @@ export interface CreateApiKeyTableMigrationOptions {
 }
 
 /**
- * A migration class creating an API key table with every column of `AbstractApiKey`, and, on
- * PostgreSQL, MySQL/MariaDB and SQLite, a trigger refusing any UPDATE that clears `revoked_at`
- * (so a plain UPDATE, even in raw SQL, cannot un-revoke a key). Use it for your own key
- * entity's table too, giving your own columns (an owner, say) in `columns`.
+ * A migration class creating an API key table with every column of `AbstractApiKey` (instants
+ * as `timestamptz` on PostgreSQL), and, on PostgreSQL, MySQL/MariaDB and SQLite, a trigger
+ * refusing any UPDATE, raw SQL included, that clears `revoked_at`, changes `prefix`, or changes
+ * `hashed_key` of a revoked key. It cannot refuse a revoked row deleted and inserted again
+ * (DELETE then INSERT, SQLite's INSERT OR REPLACE, MySQL's REPLACE), nor writes made with
+ * triggers disabled (PostgreSQL's `session_replication_role = replica`, say): it stops mistakes
+ * and bugs, not someone with raw write access to the table, who can mint keys anyway. Use it for
+ * your own key entity's table too, giving your own columns (an owner, say) in `columns`.
  *
  * @example
  * ```ts
@@ -121,12 +91,7 @@ export function createApiKeyTableMigration(
   options: CreateApiKeyTableMigrationOptions = {},
 ): new () => MigrationInterface {
   const table = options.table ?? 'api_keys';
-  const name = options.name ?? 'CreateApiKeys1764000000000';
-  if (!/\d{13}$/.test(name))
-    throw new TypeError(`Migration name "${name}" must end with a 13-digit timestamp.`);
-  const migration = class implements MigrationInterface {
-    readonly name = name;
-
+  return namedMigration(options.name ?? 'CreateApiKeys1764000000000', {
     async up(queryRunner: QueryRunner): Promise<void> {
       await queryRunner.createTable(
         new Table({
@@ -144,18 +109,14 @@ export function createApiKeyTableMigration(
           isUnique: true,
         }),
       );
-      for (const statement of revocationTrigger(queryRunner, table).up)
-        await queryRunner.query(statement);
-    }
+      await runStatements(queryRunner, revocationTriggerStatements(queryRunner, table));
+    },
 
     async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of revocationTrigger(queryRunner, table).down)
-        await queryRunner.query(statement);
+      await runStatements(queryRunner, dropRevocationTriggerStatements(queryRunner, table));
       await queryRunner.dropTable(table);
-    }
-  };
-  Object.defineProperty(migration, 'name', { value: name });
-  return migration;
+    },
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ import type {
   ResolvedApiKeyOptions,
 } from './api-key.options.js';
 import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
+import { IN_MEMORY_SQLITE, typeOrmFor } from '../test/support/scenario-app.js';
 
 @Entity('module_spec_partner_keys')
 class PartnerApiKey extends AbstractApiKey {
@@ -269,12 +270,7 @@ describe('ApiKeyModule booted on SQLite', () => {
   it('keeps two registrations apart: each guard and service sees its own table only', async () => {
     @Module({
       imports: [
-        TypeOrmModule.forRoot({
-          type: 'better-sqlite3',
-          database: ':memory:',
-          autoLoadEntities: true,
-          synchronize: true,
-        }),
+        typeOrmFor(IN_MEMORY_SQLITE),
         ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
         ApiKeyModule.forRoot({ name: 'partner', entity: PartnerApiKey, hasher: FAST_BCRYPT }),
       ],

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
@@ -15,9 +15,17 @@ import {
   type ApiKeyOptionsFactory,
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
+import {
+  captureRegistrationSite,
+  missingDataSourceError,
+  registrationCheckProviders,
+  type ApiKeyRegistrationSite,
+} from './api-key.module-registrations.js';
+import { ensureChangeTrigger } from './api-key.revocation-sync-setup.js';
 import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
-import { ApiKeyService, getApiKeyServiceToken } from './api-key.service.js';
-import { getApiKeyRepository } from './api-key.wiring.js';
+import { checkApiKeySchema, getApiKeySchemaCheckToken } from './api-key.schema.js';
+import { getApiKeyServiceToken } from './api-key.service.js';
+import { createApiKeyService, getApiKeyRepository } from './api-key.wiring.js';
 
 /**
  * Registers an API key entity with TypeORM and provides its `ApiKeyService` and guard.
@@ -40,30 +48,34 @@ export class ApiKeyModule {
   /**
    * Registers keys with static options.
    *
-   * @throws {ApiKeyConfigurationError} at boot if an option is wrong or the entity is unknown to TypeORM
+   * @throws {ApiKeyConfigurationError} at boot if an option is wrong, the entity or data source
+   *   is unknown to TypeORM, `usableWhere` names what the entity lacks, or the app registers
+   *   the same name twice (the error names both calls)
    */
   static forRoot<T extends AbstractApiKey = AbstractApiKey>(
     options: ApiKeyModuleOptions<T> = {},
   ): DynamicModule {
     const registration = validateRegistration(options);
+    const site = captureRegistrationSite(registration.name, 'forRoot');
     const { name: _n, entity: _e, dataSource: _d, isGlobal: _g, ...keyOptions } = options;
     const optionsProvider: Provider = {
       provide: getApiKeyOptionsToken(registration.name),
       useFactory: () => resolveApiKeyOptions(keyOptions as ApiKeyOptions<T>, registration),
     };
-    return this.assemble(registration, options, [optionsProvider], []);
+    return this.assemble(registration, site, options, [optionsProvider], []);
   }
 
   /**
    * Registers keys with options made at boot by a factory, a class or an existing provider.
    *
    * @throws {ApiKeyConfigurationError} at boot if an option is wrong, none or several of
-   *   `useFactory`/`useClass`/`useExisting` are given, or the entity is unknown to TypeORM
+   *   `useFactory`/`useClass`/`useExisting` are given, or as `forRoot()` throws
    */
   static forRootAsync<T extends AbstractApiKey = AbstractApiKey>(
     options: ApiKeyModuleAsyncOptions<T>,
   ): DynamicModule {
     const registration = validateAsyncRegistration(options);
+    const site = captureRegistrationSite(registration.name, 'forRootAsync');
     const given = [options.useFactory, options.useClass, options.useExisting].filter(
       Boolean,
     ).length;
@@ -96,11 +108,12 @@ export class ApiKeyModule {
         inject: [factoryClass],
       });
     }
-    return this.assemble(registration, options, providers, options.imports ?? []);
+    return this.assemble(registration, site, options, providers, options.imports ?? []);
   }
 
   private static assemble<T extends AbstractApiKey>(
     registration: { name: string; entity: Type<T> },
+    site: ApiKeyRegistrationSite,
     where: Pick<ApiKeyModuleOptions<T>, 'dataSource' | 'isGlobal'>,
     optionProviders: Provider[],
     imports: NonNullable<DynamicModule['imports']>,
@@ -114,23 +127,42 @@ export class ApiKeyModule {
     // or repository token (overrideProvider(API_KEY_MODULE_OPTIONS)) changes the service too.
     const repositoryProvider: Provider = {
       provide: getApiKeyRepositoryToken(name),
-      useFactory: (ds: DataSource) =>
-        getApiKeyRepository(ds, entity, typeof dataSource === 'string' ? dataSource : undefined),
-      inject: [getDataSourceToken(dataSource)],
+      useFactory: (ds: DataSource | undefined) => {
+        if (!ds) throw missingDataSourceError(dataSource);
+        return getApiKeyRepository(
+          ds,
+          entity,
+          typeof dataSource === 'string' ? dataSource : undefined,
+        );
+      },
+      // Optional, so that a missing TypeOrmModule.forRoot() is refused with its fix, not Nest's
+      // generic "can't resolve dependencies".
+      inject: [{ token: getDataSourceToken(dataSource), optional: true }],
     };
     const serviceToken = getApiKeyServiceToken(name);
     const serviceProvider: Provider = {
       provide: serviceToken,
       useFactory: (options: ResolvedApiKeyOptions<T>, repository) =>
-        new ApiKeyService<T>(options, repository),
+        createApiKeyService<T>(options, repository),
       inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
+    };
+    // Once per registration at boot: a missing table stops it with the fix (see checkApiKeySchema).
+    const schemaCheck: Provider = {
+      provide: getApiKeySchemaCheckToken(name),
+      useFactory: async (repository: Repository<T>, options: ResolvedApiKeyOptions<T>) => {
+        await checkApiKeySchema(repository);
+        await ensureChangeTrigger(repository, options);
+      },
+      inject: [getApiKeyRepositoryToken(name), getApiKeyOptionsToken(name)],
     };
     const guard = createApiKeyGuard(name);
     // The scanner refuses at boot any route whose API key decorators would not hold.
     const providers = [
+      ...registrationCheckProviders(site),
       ...optionProviders,
       repositoryProvider,
       serviceProvider,
+      schemaCheck,
       guard,
       ApiKeyRouteScanner,
     ];

@@ -30,6 +30,8 @@ export const KEY_OPTIONS = fieldNames({
   coldPath: true,
   usageTracking: true,
   rowCacheTtl: true,
+  storeTimeout: true,
+  revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
 
 /** Options of forRoot that shape the module rather than key handling. */

@@ -13,6 +13,8 @@ import {
   VERIFICATION_MEMO_FIELDS,
 } from './api-key.options-fields.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
+import { resolveRevocationSync } from './api-key.revocation-sync-setup.js';
+import { DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT } from './api-key.store-deadline.js';
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -288,7 +290,20 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
     rowCacheTtl: positiveInteger('rowCacheTtl', given.rowCacheTtl, 0, true),
+    storeTimeout: resolveStoreTimeout(given.storeTimeout),
+    revocationSync: resolveRevocationSync(given),
   };
+}
+
+function resolveStoreTimeout(value: unknown): number {
+  const timeout = positiveInteger('storeTimeout', value, DEFAULT_STORE_TIMEOUT);
+  if (timeout > MAX_STORE_TIMEOUT)
+    fail(
+      'storeTimeout',
+      `${timeout} ms is longer than a timer can wait.`,
+      'set at most 2147483647.',
+    );
+  return timeout;
 }
 
 /**

@@ -76,6 +76,7 @@ describe('resolveApiKeyOptions defaults', () => {
       },
       usageTracking: { interval: 60_000 },
       rowCacheTtl: 0,
+      storeTimeout: 5_000,
     });
     expect(resolved.hasher).toBeInstanceOf(BcryptApiKeyHasher);
     expect((resolved.hasher as BcryptApiKeyHasher).cost).toBe(10);
@@ -111,6 +112,7 @@ describe('resolveApiKeyOptions defaults', () => {
       coldPath: { maxConcurrent: 4, maxQueued: 0, maxQueuedPerKey: 0, failureMemoEntries: 0 },
       usageTracking: false,
       rowCacheTtl: 500,
+      storeTimeout: 2_500,
       usableWhere: { name: 'x' },
     } as const;
     expect(resolveApiKeyOptions(given, REGISTRATION)).toMatchObject({
@@ -201,6 +203,8 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     expectRefused({ legacyHashers: [HMAC, {}] }, 'legacyHashers');
   });
 
+  it('a storeTimeout longer than a timer can wait, which would fire at once', () =>
+    expectRefused({ storeTimeout: 2 ** 31 }, 'storeTimeout', /at most 2147483647/));
   it('a clock that is not a function', () => expectRefused({ clock: new Date() }, 'clock'));
   it('usableWhere that is not an object', () => {
     expectRefused({ usableWhere: 'active = 1' }, 'usableWhere');
@@ -225,6 +229,9 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     [{ usageTracking: { interval: '60s' } }, 'usageTracking.interval'],
     [{ rowCacheTtl: -1 }, 'rowCacheTtl'],
     [{ rowCacheTtl: Number.POSITIVE_INFINITY }, 'rowCacheTtl'],
+    [{ storeTimeout: 0 }, 'storeTimeout'],
+    [{ storeTimeout: 1.5 }, 'storeTimeout'],
+    [{ storeTimeout: '5s' }, 'storeTimeout'],
   ])('%j: a number out of range', (options, option) => expectRefused(options, option, /integer/));
 
   it.each([

@@ -102,6 +102,29 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * outage lets no request in.
    */
   rowCacheTtl?: number;
+  /**
+   * Milliseconds a key-store read or write may take before it counts as an outage: a request
+   * whose key row has not come back by then gets 503 with `Retry-After`, however long the
+   * database stalls, and service resumes by itself once it answers again. Also bounds the
+   * service's own calls (`create`, `revoke`, `list`...), which then throw
+   * `ApiKeyStoreUnavailableError` (a write that timed out may still apply), and `lastUsedAt`
+   * writes, which are retried. Set your driver's connect and statement timeouts as well (see
+   * docs/verification.md), so stalled connections are given up, not just stopped waiting for. Default
+   * `5000`.
+   */
+  storeTimeout?: number;
+  /**
+   * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
+   * reaches this one. `'read'` (default): every request reads the key row, so a change applies
+   * to the next request. `'notify'` (PostgreSQL only): verified rows are cached in the process
+   * and dropped when a trigger on the key table notifies their change over one `LISTEN`
+   * connection taken from the pool; expiry is still checked against the clock on every request.
+   * While that connection is down, or may have missed a notification, the cache is emptied and
+   * every request reads. The trigger is created at boot when missing (or ship
+   * `createApiKeyNotifyMigration()`); boot fails if it cannot be. Refused with `usableWhere`
+   * (owner changes are not notified) and with `rowCacheTtl`.
+   */
+  revocationSync?: 'read' | 'notify';
 }
 
 /**
@@ -182,4 +205,6 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   };
   usageTracking: { interval: number } | false;
   rowCacheTtl: number;
+  storeTimeout: number;
+  revocationSync: 'read' | 'notify';
 }

@@ -30,10 +30,10 @@ export interface ScannedRoute {
 }
 
 /** What the route's API key decorators ask for, method metadata over class metadata. */
-interface RouteDecorators {
-  skipped: readonly string[];
-  scopes: string[];
-  alternatives: unknown[];
+export interface RouteDecorators {
+  readonly skipped: readonly string[];
+  readonly scopes: string[];
+  readonly alternatives: unknown[];
 }
 
 const quoted = (names: Iterable<string>) => [...names].map((name) => `"${name}"`).join(', ');
@@ -53,6 +53,34 @@ export function checkRoute(
   globals: readonly KeyGuardOnRoute[],
   reflector: Reflector,
 ): void {
+  const { decorators, guards, checking } = keyGuardsOnRoute(route, globals, reflector);
+  refuseSkipOfNoGuard(route, decorators, guards);
+  refuseSkipWhereDeclared(route, decorators);
+  refuseUnchecked(route, decorators, guards, checking);
+  refuseUnmeetableOr(route, decorators, checking);
+}
+
+/** The API key guards of a route, and what its decorators ask of them. */
+export interface KeyGuardsOfRoute {
+  readonly decorators: RouteDecorators;
+  /** Every API key guard that runs on the route: the global ones, then those it declares. */
+  readonly guards: readonly KeyGuardOnRoute[];
+  /** Those of `guards` that check a key here: not skipped, and not standing aside. */
+  readonly checking: readonly KeyGuardOnRoute[];
+}
+
+/**
+ * Works out which API key guards run on a route and which of them check a key there, as the
+ * guards themselves will at request time; the boot-time checks and the OpenAPI document both
+ * read routes through this.
+ *
+ * @param globals the application's global API key guards
+ */
+export function keyGuardsOnRoute(
+  route: ScannedRoute,
+  globals: readonly KeyGuardOnRoute[],
+  reflector: Reflector,
+): KeyGuardsOfRoute {
   const { owner, handler } = route;
   const targets = [handler, owner];
   const decorators: RouteDecorators = {
@@ -70,10 +98,7 @@ export function checkRoute(
   const checking = guards.filter(
     (entry) => !decorators.skipped.includes(entry.registration) && !(entry.implicit && standsAside),
   );
-  refuseSkipOfNoGuard(route, decorators, guards);
-  refuseSkipWhereDeclared(route, decorators);
-  refuseUnchecked(route, decorators, guards, checking);
-  refuseUnmeetableOr(route, decorators, checking);
+  return { decorators, guards, checking };
 }
 
 function guardsListed(owner: Type, handler: Function): unknown[] {

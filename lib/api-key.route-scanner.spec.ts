@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { Controller, Get, Logger, Module, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { Entity } from 'typeorm';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FAST_BCRYPT } from '../test/support/key-store.js';
@@ -13,6 +12,7 @@ import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyModule } from './api-key.module.js';
 import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
 import { ApiKeyService } from './api-key.service.js';
+import { IN_MEMORY_SQLITE, typeOrmFor } from '../test/support/scenario-app.js';
 
 @Entity('partner_keys')
 class PartnerKey extends AbstractApiKey {}
@@ -35,12 +35,7 @@ class AdminController {
 async function createApp(controllers: Type[]) {
   @Module({
     imports: [
-      TypeOrmModule.forRoot({
-        type: 'better-sqlite3',
-        database: ':memory:',
-        autoLoadEntities: true,
-        synchronize: true,
-      }),
+      typeOrmFor(IN_MEMORY_SQLITE),
       ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
       ApiKeyModule.forRoot({ name: 'partner', entity: PartnerKey, hasher: FAST_BCRYPT }),
     ],

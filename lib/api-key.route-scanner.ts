@@ -26,8 +26,6 @@ const scanned = new WeakSet<ApplicationConfig>();
  */
 @Injectable()
 export class ApiKeyRouteScanner implements OnApplicationBootstrap {
-  private readonly metadataScanner = new MetadataScanner();
-
   // ModulesContainer, not DiscoveryService (a thin view of it), so that ApiKeyModule needs no import.
   constructor(
     private readonly modules: ModulesContainer,
@@ -43,49 +41,57 @@ export class ApiKeyRouteScanner implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     if (scanned.has(this.config)) return;
     scanned.add(this.config);
-    const globals = this.globalKeyGuards();
+    const globals = globalKeyGuards(this.config);
     for (const route of this.routes()) checkRoute(route, globals, this.reflector);
   }
 
-  /** The API key guards registered as `APP_GUARD` or with `app.useGlobalGuards()`. */
-  private globalKeyGuards(): KeyGuardOnRoute[] {
-    const guards: unknown[] = [
-      ...this.config.getGlobalGuards(),
-      ...this.config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype),
-    ];
-    const keyGuards: KeyGuardOnRoute[] = [];
-    for (const guard of guards) {
-      const registration = registrationOfGuard(guard);
-      if (registration !== undefined) keyGuards.push({ guard, registration });
-    }
-    return keyGuards;
+  private routes(): Generator<ScannedRoute> {
+    return scanRoutes(this.modules);
   }
+}
 
-  /** Every route handler of the application, each class once however many modules provide it. */
-  private *routes(): Generator<ScannedRoute> {
-    const seen = new Set<Function>();
-    const modules = [...this.modules.values()];
-    const sources: Array<[InstanceWrapper[], (handler: Function) => boolean]> = [
-      [
-        modules.flatMap((module) => [...module.controllers.values()]),
-        (handler) => Reflect.hasMetadata(PATH_METADATA, handler),
-      ],
-      [
-        modules.flatMap((module) => [...module.providers.values()]),
-        (handler) =>
-          Reflect.hasMetadata(GRAPHQL_RESOLVER_TYPE, handler) ||
-          Reflect.getMetadata(WEBSOCKET_MESSAGE_MAPPING, handler) === true,
-      ],
-    ];
-    for (const [wrappers, isRoute] of sources) {
-      for (const wrapper of wrappers) {
-        const owner = classOf(wrapper);
-        if (!owner || seen.has(owner)) continue;
-        seen.add(owner);
-        for (const name of this.metadataScanner.getAllMethodNames(owner.prototype)) {
-          const handler = owner.prototype[name];
-          if (isRoute(handler)) yield { owner, handler, label: `${owner.name}.${name}` };
-        }
+/** The API key guards registered as `APP_GUARD` or with `app.useGlobalGuards()`. */
+export function globalKeyGuards(config: ApplicationConfig): KeyGuardOnRoute[] {
+  const guards: unknown[] = [
+    ...config.getGlobalGuards(),
+    ...config.getGlobalRequestGuards().map((wrapper) => wrapper.metatype),
+  ];
+  const keyGuards: KeyGuardOnRoute[] = [];
+  for (const guard of guards) {
+    const registration = registrationOfGuard(guard);
+    if (registration !== undefined) keyGuards.push({ guard, registration });
+  }
+  return keyGuards;
+}
+
+/**
+ * Every route handler of the application (HTTP routes, GraphQL resolvers, WebSocket message
+ * handlers), each class once however many modules provide it.
+ */
+export function* scanRoutes(modules: ModulesContainer): Generator<ScannedRoute> {
+  const metadataScanner = new MetadataScanner();
+  const seen = new Set<Function>();
+  const all = [...modules.values()];
+  const sources: Array<[InstanceWrapper[], (handler: Function) => boolean]> = [
+    [
+      all.flatMap((module) => [...module.controllers.values()]),
+      (handler) => Reflect.hasMetadata(PATH_METADATA, handler),
+    ],
+    [
+      all.flatMap((module) => [...module.providers.values()]),
+      (handler) =>
+        Reflect.hasMetadata(GRAPHQL_RESOLVER_TYPE, handler) ||
+        Reflect.getMetadata(WEBSOCKET_MESSAGE_MAPPING, handler) === true,
+    ],
+  ];
+  for (const [wrappers, isRoute] of sources) {
+    for (const wrapper of wrappers) {
+      const owner = classOf(wrapper);
+      if (!owner || seen.has(owner)) continue;
+      seen.add(owner);
+      for (const name of metadataScanner.getAllMethodNames(owner.prototype)) {
+        const handler = owner.prototype[name];
+        if (isRoute(handler)) yield { owner, handler, label: `${owner.name}.${name}` };
       }
     }
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { IsNull, MoreThan, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
@@ -9,7 +9,12 @@ import {
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
 import { generateKey, isPrefix, parseKey } from './api-key.format.js';
-import { carriedColumns, validateCreateInput, validateGracePeriod } from './api-key.input.js';
+import {
+  carriedColumns,
+  validateCreateInput,
+  validateGracePeriod,
+  validateUpdateInput,
+} from './api-key.input.js';
 import type {
   ApiKeyVerification,
   CreateApiKeyInput,
@@ -17,12 +22,16 @@ import type {
   ListApiKeysOptions,
   RotateApiKeyOptions,
   RotatedApiKey,
+  UpdateApiKeyInput,
 } from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
-import { LruMap } from './api-key.lru.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
+import { createRowCache } from './api-key.revocation-sync-setup.js';
+import type { ApiKeyRowCache } from './api-key.row-cache.js';
+import { withinStoreTimeout } from './api-key.store-deadline.js';
 import { isRowRejected, storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
+import { listWhere } from './api-key.where.js';
 import { ApiKeyVerifier } from './api-key.verifier.js';
 
 // The guard imports these from here.
@@ -42,7 +51,7 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
 export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
-  private readonly rowCache: LruMap<string, StoredApiKeyRow<T> & { until: number }>;
+  private readonly rowCache: ApiKeyRowCache<T>;
   private readonly verifier: ApiKeyVerifier<T>;
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
@@ -51,16 +60,16 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
     @Inject(getApiKeyRepositoryToken()) protected readonly repository: Repository<T>,
   ) {
-    this.rowCache = new LruMap(options.rowCacheTtl > 0 ? 10_000 : 0);
+    this.rowCache = createRowCache(options, repository, this.logger);
     this.verifier = new ApiKeyVerifier(options, {
       repository,
       logger: this.logger,
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
     this.usage = options.usageTracking
-      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval)
+      ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
       : null;
-    this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere);
+    this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
   }
 
   /**
@@ -87,12 +96,15 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         lastUsedAt: null,
       } as unknown as T);
       try {
-        await this.repository.insert(apiKey as any);
+        await withinStoreTimeout(this.repository.insert(apiKey as any), this.options.storeTimeout);
       } catch (error) {
         // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
         if (
           attempt < 3 &&
-          (await this.repository.existsBy({ prefix } as FindOptionsWhere<T>).catch(() => false))
+          (await withinStoreTimeout(
+            this.repository.existsBy({ prefix } as FindOptionsWhere<T>),
+            this.options.storeTimeout,
+          ).catch(() => false))
         )
           continue;
         // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
@@ -126,6 +138,34 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         this.repository.update(where, { revokedAt: this.options.clock() } as any),
       );
     }
+    return (await this.findOne(apiKey.id)) as T;
+  }
+
+  /**
+   * Changes a usable key's name, scopes or expiry. A revoked or expired key is read-only.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyValidationError} if a change is not acceptable, or the key is revoked or expired
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async update(idOrPrefix: string, changes: UpdateApiKeyInput): Promise<T> {
+    const now = this.options.clock();
+    const valid = validateUpdateInput(changes, now);
+    const apiKey = await this.findOne(idOrPrefix);
+    if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
+    if (apiKey.revoked || apiKey.isExpired(now))
+      throw new ApiKeyValidationError(
+        `API key ${apiKey.prefix} is revoked or expired; it is read-only.`,
+      );
+    if (Object.keys(valid).length > 0) {
+      // The revokedAt condition keeps a revocation made meanwhile from being written over.
+      const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
+      await this.storeOperation('update an API key', () =>
+        this.repository.update(where, valid as any),
+      );
+    }
+    this.forget(apiKey);
     return (await this.findOne(apiKey.id)) as T;
   }
 
@@ -206,19 +246,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   }
 
   /**
-   * Every key, newest first, without hashes.
+   * Keys, newest first, without hashes: every key, or those `where` selects (one owner's, say:
+   * `list({ where: { partnerId } })`), and of those only the usable ones with `activeOnly`.
    *
+   * @throws {ApiKeyValidationError} if `where` is not an object or names what the entity lacks
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
-  async list(options: ListApiKeysOptions = {}): Promise<T[]> {
-    const now = this.options.clock();
-    const active = { revokedAt: IsNull() };
-    const where = options.activeOnly
-      ? ([
-          { ...active, expiresAt: IsNull() },
-          { ...active, expiresAt: MoreThan(now) },
-        ] as FindOptionsWhere<T>[])
-      : undefined;
+  async list(options: ListApiKeysOptions<T> = {}): Promise<T[]> {
+    const where = listWhere(this.repository.metadata, options, this.options.clock());
     return this.storeOperation('list API keys', () =>
       this.repository.find({
         where,
@@ -251,23 +286,22 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     await this.usage?.flush();
   }
 
-  /** Writes pending `lastUsedAt` marks before the data source closes. */
+  /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.rowCache.close();
     await this.usage?.close();
   }
 
   /**
-   * Reads the row for a prefix, with its hash, honouring `usableWhere` and `rowCacheTtl`.
+   * Reads the row for a prefix, with its hash, honouring `usableWhere`, `rowCacheTtl` and
+   * `revocationSync`.
    *
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be read
    */
   protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
-    const ttl = this.options.rowCacheTtl;
-    const now = ttl > 0 ? this.options.clock().getTime() : 0;
-    if (ttl > 0) {
-      const cached = this.rowCache.get(prefix);
-      if (cached && cached.until > now) return cached;
-    }
+    const ticket = this.rowCache.ticket();
+    const cached = this.rowCache.get(prefix, ticket);
+    if (cached) return cached;
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -275,14 +309,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw storeUnavailable(this.storeErrors, 'read an API key', error);
     }
     if (!stored) return null;
-    if (ttl > 0) this.rowCache.set(prefix, { ...stored, until: now + ttl });
+    this.rowCache.set(prefix, stored, ticket);
     return stored;
   }
 
-  /** Runs a database operation; its failure is an outage, thrown as `ApiKeyStoreUnavailableError`. */
+  /** Runs a database operation; its failure or no answer in `storeTimeout` is an outage, thrown as `ApiKeyStoreUnavailableError`. */
   private async storeOperation<R>(action: string, operation: () => Promise<R>): Promise<R> {
     try {
-      return await operation();
+      return await withinStoreTimeout(operation(), this.options.storeTimeout);
     } catch (error) {
       throw storeUnavailable(this.storeErrors, action, error);
     }

@@ -1,14 +1,15 @@
 import { QueryFailedError } from 'typeorm';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
+import { isMissingTableError, missingTableFix } from './api-key.schema.js';
 
 /**
  * Whether the database refused the row itself (a constraint or a bad value), as opposed to
  * failing to run the statement at all. Only the server's verdict counts: a driver error with
  * no SQL state (closed connection, socket reset) or one of the connection and resource classes
- * (08, 53, 57, 58; SQLite's busy and I/O codes) is an outage.
+ * (08, 53, 57, 58; SQLite's busy and I/O codes) is an outage, and so is a missing table.
  */
 export function isRowRejected(error: unknown): boolean {
-  if (!(error instanceof QueryFailedError)) return false;
+  if (!(error instanceof QueryFailedError) || isMissingTableError(error)) return false;
   const driverError = (
     error as QueryFailedError & { driverError?: { sqlState?: unknown; code?: unknown } }
   ).driverError;
@@ -84,7 +85,9 @@ export function storeUnavailable(
   error: unknown,
 ): ApiKeyStoreUnavailableError {
   if (error instanceof ApiKeyStoreUnavailableError) return error;
-  log.error(`Could not ${action}: ${(error as Error)?.message ?? String(error)}`);
+  log.error(
+    `Could not ${action}: ${(error as Error)?.message ?? String(error)}${missingTableFix(error)}`,
+  );
   return new ApiKeyStoreUnavailableError(`Could not ${action}: the key store is unavailable.`, {
     cause: error,
   });

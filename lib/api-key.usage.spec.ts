@@ -173,7 +173,9 @@ describe.each(ENGINES)('lastUsedAt tracking on %s', (engine) => {
       const service = store.service({ clock: clock.now, usageTracking: false });
       const { apiKey } = await service.create({ name });
       const repository = store.dataSource.getRepository(ApiKey);
-      const recorder = new ApiKeyUsageRecorder(repository, INTERVAL, retryDelays);
+      const recorder = new ApiKeyUsageRecorder(repository, INTERVAL, {
+        shutdownRetryDelays: retryDelays,
+      });
       const logger = (recorder as any).logger as Logger;
       const warnings = vi.spyOn(logger, 'warn');
       const errors = vi.spyOn(logger, 'error');

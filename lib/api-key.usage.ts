@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { In, type Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
+import { DEFAULT_STORE_TIMEOUT, withinStoreTimeout } from './api-key.store-deadline.js';
 
 /** Ids per UPDATE statement, well below every driver's bound-parameter limit. */
 const CHUNK = 500;
@@ -13,8 +14,9 @@ const SHUTDOWN_RETRY_DELAYS: readonly number[] = [250, 750, 1500];
  * All marks of a write get one instant, the earliest among them, so `lastUsedAt` never says a
  * key was used later than it was, and is at most one interval early. Marks taken more than an
  * interval apart (kept from a failed write) are written as separate groups. A failed write keeps
- * its marks for the next round; `close()` writes what is left at shutdown, retrying for a few
- * seconds before it gives the marks up.
+ * its marks for the next round, and so does one the database has not answered within
+ * `storeTimeout`; `close()` writes what is left at shutdown, retrying for a few seconds before it
+ * gives the marks up.
  */
 export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   private readonly logger = new Logger('ApiKeyUsage');
@@ -27,12 +29,21 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
   /** Latest instant recorded, by the injected clock. */
   private latest = -Infinity;
 
-  /** @param shutdownRetryDelays pauses before each further attempt of `close()`, in ms */
+  private readonly storeTimeout: number;
+  private readonly shutdownRetryDelays: readonly number[];
+
+  /**
+   * @param bounds.storeTimeout ms a write may take before its marks wait for the next round
+   * @param bounds.shutdownRetryDelays pauses before each further attempt of `close()`, in ms
+   */
   constructor(
     private readonly repository: Repository<T>,
     readonly interval: number,
-    private readonly shutdownRetryDelays: readonly number[] = SHUTDOWN_RETRY_DELAYS,
-  ) {}
+    bounds: { storeTimeout?: number; shutdownRetryDelays?: readonly number[] } = {},
+  ) {
+    this.storeTimeout = bounds.storeTimeout ?? DEFAULT_STORE_TIMEOUT;
+    this.shutdownRetryDelays = bounds.shutdownRetryDelays ?? SHUTDOWN_RETRY_DELAYS;
+  }
 
   /** Number of keys waiting to be written. */
   get pendingCount(): number {
@@ -113,9 +124,12 @@ export class ApiKeyUsageRecorder<T extends AbstractApiKey> {
     for (const [index, { at, ids }] of groups.entries()) {
       for (let i = 0; i < ids.length; i += CHUNK) {
         try {
-          await this.repository.update(
-            { id: In(ids.slice(i, i + CHUNK)) } as any,
-            { lastUsedAt: new Date(at) } as any,
+          await withinStoreTimeout(
+            this.repository.update(
+              { id: In(ids.slice(i, i + CHUNK)) } as any,
+              { lastUsedAt: new Date(at) } as any,
+            ),
+            this.storeTimeout,
           );
         } catch (error) {
           // Everything from this chunk on waits for the next round; newer marks win.

@@ -85,4 +85,24 @@ describe('wireApiKeys', () => {
       /PartnerApiKey is not an entity of the TypeORM data source "default".*autoLoadEntities/,
     );
   });
+
+  it('refuses a usableWhere naming what the entity lacks, and accepts one naming its columns', () => {
+    let error: unknown;
+    try {
+      wireApiKeys({ dataSource, options: { usableWhere: { partner: { active: true } } as any } });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ApiKeyConfigurationError);
+    expect((error as ApiKeyConfigurationError).option).toBe('usableWhere');
+    expect((error as Error).message).toContain(
+      'usableWhere.partner: ApiKey has no relation or column "partner".',
+    );
+    expect((error as Error).message).toMatch(/Fix: name one of ApiKey's columns .*prefix/);
+    const { service } = wireApiKeys({
+      dataSource,
+      options: { usableWhere: { name: 'x' }, hasher: FAST_BCRYPT },
+    });
+    expect(service.options.usableWhere).toEqual({ name: 'x' });
+  });
 });

@@ -10,6 +10,7 @@ import {
 } from './api-key.options.js';
 import { ApiKeyService } from './api-key.service.js';
 import { registerRevocationSubscriber } from './api-key.subscriber.js';
+import { describeUnknownWhereProperty, findUnknownWhereProperty } from './api-key.where.js';
 
 /**
  * What `wireApiKeys` builds a service from.
@@ -62,7 +63,26 @@ export function wireApiKeys<T extends AbstractApiKey = ApiKey>(
   const registration = validateRegistration<T>(input);
   const options = resolveApiKeyOptions<T>(input.options, registration);
   const repository = getApiKeyRepository(input.dataSource, registration.entity);
-  return { options, repository, service: new ApiKeyService<T>(options, repository) };
+  return { options, repository, service: createApiKeyService<T>(options, repository) };
+}
+
+/**
+ * A service over a key entity's repository, once `usableWhere` is known to name only columns
+ * and relations the entity has (a name it lacks would otherwise make every lookup fail, and
+ * every valid key get a 503).
+ *
+ * @throws {ApiKeyConfigurationError} naming the path of `usableWhere` the entity lacks
+ */
+export function createApiKeyService<T extends AbstractApiKey>(
+  options: ResolvedApiKeyOptions<T>,
+  repository: Repository<T>,
+): ApiKeyService<T> {
+  const unknown = findUnknownWhereProperty(repository.metadata, options.usableWhere, 'usableWhere');
+  if (unknown) {
+    const { problem, fix } = describeUnknownWhereProperty(unknown);
+    throw new ApiKeyConfigurationError('usableWhere', problem, fix);
+  }
+  return new ApiKeyService<T>(options, repository);
 }
 
 /**

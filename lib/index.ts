@@ -54,6 +54,17 @@ export {
   createApiKeyTableMigration,
   type CreateApiKeyTableMigrationOptions,
 } from './api-key.migration.js';
+export {
+  UpgradeApiKeys1796083200000,
+  createApiKeyUpgradeMigration,
+  type CreateApiKeyUpgradeMigrationOptions,
+} from './api-key.migration-upgrade.js';
+export {
+  NotifyApiKeyChanges1798761600000,
+  createApiKeyNotifyMigration,
+  type CreateApiKeyNotifyMigrationOptions,
+} from './api-key.revocation-sync-sql.js';
+export { runMigrationsLocked, type RunMigrationsOptions } from './api-key.migrations-lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {
   ApiKeyModuleAsyncOptions,

@@ -1,9 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule } from '../lib/index.js';
+import { sampleKeyAdmin } from './admin/key-admin.js';
 import type { SampleConfig } from './config.js';
-import { sampleApiKeyOptions, sampleDataSourceOptions } from './database.js';
+import {
+  initializeSampleDataSource,
+  sampleApiKeyOptions,
+  sampleDataSourceOptions,
+} from './database.js';
 import { HealthController } from './health.controller.js';
+import { LimitedController } from './limited.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 import {
@@ -12,6 +18,7 @@ import {
   PartnersController,
 } from './partners/partners.controller.js';
 import { ProjectsController } from './projects.controller.js';
+import { sampleThrottlerModule } from './rate-limits.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
 import { sampleSecretScanning } from './secret-scanning.js';
@@ -24,22 +31,32 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        TypeOrmModule.forRoot({
-          ...sampleDataSourceOptions(config.database),
-          migrationsRun: true,
-          retryAttempts: 2,
-          retryDelay: 1000,
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({
+            ...sampleDataSourceOptions(config.database),
+            retryAttempts: 2,
+            retryDelay: 1000,
+          }),
+          dataSourceFactory: (options) => initializeSampleDataSource(options!),
         }),
         TypeOrmModule.forFeature([Partner]),
         // Default key type: ApiKey in api_keys, guarded by ApiKeyGuard.
-        ApiKeyModule.forRoot(sampleApiKeyOptions(config.apiKeyHeader)),
+        // API_KEY_REVOCATION_SYNC=notify caches its rows, kept current by change notifications.
+        ApiKeyModule.forRoot({
+          ...sampleApiKeyOptions(config.apiKeyHeader),
+          ...(config.revocationSync && { revocationSync: config.revocationSync }),
+        }),
         // Partner keys: their own table, service and guard; refused once their partner is inactive.
+        // Always read per request: usableWhere follows the partner row, which notify mode does not hear.
         ApiKeyModule.forRoot<PartnerApiKey>({
           ...sampleApiKeyOptions(config.apiKeyHeader),
           name: PARTNER_KEYS,
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },
         }),
+        sampleThrottlerModule(config.redisUrl),
+        // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
+        ...sampleKeyAdmin(),
         sampleSecretScanning(),
       ],
       controllers: [
@@ -48,6 +65,7 @@ export class AppModule {
         ReportsController,
         PartnerOrdersController,
         PartnersController,
+        LimitedController,
       ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, UserTokenGuard],
     };

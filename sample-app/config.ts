@@ -21,6 +21,10 @@ export interface SampleConfig {
   apiKeyHeader: string | undefined;
   /** `SAMPLE_USER_TOKEN`, default `demo-user-token`: what the stand-in user login accepts as a bearer token. */
   userToken: string;
+  /** `REDIS_URL`: rate-limit counters in this Redis, shared by every instance; in memory when unset. */
+  redisUrl: string | undefined;
+  /** `API_KEY_REVOCATION_SYNC=notify`: default keys cached per process, kept current by notifications (PostgreSQL). */
+  revocationSync: 'notify' | undefined;
 }
 
 /**
@@ -65,5 +69,13 @@ export function loadSampleConfig(env: NodeJS.ProcessEnv = process.env): SampleCo
     database: connectionOptions(env.DATABASE_URL),
     apiKeyHeader: env.API_KEY_HEADER || undefined,
     userToken: env.SAMPLE_USER_TOKEN || 'demo-user-token',
+    redisUrl: env.REDIS_URL || undefined,
+    revocationSync: revocationSync(env.API_KEY_REVOCATION_SYNC),
   };
+}
+
+function revocationSync(value: string | undefined): 'notify' | undefined {
+  if (value === undefined || value === '' || value === 'read') return undefined;
+  if (value === 'notify') return value;
+  throw new SampleConfigError(`API_KEY_REVOCATION_SYNC "${value}" must be notify or read.`);
 }

@@ -6,6 +6,7 @@ import { ApiKeyService, type ApiKey } from '../lib/index.js';
 import { AppModule } from './app.module.js';
 import { loadSampleConfig, type SampleConfig } from './config.js';
 import { createDemoKeyIfNone, demoKeyBanner } from './demo-key.js';
+import { setupSampleDocs } from './openapi.js';
 
 function describeDatabase(config: SampleConfig): string {
   const { database } = config;
@@ -21,6 +22,7 @@ async function bootstrap(): Promise<void> {
     rawBody: true,
   });
   app.enableShutdownHooks();
+  setupSampleDocs(app);
   let demoKey: string | null;
   try {
     demoKey = await createDemoKeyIfNone(app.get<ApiKeyService<ApiKey>>(ApiKeyService));

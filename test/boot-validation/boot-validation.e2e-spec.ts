@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import type { DynamicModule } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ApiKey,
@@ -11,26 +10,11 @@ import {
   type ApiKeyOptions,
   type ApiKeyOptionsFactory,
 } from '../../lib/index.js';
-import { ADAPTERS, call, startApp, type AdapterFactory } from '../support/http.js';
+import { bootError } from '../support/boot-error.js';
+import { ADAPTERS, call, startApp } from '../support/http.js';
 import { BootValidationAppModule, SQLITE } from './boot-validation.app.js';
 
 const PEPPER = 'a pepper of at least thirty-two bytes, kept out of the database';
-
-/** The error a boot fails with, or a failed assertion if it boots. */
-async function bootError(
-  module: DynamicModule,
-  adapter: AdapterFactory,
-): Promise<ApiKeyConfigurationError> {
-  const started = await startApp(module, adapter).then(
-    async ({ app }) => {
-      await app.close();
-      return null;
-    },
-    (error: unknown) => error,
-  );
-  expect(started, 'the app booted').toBeInstanceOf(ApiKeyConfigurationError);
-  return started as ApiKeyConfigurationError;
-}
 
 /** A configuration that could not work safely stops the app at boot, naming the option and the fix. */
 describe.each(ADAPTERS)('boot-time validation on %s', (_platform, adapter) => {

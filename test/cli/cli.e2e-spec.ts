@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectOneLineFailure } from '../support/cli-result.js';
 import { call } from '../support/http.js';
 import {
   SAMPLE_ENGINES,
@@ -25,17 +26,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** A failure as the CLI must report it: exit code not 0, one line on stderr, no stack trace, nothing on stdout. */
-function expectOneLineFailure(result: CliResult): void {
-  expect(result.code, result.stderr).not.toBe(0);
-  expect(result.code).not.toBeNull();
-  expect(result.stderr.endsWith('\n')).toBe(true);
-  expect(result.stderr.trimEnd().split('\n'), result.stderr).toHaveLength(1);
-  expect(result.stderr).toMatch(/^nestjs-api-key: \S/);
-  expect(result.stderr).not.toMatch(/^\s+at /m);
-  expect(result.stdout).toBe('');
 }
 
 // Every test starts child processes (about a second each, more on a busy machine): bound them generously.
@@ -158,6 +148,28 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     });
     expect(withHeader.code, withHeader.stderr).toBe(0);
     expect(withHeader.stdout).toMatch(/"x-api-key: <key>"/i);
+  });
+
+  it('rotate gives a key that works at once; the old one works through --grace, or stops at once with 0', async () => {
+    const old = JSON.parse(lastLine((await cli('create', '--name', 'rotated', '--json')).stdout));
+    const rotated = await cli('rotate', old.prefix, '--grace', '1h');
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const keys = rotated.stdout.match(/[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}/g);
+    expect(keys).toHaveLength(1);
+    expect(rotated.stdout).toMatch(
+      new RegExp(`^The old key ${old.prefix} keeps working until \\S+Z\\.$`, 'm'),
+    );
+    const status = async (key: string) =>
+      (await call(`${app.url}/projects`, { headers: apiKey(key) })).status;
+    expect(await status(keys![0])).toBe(200);
+    expect(await status(old.key)).toBe(200);
+
+    const again = JSON.parse(
+      lastLine((await cli('rotate', keys![0].slice(0, 8), '--grace', '0', '--json')).stdout),
+    );
+    expect(again.previous).toMatchObject({ prefix: keys![0].slice(0, 8), status: 'revoked' });
+    expect(await status(again.key)).toBe(200);
+    expect(await status(keys![0])).toBe(401);
   });
 
   it('list and show print no key and no hash; list hides revoked keys unless --all', async () => {
@@ -284,6 +296,11 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
       ['revoke of an unknown prefix', ['revoke', 'Zz9Zz9Zz']],
       ['revoke of an unknown id', ['revoke', randomUUID()]],
       ['show of an unknown key', ['show', 'Zz9Zz9Zz']],
+      ['a negative duration', ['create', '--name', 'x', '--expires', '-5d']],
+      ['a column the key entity does not have', ['create', '--name', 'x', '--set', 'owner=1']],
+      ['rotate of an unknown key', ['rotate', 'Zz9Zz9Zz', '--grace', '1h']],
+      ['a negative grace period', ['rotate', 'Zz9Zz9Zz', '--grace', '-1h']],
+      ['a timeout that is not a duration', ['list', '--timeout', 'soon']],
       ['an extra argument', ['show', 'Zz9Zz9Zz', 'extra']],
     ];
 

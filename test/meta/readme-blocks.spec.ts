@@ -1,77 +1,29 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { slug, typescriptBlocks, type Block } from '../support/markdown-blocks.js';
 
 /**
- * Compiles every TypeScript block of the README against the library's sources, as a reader who
- * copies it into an app would: `nestjs-api-key` is `lib/index.ts`, and the compiler options are the
- * repository's (decorators and all).
+ * Compiles every TypeScript block of the README and of `docs/*.md` against the library's sources,
+ * as a reader who copies it into an app would: `nestjs-api-key` is `lib/index.ts`, and the
+ * compiler options are the repository's (decorators and all).
  *
  * Each block is a file. A block whose first line is a comment naming a file (`// app.module.ts`)
- * gets that name, others are named after their line. The blocks of one `##` section are files of
- * one directory, so they may import one another (`./projects.controller.js`); sections do not see
- * each other's files. A block that is not meant to compile carries `<!-- readme: not compiled -->`
+ * gets that name, others are named after their line. The blocks of one README `##` section are
+ * files of one directory, so they may import one another (`./projects.controller.js`); sections
+ * do not see each other's files. A page of `docs/` is one example told in steps: all its blocks
+ * are one directory. A block that is not meant to compile carries `<!-- readme: not compiled -->`
  * on the line before its fence; there are none, and the test says so, so none slip by.
  */
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const NOT_COMPILED = '<!-- readme: not compiled -->';
-const TYPESCRIPT_FENCES = new Set(['ts', 'typescript', 'tsx', 'mts', 'cts']);
-
-interface Block {
-  /** The markdown file the block is in, for messages. */
-  source: string;
-  /** 1-based line of the opening fence in the markdown. */
-  line: number;
-  /** Slug of the `##` section the block is in. */
-  section: string;
-  /** The file name the block is compiled as. */
-  name: string;
-  code: string;
-  compiled: boolean;
-}
-
-function slug(heading: string): string {
-  return heading
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-|-$/g, '');
-}
-
-/** Every fenced TypeScript block, with the section it sits in; headings inside fences are skipped. */
-function typescriptBlocks(markdown: string, source: string): Block[] {
-  const lines = markdown.split('\n');
-  const blocks: Block[] = [];
-  let section = 'top';
-  for (let i = 0; i < lines.length; i++) {
-    const fence = /^( *)(`{3,})\s*([\w-]*)/.exec(lines[i]);
-    if (!fence) {
-      if (lines[i].startsWith('## ')) section = slug(lines[i].slice(3));
-      continue;
-    }
-    const [, indent, ticks, language] = fence;
-    const start = i;
-    const body: string[] = [];
-    for (i++; i < lines.length && !lines[i].trimStart().startsWith(ticks); i++) {
-      body.push(lines[i].startsWith(indent) ? lines[i].slice(indent.length) : lines[i]);
-    }
-    if (!TYPESCRIPT_FENCES.has(language.toLowerCase())) continue;
-    let before = start - 1;
-    while (before >= 0 && lines[before].trim() === '') before--;
-    const named = /^\/\/ ([\w.-]+\.ts)\s*$/.exec(body[0] ?? '');
-    blocks.push({
-      source,
-      line: start + 1,
-      section,
-      name: named ? named[1] : `readme-line-${start + 1}.ts`,
-      code: body.join('\n'),
-      compiled: lines[before]?.trim() !== NOT_COMPILED,
-    });
-  }
-  return blocks;
-}
+const DOCS = join(ROOT, 'docs');
+/** The documentation pages, as paths from the repository root. */
+const DOC_PAGES = readdirSync(DOCS)
+  .filter((file) => file.endsWith('.md'))
+  .map((file) => `docs/${file}`);
 
 /** The repository's compiler options, with the package name mapped onto the sources. */
 function compilerOptions(): ts.CompilerOptions {
@@ -161,16 +113,33 @@ const CANARY = [
   '```',
 ].join('\n');
 
-describe('README TypeScript blocks', () => {
-  const blocks = typescriptBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md');
+describe('README and docs TypeScript blocks', () => {
+  const blocks = [
+    ...typescriptBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md'),
+    ...DOC_PAGES.flatMap((page) =>
+      typescriptBlocks(readFileSync(join(ROOT, page), 'utf8'), page, true),
+    ),
+  ];
   const canary = typescriptBlocks(CANARY, 'canary.md');
   // One program for both, as type-checking the library is most of the time.
   let diagnostics: string[] | undefined;
   const compiled = () => (diagnostics ??= compileBlocks([...blocks, ...canary]));
 
   it('are all compiled: none is marked as not compiling', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
-    expect(blocks.filter((block) => !block.compiled).map((block) => block.line)).toEqual([]);
+    expect(blocks.filter((block) => block.source === 'README.md').length).toBeGreaterThanOrEqual(4);
+    for (const page of [
+      'docs/custom-entities.md',
+      'docs/testing.md',
+      'docs/recipes.md',
+      'docs/composition.md',
+      'docs/openapi-and-rate-limits.md',
+      'docs/admin.md',
+    ]) {
+      expect(blocks.filter((block) => block.source === page).length, page).toBeGreaterThan(0);
+    }
+    expect(
+      blocks.filter((block) => !block.compiled).map((block) => `${block.source}:${block.line}`),
+    ).toEqual([]);
   });
 
   it('compile against the library with the repository compiler options', () => {

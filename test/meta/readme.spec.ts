@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as publicApi from '../../lib/index.js';
 import {
@@ -9,71 +9,123 @@ import {
 } from '../../lib/api-key.options.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+/** A page of `docs/`, by file name. */
+const doc = (page: string) => readFileSync(new URL(`../../docs/${page}`, import.meta.url), 'utf8');
+const DOC_PAGES = readdirSync(new URL('../../docs/', import.meta.url)).filter((file) =>
+  file.endsWith('.md'),
+);
+const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
-/** The text under a `##` or `###` heading, up to the next heading of any level. */
-function section(title: string): string {
-  const heading = [`\n## ${title}\n`, `\n### ${title}\n`].find((h) => readme.includes(h));
-  const start = heading === undefined ? -1 : readme.indexOf(heading);
-  expect(start, `README has a "${title}" section`).toBeGreaterThan(-1);
+/** Where the README's links to files the package does not ship point, on the repository. */
+const REPOSITORY_FILE =
+  /^https:\/\/(?:github\.com\/nestjs-api-key\/nestjs-api-key\/blob|raw\.githubusercontent\.com\/nestjs-api-key\/nestjs-api-key)\/main\/([^#?]+)/;
+
+/** Files npm ships whatever `files` says. */
+const ALWAYS_SHIPPED = ['README.md', 'LICENSE', 'package.json'];
+
+/** Whether a path of the repository is in the package, by the manifest's `files`. */
+function shipped(path: string): boolean {
+  return (
+    ALWAYS_SHIPPED.includes(path) ||
+    (manifest.files as string[]).some(
+      (entry) => !entry.startsWith('!') && !entry.includes('*') && path.startsWith(`${entry}/`),
+    )
+  );
+}
+
+/** The text under a `##` or `###` heading of a page, up to the next heading of any level. */
+function section(title: string, page = readme, source = 'README'): string {
+  const heading = [`\n## ${title}\n`, `\n### ${title}\n`].find((h) => page.includes(h));
+  const start = heading === undefined ? -1 : page.indexOf(heading);
+  expect(start, `${source} has a "${title}" section`).toBeGreaterThan(-1);
   const next = /\n#{1,6} /g;
   next.lastIndex = start + 1;
-  const end = next.exec(readme)?.index;
-  return readme.slice(start, end);
+  const end = next.exec(page)?.index;
+  return page.slice(start, end);
+}
+
+/** The option tables: the README's summary and the reference page, each checked in full. */
+const OPTION_TABLES = [
+  { source: 'README', table: () => section('Configuration') },
+  {
+    source: 'docs/configuration.md',
+    table: () => section('Options', doc('configuration.md'), 'docs/configuration.md'),
+  },
+];
+
+/** Whether a link target is a file of the repository, from the page that links to it. */
+function expectLinkedFileExists(target: string, from: string): void {
+  const repositoryFile = REPOSITORY_FILE.exec(target);
+  if (repositoryFile) {
+    expect(existsSync(new URL(`../../${repositoryFile[1]}`, import.meta.url)), target).toBe(true);
+  } else if (!/^https?:/.test(target) && !target.startsWith('#')) {
+    const file = new URL(target.split('#')[0], new URL(`../../${from}`, import.meta.url));
+    expect(existsSync(file), `${from} links to ${target}`).toBe(true);
+  }
 }
 
 describe('README', () => {
-  it('documents every module option, and only real ones, in the Configuration table', () => {
-    const rows = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
-    expect(new Set(rows)).toEqual(new Set([...KEY_OPTIONS, ...REGISTRATION_OPTIONS]));
-  });
+  for (const { source, table } of OPTION_TABLES) {
+    it(`documents every module option, and only real ones, in the ${source} options table`, () => {
+      const rows = [...table().matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+      expect(new Set(rows)).toEqual(new Set([...KEY_OPTIONS, ...REGISTRATION_OPTIONS]));
+    });
 
-  it('gives the defaults the module really uses, where the table states them as values', () => {
-    const resolved = resolveApiKeyOptions({}, validateRegistration({})) as unknown as Record<
-      string,
-      unknown
-    >;
-    const cells = [...section('Configuration').matchAll(/^\| `([A-Za-z]+)` \| `([^`]*)` \|/gm)];
-    let checked = 0;
-    for (const [, option, cell] of cells) {
-      if (!(KEY_OPTIONS as readonly string[]).includes(option)) continue;
-      // Numbers, quoted strings, bare words and `{ field: number }` objects; prose defaults are skipped.
-      const json = cell.replace(/([A-Za-z]+):/g, '"$1":').replace(/^'(.*)'$/, '"$1"');
-      let value: unknown;
-      try {
-        value = JSON.parse(json);
-      } catch {
-        if (/^[A-Za-z-]+$/.test(cell)) {
-          value = cell;
-        } else {
-          // An object default with some fields in words: check every `field: number` it states.
-          for (const [, field, number] of cell.matchAll(/([A-Za-z]+): (\d+)(?=[,\s}])/g)) {
-            expect(
-              (resolved[option] as Record<string, unknown>)[field],
-              `README default of ${option}.${field}`,
-            ).toBe(Number(number));
-            checked++;
+    it(`gives the defaults the module really uses, where the ${source} table states them as values`, () => {
+      const resolved = resolveApiKeyOptions({}, validateRegistration({})) as unknown as Record<
+        string,
+        unknown
+      >;
+      const cells = [...table().matchAll(/^\| `([A-Za-z]+)` \| `([^`]*)` \|/gm)];
+      let checked = 0;
+      for (const [, option, cell] of cells) {
+        if (!(KEY_OPTIONS as readonly string[]).includes(option)) continue;
+        // Numbers, quoted strings, bare words and `{ field: number }` objects; prose defaults are skipped.
+        const json = cell.replace(/([A-Za-z]+):/g, '"$1":').replace(/^'(.*)'$/, '"$1"');
+        let value: unknown;
+        try {
+          value = JSON.parse(json);
+        } catch {
+          if (/^[A-Za-z-]+$/.test(cell)) {
+            value = cell;
+          } else {
+            // An object default with some fields in words: check every `field: number` it states.
+            for (const [, field, number] of cell.matchAll(/([A-Za-z]+): (\d+)(?=[,\s}])/g)) {
+              expect(
+                (resolved[option] as Record<string, unknown>)[field],
+                `${source} default of ${option}.${field}`,
+              ).toBe(Number(number));
+              checked++;
+            }
+            continue;
           }
-          continue;
         }
+        expect(resolved[option], `${source} default of ${option}`).toEqual(value);
+        checked++;
       }
-      expect(resolved[option], `README default of ${option}`).toEqual(value);
-      checked++;
-    }
-    expect(checked).toBeGreaterThanOrEqual(9);
-    // The one default stated in words.
-    expect(section('Configuration')).toContain(
-      '`maxConcurrent` defaults to the CPU cores less one, between 1 and 2',
-    );
-  });
+      expect(checked).toBeGreaterThanOrEqual(9);
+      // The one default stated in words.
+      expect(table()).toContain(
+        '`maxConcurrent` defaults to the CPU cores less one, between 1 and 2',
+      );
+    });
+  }
 
   it('names only decorators and guard hooks that exist', () => {
-    for (const decorator of section('Decorators and composition').matchAll(/`@([A-Za-z]+)\(/g)) {
-      if (decorator[1] === 'UseGuards') continue;
-      expect(publicApi, `@${decorator[1]} is exported`).toHaveProperty(decorator[1]);
+    const composition = doc('composition.md');
+    // The page's decorators, up to its hooks (which name Nest's own `@Injectable()` and `@Optional()`).
+    const decorators = composition.slice(0, composition.indexOf('\n## Customising the guard\n'));
+    for (const text of [section('Decorators and composition'), decorators]) {
+      for (const decorator of text.matchAll(/`@([A-Za-z]+)\(/g)) {
+        if (decorator[1] === 'UseGuards') continue;
+        expect(publicApi, `@${decorator[1]} is exported`).toHaveProperty(decorator[1]);
+      }
     }
-    const hooks = [...section('Customising the guard').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map(
-      (m) => m[1],
-    );
+    const hooks = [
+      ...section('Customising the guard', composition, 'docs/composition.md').matchAll(
+        /^\| `([a-zA-Z]+)\(/gm,
+      ),
+    ].map((m) => m[1]);
     expect(hooks.length).toBeGreaterThan(4);
     for (const hook of hooks) {
       expect(typeof (publicApi.ApiKeyGuard.prototype as any)[hook], `ApiKeyGuard.${hook}`).toBe(
@@ -83,13 +135,46 @@ describe('README', () => {
   });
 
   it('names only service methods that exist', () => {
-    const methods = [...section('The service').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
+    const methods = [...doc('service.md').matchAll(/^\| `([a-zA-Z]+)\(/gm)].map((m) => m[1]);
     expect(methods.length).toBeGreaterThan(5);
-    for (const method of methods) {
+    // The README's summary names them in prose, as `create(…)` or `revoke()`.
+    const named = [...section('The service').matchAll(/`([a-zA-Z]+)\(/g)].map((m) => m[1]);
+    expect(named.length).toBeGreaterThan(5);
+    for (const method of [...methods, ...named]) {
       expect(
         typeof (publicApi.ApiKeyService.prototype as any)[method],
         `ApiKeyService.${method}`,
       ).toBe('function');
     }
+  });
+
+  it('links only to files it ships, or to existing files of the repository by absolute URL', () => {
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
+    expect(targets.length).toBeGreaterThan(5);
+    for (const target of targets) {
+      if (target.startsWith('#')) continue;
+      if (REPOSITORY_FILE.test(target)) {
+        expectLinkedFileExists(target, 'README.md');
+      } else if (!/^https?:/.test(target)) {
+        // Relative links break on the npm package page unless the package has their target.
+        expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
+      }
+    }
+  });
+
+  it('has docs pages that link only to existing files of the repository', () => {
+    expect(DOC_PAGES.length).toBeGreaterThan(5);
+    for (const page of DOC_PAGES) {
+      for (const [, target] of doc(page).matchAll(/\]\(([^)\s]+)\)/g)) {
+        expectLinkedFileExists(target, `docs/${page}`);
+      }
+    }
+  });
+
+  it('names its repository in the manifest, where the absolute links point', () => {
+    expect(manifest.repository.url).toBe(
+      'git+https://github.com/nestjs-api-key/nestjs-api-key.git',
+    );
+    expect(manifest.homepage).toMatch(/^https:\/\/github\.com\/nestjs-api-key\/nestjs-api-key/);
   });
 });

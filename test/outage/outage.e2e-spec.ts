@@ -2,11 +2,16 @@ import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiKeyService, type CreatedApiKey } from '../../lib/index.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized, expectUnavailable } from '../support/denials.js';
-import { ADAPTERS, call, startApp } from '../support/http.js';
+import { ADAPTERS, startApp } from '../support/http.js';
+import {
+  expectRevocationApplies,
+  expectServedAgain,
+  keysBeforeFailure,
+  type KeysAroundFailure,
+} from '../support/store-failure.js';
 import { OutageAppModule } from './outage.app.js';
 
 /**
@@ -97,13 +102,7 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
     let outage: Outage;
     let app: INestApplication;
-    let url: string;
-    let used: CreatedApiKey;
-    let unused: CreatedApiKey;
-    let unknown: string;
-
-    const get = (key?: string) =>
-      call(`${url}/orders`, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
+    let keys: KeysAroundFailure;
 
     beforeAll(async () => {
       const db = await createTestDatabase(engine);
@@ -112,14 +111,10 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
         engine === 'postgres'
           ? await postgresOutage(db, account)
           : await mariadbOutage(db, account);
+      let url: string;
       ({ app, url } = await startApp(OutageAppModule.register(outage.appOptions), adapter));
-      const service = app.get(ApiKeyService);
-      used = await service.create({ name: 'used before the outage' });
-      unused = await service.create({ name: 'first used during the outage' });
-      const [prefix, secret] = used.key.split('.');
-      unknown = `${[...prefix].reverse().join('')}.${secret}`;
       // Verified once, so the only thing left to consult on the next request is the store.
-      expect((await get(used.key)).status).toBe(200);
+      keys = await keysBeforeFailure(app, url);
     });
     afterAll(async () => {
       // Whatever happened, let the account back in so the app can close cleanly.
@@ -129,6 +124,7 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
     });
 
     it('answers 503 while the store is unreachable, never 200 and never 500, then recovers without a restart', async () => {
+      const { used, unused, unknown, get } = keys;
       await outage.begin();
       try {
         // A key that passed a moment ago is not let in on memory: revocation might have happened.
@@ -141,17 +137,11 @@ describe.each(['postgres', 'mariadb'] as const)('key store outage on %s', (engin
         await outage.end();
       }
 
-      const back = await get(used.key);
-      expect(back.status).toBe(200);
-      expect(back.body).toEqual({ prefix: used.apiKey.prefix });
-      expect((await get(unused.key)).body).toEqual({ prefix: unused.apiKey.prefix });
-      expectUnauthorized(await get(unknown));
+      await expectServedAgain(keys);
     });
 
     it('sees changes made after the recovery, such as a revocation', async () => {
-      await app.get(ApiKeyService).revoke(used.apiKey.id);
-      expectUnauthorized(await get(used.key));
-      expect((await get(unused.key)).status).toBe(200);
+      await expectRevocationApplies(app, keys);
     });
   });
 });

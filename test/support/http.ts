@@ -15,6 +15,13 @@ export const ADAPTERS: ReadonlyArray<readonly [platform: string, adapter: Adapte
   ['fastify', () => new FastifyAdapter()],
 ];
 
+/** How `startApp` boots an app: its logger, and what to set up before it listens. */
+export interface StartOptions {
+  logger?: LoggerService;
+  /** Runs before the app listens: Fastify takes no new routes (e.g. Swagger UI's) after. */
+  beforeListen?: (app: INestApplication) => unknown;
+}
+
 /**
  * Boots `module` on a real HTTP server on 127.0.0.1 and returns the app and its base URL. Nest
  * logs nothing unless `options.logger` is given.
@@ -22,12 +29,13 @@ export const ADAPTERS: ReadonlyArray<readonly [platform: string, adapter: Adapte
 export async function startApp(
   module: any,
   adapter: AdapterFactory,
-  options: { logger?: LoggerService } = {},
+  options: StartOptions = {},
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app = moduleRef.createNestApplication(adapter(), {
     logger: options.logger ?? false,
   });
+  await options.beforeListen?.(app);
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return { app, url };
@@ -50,7 +58,7 @@ export async function startOnNewDatabase(
   engine: Engine,
   adapter: AdapterFactory,
   register: (database: DataSourceOptions) => unknown,
-  options: { logger?: LoggerService } = {},
+  options: StartOptions = {},
 ): Promise<AppOnNewDatabase> {
   const db = await createTestDatabase(engine);
   try {

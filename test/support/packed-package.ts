@@ -26,7 +26,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 const PACKS_DIR = join(tmpdir(), 'nestjs-api-key-packs');
 
 /** Root files that `npm pack` may need besides the sources; the manifest's `files` decides. */
-const ROOT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md'];
+const ROOT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE'];
 
 /** The manifest fields the package tests read. */
 export interface PackageManifest {
@@ -143,18 +143,23 @@ export function requiredPeers(manifest: PackageManifest): string[] {
 
 /**
  * Installs the tarball into a new scratch project the way npm would (the package has no
- * dependencies), with each required peer linked from the repository's `node_modules` and
- * nothing else: optional peers are missing, as in an app that did not install them. A linked
- * peer's own dependencies resolve from its real path, in the repository.
+ * dependencies), with each required peer linked from the repository's `node_modules`, and the
+ * packages of `alsoInstalled` (an app's own, such as `@nestjs/platform-express`), and nothing
+ * else: optional peers are missing unless listed there, as in an app that did not install them
+ * (list `Object.keys(manifest.peerDependencies)` for an app that uses every integration).
+ * A linked package's own dependencies resolve from its real path, in the repository.
  */
-export async function installPackedPackage(packed: PackedPackage): Promise<ScratchInstall> {
+export async function installPackedPackage(
+  packed: PackedPackage,
+  alsoInstalled: string[] = [],
+): Promise<ScratchInstall> {
   const dir = await mkdtemp(join(tmpdir(), 'nestjs-api-key-scratch-'));
   const modules = join(dir, 'node_modules');
   const installed = join(modules, packed.manifest.name);
   await mkdir(installed, { recursive: true });
   await run('tar', ['-xzf', packed.tarball, '-C', installed, '--strip-components=1']);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'scratch', private: true }));
-  for (const peer of requiredPeers(packed.manifest)) {
+  for (const peer of new Set([...requiredPeers(packed.manifest), ...alsoInstalled])) {
     await mkdir(dirname(join(modules, peer)), { recursive: true });
     await symlink(join(REPO_ROOT, 'node_modules', peer), join(modules, peer), 'dir');
   }

@@ -20,6 +20,9 @@ export function typeOrmFor(
   } as TypeOrmModuleOptions);
 }
 
+/** A private in-memory SQLite database, for unit specs that boot a Nest app. */
+export const IN_MEMORY_SQLITE: DataSourceOptions = { type: 'better-sqlite3', database: ':memory:' };
+
 /**
  * A controller at `path` behind `ApiKeyGuard` whose GET answers `{ prefix }` of the key that got
  * in: the route a scenario needs when what it tests is whether a request gets in.

@@ -1,0 +1,110 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Req,
+  UseGuards,
+  UseInterceptors,
+  type CanActivate,
+  type Type,
+} from '@nestjs/common';
+import { adminAssets, pageAt } from './admin.assets.js';
+import { ApiKeyAdminHeadersInterceptor } from './admin.headers.interceptor.js';
+import { ApiKeyAdminKeys } from './admin.keys.js';
+import { ApiKeyAdminSameOriginGuard } from './admin.same-origin.guard.js';
+
+/**
+ * The page and management API controllers of one `forRoot()`, at its path, behind the app's guard
+ * (first, so an anonymous request gets the app's 401) and the same-origin check.
+ */
+export function createAdminControllers(
+  path: string,
+  guard: Type<CanActivate> | CanActivate,
+): Type[] {
+  return [createPageController(path, guard), createApiController(path, guard)];
+}
+
+/** The page and its two assets. */
+function createPageController(path: string, guard: Type<CanActivate> | CanActivate): Type {
+  @Controller(path)
+  @UseGuards(guard)
+  @UseInterceptors(ApiKeyAdminHeadersInterceptor)
+  class ApiKeyAdminPageController {
+    @Get()
+    @Header('Content-Type', 'text/html; charset=utf-8')
+    page(@Req() request: any): string {
+      return pageAt(String(request.originalUrl ?? request.url));
+    }
+
+    @Get('assets/admin.js')
+    @Header('Content-Type', 'text/javascript; charset=utf-8')
+    script(): string {
+      return adminAssets().script;
+    }
+
+    @Get('assets/admin.css')
+    @Header('Content-Type', 'text/css; charset=utf-8')
+    stylesheet(): string {
+      return adminAssets().stylesheet;
+    }
+  }
+  return ApiKeyAdminPageController;
+}
+
+/** The JSON management API the page (or an app's own dashboard) calls. */
+function createApiController(path: string, guard: Type<CanActivate> | CanActivate): Type {
+  @Controller(`${path}/api/keys`)
+  @UseGuards(guard, ApiKeyAdminSameOriginGuard)
+  @UseInterceptors(ApiKeyAdminHeadersInterceptor)
+  class ApiKeyAdminApiController {
+    constructor(private readonly keys: ApiKeyAdminKeys) {}
+
+    @Get()
+    async list(@Req() request: unknown, @Query() query: Record<string, unknown>) {
+      return this.keys.list(await this.keys.scopeOf(request), query);
+    }
+
+    @Post()
+    async create(@Req() request: unknown, @Body() body: unknown) {
+      return this.keys.create(await this.keys.scopeOf(request), body);
+    }
+
+    @Post('revoke')
+    @HttpCode(200)
+    async revokeMany(@Req() request: unknown, @Body() body: unknown) {
+      const ids = this.keys.idsOf(body);
+      return { items: await this.keys.revoke(await this.keys.scopeOf(request), ids) };
+    }
+
+    @Get(':id')
+    async show(@Req() request: unknown, @Param('id') id: string) {
+      return this.keys.show(await this.keys.scopeOf(request), id);
+    }
+
+    @Patch(':id')
+    async update(@Req() request: unknown, @Param('id') id: string, @Body() body: unknown) {
+      return this.keys.update(await this.keys.scopeOf(request), id, body);
+    }
+
+    @Post(':id/revoke')
+    @HttpCode(200)
+    async revoke(@Req() request: unknown, @Param('id') id: string) {
+      const [revoked] = await this.keys.revoke(await this.keys.scopeOf(request), [id]);
+      return revoked;
+    }
+
+    @Post(':id/rotate')
+    @HttpCode(200)
+    async rotate(@Req() request: unknown, @Param('id') id: string, @Body() body: unknown) {
+      return this.keys.rotate(await this.keys.scopeOf(request), id, body);
+    }
+  }
+
+  return ApiKeyAdminApiController;
+}

@@ -1,0 +1,17 @@
+import { BadRequestException } from '@nestjs/common';
+
+/**
+ * A 400 naming the field at fault: `{ statusCode, error, message, fields: { [field]: message } }`.
+ *
+ * @publicApi
+ */
+export class ApiKeyAdminBadRequest extends BadRequestException {
+  constructor(field: string, message: string) {
+    super({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: `${field}: ${message}`,
+      fields: { [field]: message },
+    });
+  }
+}

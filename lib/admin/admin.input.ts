@@ -1,0 +1,116 @@
+import type { EntityMetadata } from 'typeorm';
+import { CliUsageError } from '../api-key.cli-errors.js';
+import { parseExpiry } from '../api-key.cli-values.js';
+import type { UpdateApiKeyInput } from '../api-key.interfaces.js';
+import { ApiKeyAdminBadRequest } from './admin.errors.js';
+
+/** Most ids one revoke request takes. */
+export const MAX_BULK = 100;
+
+type Body = Record<string, unknown>;
+
+/**
+ * The JSON body as an object.
+ *
+ * @throws {ApiKeyAdminBadRequest} for anything else
+ */
+export function bodyOf(body: unknown): Body {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new ApiKeyAdminBadRequest('body', 'expected a JSON object.');
+  return body as Body;
+}
+
+/**
+ * Reads name, scopes and expiry as the page and API send them: scopes as a list or a
+ * comma-separated string, expiry as an ISO-8601 date-time, a duration (`30d`, `12h`, `2w`) or
+ * `null`. Other fields are refused, except those in `allowed`, which are passed on as given.
+ *
+ * @throws {ApiKeyAdminBadRequest} naming the field at fault
+ */
+export function parseKeyFields(body: Body, now: Date, allowed: string[] = []): UpdateApiKeyInput {
+  const fields: UpdateApiKeyInput = {};
+  for (const [field, value] of Object.entries(body)) {
+    if (field === 'name') {
+      if (typeof value !== 'string') throw new ApiKeyAdminBadRequest('name', 'expected text.');
+      fields.name = value.trim();
+    } else if (field === 'scopes') fields.scopes = parseScopes(value);
+    else if (field === 'expiresAt') fields.expiresAt = parseExpiresAt(value, now);
+    else if (allowed.includes(field)) (fields as Body)[field] = value;
+    else throw new ApiKeyAdminBadRequest(field, 'is not a field that can be set here.');
+  }
+  return fields;
+}
+
+function parseScopes(value: unknown): string[] {
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((scope) => scope.trim())
+      .filter((scope) => scope !== '');
+  if (Array.isArray(value)) return value as string[];
+  throw new ApiKeyAdminBadRequest('scopes', 'expected a list or comma-separated text.');
+}
+
+function parseExpiresAt(value: unknown, now: Date): Date | null {
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string' || value.length > 40)
+    throw new ApiKeyAdminBadRequest('expiresAt', 'expected a date-time, a duration or null.');
+  try {
+    return parseExpiry(value.trim(), now);
+  } catch (error) {
+    if (!(error instanceof CliUsageError)) throw error;
+    throw new ApiKeyAdminBadRequest(
+      'expiresAt',
+      'use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.',
+    );
+  }
+}
+
+/**
+ * The grace period of a rotation, in milliseconds (default 0: the old key is revoked at once).
+ *
+ * @throws {ApiKeyAdminBadRequest} unless it is a whole number from 0 to a year
+ */
+export function parseGracePeriod(body: Body): number {
+  const value = body.gracePeriod ?? 0;
+  if (!Number.isSafeInteger(value) || (value as number) < 0 || (value as number) > 31_536_000_000)
+    throw new ApiKeyAdminBadRequest('gracePeriod', 'expected milliseconds, from 0 to a year.');
+  return value as number;
+}
+
+/**
+ * The ids of a bulk revocation, without repeats.
+ *
+ * @throws {ApiKeyAdminBadRequest} unless `ids` lists 1 to MAX_BULK strings
+ */
+export function parseIds(body: Body): string[] {
+  const ids = body.ids;
+  if (
+    !Array.isArray(ids) ||
+    ids.length === 0 ||
+    ids.length > MAX_BULK ||
+    !ids.every((id) => typeof id === 'string' && id.length > 0 && id.length <= 64)
+  )
+    throw new ApiKeyAdminBadRequest('ids', `expected a list of 1 to ${MAX_BULK} key ids.`);
+  return [...new Set(ids as string[])];
+}
+
+/**
+ * The columns that make a new key belong to `owner`: the owner property, and the relation
+ * that shares its database column (as `partner` does `partnerId`'s), by reference.
+ */
+export function ownerFields(
+  metadata: EntityMetadata,
+  ownerColumn: string,
+  owner: string,
+): Record<string, unknown> {
+  const fields: Record<string, unknown> = { [ownerColumn]: owner };
+  const column = metadata.findColumnWithPropertyName(ownerColumn);
+  for (const relation of metadata.manyToOneRelations) {
+    const [join] = relation.joinColumns;
+    const [target] = relation.inverseEntityMetadata.primaryColumns;
+    if (join && target && join.databaseName === column?.databaseName)
+      fields[relation.propertyName] = { [target.propertyName]: owner };
+  }
+  return fields;
+}

@@ -1,0 +1,150 @@
+import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
+import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
+import { ApiKeyConfigurationError } from '../api-key.errors.js';
+import type { ApiKeyAdminEvent } from './admin.events.js';
+
+/**
+ * The owner of the request in owner-scoped mode (a customer, tenant or partner id), or `null`
+ * or `undefined` when the request has none (it is then refused with 403).
+ *
+ * @publicApi
+ */
+export type ApiKeyOwnerResolver = (
+  request: any,
+) => string | number | null | undefined | Promise<string | number | null | undefined>;
+
+/**
+ * Options of `ApiKeyAdminModule.forRoot()`.
+ *
+ * @publicApi
+ */
+export interface ApiKeyAdminOptions {
+  /** Where the page is served, e.g. `admin/keys`; the JSON API is under `<path>/api/keys`. */
+  path: string;
+  /**
+   * The app's own guard for the page and the API (its admin session, JWT or Basic auth): a class
+   * (built by Nest in this module, with `imports` for its dependencies) or an instance. Required:
+   * the module never serves an open page.
+   */
+  guard: Type<CanActivate> | CanActivate;
+  /** Modules the guard's class needs for its dependencies. */
+  imports?: ModuleMetadata['imports'];
+  /** The key registration to manage (`ApiKeyModule.forRoot({ name })`). Default: the default one. */
+  registration?: string;
+  /**
+   * The entity property naming a key's owner, e.g. `partnerId`. Enables the owner filter and the
+   * owner field of create in admin mode; required with `owner`.
+   */
+  ownerColumn?: string;
+  /**
+   * Owner-scoped mode: the request's owner. Every list, show, create, update, revoke and rotate is
+   * then confined to that owner's keys; another owner's key answers 404.
+   */
+  owner?: ApiKeyOwnerResolver;
+  /**
+   * Who acts, for audit events. Default: `request.user`'s `id`, `username`, `name` or `email`,
+   * whichever comes first, or `null`.
+   */
+  actor?: (request: any) => string | null | undefined;
+  /** Called with every audit event (besides `@nestjs/event-emitter`, when the app has it). */
+  onEvent?: (event: ApiKeyAdminEvent) => void | Promise<void>;
+  /**
+   * Origins besides the request's own host that may change keys (`https://admin.example.com`),
+   * for an app whose proxy rewrites the `Host` header.
+   */
+  allowedOrigins?: string[];
+}
+
+/**
+ * Thrown at boot when `ApiKeyAdminModule` is configured in a way that would not be safe.
+ *
+ * @publicApi
+ */
+export class ApiKeyAdminConfigurationError extends ApiKeyConfigurationError {
+  constructor(option: string, problem: string, fix: string) {
+    super(option, problem, fix);
+    this.message = `ApiKeyAdminModule option "${option}": ${problem} Fix: ${fix}`;
+    this.name = 'ApiKeyAdminConfigurationError';
+  }
+}
+
+/** The options once checked, with defaults. */
+export interface ResolvedApiKeyAdminOptions extends ApiKeyAdminOptions {
+  path: string;
+  registration: string;
+  actor: (request: any) => string | null | undefined;
+  allowedOrigins: string[];
+}
+
+/** Token of a module's resolved options. */
+export const API_KEY_ADMIN_OPTIONS = 'API_KEY_ADMIN:OPTIONS';
+
+const isFunction = (value: unknown): value is Function => typeof value === 'function';
+
+/**
+ * Checks `forRoot()`'s options, so a module without protection never boots.
+ *
+ * @throws {ApiKeyAdminConfigurationError} naming the option at fault and the fix
+ */
+export function resolveAdminOptions(options: ApiKeyAdminOptions): ResolvedApiKeyAdminOptions {
+  const { path, guard, owner, ownerColumn, actor, onEvent, allowedOrigins = [] } = options ?? {};
+  const isGuard =
+    isFunction(guard) ||
+    (typeof guard === 'object' && guard !== null && isFunction(guard.canActivate));
+  if (!isGuard)
+    throw new ApiKeyAdminConfigurationError(
+      'guard',
+      'no guard protects the key admin page, and it is never served open.',
+      "pass your app's own guard (admin session, JWT or Basic auth), e.g. ApiKeyAdminModule.forRoot({ path: 'admin/keys', guard: AdminGuard }).",
+    );
+  if (typeof path !== 'string' || !/^[A-Za-z0-9/_:.-]+$/.test(path.replace(/^\/+|\/+$/g, '')))
+    throw new ApiKeyAdminConfigurationError(
+      'path',
+      `expected a route path, got ${JSON.stringify(path)}.`,
+      "give the path the page is served at, e.g. path: 'admin/keys'.",
+    );
+  if (owner !== undefined && !isFunction(owner))
+    throw new ApiKeyAdminConfigurationError(
+      'owner',
+      'expected a function of the request.',
+      'pass owner: (request) => request.user.tenantId, or leave it unset.',
+    );
+  if ((owner !== undefined || ownerColumn !== undefined) && typeof ownerColumn !== 'string')
+    throw new ApiKeyAdminConfigurationError(
+      'ownerColumn',
+      'owner-scoped mode needs to know which property of the key names its owner.',
+      "add ownerColumn: the entity's owner property, e.g. ownerColumn: 'partnerId'.",
+    );
+  for (const [name, value] of Object.entries({ actor, onEvent })) {
+    if (value !== undefined && !isFunction(value))
+      throw new ApiKeyAdminConfigurationError(
+        name,
+        'expected a function.',
+        `pass a function as ${name}, or leave it unset.`,
+      );
+  }
+  if (!Array.isArray(allowedOrigins) || !allowedOrigins.every((o) => URL.canParse(o)))
+    throw new ApiKeyAdminConfigurationError(
+      'allowedOrigins',
+      'expected a list of origins.',
+      "list full origins, e.g. allowedOrigins: ['https://admin.example.com'].",
+    );
+  return {
+    ...options,
+    path: path.replace(/^\/+|\/+$/g, ''),
+    registration: options.registration ?? DEFAULT_API_KEY_NAME,
+    actor: actor ?? defaultActor,
+    allowedOrigins: allowedOrigins.map((origin) => new URL(origin).origin),
+  };
+}
+
+/** `request.user`'s id, username, name or email: what auth guards usually put there. */
+function defaultActor(request: any): string | null {
+  const user = request?.user;
+  if (typeof user === 'string') return user;
+  for (const field of ['id', 'username', 'name', 'email']) {
+    const value = user?.[field];
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+  }
+  return null;
+}

@@ -1,0 +1,24 @@
+/**
+ * nestjs-api-key/admin: a page and a JSON management API for API keys, an owner-scoped
+ * self-service mode, and audit events.
+ */
+export { ApiKeyAdminBadRequest } from './admin.errors.js';
+export {
+  API_KEY_ADMIN_EVENTS,
+  type ApiKeyAdminEvent,
+  type ApiKeyAdminEventType,
+} from './admin.events.js';
+export { API_KEY_ADMIN_CSP } from './admin.headers.interceptor.js';
+export { ApiKeyAdminModule } from './admin.module.js';
+export {
+  ApiKeyAdminConfigurationError,
+  type ApiKeyAdminOptions,
+  type ApiKeyOwnerResolver,
+} from './admin.options.js';
+export type { ApiKeyStatusFilter } from './admin.query.js';
+export {
+  API_KEY_ADMIN_REQUEST_HEADER,
+  API_KEY_ADMIN_REQUEST_VALUE,
+  ApiKeyAdminSameOriginGuard,
+} from './admin.same-origin.guard.js';
+export type { ApiKeyAdminView, ApiKeyList } from './admin.view.js';

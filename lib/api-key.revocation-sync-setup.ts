@@ -1,0 +1,126 @@
+import { Logger } from '@nestjs/common';
+import type { Repository } from 'typeorm';
+import type { AbstractApiKey } from './api-key.entity.js';
+import { ApiKeyConfigurationError } from './api-key.errors.js';
+import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
+import { runStatements } from './api-key.migration-sql.js';
+import { PostgresChangeListener, type ListeningPool } from './api-key.revocation-listener.js';
+import { NotifiedRowCache } from './api-key.revocation-sync.js';
+import { changeTriggerStatements, hasChangeTrigger } from './api-key.revocation-sync-sql.js';
+import { TtlRowCache, type ApiKeyRowCache } from './api-key.row-cache.js';
+
+/** How other processes' changes to a key reach this one. */
+export type ApiKeyRevocationSync = 'read' | 'notify';
+
+/** Liveness ping and reconnect pacing of the PostgreSQL listener. */
+const HEARTBEAT = 1_000;
+const RETRY = { first: 100, max: 5_000 };
+
+/**
+ * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
+ * a cached row wrong without a notification: `usableWhere` (an owner's row changes in another
+ * table, which the key table's trigger does not see) and `rowCacheTtl` (a second cache).
+ *
+ * @throws {ApiKeyConfigurationError} naming the option at fault and the fix
+ */
+export function resolveRevocationSync<T extends AbstractApiKey>(
+  given: ApiKeyOptions<T>,
+): ApiKeyRevocationSync {
+  const mode = given.revocationSync ?? 'read';
+  if (mode !== 'read' && mode !== 'notify')
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `expected 'read' or 'notify', got ${JSON.stringify(mode)}.`,
+      "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
+    );
+  if (mode === 'notify' && given.usableWhere !== undefined)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      "'notify' cannot be combined with usableWhere: a change to an owner's row is not notified, so a cached key of a deactivated owner would still pass.",
+      'leave revocationSync unset for this registration (every request then reads the key and its owner), or drop usableWhere.',
+    );
+  if (mode === 'notify' && (given.rowCacheTtl ?? 0) > 0)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      "'notify' cannot be combined with rowCacheTtl, which serves rows without hearing of their changes.",
+      'remove rowCacheTtl: notify mode caches rows itself.',
+    );
+  return mode;
+}
+
+/**
+ * The row cache the options ask for: `rowCacheTtl`'s (none when 0), or in notify mode one kept
+ * current by a `LISTEN` connection taken from the data source's pool.
+ *
+ * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support
+ */
+export function createRowCache<T extends AbstractApiKey>(
+  options: ResolvedApiKeyOptions<T>,
+  repository: Repository<T>,
+  logger: Logger,
+): ApiKeyRowCache<T> {
+  if (options.revocationSync !== 'notify')
+    return new TtlRowCache(options.rowCacheTtl, options.clock);
+  const driver = repository.manager.connection.driver as unknown as {
+    options: { type: string };
+    master?: ListeningPool;
+  };
+  if (driver.options.type !== 'postgres' || !driver.master)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `'notify' is supported on PostgreSQL only, not on ${driver.options.type}.`,
+      'leave revocationSync unset on this database: every request then reads the key row.',
+    );
+  const cache = new NotifiedRowCache<T>();
+  const timing = {
+    heartbeat: HEARTBEAT,
+    timeout: Math.min(options.storeTimeout, HEARTBEAT),
+    retry: RETRY,
+  };
+  cache.attach(
+    new PostgresChangeListener(driver.master, repository.metadata.tableName, cache, logger, timing),
+  );
+  return cache;
+}
+
+/**
+ * At boot, in notify mode: makes sure the key table has its change-notification trigger,
+ * creating it when missing (as `synchronize` leaves it). A database that cannot be reached is
+ * left to the listener, which reads per request until it can listen.
+ *
+ * @throws {ApiKeyConfigurationError} when the trigger is missing and cannot be created
+ */
+export async function ensureChangeTrigger<T extends AbstractApiKey>(
+  repository: Repository<T>,
+  options: Pick<ResolvedApiKeyOptions<T>, 'revocationSync'>,
+  logger: Logger = new Logger('ApiKeyModule'),
+): Promise<void> {
+  const dataSource = repository?.manager?.connection;
+  if (options.revocationSync !== 'notify' || !dataSource?.isInitialized) return;
+  const table = repository.metadata.tableName;
+  const queryRunner = dataSource.createQueryRunner();
+  const run = (sql: string, parameters: unknown[]) => queryRunner.query(sql, parameters);
+  try {
+    try {
+      if (await hasChangeTrigger(run, table)) return;
+    } catch {
+      return;
+    }
+    try {
+      await runStatements(queryRunner, changeTriggerStatements(queryRunner, table));
+      logger.log(
+        `Created the change-notification trigger of table "${table}" (revocationSync: 'notify').`,
+      );
+    } catch (error) {
+      // Another instance booting at the same moment may have created it first.
+      if (await hasChangeTrigger(run, table).catch(() => false)) return;
+      throw new ApiKeyConfigurationError(
+        'revocationSync',
+        `table "${table}" has no change-notification trigger and it could not be created (${(error as Error)?.message}).`,
+        `add createApiKeyNotifyMigration(${table === 'api_keys' ? '' : `{ table: '${table}' }`}) to your migrations, or grant the database user the right to create triggers.`,
+      );
+    }
+  } finally {
+    await queryRunner.release();
+  }
+}

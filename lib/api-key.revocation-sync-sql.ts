@@ -1,0 +1,103 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { namedMigration, runStatements } from './api-key.migration-sql.js';
+
+/** What a change notification carries instead of a prefix when every row may have changed. */
+export const EVERY_KEY = '*';
+
+/** The name of the change-notification trigger of `table`, and of its function. */
+export function changeTriggerName(table: string): string {
+  return `${table}_notify_change`;
+}
+
+/** The `LISTEN` channel the change trigger of `table` notifies. */
+export function changeChannel(table: string): string {
+  return `${table}_changes`;
+}
+
+/**
+ * Statements (re)creating, on PostgreSQL, the trigger that sends `NOTIFY <table>_changes` with the
+ * key's prefix after any UPDATE or DELETE of a key row (raw SQL included), and `*` after a
+ * TRUNCATE. An update that only moves `last_used_at` notifies nothing, so usage tracking does not
+ * empty the caches. An INSERT needs none: a prefix not found is never cached. `[]` elsewhere.
+ */
+export function changeTriggerStatements(queryRunner: QueryRunner, table: string): string[] {
+  if (queryRunner.connection.driver.options.type !== 'postgres') return [];
+  const trigger = changeTriggerName(table);
+  const channel = changeChannel(table).replace(/'/g, "''");
+  return [
+    `CREATE OR REPLACE FUNCTION "${trigger}"() RETURNS trigger AS $$ BEGIN ` +
+      `IF TG_OP = 'TRUNCATE' THEN PERFORM pg_notify('${channel}', '${EVERY_KEY}'); RETURN NULL; END IF; ` +
+      `IF TG_OP = 'UPDATE' AND (to_jsonb(OLD) - 'last_used_at') = (to_jsonb(NEW) - 'last_used_at') THEN RETURN NULL; END IF; ` +
+      `PERFORM pg_notify('${channel}', OLD.prefix); RETURN NULL; END $$ LANGUAGE plpgsql`,
+    `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
+    `CREATE TRIGGER "${trigger}" AFTER UPDATE OR DELETE ON "${table}" FOR EACH ROW EXECUTE FUNCTION "${trigger}"()`,
+    `DROP TRIGGER IF EXISTS "${trigger}_all" ON "${table}"`,
+    `CREATE TRIGGER "${trigger}_all" AFTER TRUNCATE ON "${table}" FOR EACH STATEMENT EXECUTE FUNCTION "${trigger}"()`,
+  ];
+}
+
+/**
+ * Whether `table` has its change-notification trigger (PostgreSQL).
+ *
+ * @param run runs one parameterised query, on a query runner or a raw client
+ * @throws what the driver throws when the catalogue cannot be read
+ */
+export async function hasChangeTrigger(
+  run: (sql: string, parameters: unknown[]) => Promise<unknown[]>,
+  table: string,
+): Promise<boolean> {
+  const rows = await run(
+    'SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)',
+    [changeTriggerName(table), `"${table}"`],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Options of `createApiKeyNotifyMigration()`.
+ *
+ * @publicApi
+ */
+export interface CreateApiKeyNotifyMigrationOptions {
+  /** Table name. Default `api_keys`. */
+  table?: string;
+  /** Migration name; TypeORM orders migrations by its last 13 digits (a JS timestamp). */
+  name?: string;
+}
+
+/**
+ * A migration creating, on PostgreSQL, the trigger `revocationSync: 'notify'` listens to: after
+ * any UPDATE, DELETE or TRUNCATE of a key row it sends `NOTIFY <table>_changes` with the key's
+ * prefix. It does nothing on other databases. With `synchronize` or a database user allowed to
+ * create triggers, the module creates the trigger at boot instead.
+ *
+ * @throws {TypeError} when `name` lacks its 13-digit timestamp
+ * @publicApi
+ */
+export function createApiKeyNotifyMigration(
+  options: CreateApiKeyNotifyMigrationOptions = {},
+): new () => MigrationInterface {
+  const table = options.table ?? 'api_keys';
+  return namedMigration(options.name ?? 'NotifyApiKeyChanges1798761600000', {
+    async up(queryRunner: QueryRunner): Promise<void> {
+      await runStatements(queryRunner, changeTriggerStatements(queryRunner, table));
+    },
+    async down(queryRunner: QueryRunner): Promise<void> {
+      if (queryRunner.connection.driver.options.type !== 'postgres') return;
+      const trigger = changeTriggerName(table);
+      await runStatements(queryRunner, [
+        `DROP TRIGGER IF EXISTS "${trigger}_all" ON "${table}"`,
+        `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
+        `DROP FUNCTION IF EXISTS "${trigger}"()`,
+      ]);
+    },
+  });
+}
+
+/**
+ * The change-notification migration of the built-in `api_keys` table (see
+ * `createApiKeyNotifyMigration`): list it after `CreateApiKeys1764000000000`.
+ *
+ * @publicApi
+ */
+export const NotifyApiKeyChanges1798761600000 = createApiKeyNotifyMigration();

@@ -1,0 +1,155 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  installPackedPackage,
+  type PackedPackage,
+  type ScratchInstall,
+} from '../support/packed-package.js';
+
+const run = promisify(execFile);
+
+/** What the quick start has a newcomer install besides the library's required peers. */
+const APP_PACKAGES = [
+  '@nestjs/platform-express',
+  'bcrypt',
+  'better-sqlite3',
+  'pg',
+  'typescript',
+  '@types/node',
+];
+
+const START_TIMEOUT_MS = 30_000;
+
+/** ESM, as the quick start says, or CommonJS, as its "CommonJS apps" says. */
+export type ModuleKind = 'esm' | 'cjs';
+
+/** A new app folder with the packed package installed, its `src/` written and compiled. */
+export interface ScratchApp {
+  dir: string;
+  /** Runs the package's `bin` with these arguments in the app folder; resolves to its stdout. */
+  cli(args: string[], env?: Record<string, string>): Promise<string>;
+  /** Starts `node dist/main.js` on a free port and resolves once it answers HTTP. */
+  start(env?: Record<string, string>): Promise<RunningApp>;
+  remove(): Promise<void>;
+}
+
+export interface RunningApp {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Sends SIGTERM, as Ctrl+C would, and waits for the process to end. */
+  stop(): Promise<void>;
+}
+
+/** The environment of a child process: nothing leaks in from the test runner's module setup. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_PATH;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+/**
+ * Makes the app a newcomer would: the packed package installed, `package.json` with
+ * `"type": "module"` for ESM (none for CommonJS), `tsconfig.json`, and the given `src/` files;
+ * then compiles it with `tsc -p .`, against the installed package.
+ *
+ * @throws {Error} with the compiler's diagnostics when the files do not compile
+ */
+export async function scratchApp(
+  packed: PackedPackage,
+  kind: ModuleKind,
+  tsconfig: object,
+  sources: Map<string, string>,
+): Promise<ScratchApp> {
+  const install = await installPackedPackage(packed, APP_PACKAGES);
+  const { dir } = install;
+  const manifest = {
+    name: 'newcomer-app',
+    private: true,
+    ...(kind === 'esm' && { type: 'module' }),
+  };
+  await writeFile(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  await mkdir(join(dir, 'src'));
+  for (const [name, code] of sources) await writeFile(join(dir, 'src', name), code);
+  const tsc = join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+  try {
+    await run(process.execPath, [tsc, '-p', dir], { cwd: dir, env: childEnv({}) });
+  } catch (error) {
+    await install.remove();
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`The ${kind} app does not compile:\n${stdout}${stderr}`, { cause: error });
+  }
+  return {
+    dir,
+    cli: (args, env = {}) => runBin(install, args, env),
+    start: (env = {}) => startApp(dir, env),
+    remove: install.remove,
+  };
+}
+
+async function runBin(
+  install: ScratchInstall,
+  args: string[],
+  env: Record<string, string>,
+): Promise<string> {
+  const installed = join(install.dir, 'node_modules', 'nestjs-api-key');
+  const { bin } = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
+  const { stdout } = await run(
+    process.execPath,
+    [join(installed, bin['nestjs-api-key']), ...args],
+    {
+      cwd: install.dir,
+      env: childEnv(env),
+    },
+  );
+  return stdout;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the compiled app with PORT set, as `node dist/main.js`, and polls until it answers.
+ *
+ * @throws {Error} with its output when it exits first or does not answer in time
+ */
+async function startApp(dir: string, env: Record<string, string>): Promise<RunningApp> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join('dist', 'main.js')], {
+    cwd: dir,
+    env: childEnv({ ...env, PORT: String(port) }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const answered = await fetch(url).then(
+      () => true,
+      () => false,
+    );
+    if (answered) return { url, stop };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await stop();
+  throw new Error(`The app did not answer on ${url}. Its output:\n${output}`);
+}
