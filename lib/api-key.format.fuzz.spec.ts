@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,14 +14,31 @@ import {
 } from '../test/fuzz/arbitraries.js';
 import { BRAND_PATTERN, generateKey, keyLength, parseKey } from './api-key.format.js';
 
+/** CRC32 in base62 (digits in `KEY_ALPHABET` order, 6 of them), restated with BigInt. */
+function restatedChecksum(body: string): string {
+  let value = BigInt(crc32(body));
+  let out = '';
+  for (let i = 0; i < 6; i++, value /= 62n) out = KEY_ALPHABET[Number(value % 62n)] + out;
+  return out;
+}
+
 /**
  * What `parseKey` must answer, written character by character rather than with the
  * implementation's regular expressions: the prefix when `presented` is exactly
- * `<brand><8 key characters>.<32 key characters>`, otherwise `null`.
+ * `<brand><8 key characters>.<32 key characters>`, or
+ * `<brand>v1_<8 key characters>_<32 key characters><its checksum>`, otherwise `null`.
  */
 function expectedPrefix(presented: unknown, brand: string): string | null {
   if (typeof presented !== 'string' || !presented.startsWith(brand)) return null;
   const rest = presented.slice(brand.length).split('');
+  if (rest.length === 50) {
+    const body = rest.slice(0, 44);
+    const shaped = body.every((c, i) =>
+      i < 3 ? c === 'v1_'[i] : i === 11 ? c === '_' : KEY_ALPHABET.includes(c),
+    );
+    const sum = restatedChecksum(brand + body.join(''));
+    return shaped && rest.slice(44).join('') === sum ? rest.slice(3, 11).join('') : null;
+  }
   if (rest.length !== 41) return null;
   const shaped = rest.every((c, i) => (i === 8 ? c === '.' : KEY_ALPHABET.includes(c)));
   return shaped ? rest.slice(0, 8).join('') : null;
@@ -69,6 +87,20 @@ describe('parseKey under fuzzing', () => {
         expect(parseKey(key, brand)).toBe(prefix);
       }),
       params(1_000),
+    );
+  });
+
+  it('gives back the prefix of every checksummed key, and refuses every near miss of one', () => {
+    const nearMissArbOfChecksummed = brandArb.chain((brand) => {
+      const { key, prefix } = generateKey(brand, 'checksummed');
+      return nearMissArb(key).map((miss) => ({ brand, key, prefix, miss }));
+    });
+    fc.assert(
+      fc.property(nearMissArbOfChecksummed, ({ brand, key, prefix, miss }) => {
+        expect(parseKey(key, brand)).toBe(prefix);
+        expect(parseKey(miss.value, brand)).toBe(expectedPrefix(miss.value, brand));
+      }),
+      params(2_000),
     );
   });
 

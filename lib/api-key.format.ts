@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 
 /** Characters a key's prefix and secret are drawn from. */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -41,42 +42,77 @@ export function randomAlphanumeric(length: number): string {
   return out;
 }
 
+/**
+ * The shape new keys are made in. Keys of either shape verify, whatever this says: the format
+ * is read from each key.
+ *
+ * - `plain`: `<brand><prefix 8>.<secret 32>`, the original format.
+ * - `checksummed`: `<brand>v1_<prefix 8>_<secret 32><checksum 6>`, GitHub's token design: `v1_`
+ *   marks the format's version, and the checksum is the CRC32 of everything before it in base62
+ *   (see `checksumOf`), so scanners can confirm a candidate offline and a mistyped or guessed
+ *   key is refused before any database read.
+ *
+ * @publicApi
+ */
+export type ApiKeyFormat = 'plain' | 'checksummed';
+
+/** The version marker of checksummed keys, between the brand and the prefix. */
+export const CHECKSUMMED_KEY_MARKER = 'v1_';
+/** Length of a checksummed key's checksum: 62^6 covers every CRC32 value. */
+const CHECKSUM_LENGTH = 6;
+
 /** A freshly generated key and the prefix it will be looked up by. */
 export interface GeneratedKey {
-  /** The whole key, `<brand><prefix>.<secret>`, to be shown once. */
+  /** The whole key, to be shown once. */
   key: string;
   /** The 8-character public prefix. */
   prefix: string;
 }
 
 /**
- * Makes a new key `<brand><prefix>.<secret>`.
+ * The checksum of a checksummed key's body (everything before the checksum): its CRC32 written
+ * in base62 with `ALPHABET`'s order as digit values, most significant first, 6 characters.
+ */
+export function checksumOf(body: string): string {
+  let value = crc32(body);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = ALPHABET[value % 62] + out;
+    value = Math.floor(value / 62);
+  }
+  return out;
+}
+
+/**
+ * Makes a new key in the given format (see `ApiKeyFormat`).
  *
  * @param brand optional fixed text in front, such as `sk_live_`
  */
-export function generateKey(brand = ''): GeneratedKey {
+export function generateKey(brand = '', format: ApiKeyFormat = 'plain'): GeneratedKey {
   const prefix = randomAlphanumeric(API_KEY_PREFIX_LENGTH);
-  return { key: `${brand}${prefix}.${randomAlphanumeric(API_KEY_SECRET_LENGTH)}`, prefix };
+  const secret = randomAlphanumeric(API_KEY_SECRET_LENGTH);
+  if (format === 'plain') return { key: `${brand}${prefix}.${secret}`, prefix };
+  const body = `${brand}${CHECKSUMMED_KEY_MARKER}${prefix}_${secret}`;
+  return { key: body + checksumOf(body), prefix };
 }
 
-/** Length in characters of a key made with the given brand. */
-export function keyLength(brand: string): number {
-  return brand.length + API_KEY_PREFIX_LENGTH + 1 + API_KEY_SECRET_LENGTH;
+/** Length in characters of a key made with the given brand and format. */
+export function keyLength(brand: string, format: ApiKeyFormat = 'plain'): number {
+  const plain = brand.length + API_KEY_PREFIX_LENGTH + 1 + API_KEY_SECRET_LENGTH;
+  return format === 'plain' ? plain : plain + CHECKSUMMED_KEY_MARKER.length + CHECKSUM_LENGTH;
 }
 
 /**
  * Returns the lookup prefix of a presented key, or `null` if it cannot be a key of ours.
  * Anything that fails here is refused without touching the database, so hostile input of any
- * size or content costs a length check and two anchored regular expressions at most.
+ * size or content costs a length check, anchored regular expressions and, for a checksummed
+ * key, one CRC32 over at most a few dozen characters.
  */
 export function parseKey(presented: unknown, brand: string): string | null {
-  if (
-    typeof presented !== 'string' ||
-    presented.length !== keyLength(brand) ||
-    !presented.startsWith(brand)
-  ) {
-    return null;
-  }
+  if (typeof presented !== 'string' || !presented.startsWith(brand)) return null;
+  if (presented.length === keyLength(brand, 'checksummed'))
+    return parseChecksummedKey(presented, brand);
+  if (presented.length !== keyLength(brand)) return null;
   const prefix = presented.slice(brand.length, brand.length + API_KEY_PREFIX_LENGTH);
   const separator = presented.charAt(brand.length + API_KEY_PREFIX_LENGTH);
   const secret = presented.slice(brand.length + API_KEY_PREFIX_LENGTH + 1);
@@ -84,6 +120,57 @@ export function parseKey(presented: unknown, brand: string): string | null {
     return null;
   }
   return prefix;
+}
+
+/** `parseKey` for a key of the checksummed length. */
+function parseChecksummedKey(presented: string, brand: string): string | null {
+  const body = presented.slice(0, -CHECKSUM_LENGTH);
+  const marked = body.slice(brand.length);
+  if (!marked.startsWith(CHECKSUMMED_KEY_MARKER)) return null;
+  const prefix = marked.slice(CHECKSUMMED_KEY_MARKER.length, -API_KEY_SECRET_LENGTH - 1);
+  const separator = marked.charAt(marked.length - API_KEY_SECRET_LENGTH - 1);
+  const secret = marked.slice(-API_KEY_SECRET_LENGTH);
+  if (separator !== '_' || !PREFIX_PATTERN.test(prefix) || !SECRET_PATTERN.test(secret))
+    return null;
+  // Not secret: anyone can compute it, so a plain comparison leaks nothing.
+  return presented.endsWith(checksumOf(body)) ? prefix : null;
+}
+
+/**
+ * Whether `value` is a well-formed checksummed key of an app using `brand`: the right shape and
+ * a correct checksum. For secret scanners confirming a candidate offline; it reads no database,
+ * so it says nothing about whether the key exists or is usable.
+ *
+ * @publicApi
+ */
+export function isWellFormedApiKey(value: unknown, brand = ''): boolean {
+  return (
+    typeof value === 'string' &&
+    value.length === keyLength(brand, 'checksummed') &&
+    parseKey(value, brand) !== null
+  );
+}
+
+/**
+ * The pattern of checksummed keys of an app using `brand`, without boundaries: what GitHub's
+ * custom patterns take as "Secret format" (its default "before" and "after" boundaries fit) and
+ * GitLab's or gitleaks' rules as `regex`. Brand characters need no escaping.
+ *
+ * @publicApi
+ */
+export function apiKeyPatternSource(brand = ''): string {
+  const secret = API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH;
+  return `${brand}${CHECKSUMMED_KEY_MARKER}[A-Za-z0-9]{${API_KEY_PREFIX_LENGTH}}_[A-Za-z0-9]{${secret}}`;
+}
+
+/**
+ * A global regular expression finding checksummed keys of an app using `brand` in text, not
+ * inside a longer word. It matches the shape only: confirm each match with `isWellFormedApiKey`.
+ *
+ * @publicApi
+ */
+export function apiKeyPattern(brand = ''): RegExp {
+  return new RegExp(`(?<![A-Za-z0-9_-])${apiKeyPatternSource(brand)}(?![A-Za-z0-9_-])`, 'g');
 }
 
 /** Whether a string has the shape of a stored prefix (used to tell ids from prefixes). */

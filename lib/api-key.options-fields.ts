@@ -20,6 +20,7 @@ export const KEY_OPTIONS = fieldNames({
   header: true,
   keyword: true,
   brand: true,
+  keyFormat: true,
   hasher: true,
   legacyHashers: true,
   usableWhere: true,

@@ -3,7 +3,7 @@ import type { Type } from '@nestjs/common';
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
-import { BRAND_PATTERN, keyLength } from './api-key.format.js';
+import { BRAND_PATTERN, keyLength, type ApiKeyFormat } from './api-key.format.js';
 import { BcryptApiKeyHasher, assertBcryptLoads, type ApiKeyHasher } from './api-key.hasher.js';
 import {
   COLD_PATH_FIELDS,
@@ -126,7 +126,11 @@ function resolveHeader(header: unknown): string | null {
   return header.toLowerCase();
 }
 
-function resolveKeywordAndBrand(options: ApiKeyOptions): { keyword: string; brand: string } {
+function resolveKeyShape(options: ApiKeyOptions): {
+  keyword: string;
+  brand: string;
+  keyFormat: ApiKeyFormat;
+} {
   const keyword = options.keyword ?? 'Api-Key';
   if (typeof keyword !== 'string' || !HTTP_TOKEN.test(keyword)) {
     fail(
@@ -143,12 +147,20 @@ function resolveKeywordAndBrand(options: ApiKeyOptions): { keyword: string; bran
       'use at most 32 letters, digits, "_" or "-", e.g. "sk_live_".',
     );
   }
-  return { keyword, brand };
+  const keyFormat = options.keyFormat ?? 'plain';
+  if (keyFormat !== 'plain' && keyFormat !== 'checksummed')
+    fail(
+      'keyFormat',
+      `${JSON.stringify(keyFormat)} is not a key format.`,
+      'use "checksummed" or "plain".',
+    );
+  return { keyword, brand, keyFormat };
 }
 
 function resolveHashers(
   options: ApiKeyOptions,
   brand: string,
+  keyFormat: ApiKeyFormat,
 ): { hasher: ApiKeyHasher; legacyHashers: ApiKeyHasher[] } {
   const hasher = options.hasher ?? new BcryptApiKeyHasher();
   if (!isHasher(hasher)) {
@@ -167,11 +179,12 @@ function resolveHashers(
     );
   }
   for (const h of [hasher, ...legacyHashers]) {
-    if (h.maxInputBytes !== undefined && keyLength(brand) > h.maxInputBytes) {
+    const length = keyLength(brand, keyFormat);
+    if (h.maxInputBytes !== undefined && length > h.maxInputBytes) {
       fail(
         'brand',
-        `makes keys ${keyLength(brand)} bytes long, but ${h.algorithm} only reads the first ${h.maxInputBytes}; the rest of the secret would be ignored.`,
-        `shorten brand to at most ${h.maxInputBytes - keyLength('')} characters, or use HmacSha256ApiKeyHasher.`,
+        `makes keys ${length} bytes long, but ${h.algorithm} only reads the first ${h.maxInputBytes}; the rest of the secret would be ignored.`,
+        `shorten brand to at most ${h.maxInputBytes - keyLength('', keyFormat)} characters, or use HmacSha256ApiKeyHasher.`,
       );
     }
   }
@@ -244,8 +257,8 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
   const given: ApiKeyOptions<T> = options ?? {};
   validateOptionNames(given);
   const header = resolveHeader(given.header);
-  const { keyword, brand } = resolveKeywordAndBrand(given);
-  const { hasher, legacyHashers } = resolveHashers(given, brand);
+  const { keyword, brand, keyFormat } = resolveKeyShape(given);
+  const { hasher, legacyHashers } = resolveHashers(given, brand, keyFormat);
   validateWhereAndClock(given);
   const realm = resolveRealm(given.realm);
   const memo = nestedOption('verificationMemo', given.verificationMemo, VERIFICATION_MEMO_FIELDS);
@@ -263,6 +276,7 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     header,
     keyword,
     brand,
+    keyFormat,
     hasher,
     legacyHashers,
     usableWhere: (given.usableWhere as FindOptionsWhere<T> | undefined) ?? null,

@@ -1,6 +1,7 @@
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
+import type { ApiKeyFormat } from './api-key.format.js';
 import type { ApiKeyHasher } from './api-key.hasher.js';
 
 export { KEY_OPTIONS, REGISTRATION_OPTIONS } from './api-key.options-fields.js';
@@ -30,6 +31,14 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * and to scan for. Letters, digits, `_` and `-`, at most 32. Default `''`.
    */
   brand?: string;
+  /**
+   * Shape of the keys `create()` and `rotate()` make: `'checksummed'`
+   * (`<brand>v1_<prefix>_<secret><checksum>`, which scanners can find and confirm offline and
+   * whose typos are refused before any database read) or `'plain'` (`<brand><prefix>.<secret>`).
+   * Keys of both shapes verify whatever this says. Default `'plain'`, so upgrading changes no
+   * key an app hands out; new apps should choose `'checksummed'`.
+   */
+  keyFormat?: ApiKeyFormat;
   /** Hashes keys at rest. Default `new BcryptApiKeyHasher({ cost: 10 })`. */
   hasher?: ApiKeyHasher;
   /**
@@ -181,6 +190,7 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   header: string | null;
   keyword: string;
   brand: string;
+  keyFormat: ApiKeyFormat;
   hasher: ApiKeyHasher;
   legacyHashers: ApiKeyHasher[];
   usableWhere: FindOptionsWhere<T> | null;

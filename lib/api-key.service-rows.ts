@@ -65,7 +65,7 @@ export class ApiKeyRows<T extends AbstractApiKey> {
     now: Date,
   ): Promise<CreatedApiKey<T>> {
     for (let attempt = 1; ; attempt++) {
-      const { key, prefix } = generateKey(this.options.brand);
+      const { key, prefix } = generateKey(this.options.brand, this.options.keyFormat);
       const apiKey = this.repository.create({
         ...extra,
         id: randomUUID(),

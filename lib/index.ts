@@ -34,7 +34,14 @@ export {
   ApiKeyUnauthorizedException,
   ApiKeyUnavailableException,
 } from './api-key.exceptions.js';
-export { API_KEY_PREFIX_LENGTH, API_KEY_SECRET_LENGTH } from './api-key.format.js';
+export {
+  API_KEY_PREFIX_LENGTH,
+  API_KEY_SECRET_LENGTH,
+  apiKeyPattern,
+  apiKeyPatternSource,
+  isWellFormedApiKey,
+  type ApiKeyFormat,
+} from './api-key.format.js';
 export { ApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
 export { createApiKeyGuard } from './api-key.guard-factory.js';
 export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';

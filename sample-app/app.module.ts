@@ -21,6 +21,7 @@ import { ProjectsController } from './projects.controller.js';
 import { sampleThrottlerModule } from './rate-limits.js';
 import { ReportsController } from './reports.controller.js';
 import { SAMPLE_CONFIG } from './sample-config.token.js';
+import { sampleSecretScanning } from './secret-scanning.js';
 import { UserTokenGuard } from './user-token.guard.js';
 
 /** The sample application, configured from the environment (see `loadSampleConfig`). */
@@ -56,6 +57,7 @@ export class AppModule {
         sampleThrottlerModule(config.redisUrl, config.redisKeyPrefix),
         // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
         ...sampleKeyAdmin(),
+        sampleSecretScanning(),
       ],
       controllers: [
         HealthController,

@@ -50,7 +50,9 @@ function driverTimeouts(type: DataSourceOptions['type']): object {
  * and make keys the same way.
  */
 export function sampleApiKeyOptions(apiKeyHeader: string | undefined): ApiKeyModuleOptions<ApiKey> {
-  return apiKeyHeader ? { header: apiKeyHeader } : {};
+  // Checksummed keys: scanners can find them, and a mistyped key is refused without a query.
+  const keyFormat = 'checksummed';
+  return apiKeyHeader ? { header: apiKeyHeader, keyFormat } : { keyFormat };
 }
 
 /**

@@ -18,6 +18,8 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: ['error', 'warn'],
     abortOnError: false,
+    // Secret scanning checks GitHub's signature over the body exactly as received.
+    rawBody: true,
   });
   app.enableShutdownHooks();
   setupSampleDocs(app);

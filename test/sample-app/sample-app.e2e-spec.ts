@@ -41,6 +41,8 @@ async function openApiDocument(baseUrl: string): Promise<any> {
   expect(response.status).toBe(200);
   return response.body;
 }
+/** The lookup prefix of a sample key, `v1_<prefix>_<secret><checksum>` (the sample makes checksummed keys). */
+const prefixOf = (key: string) => key.slice(3, 11);
 
 // Every test starts child processes (about a second each, more on a busy machine): bound them generously.
 describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine) => {
@@ -93,7 +95,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
   it('npm start on an empty database creates a demo key, prints it once with a curl line that gets 200', () => {
     expect(curl.url).toBe(`${first.url}/projects`);
     expect(curl.header).toBe('Authorization');
-    expect(curl.value).toMatch(/^Api-Key [A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
+    expect(curl.value).toMatch(/^Api-Key v1_[A-Za-z0-9]{8}_[A-Za-z0-9]{38}$/);
     // Shown once: on its own line and in the curl line, nowhere else, and never on stderr.
     expect(
       first
@@ -109,7 +111,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     expect(curlResponse.body.apiKey).toEqual({
       id: expect.any(String),
       name: 'demo',
-      prefix: demoKey.split('.')[0],
+      prefix: prefixOf(demoKey),
     });
     expect(curlResponse.body.projects.length).toBeGreaterThan(0);
 
@@ -117,11 +119,11 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     const [row] = rowsAfterFirstStart;
     expect(row).toMatchObject({
       id: curlResponse.body.apiKey.id,
-      prefix: demoKey.split('.')[0],
+      prefix: prefixOf(demoKey),
       name: 'demo',
     });
     expect(JSON.parse(row.scopes as string)).toEqual(['projects:read', 'projects:write']);
-    expect(row.hashed_key).not.toContain(demoKey.split('.')[1]);
+    expect(row.hashed_key).not.toContain(demoKey.slice(12, 44));
   });
 
   it('a second start on the same database creates no key and prints none', async () => {
@@ -161,7 +163,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     });
     expect(created.status).toBe(201);
     expect(created.body.project.name).toBe('Mercury');
-    expect(created.body.createdBy.prefix).toBe(demoKey.split('.')[0]);
+    expect(created.body.createdBy.prefix).toBe(prefixOf(demoKey));
 
     const forbidden = await call(`${app!.url}/projects`, {
       method: 'POST',
@@ -212,7 +214,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     const orders = await call(`${app!.url}/partner/orders`, { headers: apiKey(partnerKey) });
     expect(orders.status).toBe(200);
     expect(orders.body.partner).toEqual({ id: onboarded.body.partner.id, name: 'Acme' });
-    expect(orders.body.apiKey.prefix).toBe(partnerKey.split('.')[0]);
+    expect(orders.body.apiKey.prefix).toBe(prefixOf(partnerKey));
 
     expect((await call(`${app!.url}/partner/orders`, { headers: apiKey(demoKey) })).status).toBe(
       401,
@@ -273,7 +275,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     const ok = await call(`${app!.url}/limited`, { headers: apiKey(demoKey) });
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({
-      apiKey: { id: curlResponse.body.apiKey.id, prefix: demoKey.split('.')[0] },
+      apiKey: { id: curlResponse.body.apiKey.id, prefix: prefixOf(demoKey) },
       limited: true,
     });
     expect(await limitedStatuses(app!.url, demoKey, 5)).toEqual([200, 200, 200, 200, 429]);
@@ -352,11 +354,11 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
       const curl = printedCurl(headerApp!.stdout());
       expect(curl.header).toBe('X-Api-Key');
       const key = curl.value;
-      expect(key).toMatch(/^[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}$/);
+      expect(key).toMatch(/^v1_[A-Za-z0-9]{8}_[A-Za-z0-9]{38}$/);
 
       const ok = await call(curl.url, { headers: { [curl.header]: curl.value } });
       expect(ok.status).toBe(200);
-      expect(ok.body.apiKey.prefix).toBe(key.split('.')[0]);
+      expect(ok.body.apiKey.prefix).toBe(prefixOf(key));
 
       // Authorization is ignored entirely, even carrying a valid key.
       const viaAuthorization = await call(`${headerApp!.url}/projects`, { headers: apiKey(key) });
