@@ -62,6 +62,7 @@ export { ApiKeyModule } from './api-key.module.js';
 export type {
   ApiKeyModuleAsyncOptions,
   ApiKeyModuleOptions,
+  ApiKeyNotifySync,
   ApiKeyOptions,
   ApiKeyOptionsFactory,
   ResolvedApiKeyOptions,
