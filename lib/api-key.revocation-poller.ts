@@ -68,7 +68,8 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
   private async poll(): Promise<void> {
     this.polling = true;
     try {
-      if (!this.healthy) await this.checkTriggers();
+      // Before the first success the module is still creating them at boot (or failing it).
+      if (!this.healthy && !(await this.checkTriggers())) return;
       const started = performance.now();
       const version = await withinStoreTimeout(this.readVersion(), this.timing.timeout);
       if (this.closed) return;
@@ -94,13 +95,18 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
     return String(row.version);
   }
 
-  /** @throws {Error} naming the fix when the triggers or the counter are missing */
-  private async checkTriggers(): Promise<void> {
-    if (!(await hasChangeTrigger(this.query, this.table, this.dialect)))
-      throw new Error(
-        `table "${this.table}" has no trigger "${changeTriggerName(this.table)}" or no change counter. ` +
-          'Fix: run createApiKeyNotifyMigration(), or let the module create them at boot',
-      );
+  /**
+   * Whether the triggers and the counter exist.
+   *
+   * @throws {Error} naming the fix when they are missing after having been there
+   */
+  private async checkTriggers(): Promise<boolean> {
+    if (await hasChangeTrigger(this.query, this.table, this.dialect)) return true;
+    if (this.version === null) return false;
+    throw new Error(
+      `table "${this.table}" has no trigger "${changeTriggerName(this.table)}" or no change counter. ` +
+        'Fix: run createApiKeyNotifyMigration(), or let the module create them at boot',
+    );
   }
 
   private recovered(): void {

@@ -7,6 +7,7 @@ import { DEFAULT_POLL_INTERVAL } from '../../lib/api-key.revocation-sync-setup.j
 import { changeTriggerStatements } from '../../lib/api-key.revocation-sync-sql.js';
 import { ADAPTERS, call } from '../support/http.js';
 import { startNotifyPair, statusWithin, type NotifyPair } from './revocation-sync.app.js';
+import { itPropagatesChanges } from './propagation.cases.js';
 
 const ENGINES = ['mariadb', 'sqlite'] as const;
 const CASES = ENGINES.flatMap((engine) =>
@@ -23,7 +24,6 @@ describe.each(CASES)("revocationSync: 'notify' on %s (%s)", (engine, _platform, 
   let pair: NotifyPair;
   let sql: DataSource;
   let apps: NotifyPair['apps'];
-  const service = () => pair.service();
   const warmKey = (scopes?: string[]) => pair.warmKey(scopes);
   /** Revokes and puts the counter back in one transaction, so no poll sees the change. */
   const revokeUnseen = (id: string) =>
@@ -82,36 +82,9 @@ describe.each(CASES)("revocationSync: 'notify' on %s (%s)", (engine, _platform, 
     expect(await version()).toBe(before + 1);
   });
 
-  it('a revoke through one instance is refused by the other within the bound', async () => {
-    const { key, apiKey } = await warmKey();
-    await service().revoke(apiKey.id);
-    expect(await statusWithin(`${apps[1].url}/who`, key, 401)).toBe(401);
-  });
-
-  it('a raw SQL revoke and a raw DELETE reach both instances', async () => {
-    const revoked = await warmKey();
-    await sql.query(REVOKE, [revoked.apiKey.id]);
-    const deleted = await warmKey();
-    await sql.query('DELETE FROM api_keys WHERE id = ?', [deleted.apiKey.id]);
-    for (const { url } of apps) {
-      expect(await statusWithin(`${url}/who`, revoked.key, 401)).toBe(401);
-      expect(await statusWithin(`${url}/who`, deleted.key, 401)).toBe(401);
-    }
-  });
-
-  it('a rotation without grace and a scope change are honoured by the other instance', async () => {
-    const rotated = await warmKey();
-    const { key: successor } = await service().rotate(rotated.apiKey.id, { gracePeriod: 0 });
-    expect(await statusWithin(`${apps[1].url}/who`, rotated.key, 401)).toBe(401);
-    expect(
-      (await call(`${apps[1].url}/who`, { headers: { authorization: `Api-Key ${successor}` } }))
-        .status,
-    ).toBe(200);
-
-    const scoped = await warmKey(['write']);
-    expect(await statusWithin(`${apps[1].url}/write`, scoped.key, 200)).toBe(200);
-    await service().update(scoped.apiKey.id, { scopes: ['read'] });
-    expect(await statusWithin(`${apps[1].url}/write`, scoped.key, 403)).toBe(403);
+  itPropagatesChanges(() => pair, {
+    revoke: REVOKE,
+    delete: 'DELETE FROM api_keys WHERE id = ?',
   });
 
   it.runIf(engine === 'mariadb')(

@@ -11,6 +11,7 @@ import {
   statusWithin,
   type NotifyPair,
 } from './revocation-sync.app.js';
+import { itPropagatesChanges } from './propagation.cases.js';
 
 /**
  * Two instances in `revocationSync: 'notify'` on one PostgreSQL database: a change made through
@@ -21,7 +22,6 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
   let pair: NotifyPair;
   let sql: DataSource;
   let apps: NotifyPair['apps'];
-  const service = () => pair.service();
   const warmKey = (scopes?: string[]) => pair.warmKey(scopes);
   const listeners = async (): Promise<Array<{ pid: number }>> =>
     sql.query(
@@ -80,36 +80,9 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
     expect(await statusWithin(`${apps[1].url}/who`, key, 401)).toBe(401);
   });
 
-  it('a revoke through one instance is refused by the other within the bound', async () => {
-    const { key, apiKey } = await warmKey();
-    await service().revoke(apiKey.id);
-    expect(await statusWithin(`${apps[1].url}/who`, key, 401)).toBe(401);
-  });
-
-  it('a raw SQL revoke and a raw DELETE reach both instances', async () => {
-    const revoked = await warmKey();
-    await sql.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [revoked.apiKey.id]);
-    const deleted = await warmKey();
-    await sql.query('DELETE FROM api_keys WHERE id = $1', [deleted.apiKey.id]);
-    for (const { url } of apps) {
-      expect(await statusWithin(`${url}/who`, revoked.key, 401)).toBe(401);
-      expect(await statusWithin(`${url}/who`, deleted.key, 401)).toBe(401);
-    }
-  });
-
-  it('a rotation without grace and a scope change are honoured by the other instance', async () => {
-    const rotated = await warmKey();
-    const { key: successor } = await service().rotate(rotated.apiKey.id, { gracePeriod: 0 });
-    expect(await statusWithin(`${apps[1].url}/who`, rotated.key, 401)).toBe(401);
-    expect(
-      (await call(`${apps[1].url}/who`, { headers: { authorization: `Api-Key ${successor}` } }))
-        .status,
-    ).toBe(200);
-
-    const scoped = await warmKey(['write']);
-    expect(await statusWithin(`${apps[1].url}/write`, scoped.key, 200)).toBe(200);
-    await service().update(scoped.apiKey.id, { scopes: ['read'] });
-    expect(await statusWithin(`${apps[1].url}/write`, scoped.key, 403)).toBe(403);
+  itPropagatesChanges(() => pair, {
+    revoke: 'UPDATE api_keys SET revoked_at = now() WHERE id = $1',
+    delete: 'DELETE FROM api_keys WHERE id = $1',
   });
 
   it('a key revoked while the listener is killed is refused on the next request, and the listener resyncs', async () => {
