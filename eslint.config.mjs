@@ -6,7 +6,16 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'dist-check/**', 'node_modules/**', 'coverage/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      'bench/.build/**',
+      'bench/.profiles/**',
+      'dist-check/**',
+      'node_modules/**',
+      'coverage/**',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

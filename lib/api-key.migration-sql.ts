@@ -7,9 +7,12 @@ export const INSTANT_COLUMNS = ['created_at', 'expires_at', 'revoked_at', 'last_
 export const ZONELESS_TIMESTAMP = 'timestamp without time zone';
 
 /** The SQL dialects the revocation trigger is written for; other drivers get none. */
-type TriggerDialect = 'postgres' | 'mysql' | 'sqlite';
+export type TriggerDialect = 'postgres' | 'mysql' | 'sqlite';
 
-function triggerDialect(queryRunner: QueryRunner): TriggerDialect | null {
+/** The trigger dialect of the query runner's driver, or `null` when it has none. */
+export function triggerDialect(
+  queryRunner: Pick<QueryRunner, 'connection'>,
+): TriggerDialect | null {
   switch (queryRunner.connection.driver.options.type) {
     case 'postgres':
       return 'postgres';

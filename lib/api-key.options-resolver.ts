@@ -13,7 +13,7 @@ import {
   VERIFICATION_MEMO_FIELDS,
 } from './api-key.options-fields.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
-import { resolveRevocationSync } from './api-key.revocation-sync-setup.js';
+import { resolvePollInterval, resolveRevocationSync } from './api-key.revocation-sync-setup.js';
 import { DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT } from './api-key.store-deadline.js';
 
 /** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
@@ -292,6 +292,7 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     rowCacheTtl: positiveInteger('rowCacheTtl', given.rowCacheTtl, 0, true),
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     revocationSync: resolveRevocationSync(given),
+    revocationPollInterval: resolvePollInterval(given),
   };
 }
 

@@ -116,15 +116,28 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
   /**
    * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
    * reaches this one. `'read'` (default): every request reads the key row, so a change applies
-   * to the next request. `'notify'` (PostgreSQL only): verified rows are cached in the process
-   * and dropped when a trigger on the key table notifies their change over one `LISTEN`
-   * connection taken from the pool; expiry is still checked against the clock on every request.
-   * While that connection is down, or may have missed a notification, the cache is emptied and
-   * every request reads. The trigger is created at boot when missing (or ship
-   * `createApiKeyNotifyMigration()`); boot fails if it cannot be. Refused with `usableWhere`
+   * to the next request. `'notify'`: verified rows are cached in the process and dropped when a
+   * change is heard: on PostgreSQL a trigger on the key table notifies it over one `LISTEN`
+   * connection taken from the pool; on MariaDB/MySQL and SQLite triggers bump a one-row change
+   * counter that each process polls every `pollInterval` ms (`{ mode: 'notify', pollInterval }`,
+   * default 100), emptying its cache when it moves. Expiry is still checked against the clock
+   * on every request. While the channel is down, or may have missed a change, the cache is
+   * emptied and every request reads. The triggers are created at boot when missing (or ship
+   * `createApiKeyNotifyMigration()`); boot fails if they cannot be. Refused with `usableWhere`
    * (owner changes are not notified) and with `rowCacheTtl`.
    */
-  revocationSync?: 'read' | 'notify';
+  revocationSync?: 'read' | 'notify' | ApiKeyNotifySync;
+}
+
+/**
+ * `revocationSync` with settings: notify mode, polling the change counter every `pollInterval`
+ * milliseconds on MariaDB/MySQL and SQLite (default 100; PostgreSQL is notified, not polled).
+ *
+ * @publicApi
+ */
+export interface ApiKeyNotifySync {
+  mode: 'notify';
+  pollInterval?: number;
 }
 
 /**
@@ -207,4 +220,6 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   rowCacheTtl: number;
   storeTimeout: number;
   revocationSync: 'read' | 'notify';
+  /** Milliseconds between polls of the change counter in notify mode (MariaDB/MySQL, SQLite). */
+  revocationPollInterval: number;
 }

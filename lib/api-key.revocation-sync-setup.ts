@@ -3,14 +3,18 @@ import type { Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
-import { runStatements } from './api-key.migration-sql.js';
+import { runStatements, triggerDialect } from './api-key.migration-sql.js';
 import { PostgresChangeListener, type ListeningPool } from './api-key.revocation-listener.js';
+import { ChangeCounterPoller } from './api-key.revocation-poller.js';
 import { NotifiedRowCache } from './api-key.revocation-sync.js';
 import { changeTriggerStatements, hasChangeTrigger } from './api-key.revocation-sync-sql.js';
 import { TtlRowCache, type ApiKeyRowCache } from './api-key.row-cache.js';
 
 /** How other processes' changes to a key reach this one. */
 export type ApiKeyRevocationSync = 'read' | 'notify';
+
+/** Default `pollInterval`, in milliseconds. */
+export const DEFAULT_POLL_INTERVAL = 100;
 
 /** Liveness ping and reconnect pacing of the PostgreSQL listener. */
 const HEARTBEAT = 1_000;
@@ -26,11 +30,17 @@ const RETRY = { first: 100, max: 5_000 };
 export function resolveRevocationSync<T extends AbstractApiKey>(
   given: ApiKeyOptions<T>,
 ): ApiKeyRevocationSync {
-  const mode = given.revocationSync ?? 'read';
-  if (mode !== 'read' && mode !== 'notify')
+  const setting = given.revocationSync ?? 'read';
+  const mode = typeof setting === 'object' && setting !== null ? setting.mode : setting;
+  const extra = typeof setting === 'object' && setting !== null ? unknownSettings(setting) : [];
+  if (
+    (mode !== 'read' && mode !== 'notify') ||
+    extra.length > 0 ||
+    (mode === 'read' && setting !== mode)
+  )
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      `expected 'read' or 'notify', got ${JSON.stringify(mode)}.`,
+      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
       "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
     );
   if (mode === 'notify' && given.usableWhere !== undefined)
@@ -48,6 +58,29 @@ export function resolveRevocationSync<T extends AbstractApiKey>(
   return mode;
 }
 
+function unknownSettings(setting: object): string[] {
+  return Object.keys(setting).filter((key) => key !== 'mode' && key !== 'pollInterval');
+}
+
+/**
+ * The poll interval of notify mode on MariaDB/MySQL and SQLite.
+ *
+ * @throws {ApiKeyConfigurationError} when `pollInterval` is not a whole number of 1 to 60000 ms
+ */
+export function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptions<T>): number {
+  const setting = given.revocationSync;
+  const interval =
+    typeof setting === 'object' && setting !== null ? setting.pollInterval : undefined;
+  if (interval === undefined) return DEFAULT_POLL_INTERVAL;
+  if (!Number.isInteger(interval) || interval < 1 || interval > 60_000)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `pollInterval: expected a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(interval)}.`,
+      `set pollInterval to at most the window a revocation may take to apply (default ${DEFAULT_POLL_INTERVAL}).`,
+    );
+  return interval;
+}
+
 /**
  * The row cache the options ask for: `rowCacheTtl`'s (none when 0), or in notify mode one kept
  * current by a `LISTEN` connection taken from the data source's pool.
@@ -61,25 +94,27 @@ export function createRowCache<T extends AbstractApiKey>(
 ): ApiKeyRowCache<T> {
   if (options.revocationSync !== 'notify')
     return new TtlRowCache(options.rowCacheTtl, options.clock);
-  const driver = repository.manager.connection.driver as unknown as {
-    options: { type: string };
-    master?: ListeningPool;
-  };
-  if (driver.options.type !== 'postgres' || !driver.master)
+  const cache = new NotifiedRowCache<T>();
+  const table = repository.metadata.tableName;
+  const dialect = triggerDialect(repository.manager);
+  const timeout = Math.min(options.storeTimeout, HEARTBEAT);
+  const pool = (repository.manager.connection.driver as unknown as { master?: ListeningPool })
+    .master;
+  if (dialect === 'postgres' && pool) {
+    const timing = { heartbeat: HEARTBEAT, timeout, retry: RETRY };
+    cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing));
+  } else if (dialect === 'mysql' || dialect === 'sqlite') {
+    const query = (sql: string, parameters?: unknown[]) =>
+      repository.query(sql, parameters) as Promise<unknown[]>;
+    const timing = { interval: options.revocationPollInterval, timeout };
+    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing));
+  } else {
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      `'notify' is supported on PostgreSQL only, not on ${driver.options.type}.`,
+      `'notify' is supported on PostgreSQL, MariaDB/MySQL and SQLite, not on ${repository.manager.connection.driver.options.type}.`,
       'leave revocationSync unset on this database: every request then reads the key row.',
     );
-  const cache = new NotifiedRowCache<T>();
-  const timing = {
-    heartbeat: HEARTBEAT,
-    timeout: Math.min(options.storeTimeout, HEARTBEAT),
-    retry: RETRY,
-  };
-  cache.attach(
-    new PostgresChangeListener(driver.master, repository.metadata.tableName, cache, logger, timing),
-  );
+  }
   return cache;
 }
 
@@ -97,23 +132,23 @@ export async function ensureChangeTrigger<T extends AbstractApiKey>(
 ): Promise<void> {
   const dataSource = repository?.manager?.connection;
   if (options.revocationSync !== 'notify' || !dataSource?.isInitialized) return;
+  const dialect = triggerDialect(repository.manager);
+  if (dialect === null) return;
   const table = repository.metadata.tableName;
   const queryRunner = dataSource.createQueryRunner();
   const run = (sql: string, parameters: unknown[]) => queryRunner.query(sql, parameters);
   try {
     try {
-      if (await hasChangeTrigger(run, table)) return;
+      if (await hasChangeTrigger(run, table, dialect)) return;
     } catch {
       return;
     }
     try {
-      await runStatements(queryRunner, changeTriggerStatements(queryRunner, table));
-      logger.log(
-        `Created the change-notification trigger of table "${table}" (revocationSync: 'notify').`,
-      );
+      await runStatements(queryRunner, await changeTriggerStatements(queryRunner, table));
+      logger.log(`Created the change trigger of table "${table}" (revocationSync: 'notify').`);
     } catch (error) {
       // Another instance booting at the same moment may have created it first.
-      if (await hasChangeTrigger(run, table).catch(() => false)) return;
+      if (await hasChangeTrigger(run, table, dialect).catch(() => false)) return;
       throw new ApiKeyConfigurationError(
         'revocationSync',
         `table "${table}" has no change-notification trigger and it could not be created (${(error as Error)?.message}).`,

@@ -1,5 +1,16 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { namedMigration, runStatements } from './api-key.migration-sql.js';
+import {
+  namedMigration,
+  runStatements,
+  triggerDialect,
+  type TriggerDialect,
+} from './api-key.migration-sql.js';
+import {
+  changeCounterStatements,
+  changeCounterTable,
+  dropChangeCounterStatements,
+  hasChangeCounterSql,
+} from './api-key.revocation-counter-sql.js';
 
 /** What a change notification carries instead of a prefix when every row may have changed. */
 export const EVERY_KEY = '*';
@@ -18,10 +29,9 @@ export function changeChannel(table: string): string {
  * Statements (re)creating, on PostgreSQL, the trigger that sends `NOTIFY <table>_changes` with the
  * key's prefix after any UPDATE or DELETE of a key row (raw SQL included), and `*` after a
  * TRUNCATE. An update that only moves `last_used_at` notifies nothing, so usage tracking does not
- * empty the caches. An INSERT needs none: a prefix not found is never cached. `[]` elsewhere.
+ * empty the caches. An INSERT needs none: a prefix not found is never cached.
  */
-export function changeTriggerStatements(queryRunner: QueryRunner, table: string): string[] {
-  if (queryRunner.connection.driver.options.type !== 'postgres') return [];
+function notifyTriggerStatements(table: string): string[] {
   const trigger = changeTriggerName(table);
   const channel = changeChannel(table).replace(/'/g, "''");
   return [
@@ -37,7 +47,27 @@ export function changeTriggerStatements(queryRunner: QueryRunner, table: string)
 }
 
 /**
- * Whether `table` has its change-notification trigger (PostgreSQL).
+ * Statements (re)creating what `revocationSync: 'notify'` hears changes by: on PostgreSQL a
+ * `NOTIFY` trigger; on MariaDB/MySQL and SQLite a one-row change counter bumped by triggers
+ * (see `changeCounterStatements`), whose compared columns are read from the table now. `[]`
+ * on other databases.
+ *
+ * @throws what the driver throws when the table's columns cannot be read
+ */
+export async function changeTriggerStatements(
+  queryRunner: QueryRunner,
+  table: string,
+): Promise<string[]> {
+  const dialect = triggerDialect(queryRunner);
+  if (dialect === 'postgres') return notifyTriggerStatements(table);
+  if (dialect === null) return [];
+  const columns = (await queryRunner.getTable(table))?.columns.map((column) => column.name) ?? [];
+  if (columns.length === 0) throw new Error(`table "${table}" not found`);
+  return changeCounterStatements(dialect, table, changeTriggerName(table), columns);
+}
+
+/**
+ * Whether `table` has its change trigger (and, off PostgreSQL, its change counter).
  *
  * @param run runs one parameterised query, on a query runner or a raw client
  * @throws what the driver throws when the catalogue cannot be read
@@ -45,11 +75,16 @@ export function changeTriggerStatements(queryRunner: QueryRunner, table: string)
 export async function hasChangeTrigger(
   run: (sql: string, parameters: unknown[]) => Promise<unknown[]>,
   table: string,
+  dialect: TriggerDialect = 'postgres',
 ): Promise<boolean> {
-  const rows = await run(
-    'SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)',
-    [changeTriggerName(table), `"${table}"`],
-  );
+  const trigger = changeTriggerName(table);
+  const rows =
+    dialect === 'postgres'
+      ? await run('SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)', [
+          trigger,
+          `"${table}"`,
+        ])
+      : await run(hasChangeCounterSql(dialect), [changeCounterTable(table), trigger, table]);
   return rows.length > 0;
 }
 
@@ -66,9 +101,10 @@ export interface CreateApiKeyNotifyMigrationOptions {
 }
 
 /**
- * A migration creating, on PostgreSQL, the trigger `revocationSync: 'notify'` listens to: after
- * any UPDATE, DELETE or TRUNCATE of a key row it sends `NOTIFY <table>_changes` with the key's
- * prefix. It does nothing on other databases. With `synchronize` or a database user allowed to
+ * A migration creating what `revocationSync: 'notify'` hears changes by: on PostgreSQL a trigger
+ * that, after any UPDATE, DELETE or TRUNCATE of a key row, sends `NOTIFY <table>_changes` with
+ * the key's prefix; on MariaDB/MySQL and SQLite a one-row table `<table>_changes` whose version
+ * triggers bump after any UPDATE or DELETE of a key row. It does nothing on other databases. With `synchronize` or a database user allowed to
  * create triggers, the module creates the trigger at boot instead.
  *
  * @throws {TypeError} when `name` lacks its 13-digit timestamp
@@ -80,11 +116,14 @@ export function createApiKeyNotifyMigration(
   const table = options.table ?? 'api_keys';
   return namedMigration(options.name ?? 'NotifyApiKeyChanges1798761600000', {
     async up(queryRunner: QueryRunner): Promise<void> {
-      await runStatements(queryRunner, changeTriggerStatements(queryRunner, table));
+      await runStatements(queryRunner, await changeTriggerStatements(queryRunner, table));
     },
     async down(queryRunner: QueryRunner): Promise<void> {
-      if (queryRunner.connection.driver.options.type !== 'postgres') return;
+      const dialect = triggerDialect(queryRunner);
       const trigger = changeTriggerName(table);
+      if (dialect === 'mysql' || dialect === 'sqlite')
+        return runStatements(queryRunner, dropChangeCounterStatements(dialect, table, trigger));
+      if (dialect !== 'postgres') return;
       await runStatements(queryRunner, [
         `DROP TRIGGER IF EXISTS "${trigger}_all" ON "${table}"`,
         `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,

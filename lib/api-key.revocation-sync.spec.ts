@@ -55,8 +55,21 @@ describe('revocationSync option', () => {
     );
   });
 
+  it('takes a poll interval in its object form, 100 ms by default', () => {
+    const polled = resolveApiKeyOptions(
+      { revocationSync: { mode: 'notify', pollInterval: 50 } },
+      registration,
+    );
+    expect(polled.revocationSync).toBe('notify');
+    expect(polled.revocationPollInterval).toBe(50);
+    expect(resolveApiKeyOptions({}, registration).revocationPollInterval).toBe(100);
+  });
+
   it.each([
     [{ revocationSync: 'listen' }, /expected 'read' or 'notify'/],
+    [{ revocationSync: { mode: 'read' } }, /expected 'read' or 'notify'/],
+    [{ revocationSync: { mode: 'notify', every: 5 } }, /expected 'read' or 'notify'/],
+    [{ revocationSync: { mode: 'notify', pollInterval: 0 } }, /pollInterval: expected a whole/],
     [{ revocationSync: 'notify', usableWhere: { name: 'x' } }, /usableWhere/],
     [{ revocationSync: 'notify', rowCacheTtl: 1000 }, /rowCacheTtl/],
   ])('refuses %j at boot', (options, message) => {

@@ -69,6 +69,7 @@ export { ApiKeyModule } from './api-key.module.js';
 export type {
   ApiKeyModuleAsyncOptions,
   ApiKeyModuleOptions,
+  ApiKeyNotifySync,
   ApiKeyOptions,
   ApiKeyOptionsFactory,
   ResolvedApiKeyOptions,

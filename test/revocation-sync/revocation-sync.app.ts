@@ -1,7 +1,18 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
-import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, RequireScopes } from '../../lib/index.js';
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { expect } from 'vitest';
+import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
+import { createTestDatabase, type Engine, type TestDatabase } from '../support/databases.js';
+import { call, startApp, type AdapterFactory } from '../support/http.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
+
+/** How long another instance may take to refuse a changed key: generous, the machine is shared. */
+export const BOUND = 3_000;
 
 /** A route for keys holding `write`, so a scope change shows in the status. */
 @Controller('write')
@@ -25,4 +36,75 @@ export function notifyModeApp(database: DataSourceOptions, first: boolean): Dyna
   })
   class NotifyModeModule {}
   return { module: NotifyModeModule };
+}
+
+/** Polls `url` until it answers `status`; every status it answered, in order. */
+export async function statusesUntil(url: string, key: string, status: number): Promise<number[]> {
+  const deadline = Date.now() + BOUND;
+  const seen: number[] = [];
+  do {
+    seen.push((await call(url, { headers: { authorization: `Api-Key ${key}` } })).status);
+    if (seen.at(-1) === status) return seen;
+    await sleep(10);
+  } while (Date.now() < deadline);
+  return seen;
+}
+
+/** Polls `url` until it answers `status`; the status it ended on. */
+export async function statusWithin(url: string, key: string, status: number): Promise<number> {
+  return (await statusesUntil(url, key, status)).at(-1)!;
+}
+
+/** Two instances in notify mode on one new database, and a connection of the test's own. */
+export interface NotifyPair {
+  db: TestDatabase;
+  sql: DataSource;
+  apps: Array<{ app: any; url: string }>;
+  /** The first instance's service. */
+  service(): ApiKeyService;
+  /** A key both instances have let in, so the second one has cached its row. */
+  warmKey(scopes?: string[]): Promise<Awaited<ReturnType<ApiKeyService['create']>>>;
+  close(): Promise<void>;
+}
+
+/** A new database on `engine`; on SQLite a file, so that two instances can share it. */
+async function sharedDatabase(engine: Engine): Promise<TestDatabase> {
+  if (engine !== 'sqlite') return createTestDatabase(engine);
+  const file = join(tmpdir(), `apikey-notify-${randomBytes(4).toString('hex')}.sqlite`);
+  return {
+    engine,
+    options: { type: 'better-sqlite3', database: file },
+    drop: () => rm(file, { force: true }),
+  };
+}
+
+/** Boots two notify-mode instances of `adapter` on a new `engine` database. */
+export async function startNotifyPair(
+  engine: Engine,
+  adapter: AdapterFactory,
+): Promise<NotifyPair> {
+  const pair: NotifyPair = {
+    db: await sharedDatabase(engine),
+    sql: undefined as unknown as DataSource,
+    apps: [],
+    service: () => pair.apps[0].app.get(ApiKeyService) as ApiKeyService,
+    async warmKey(scopes: string[] = []) {
+      const created = await pair.service().create({ name: 'synced', scopes });
+      for (const { url } of pair.apps) {
+        const headers = { authorization: `Api-Key ${created.key}` };
+        expect((await call(`${url}/who`, { headers })).status).toBe(200);
+        expect((await call(`${url}/who`, { headers })).status).toBe(200);
+      }
+      return created;
+    },
+    async close() {
+      for (const { app } of pair.apps) await app.close();
+      await pair.sql?.destroy();
+      await pair.db.drop();
+    },
+  };
+  for (let i = 0; i < 2; i++)
+    pair.apps.push(await startApp(notifyModeApp(pair.db.options, i === 0), adapter));
+  pair.sql = await new DataSource(pair.db.options).initialize();
+  return pair;
 }

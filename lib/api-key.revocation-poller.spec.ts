@@ -1,0 +1,87 @@
+import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChangeCounterPoller } from './api-key.revocation-poller.js';
+
+const INTERVAL = 50;
+
+/** A counter store the test steers, and what the poller told its sink. */
+function harness() {
+  const state = {
+    version: 0 as number | Error | 'hang',
+    triggers: true,
+    events: [] as string[],
+  };
+  const query = async (sql: string) => {
+    if (!sql.startsWith('SELECT version')) return state.triggers ? [{ 1: 1 }] : [];
+    if (state.version === 'hang') return new Promise<unknown[]>(() => {});
+    if (state.version instanceof Error) throw state.version;
+    return [{ version: String(state.version) }];
+  };
+  const sink = {
+    changed: (prefix: string) => state.events.push(`changed ${prefix}`),
+    down: () => state.events.push('down'),
+    up: () => state.events.push('up'),
+  };
+  const logger = new Logger('test');
+  logger.warn = () => {};
+  logger.log = () => {};
+  const poller = new ChangeCounterPoller(query, 'mysql', 'api_keys', sink, logger, {
+    interval: INTERVAL,
+    timeout: 1_000,
+  });
+  return { state, poller };
+}
+
+describe('ChangeCounterPoller', () => {
+  let stop: (() => Promise<void>) | undefined;
+  afterEach(async () => stop?.());
+
+  it('goes up after a poll, and drops every row when the version moves, not before', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up']);
+    state.version = 1;
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up', 'changed *']);
+  });
+
+  it('goes down when a poll fails, and up again once one succeeds', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    state.version = new Error('connection lost');
+    await sleep(3 * INTERVAL);
+    expect(state.events.at(-1)).toBe('down');
+    state.version = 5;
+    await sleep(3 * INTERVAL);
+    // Back up without a change report: the cache was emptied when it went down.
+    expect(state.events.at(-1)).toBe('up');
+    expect(state.events).not.toContain('changed *');
+  });
+
+  it('goes down when no poll has succeeded for two intervals (a stalled connection)', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    state.version = 'hang';
+    await sleep(5 * INTERVAL);
+    expect(state.events).toEqual(['up', 'down']);
+  });
+
+  it('stays down while the triggers or the counter are missing', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    state.triggers = false;
+    poller.start();
+    await sleep(4 * INTERVAL);
+    expect(state.events).not.toContain('up');
+    state.triggers = true;
+    await sleep(3 * INTERVAL);
+    expect(state.events.at(-1)).toBe('up');
+  });
+});
