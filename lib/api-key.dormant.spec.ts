@@ -82,8 +82,8 @@ describe.each(ENGINES)('dormant keys on %s', (engine) => {
     expect(result.dryRun).toBe(false);
     expect(result.keys.map((k) => k.name).sort()).toEqual(['never used', 'used long ago']);
     expect(result.keys.every((k) => k.revokedAt?.getTime() === now.getTime())).toBe(true);
-    expect((await keys.verify(neverUsed.key)).reason).toBe('revoked');
-    expect((await keys.verify(usedLongAgo.key)).reason).toBe('revoked');
+    expect(await keys.verify(neverUsed.key)).toMatchObject({ valid: false, reason: 'revoked' });
+    expect(await keys.verify(usedLongAgo.key)).toMatchObject({ valid: false, reason: 'revoked' });
     expect((await keys.verify(usedRecently.key)).valid).toBe(true);
     expect((await keys.verify(newKey.key)).valid).toBe(true);
     expect(events.map((e) => e.id).sort()).toEqual(result.keys.map((k) => k.id).sort());
