@@ -206,6 +206,19 @@ describe('parseCommandLine', () => {
       ['list', '--timeout', '99999w', '--data-source', 'ds.js'],
       /^--timeout "99999w" is not a duration/,
     ],
+    [
+      ['revoke', '--unused-for', '-5d', '--data-source', 'ds.js'],
+      /^--unused-for "-5d" cannot be negative: use a duration such as 90d/,
+    ],
+    [['list', '--unused-for', '0', '--data-source', 'ds.js'], /^--unused-for "0" must be longer/],
+    [['list', '--unused-for', '3 months', '--data-source', 'ds.js'], /is not a duration/],
+    [['list', '--unused-for', '90d', '--all', '--data-source', 'ds.js'], /--all or --unused-for/],
+    [
+      ['revoke', 'k', '--unused-for', '90d', '--data-source', 'ds.js'],
+      /^"revoke" takes the key's <id-or-prefix> or --unused-for, not both\.$/,
+    ],
+    [['revoke', 'k', '--dry-run', '--data-source', 'ds.js'], /needs --unused-for/],
+    [['revoke', '--data-source', 'ds.js'], /^"revoke" needs the key's <id-or-prefix>\.$/],
   ])('refuses %j with one line', (argv, message) => {
     let error: Error | undefined;
     try {
@@ -215,5 +228,22 @@ describe('parseCommandLine', () => {
     }
     expect(error?.message).toMatch(message);
     expect(error?.message).not.toContain('\n');
+  });
+
+  it('reads list and revoke --unused-for, with durations longer than a timer can wait', () => {
+    const base = { dataSource: 'ds.js', json: false };
+    const unusedFor = { text: '90d', ms: 90 * 24 * HOUR };
+    expect(parseCommandLine(['list', '--unused-for', '90d', '--data-source', 'ds.js'])).toEqual({
+      command: 'list',
+      ...base,
+      all: false,
+      unusedFor,
+    });
+    expect(
+      parseCommandLine(['revoke', '--unused-for=90d', '--dry-run', '--data-source', 'ds.js']),
+    ).toEqual({ command: 'revoke-dormant', ...base, unusedFor, dryRun: true });
+    expect(
+      parseCommandLine(['revoke', '--unused-for', '90d', '--json', '--data-source', 'ds.js']),
+    ).toEqual({ command: 'revoke-dormant', ...base, json: true, unusedFor, dryRun: false });
   });
 });

@@ -26,11 +26,17 @@ Commands:
          [--set <column>=<value>]... [--json]
                              make a key and print it once; --set fills the entity's own
                              columns, such as its owner (--set partnerId=42)
-  list [--all] [--json]      keys without secrets or hashes (--all: also revoked and expired)
+  list [--all] [--unused-for <90d | 12w>] [--json]
+                             keys without secrets or hashes (--all: also revoked and expired;
+                             --unused-for: only usable keys last used, or never used and
+                             created, longer ago than that)
   show <id-or-prefix> [--json]
                              one key
   revoke <id-or-prefix> [--json]
                              revoke a key for good (revoking it again is not an error)
+  revoke --unused-for <90d | 12w> [--dry-run] [--json]
+                             revoke every usable key unused that long (see list --unused-for);
+                             --dry-run only prints what would be revoked
   rotate <id-or-prefix> [--grace <0 | 30m | 1h | 7d>] [--json]
                              replace a key with a new one, printed once; the old key keeps
                              working for the grace period (default 0: revoked at once)
@@ -42,9 +48,12 @@ interface CommandSpec {
   options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   /** Name of the one positional argument the command takes, if any. */
   argument?: string;
+  /** An option that takes the place of the argument. */
+  argumentOr?: string;
 }
 
 const JSON_OPTION = { json: { type: 'boolean' } } as const;
+const UNUSED_FOR_OPTION = { 'unused-for': { type: 'string' } } as const;
 const COMMANDS: Record<string, CommandSpec> = {
   create: {
     options: {
@@ -55,9 +64,13 @@ const COMMANDS: Record<string, CommandSpec> = {
       ...JSON_OPTION,
     },
   },
-  list: { options: { all: { type: 'boolean' }, ...JSON_OPTION } },
+  list: { options: { all: { type: 'boolean' }, ...UNUSED_FOR_OPTION, ...JSON_OPTION } },
   show: { options: JSON_OPTION, argument: 'id-or-prefix' },
-  revoke: { options: JSON_OPTION, argument: 'id-or-prefix' },
+  revoke: {
+    options: { ...UNUSED_FOR_OPTION, 'dry-run': { type: 'boolean' }, ...JSON_OPTION },
+    argument: 'id-or-prefix',
+    argumentOr: 'unused-for',
+  },
   rotate: { options: { grace: { type: 'string' }, ...JSON_OPTION }, argument: 'id-or-prefix' },
 };
 /** Options every command takes, before or after its name. */
@@ -74,6 +87,12 @@ interface DatabaseCommandBase {
   timeoutMs?: number;
 }
 
+/** `--unused-for`: as typed, for messages, and in milliseconds. */
+export interface CliUnusedFor {
+  text: string;
+  ms: number;
+}
+
 /** A command line, checked and ready to run. */
 export type CliCommand =
   | { command: 'help' }
@@ -85,8 +104,10 @@ export type CliCommand =
       /** `--set` assignments by column name, as typed; absent when none were given. */
       columns?: Record<string, string>;
     })
-  | (DatabaseCommandBase & { command: 'list'; all: boolean })
+  | (DatabaseCommandBase & { command: 'list'; all: boolean; unusedFor?: CliUnusedFor })
   | (DatabaseCommandBase & { command: 'show' | 'revoke'; target: string })
+  /** `revoke --unused-for`. */
+  | (DatabaseCommandBase & { command: 'revoke-dormant'; unusedFor: CliUnusedFor; dryRun: boolean })
   | (DatabaseCommandBase & { command: 'rotate'; target: string; graceMs: number });
 
 /** A command that works on the database: every one but `help`. */
@@ -115,11 +136,13 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
     case 'create':
       return { command, ...base, ...createArguments(values, now) };
     case 'list':
-      return { command, ...base, all: values.all === true };
+      return { command, ...base, ...listArguments(values) };
+    case 'revoke':
+      return revokeArguments(values, argument, base);
     case 'rotate':
       return { command, ...base, target: argument!, graceMs: graceOf(values) };
     default:
-      return { command: command as 'show' | 'revoke', ...base, target: argument! };
+      return { command: command as 'show', ...base, target: argument! };
   }
 }
 
@@ -143,6 +166,38 @@ const graceOf = (values: OptionValues) =>
     (values.grace as string | undefined) ?? '0',
     '0 (revoke the old key at once) or a duration such as 30m, 1h or 7d',
   );
+
+const unusedForOf = (text: string): CliUnusedFor => {
+  const examples = 'a duration such as 90d, 12w or 720h';
+  const ms = parseDuration('unused-for', text, examples, Number.MAX_SAFE_INTEGER);
+  if (ms === 0)
+    throw new CliUsageError(`--unused-for "${text}" must be longer than 0: use ${examples}.`);
+  return { text, ms };
+};
+
+/** `list`'s options. @throws {CliUsageError} for a bad --unused-for, or one with --all */
+function listArguments(values: OptionValues): { all: boolean; unusedFor?: CliUnusedFor } {
+  const all = values.all === true;
+  const text = values['unused-for'] as string | undefined;
+  if (text === undefined) return { all };
+  // Dormant keys are usable ones: revoked and expired keys have nothing left to clean up.
+  if (all) throw new CliUsageError('"list" takes --all or --unused-for, not both.');
+  return { all, unusedFor: unusedForOf(text) };
+}
+
+/** `revoke` of one key, or of the dormant ones. @throws {CliUsageError} for a bad --unused-for */
+function revokeArguments(
+  values: OptionValues,
+  target: string | undefined,
+  base: DatabaseCommandBase,
+): CliDatabaseCommand {
+  const text = values['unused-for'] as string | undefined;
+  const dryRun = values['dry-run'] === true;
+  if (text !== undefined)
+    return { command: 'revoke-dormant', ...base, unusedFor: unusedForOf(text), dryRun };
+  if (dryRun) throw new CliUsageError('"revoke --dry-run" needs --unused-for <duration>.');
+  return { command: 'revoke', ...base, target: target! };
+}
 
 /** The command is the first word that is not a global option or its value. */
 function commandName(argv: string[]): string | undefined {
@@ -175,7 +230,12 @@ function readArguments(
     throw new CliUsageError(`${message} for "${command}" (see ${PROGRAM} help).`);
   }
   positionals = positionals.slice(positionals.indexOf(command) + 1);
-  const expected = spec.argument ? 1 : 0;
+  const replaced = spec.argumentOr !== undefined && values[spec.argumentOr] !== undefined;
+  if (replaced && positionals.length > 0)
+    throw new CliUsageError(
+      `"${command}" takes the key's <${spec.argument}> or --${spec.argumentOr}, not both.`,
+    );
+  const expected = spec.argument && !replaced ? 1 : 0;
   if (positionals.length < expected)
     throw new CliUsageError(`"${command}" needs the key's <${spec.argument}>.`);
   if (positionals.length > expected)
@@ -201,6 +261,7 @@ function refuseDashedValues(argv: string[], options: CommandSpec['options'], now
     if (option === 'expires') parseExpiry(value, now);
     if (option === 'grace') graceOf({ grace: value });
     if (option === 'timeout') timeoutOf(value);
+    if (option === 'unused-for') unusedForOf(value);
     throw new CliUsageError(
       `--${option} "${value}" starts with a dash: write --${option}=${value} if that is the value.`,
     );

@@ -10,6 +10,7 @@ import {
   extraColumns,
   settableColumns,
 } from './api-key.cli-columns.js';
+import { listDormantKeys, revokeDormantKeys } from './api-key.cli-dormant.js';
 import { CliFailure } from './api-key.cli-errors.js';
 import {
   describeKey,
@@ -46,7 +47,8 @@ type KeyCommand = Command<'show' | 'revoke'>;
  * Runs a checked command with the application's key service.
  *
  * @throws {ApiKeyNotFoundError} when `show`, `revoke` or `rotate` names no key
- * @throws {ApiKeyValidationError} when the service refuses the name, scopes, expiry or key to rotate
+ * @throws {ApiKeyValidationError} when the service refuses the name, scopes, expiry or key to
+ *   rotate, or `--unused-for` where `lastUsedAt` is not recorded
  * @throws {CliFailure} when `create` cannot fill a `--set` column, or the database refuses the row
  * @throws {ApiKeyStoreUnavailableError} when the database cannot be read or written
  */
@@ -59,11 +61,15 @@ export async function runCommand(
     case 'create':
       return createKey(command, store, output);
     case 'list':
-      return listKeys(command, store, output);
+      return command.unusedFor
+        ? listDormantKeys({ ...command, unusedFor: command.unusedFor }, store, output)
+        : listKeys(command, store, output);
     case 'show':
       return showKey(command, store, output);
     case 'revoke':
       return revokeKey(command, store, output);
+    case 'revoke-dormant':
+      return revokeDormantKeys(command, store, output);
     case 'rotate':
       return rotateKey(command, store, output);
   }

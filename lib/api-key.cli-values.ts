@@ -59,12 +59,18 @@ function checkedDate(date: Date, refuse: () => never): Date {
  *
  * @param option the option's name, for the message
  * @param examples how the message shows the forms this option is best given in
- * @throws {CliUsageError} naming the accepted forms when the text is not a duration a timer can wait
+ * @param max the longest duration accepted; default the longest wait a timer can be set for
+ * @throws {CliUsageError} naming the accepted forms when the text is not a duration up to `max`
  */
-export function parseDuration(option: string, text: string, examples: string): number {
+export function parseDuration(
+  option: string,
+  text: string,
+  examples: string,
+  max = MAX_TIMER_MS,
+): number {
   const duration = /^(?:0|(\d{1,7})([smhdw]))$/.exec(text);
   const ms = duration ? (duration[1] ? Number(duration[1]) * UNIT_MS[duration[2]] : 0) : NaN;
-  if (!(ms <= MAX_TIMER_MS)) {
+  if (!(ms <= max)) {
     const negative = text.startsWith('-') ? ' cannot be negative' : ' is not a duration';
     throw new CliUsageError(`--${option} "${text}"${negative}: use ${examples}.`);
   }

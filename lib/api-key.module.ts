@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider, type Type } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import { ModuleRef } from '@nestjs/core';
 import type { DataSource, Repository } from 'typeorm';
 import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
@@ -142,9 +143,9 @@ export class ApiKeyModule {
     const serviceToken = getApiKeyServiceToken(name);
     const serviceProvider: Provider = {
       provide: serviceToken,
-      useFactory: (options: ResolvedApiKeyOptions<T>, repository) =>
-        createApiKeyService<T>(options, repository),
-      inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name)],
+      useFactory: (options: ResolvedApiKeyOptions<T>, repository, moduleRef: ModuleRef) =>
+        createApiKeyService<T>(options, repository, moduleRef),
+      inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name), ModuleRef],
     };
     // Once per registration at boot: a missing table stops it with the fix (see checkApiKeySchema).
     const schemaCheck: Provider = {

@@ -1,12 +1,26 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
   getApiKeyRepositoryToken,
 } from './api-key.constants.js';
+import {
+  ApiKeyDormancy,
+  type DormantApiKeyRevocation,
+  type FindDormantApiKeysOptions,
+  type RevokeDormantApiKeysOptions,
+} from './api-key.dormant.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
 import { parseKey } from './api-key.format.js';
 import {
   carriedColumns,
@@ -55,10 +69,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly usage: ApiKeyUsageRecorder<T> | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
+  private readonly dormancy: ApiKeyDormancy<T>;
+  private eventBus?: Promise<ApiKeyEventBus | null>;
 
+  /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
   constructor(
     @Inject(getApiKeyOptionsToken()) readonly options: ResolvedApiKeyOptions<T>,
     @Inject(getApiKeyRepositoryToken()) protected readonly repository: Repository<T>,
+    @Optional() @Inject(ModuleRef) private readonly moduleRef?: ModuleRef,
   ) {
     this.rowCache = createRowCache(options, repository, this.logger);
     this.verifier = new ApiKeyVerifier(options, {
@@ -71,6 +89,15 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
+    this.dormancy = new ApiKeyDormancy({
+      repository,
+      options,
+      rows: this.rows,
+      flushUsage: () => this.flushUsage(),
+      forget: (apiKey) => this.forget(apiKey),
+      eventBus: () =>
+        (this.eventBus ??= moduleRef ? findEventBus(moduleRef) : Promise.resolve(null)),
+    });
   }
 
   /**
@@ -191,9 +218,11 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    * Checks a presented key and says why it failed. Reasons are for logs and callers, never for
    * responses. Revoked and expired keys are refused before any hashing.
    *
+   * @param options `recordUse: false` leaves `lastUsedAt` alone, for checks that are no use of the
+   *   key (a leak report), so that they do not keep a dormant key alive
    * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read (never a silent pass)
    */
-  async verify(key: string): Promise<ApiKeyVerification<T>> {
+  async verify(key: string, options?: { recordUse?: boolean }): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return { valid: false, reason: 'malformed' };
     const stored = await this.loadByPrefix(prefix);
@@ -204,7 +233,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
     const outcome = await this.verifier.check(row, hashedKey, key);
     if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    this.usage?.record(row, now);
+    if (options?.recordUse !== false) this.usage?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -235,6 +264,30 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   async findOne(idOrPrefix: string, withRelationIds = false): Promise<T | null> {
     return this.rows.findOne(idOrPrefix, withRelationIds);
+  }
+
+  /**
+   * Usable keys unused for `unusedFor` ms: last used longer ago, or never used and created
+   * longer ago. Pending `lastUsedAt` marks of this process are written first.
+   *
+   * @throws {ApiKeyValidationError} for a bad `unusedFor` or `where`, or with `usageTracking: false`
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async findDormant(options: FindDormantApiKeysOptions<T>): Promise<T[]> {
+    return this.dormancy.find(options);
+  }
+
+  /**
+   * Revokes the keys `findDormant()` finds (only lists them with `dryRun`), emitting a `revoked`
+   * event with reason `dormant` for each, and returns them.
+   *
+   * @throws {ApiKeyValidationError} as `findDormant()` does
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async revokeDormant(
+    options: RevokeDormantApiKeysOptions<T>,
+  ): Promise<DormantApiKeyRevocation<T>> {
+    return this.dormancy.revoke(options);
   }
 
   /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */

@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
 import type { DataSource, Repository } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
@@ -71,18 +72,20 @@ export function wireApiKeys<T extends AbstractApiKey = ApiKey>(
  * and relations the entity has (a name it lacks would otherwise make every lookup fail, and
  * every valid key get a 503).
  *
+ * @param moduleRef the module's, in Nest: where events find `@nestjs/event-emitter`'s bus
  * @throws {ApiKeyConfigurationError} naming the path of `usableWhere` the entity lacks
  */
 export function createApiKeyService<T extends AbstractApiKey>(
   options: ResolvedApiKeyOptions<T>,
   repository: Repository<T>,
+  moduleRef?: ModuleRef,
 ): ApiKeyService<T> {
   const unknown = findUnknownWhereProperty(repository.metadata, options.usableWhere, 'usableWhere');
   if (unknown) {
     const { problem, fix } = describeUnknownWhereProperty(unknown);
     throw new ApiKeyConfigurationError('usableWhere', problem, fix);
   }
-  return new ApiKeyService<T>(options, repository);
+  return new ApiKeyService<T>(options, repository, moduleRef);
 }
 
 /**

@@ -21,6 +21,11 @@ export {
   RequireScopes,
   SkipApiKey,
 } from './api-key.decorators.js';
+export type {
+  DormantApiKeyRevocation,
+  FindDormantApiKeysOptions,
+  RevokeDormantApiKeysOptions,
+} from './api-key.dormant.js';
 export { AbstractApiKey, ApiKey } from './api-key.entity.js';
 export {
   ApiKeyConfigurationError,
@@ -29,6 +34,12 @@ export {
   ApiKeyStoreUnavailableError,
   ApiKeyValidationError,
 } from './api-key.errors.js';
+export {
+  API_KEY_REVOKED_EVENT,
+  type ApiKeyEventBus,
+  type ApiKeyRevocationReason,
+  type ApiKeyRevokedEvent,
+} from './api-key.events.js';
 export {
   ApiKeyForbiddenException,
   ApiKeyUnauthorizedException,

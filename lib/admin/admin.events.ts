@@ -1,6 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { AbstractApiKey } from '../api-key.entity.js';
+import {
+  API_KEY_REVOKED_EVENT,
+  deliverEvent,
+  findEventBus,
+  type ApiKeyEventBus,
+} from '../api-key.events.js';
 import { API_KEY_ADMIN_OPTIONS, type ResolvedApiKeyAdminOptions } from './admin.options.js';
 
 /**
@@ -44,14 +50,9 @@ export interface ApiKeyAdminEvent {
 export const API_KEY_ADMIN_EVENTS: Readonly<Record<ApiKeyAdminEventType, string>> = {
   created: 'api-key.created',
   updated: 'api-key.updated',
-  revoked: 'api-key.revoked',
+  revoked: API_KEY_REVOKED_EVENT,
   rotated: 'api-key.rotated',
 };
-
-/** Anything with `emit(name, payload)`: `EventEmitter2` as `@nestjs/event-emitter` provides it. */
-interface Emitter {
-  emit(name: string, payload: unknown): unknown;
-}
 
 /**
  * Sends audit events to the `onEvent` listener and to the app's `EventEmitter2`, when it has
@@ -60,7 +61,7 @@ interface Emitter {
 @Injectable()
 export class ApiKeyAdminEvents implements OnModuleInit {
   private readonly logger = new Logger('ApiKeyAdmin');
-  private emitter: Emitter | null = null;
+  private emitter: ApiKeyEventBus | null = null;
 
   constructor(
     @Inject(API_KEY_ADMIN_OPTIONS) private readonly options: ResolvedApiKeyAdminOptions,
@@ -69,17 +70,7 @@ export class ApiKeyAdminEvents implements OnModuleInit {
 
   /** Finds the app's `EventEmitter2`, if it has one. */
   async onModuleInit(): Promise<void> {
-    let token: unknown;
-    try {
-      token = (await import('@nestjs/event-emitter')).EventEmitter2;
-    } catch {
-      return; // not installed: the listener option is the only way out
-    }
-    try {
-      this.emitter = this.moduleRef.get(token as any, { strict: false });
-    } catch {
-      // installed but EventEmitterModule not imported
-    }
+    this.emitter = await findEventBus(this.moduleRef);
   }
 
   /** The event of `apiKey`, as of `at`, without the secret. */
@@ -105,8 +96,12 @@ export class ApiKeyAdminEvents implements OnModuleInit {
   /** Delivers an event. A failing listener is logged; the change it reports has been made. */
   async emit(event: ApiKeyAdminEvent): Promise<void> {
     try {
-      this.emitter?.emit(API_KEY_ADMIN_EVENTS[event.type], event);
-      await this.options.onEvent?.(event);
+      await deliverEvent(
+        this.emitter,
+        API_KEY_ADMIN_EVENTS[event.type],
+        event,
+        this.options.onEvent,
+      );
     } catch (error) {
       this.logger.error(
         `An API key ${event.type} event listener failed for key ${event.prefix}: ${(error as Error)?.message}`,

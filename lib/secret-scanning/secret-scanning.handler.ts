@@ -12,6 +12,7 @@ import { ModuleRef } from '@nestjs/core';
 import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError, ApiKeyStoreUnavailableError } from '../api-key.errors.js';
+import { deliverEvent, findEventBus, type ApiKeyEventBus } from '../api-key.events.js';
 import { getApiKeyServiceToken, type ApiKeyService } from '../api-key.service.js';
 import {
   API_KEY_LEAKED_EVENT,
@@ -29,11 +30,6 @@ import {
   type SecretScanningLabel,
 } from './secret-scanning.report.js';
 
-/** The bit of `@nestjs/event-emitter`'s EventEmitter2 used here. */
-interface EventBus {
-  emit(event: string, payload: unknown): unknown;
-}
-
 /**
  * Handles GitHub secret-scanning partner reports: checks the signature over the raw body,
  * then, for each reported token that is a live key of a configured registration, revokes it
@@ -45,7 +41,7 @@ export class SecretScanningHandler implements OnModuleInit {
   protected readonly logger = new Logger('SecretScanning');
   private services: [string, ApiKeyService<AbstractApiKey>][] = [];
   private publicKeys!: SecretScanningPublicKeys;
-  private bus: EventBus | null = null;
+  private bus: ApiKeyEventBus | null = null;
 
   constructor(
     @Inject(SECRET_SCANNING_OPTIONS) protected readonly options: SecretScanningOptions,
@@ -72,7 +68,7 @@ export class SecretScanningHandler implements OnModuleInit {
         );
       }
     });
-    this.bus = await this.findEventBus();
+    this.bus = await findEventBus(this.moduleRef);
   }
 
   /**
@@ -112,7 +108,8 @@ export class SecretScanningHandler implements OnModuleInit {
   protected async judge(entry: LeakReportEntry): Promise<SecretScanningLabel> {
     let label: SecretScanningLabel['label'] = 'false_positive';
     for (const [registration, service] of this.services) {
-      const result = await this.storeCall(() => service.verify(entry.token));
+      // A report is no use of the key: it must not keep a dormant key alive.
+      const result = await this.storeCall(() => service.verify(entry.token, { recordUse: false }));
       if (result.valid) {
         await this.act(registration, service, result.apiKey, entry);
         label = 'true_positive';
@@ -145,8 +142,7 @@ export class SecretScanningHandler implements OnModuleInit {
       source: entry.source,
       revoked: revoke,
     };
-    this.bus?.emit(API_KEY_LEAKED_EVENT, event);
-    await this.options.onLeaked?.(event);
+    await deliverEvent(this.bus, API_KEY_LEAKED_EVENT, event, this.options.onLeaked);
   }
 
   /** Runs a key-store call; an outage is a 503 so that GitHub sends the report again. */
@@ -156,16 +152,6 @@ export class SecretScanningHandler implements OnModuleInit {
     } catch (error) {
       if (error instanceof ApiKeyStoreUnavailableError) throw new ServiceUnavailableException();
       throw error;
-    }
-  }
-
-  /** `@nestjs/event-emitter`'s bus when the app set it up; it is an optional peer. */
-  private async findEventBus(): Promise<EventBus | null> {
-    try {
-      const { EventEmitter2 } = await import('@nestjs/event-emitter');
-      return this.moduleRef.get(EventEmitter2, { strict: false });
-    } catch {
-      return null;
     }
   }
 }

@@ -75,6 +75,8 @@ export class SecretScanningPublicKeys {
 
   private async key(identifier: string): Promise<string | undefined> {
     if (!('url' in this.source)) return this.keys.get(identifier);
+    // A fetch under way may bring the key: a request arriving meanwhile must not be judged without it.
+    if (this.fetching) await this.fetching;
     const age = this.now() - this.fetchedAt;
     const known = this.keys.get(identifier);
     const stale = age > (this.source.cacheTtl ?? DEFAULT_CACHE_TTL);

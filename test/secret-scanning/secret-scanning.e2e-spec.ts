@@ -118,6 +118,13 @@ describe.each(ENGINES)('secret scanning on %s', (engine) => {
       expect(events).toHaveLength(count);
     });
 
+    it('a report is no use of the key: lastUsedAt stays as it was', async () => {
+      const { apiKey, key } = await service.create({ name: 'never used' });
+      expect((await report(leak(key))).status).toBe(200);
+      await service.flushUsage();
+      expect((await service.findOne(apiKey.id))!.lastUsedAt).toBeNull();
+    });
+
     it('changes nothing for a bad signature, an unknown key id, no signature, or an unknown token', async () => {
       const { apiKey, key } = await service.create({ name: 'safe' });
       const count = events.length;

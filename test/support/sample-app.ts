@@ -42,6 +42,8 @@ export interface SampleDatabase {
   url: string;
   /** Every row of `table`, ordered by id, with the given columns. */
   rows(table: string, columns?: string[]): Promise<Record<string, unknown>[]>;
+  /** Runs a statement of plain SQL, e.g. to backdate a row. */
+  execute(statement: string): Promise<unknown>;
   /** Closes the connection and removes the database. */
   drop(): Promise<void>;
 }
@@ -80,6 +82,10 @@ export async function createSampleDatabase(engine: SampleEngine): Promise<Sample
     async rows(table, columns = ['*']) {
       connection ??= await new DataSource(options).initialize();
       return connection.query(`SELECT ${columns.join(', ')} FROM ${table} ORDER BY id`);
+    },
+    async execute(statement) {
+      connection ??= await new DataSource(options).initialize();
+      return connection.query(statement);
     },
     async drop() {
       await connection?.destroy();
