@@ -46,7 +46,8 @@ export async function deliverEvent<E>(
 
 /**
  * Name of the event emitted on `@nestjs/event-emitter`'s bus for each key revoked, by the
- * admin API as by `revokeDormant()`: `@OnEvent(API_KEY_REVOKED_EVENT)`.
+ * admin API as by `revokeDormant()`: `@OnEvent(API_KEY_REVOKED_EVENT)`. Its `reason` tells the two
+ * apart: `'admin'` (an `ApiKeyAdminEvent`) or `'dormant'` (an `ApiKeyRevokedEvent`).
  *
  * @publicApi
  */

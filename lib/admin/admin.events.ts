@@ -35,6 +35,11 @@ export interface ApiKeyAdminEvent {
   actor: string | null;
   /** When it happened, by the registration's clock. */
   at: Date;
+  /**
+   * For `revoked`: `'admin'`, which tells it apart from the service's own revocations emitted
+   * under the same name (`ApiKeyRevokedEvent`, whose `reason` is `'dormant'`).
+   */
+  reason?: 'admin';
   /** For `updated`: the fields changed. */
   changes?: string[];
   /** For `rotated`: the key it replaces, which works until `previous.expiresAt`. */
@@ -90,6 +95,7 @@ export class ApiKeyAdminEvents implements OnModuleInit {
       owner: owner == null ? null : String(owner),
       actor: context.actor,
       at: context.at,
+      ...(type === 'revoked' ? { reason: 'admin' as const } : {}),
     };
   }
 

@@ -232,6 +232,8 @@ describe.each(ENGINES)('the management API on %s', (engine) => {
       'scopes',
       'expiresAt',
     ]);
+    expect(events.listened.find((event) => event.type === 'revoked')!.reason).toBe('admin');
+    expect(created).not.toHaveProperty('reason');
     expect(events.listened.find((event) => event.type === 'rotated')!.previous).toMatchObject({
       revoked: false,
     });
