@@ -87,30 +87,26 @@ describe.each(CASES)("revocationSync: 'notify' on %s (%s)", (engine, _platform, 
     delete: 'DELETE FROM api_keys WHERE id = ?',
   });
 
-  it.runIf(engine === 'mariadb')(
-    'a key revoked while the polls fail, its bump missed, is refused on the next request',
-    async () => {
-      const { key, apiKey } = await warmKey();
-      await sql.query('RENAME TABLE api_keys_changes TO api_keys_changes_away');
-      await sleep(3 * DEFAULT_POLL_INTERVAL);
-      // Without its trigger the revoke leaves the counter where it was, when the polls resume.
-      await sql.query('DROP TRIGGER api_keys_notify_change');
-      await sql.query(REVOKE, [apiKey.id]);
-      await sql.query('RENAME TABLE api_keys_changes_away TO api_keys_changes');
-      const runner = sql.createQueryRunner();
-      try {
-        await runStatements(runner, await changeTriggerStatements(runner, 'api_keys'));
-      } finally {
-        await runner.release();
-      }
-      for (const { url } of apps) {
-        const response = await call(`${url}/who`, { headers: { authorization: `Api-Key ${key}` } });
-        expect(response.status).toBe(401);
-      }
-      const later = await warmKey();
-      await sql.query(REVOKE, [later.apiKey.id]);
-      for (const { url } of apps)
-        expect(await statusWithin(`${url}/who`, later.key, 401)).toBe(401);
-    },
-  );
+  it('a key revoked while the polls fail, its bump missed, is refused on the next request', async () => {
+    const { key, apiKey } = await warmKey();
+    await sql.query('ALTER TABLE api_keys_changes RENAME TO api_keys_changes_away');
+    await sleep(3 * DEFAULT_POLL_INTERVAL);
+    // Without its trigger the revoke leaves the counter where it was, when the polls resume.
+    await sql.query('DROP TRIGGER api_keys_notify_change');
+    await sql.query(REVOKE, [apiKey.id]);
+    await sql.query('ALTER TABLE api_keys_changes_away RENAME TO api_keys_changes');
+    const runner = sql.createQueryRunner();
+    try {
+      await runStatements(runner, await changeTriggerStatements(runner, 'api_keys'));
+    } finally {
+      await runner.release();
+    }
+    for (const { url } of apps) {
+      const response = await call(`${url}/who`, { headers: { authorization: `Api-Key ${key}` } });
+      expect(response.status).toBe(401);
+    }
+    const later = await warmKey();
+    await sql.query(REVOKE, [later.apiKey.id]);
+    for (const { url } of apps) expect(await statusWithin(`${url}/who`, later.key, 401)).toBe(401);
+  });
 });
