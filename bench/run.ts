@@ -32,11 +32,8 @@ import {
   renderConsoleTable,
   renderMarkdown,
   renderSvg,
-  type AttackResult,
   type BenchReport,
   type BenchRow,
-  type ColdPathResult,
-  type RoundTripResult,
 } from './report.js';
 import {
   ATTACK_ROWS,
@@ -68,16 +65,10 @@ import { checkTargets } from './targets.js';
 cleanupOnSignalsAndTimeout();
 
 /** Everything the run measured, gathered for the report. */
-interface Measurements {
-  rows: Map<string, BenchRow>;
-  latency: BenchRow[];
-  roundTrip?: RoundTripResult;
-  cold?: ColdPathResult;
-  attacks: AttackResult[];
-  memo?: MemoMemoryReport;
-  soak?: SoakReport;
-  notes: string[];
-}
+type Measurements = Pick<
+  BenchReport,
+  'latency' | 'roundTrip' | 'cold' | 'attacks' | 'memo' | 'soak' | 'notes'
+> & { rows: Map<string, BenchRow> };
 
 /** Rows 1 to 5 and 7, in windows alternating with row 1's (or their paired row's). */
 async function measureThroughput(targets: Target[], into: Measurements): Promise<void> {
