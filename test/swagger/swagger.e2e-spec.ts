@@ -2,25 +2,18 @@ import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService } from '../../lib/index.js';
 import { apiKeySwaggerUiOptions, createApiKeyDocument } from '../../lib/swagger/index.js';
+import { launchBrowser } from '../support/browser.js';
 import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { UserSessionGuard } from '../support/partner-keys.js';
 import { SwaggerAppModule } from './swagger.app.js';
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-];
-
 let browser: Browser;
 beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  browser = await launchBrowser();
 }, 60_000);
 afterAll(() => browser?.close());
 
