@@ -99,6 +99,20 @@ describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
     expect(await row.getByRole('button').count()).toBe(0);
   });
 
+  it('takes an expiry in the field labelled Expires, and shows the new key with a Copy button', async () => {
+    await page.getByLabel('Name', { exact: true }).fill('expiring key');
+    await page.getByLabel('Expires', { exact: true }).fill('30d');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const field = page.getByRole('textbox', { name: 'New API key' });
+    await expect.poll(() => field.inputValue()).toMatch(/\./);
+    expect(await page.getByRole('button', { name: 'Copy', exact: true }).count()).toBe(1);
+    await page.getByRole('button', { name: 'Done' }).click();
+    const row = rowOf('expiring key');
+    await expect.poll(() => row.count()).toBe(1);
+    // Never used, but expiring: "Never" appears once (last used), not twice.
+    expect((await row.textContent())!.match(/Never/g)).toHaveLength(1);
+  });
+
   it('rotates with a grace period: the old key works, then stops', async () => {
     const old = await createInPage('rotated key');
     await rowOf('rotated key').getByRole('button', { name: 'Rotate', exact: true }).click();
