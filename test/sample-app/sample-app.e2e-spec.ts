@@ -332,6 +332,44 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     });
   });
 
+  describe('with API_KEY_REVOCATION_SYNC=notify', () => {
+    let instances: RunningSampleApp[] = [];
+
+    beforeAll(async () => {
+      const env = { DATABASE_URL: db.url, API_KEY_REVOCATION_SYNC: 'notify' };
+      instances = await Promise.all([startSampleApp(env), startSampleApp(env)]);
+    }, 120_000);
+    afterAll(async () => {
+      await Promise.all(instances.map((instance) => instance.stop()));
+    });
+
+    it('installs the change trigger at boot, and a revocation made by the CLI reaches both instances', async () => {
+      // The notify mode's trigger exists only when the app booted in that mode.
+      const triggers = (await db.execute(
+        engine === 'postgres'
+          ? "SELECT tgname AS name FROM pg_trigger WHERE tgname = 'api_keys_notify_change'"
+          : "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'api_keys_notify_change'",
+      )) as unknown[];
+      expect(triggers).toHaveLength(1);
+      const made = await runCli(['create', '--name', 'synced', '--json'], { DATABASE_URL: db.url });
+      expect(made.code, made.stderr).toBe(0);
+      const { key, prefix } = JSON.parse(lastLine(made.stdout));
+      for (const { url } of instances)
+        expect((await call(`${url}/projects`, { headers: apiKey(key) })).status).toBe(200);
+      const revoked = await runCli(['revoke', prefix], { DATABASE_URL: db.url });
+      expect(revoked.code, revoked.stderr).toBe(0);
+      for (const { url } of instances) {
+        // The change arrives by notification or the next poll: well within 5 s.
+        let status = 0;
+        for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+          status = (await call(`${url}/projects`, { headers: apiKey(key) })).status;
+          if (status === 401) break;
+        }
+        expect(status).toBe(401);
+      }
+    });
+  });
+
   describe('with API_KEY_HEADER, SAMPLE_USER_TOKEN and SAMPLE_ADMIN_PASSWORD set', () => {
     let headerDb: SampleDatabase;
     let headerApp: RunningSampleApp | undefined;
