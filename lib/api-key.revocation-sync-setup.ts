@@ -1,11 +1,17 @@
 import { Logger } from '@nestjs/common';
-import type { Repository } from 'typeorm';
+import type { QueryRunner, Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
 import { runStatements, triggerDialect } from './api-key.migration-sql.js';
 import { PostgresChangeListener, type ListeningPool } from './api-key.revocation-listener.js';
 import { ChangeCounterPoller } from './api-key.revocation-poller.js';
+import {
+  hasOwnerTrigger,
+  ownerTriggerName,
+  ownerTriggerStatements,
+} from './api-key.revocation-owner-sql.js';
+import { findRawCondition, ownerTablesOf } from './api-key.revocation-owners.js';
 import { NotifiedRowCache } from './api-key.revocation-sync.js';
 import { changeTriggerStatements, hasChangeTrigger } from './api-key.revocation-sync-sql.js';
 import { TtlRowCache, type ApiKeyRowCache } from './api-key.row-cache.js';
@@ -22,8 +28,9 @@ const RETRY = { first: 100, max: 5_000 };
 
 /**
  * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
- * a cached row wrong without a notification: `usableWhere` (an owner's row changes in another
- * table, which the key table's trigger does not see) and `rowCacheTtl` (a second cache).
+ * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
+ * read the clock or tables no trigger watches) and `rowCacheTtl` (a second cache). Other
+ * `usableWhere` conditions are heard through triggers on the tables they read.
  *
  * @throws {ApiKeyConfigurationError} naming the option at fault and the fix
  */
@@ -43,11 +50,12 @@ export function resolveRevocationSync<T extends AbstractApiKey>(
       `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
       "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
     );
-  if (mode === 'notify' && given.usableWhere !== undefined)
+  const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
+  if (raw !== null)
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      "'notify' cannot be combined with usableWhere: a change to an owner's row is not notified, so a cached key of a deactivated owner would still pass.",
-      'leave revocationSync unset for this registration (every request then reads the key and its owner), or drop usableWhere.',
+      `'notify' cannot follow ${raw}: a Raw(...) condition may read the clock or tables no trigger watches, so a cached key could pass after it turned false.`,
+      'write that condition with column values and operators (Equal, In, IsNull, MoreThan...), or leave revocationSync unset for this registration.',
     );
   if (mode === 'notify' && (given.rowCacheTtl ?? 0) > 0)
     throw new ApiKeyConfigurationError(
@@ -119,15 +127,18 @@ export function createRowCache<T extends AbstractApiKey>(
 }
 
 /**
- * At boot, in notify mode: makes sure the key table has its change-notification trigger,
- * creating it when missing (as `synchronize` leaves it). A database that cannot be reached is
- * left to the listener, which reads per request until it can listen.
+ * At boot, in notify mode: makes sure the key table has its change-notification trigger, and
+ * that every table `usableWhere` reads has an owner trigger comparing the columns it reads,
+ * creating them when missing (as `synchronize` leaves them). A database that cannot be reached
+ * is left to the listener, which reads per request until it can listen.
  *
- * @throws {ApiKeyConfigurationError} when the trigger is missing and cannot be created
+ * @throws {ApiKeyConfigurationError} when a trigger is missing and cannot be created, or when
+ *   `usableWhere` reads what no trigger hears (see `ownerTablesOf`)
  */
 export async function ensureChangeTrigger<T extends AbstractApiKey>(
   repository: Repository<T>,
-  options: Pick<ResolvedApiKeyOptions<T>, 'revocationSync'>,
+  options: Pick<ResolvedApiKeyOptions<T>, 'revocationSync'> &
+    Partial<Pick<ResolvedApiKeyOptions<T>, 'usableWhere'>>,
   logger: Logger = new Logger('ApiKeyModule'),
 ): Promise<void> {
   const dataSource = repository?.manager?.connection;
@@ -135,27 +146,77 @@ export async function ensureChangeTrigger<T extends AbstractApiKey>(
   const dialect = triggerDialect(repository.manager);
   if (dialect === null) return;
   const table = repository.metadata.tableName;
+  const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];
   const queryRunner = dataSource.createQueryRunner();
   const run = (sql: string, parameters: unknown[]) => queryRunner.query(sql, parameters);
+  const create = (trigger: MissingTrigger) =>
+    createOrRefuse(queryRunner, trigger, notifyMigrationCall(table, owners.length > 0), logger);
   try {
     try {
-      if (await hasChangeTrigger(run, table, dialect)) return;
-    } catch {
+      if (!(await hasChangeTrigger(run, table, dialect)))
+        await create({
+          statements: () => changeTriggerStatements(queryRunner, table),
+          present: () => hasChangeTrigger(run, table, dialect),
+          problem: `table "${table}" has no change-notification trigger`,
+          created: `Created the change trigger of table "${table}" (revocationSync: 'notify').`,
+        });
+    } catch (error) {
+      if (error instanceof ApiKeyConfigurationError) throw error;
       return;
     }
-    try {
-      await runStatements(queryRunner, await changeTriggerStatements(queryRunner, table));
-      logger.log(`Created the change trigger of table "${table}" (revocationSync: 'notify').`);
-    } catch (error) {
-      // Another instance booting at the same moment may have created it first.
-      if (await hasChangeTrigger(run, table, dialect).catch(() => false)) return;
-      throw new ApiKeyConfigurationError(
-        'revocationSync',
-        `table "${table}" has no change-notification trigger and it could not be created (${(error as Error)?.message}).`,
-        `add createApiKeyNotifyMigration(${table === 'api_keys' ? '' : `{ table: '${table}' }`}) to your migrations, or grant the database user the right to create triggers.`,
-      );
+    for (const owner of owners) {
+      const present = () => hasOwnerTrigger(run, dialect, table, owner);
+      if (await present()) continue;
+      await create({
+        statements: async () => ownerTriggerStatements(dialect, table, owner),
+        present,
+        problem: `table "${owner.table}", read by usableWhere, has no trigger "${ownerTriggerName(table, owner.table)}" comparing ${owner.columns.join(', ')}`,
+        created: `Created the change trigger of table "${owner.table}" for the keys of "${table}" (usableWhere, revocationSync: 'notify').`,
+      });
     }
   } finally {
     await queryRunner.release();
   }
+}
+
+/** A trigger found missing at boot: how to make it, and how to tell it is there. */
+interface MissingTrigger {
+  statements: () => Promise<string[]>;
+  present: () => Promise<boolean>;
+  problem: string;
+  created: string;
+}
+
+/**
+ * Creates a missing trigger.
+ *
+ * @throws {ApiKeyConfigurationError} naming `migration` when it cannot be created
+ */
+async function createOrRefuse(
+  queryRunner: QueryRunner,
+  trigger: MissingTrigger,
+  migration: string,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await runStatements(queryRunner, await trigger.statements());
+    logger.log(trigger.created);
+  } catch (error) {
+    // Another instance booting at the same moment may have created it first.
+    if (await trigger.present().catch(() => false)) return;
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `${trigger.problem}, and it could not be created (${(error as Error)?.message}).`,
+      `add ${migration} to your migrations, or grant the database user the right to create triggers.`,
+    );
+  }
+}
+
+/** How to call `createApiKeyNotifyMigration` for this registration. */
+function notifyMigrationCall(table: string, usableWhere: boolean): string {
+  const options = [
+    ...(table === 'api_keys' ? [] : [`table: '${table}'`]),
+    ...(usableWhere ? ['usableWhere: <this registration\'s usableWhere>'] : []),
+  ];
+  return `createApiKeyNotifyMigration(${options.length > 0 ? `{ ${options.join(', ')} }` : ''})`;
 }
