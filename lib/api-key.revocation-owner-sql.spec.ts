@@ -30,7 +30,7 @@ describe('ownerTriggerStatements', () => {
   it("on PostgreSQL notifies the key table's channel with * after a change to a column read, an INSERT, a DELETE or a TRUNCATE", () => {
     const [fn, , truncate, , row] = ownerTriggerStatements('postgres', 'api_keys', PARTNERS);
     expect(fn).toContain(
-      "IF TG_OP = 'UPDATE' AND jsonb_build_array(OLD.\"active\", OLD.\"id\") = jsonb_build_array(NEW.\"active\", NEW.\"id\") THEN RETURN NULL",
+      'IF TG_OP = \'UPDATE\' AND jsonb_build_array(OLD."active", OLD."id") = jsonb_build_array(NEW."active", NEW."id") THEN RETURN NULL',
     );
     expect(fn).toContain("pg_notify('api_keys_changes', '*')");
     expect(truncate).toContain('AFTER TRUNCATE ON "partners" FOR EACH STATEMENT');

@@ -128,12 +128,10 @@ describe('ownerTablesOf', () => {
   });
 
   it('follows a nested path to every table on it', () => {
-    expect(ownerTablesOf(keys, { partner: { active: true, org: { suspended: false } } })).toEqual(
-      [
-        { table: 'owners_spec_partners', columns: ['active', 'id', 'org_id'] },
-        { table: 'owners_spec_orgs', columns: ['id', 'suspended'] },
-      ],
-    );
+    expect(ownerTablesOf(keys, { partner: { active: true, org: { suspended: false } } })).toEqual([
+      { table: 'owners_spec_partners', columns: ['active', 'id', 'org_id'] },
+      { table: 'owners_spec_orgs', columns: ['id', 'suspended'] },
+    ]);
   });
 
   it('lists the join table of a many-to-many relation, and its target', () => {
@@ -150,7 +148,10 @@ describe('ownerTablesOf', () => {
   });
 
   it('follows every branch of an OR array, and lists nothing for the key table alone', () => {
-    const tables = ownerTablesOf(keys, [{ partner: { active: true } }, { teams: { enabled: true } }]);
+    const tables = ownerTablesOf(keys, [
+      { partner: { active: true } },
+      { teams: { enabled: true } },
+    ]);
     expect(tables.map((owner) => owner.table)).toEqual([
       'owners_spec_partners',
       'owners_spec_key_teams',
@@ -184,9 +185,7 @@ describe('findRawCondition', () => {
     expect(findRawCondition({ a: Not(Raw('1 = 1')) }, 'w')).toBe('w.a');
     expect(findRawCondition({ a: And(MoreThan(1), raw) }, 'w')).toBe('w.a');
     expect(findRawCondition([{ a: 1 }, { b: { c: raw } }], 'w')).toBe('w[1].b.c');
-    expect(findRawCondition({ a: Not(IsNull()), b: { c: MoreThan(new Date()) } }, 'w')).toBe(
-      null,
-    );
+    expect(findRawCondition({ a: Not(IsNull()), b: { c: MoreThan(new Date()) } }, 'w')).toBe(null);
     expect(findRawCondition(undefined, 'w')).toBe(null);
   });
 });

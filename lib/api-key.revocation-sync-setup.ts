@@ -216,7 +216,7 @@ async function createOrRefuse(
 function notifyMigrationCall(table: string, usableWhere: boolean): string {
   const options = [
     ...(table === 'api_keys' ? [] : [`table: '${table}'`]),
-    ...(usableWhere ? ['usableWhere: <this registration\'s usableWhere>'] : []),
+    ...(usableWhere ? ["usableWhere: <this registration's usableWhere>"] : []),
   ];
   return `createApiKeyNotifyMigration(${options.length > 0 ? `{ ${options.join(', ')} }` : ''})`;
 }
