@@ -5,7 +5,12 @@ import {
   unchangedCondition,
 } from './api-key.revocation-counter-sql.js';
 import type { OwnerTable } from './api-key.revocation-owners.js';
-import { EVERY_KEY, changeChannel } from './api-key.revocation-sync-sql.js';
+import {
+  EVERY_KEY,
+  changeChannel,
+  changeTriggerName,
+  hasChangeTrigger,
+} from './api-key.revocation-sync-sql.js';
 
 /**
  * The name of the trigger on `ownerTable` that tells the caches of `keyTable` a row `usableWhere`
@@ -105,6 +110,32 @@ export async function hasOwnerTrigger(
   return rows.some((row) =>
     owner.columns.every((column) => String(row.body).includes(`OLD.${q(column)}`)),
   );
+}
+
+/**
+ * Whether `keyTable` has its change trigger (and counter) and each of `owners` its owner
+ * trigger: everything notify mode hears changes by.
+ *
+ * @param run runs one parameterised query
+ * @throws what the driver throws when the catalogue cannot be read
+ */
+export async function hasChangeTriggers(
+  run: (sql: string, parameters: unknown[]) => Promise<unknown[]>,
+  dialect: TriggerDialect,
+  keyTable: string,
+  owners: OwnerTable[],
+): Promise<boolean> {
+  if (!(await hasChangeTrigger(run, keyTable, dialect))) return false;
+  for (const owner of owners)
+    if (!(await hasOwnerTrigger(run, dialect, keyTable, owner))) return false;
+  return true;
+}
+
+/** The trigger names a missing-trigger message lists: the key table's, then the owners'. */
+export function changeTriggerNames(keyTable: string, owners: OwnerTable[]): string {
+  return [changeTriggerName(keyTable), ...owners.map((o) => ownerTriggerName(keyTable, o.table))]
+    .map((name) => `"${name}"`)
+    .join(', ');
 }
 
 /**

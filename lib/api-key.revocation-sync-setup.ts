@@ -91,9 +91,11 @@ export function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptio
 
 /**
  * The row cache the options ask for: `rowCacheTtl`'s (none when 0), or in notify mode one kept
- * current by a `LISTEN` connection taken from the data source's pool.
+ * current by a `LISTEN` connection taken from the data source's pool, or a poller, which also
+ * check the triggers of the tables `usableWhere` reads.
  *
- * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support
+ * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support, or with a
+ *   `usableWhere` that reads what no trigger hears
  */
 export function createRowCache<T extends AbstractApiKey>(
   options: ResolvedApiKeyOptions<T>,
@@ -104,18 +106,19 @@ export function createRowCache<T extends AbstractApiKey>(
     return new TtlRowCache(options.rowCacheTtl, options.clock);
   const cache = new NotifiedRowCache<T>();
   const table = repository.metadata.tableName;
+  const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];
   const dialect = triggerDialect(repository.manager);
   const timeout = Math.min(options.storeTimeout, HEARTBEAT);
   const pool = (repository.manager.connection.driver as unknown as { master?: ListeningPool })
     .master;
   if (dialect === 'postgres' && pool) {
     const timing = { heartbeat: HEARTBEAT, timeout, retry: RETRY };
-    cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing));
+    cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing, owners));
   } else if (dialect === 'mysql' || dialect === 'sqlite') {
     const query = (sql: string, parameters?: unknown[]) =>
       repository.query(sql, parameters) as Promise<unknown[]>;
     const timing = { interval: options.revocationPollInterval, timeout };
-    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing));
+    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing, owners));
   } else {
     throw new ApiKeyConfigurationError(
       'revocationSync',
