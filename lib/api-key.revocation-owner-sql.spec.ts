@@ -27,6 +27,14 @@ describe('ownerTriggerStatements', () => {
     );
   });
 
+  it('shortens a name too long for PostgreSQL or MySQL, keeping it apart from its neighbours', () => {
+    const long = 'organisation_partner_accounts_with_a_long_name';
+    const name = ownerTriggerName('partner_api_keys', long);
+    expect(`${name}_insert`.length).toBeLessThanOrEqual(63);
+    expect(name).toMatch(/^partner_api_keys_notify_owner_organisation_.*_[0-9a-f]{12}$/);
+    expect(ownerTriggerName('partner_api_keys', `${long}s`)).not.toBe(name);
+  });
+
   it("on PostgreSQL notifies the key table's channel with * after a change to a column read, an INSERT, a DELETE or a TRUNCATE", () => {
     const [fn, , truncate, , row] = ownerTriggerStatements('postgres', 'api_keys', PARTNERS);
     expect(fn).toContain(

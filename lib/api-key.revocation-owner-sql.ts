@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TriggerDialect } from './api-key.migration-sql.js';
 import {
   bumpChangeCounterSql,
@@ -18,8 +19,15 @@ import {
  * (`<table>_notify_change`), and from another key table's trigger on the same owner.
  */
 export function ownerTriggerName(keyTable: string, ownerTable: string): string {
-  return `${keyTable}_notify_owner_${ownerTable}`;
+  const name = `${keyTable}_notify_owner_${ownerTable}`;
+  if (name.length <= LONGEST_NAME) return name;
+  // PostgreSQL would cut a longer name (and no longer find it), MySQL would refuse it.
+  const digest = createHash('sha256').update(`${keyTable}\0${ownerTable}`).digest('hex');
+  return `${name.slice(0, LONGEST_NAME - 13)}_${digest.slice(0, 12)}`;
 }
+
+/** The longest trigger name that leaves room for `_insert` within PostgreSQL's 63 and MySQL's 64. */
+const LONGEST_NAME = 63 - '_insert'.length;
 
 /**
  * Statements (re)creating the triggers by which a change to `owner` reaches the caches of

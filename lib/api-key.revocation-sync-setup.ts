@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { QueryRunner, Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
@@ -201,19 +202,30 @@ async function createOrRefuse(
   migration: string,
   logger: Logger,
 ): Promise<void> {
-  try {
-    await runStatements(queryRunner, await trigger.statements());
-    logger.log(trigger.created);
-  } catch (error) {
-    // Another instance booting at the same moment may have created it first.
-    if (await trigger.present().catch(() => false)) return;
-    throw new ApiKeyConfigurationError(
-      'revocationSync',
-      `${trigger.problem}, and it could not be created (${(error as Error)?.message}).`,
-      `add ${migration} to your migrations, or grant the database user the right to create triggers.`,
-    );
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runStatements(queryRunner, await trigger.statements());
+      logger.log(trigger.created);
+      return;
+    } catch (error) {
+      // Another instance booting at the same moment may have created it first, or be midway:
+      // its DROP and CREATE can interleave with ours, so try again before giving up.
+      if (await trigger.present().catch(() => false)) return;
+      if (attempt < CREATE_ATTEMPTS) {
+        await sleep(50 * attempt);
+        continue;
+      }
+      throw new ApiKeyConfigurationError(
+        'revocationSync',
+        `${trigger.problem}, and it could not be created (${(error as Error)?.message}).`,
+        `add ${migration} to your migrations, or grant the database user the right to create triggers.`,
+      );
+    }
   }
 }
+
+/** How often booting tries to create a missing trigger before refusing to start. */
+const CREATE_ATTEMPTS = 3;
 
 /** How to call `createApiKeyNotifyMigration` for this registration. */
 function notifyMigrationCall(table: string, usableWhere: boolean): string {
