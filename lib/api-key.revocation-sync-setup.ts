@@ -204,7 +204,7 @@ async function createOrRefuse(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await runStatements(queryRunner, await trigger.statements());
+      await runAtomically(queryRunner, await trigger.statements());
       logger.log(trigger.created);
       return;
     } catch (error) {
@@ -221,6 +221,24 @@ async function createOrRefuse(
         `add ${migration} to your migrations, or grant the database user the right to create triggers.`,
       );
     }
+  }
+}
+
+/**
+ * Runs `statements` in one transaction where DDL is transactional (PostgreSQL, SQLite), so that
+ * live instances never see a trigger dropped and not yet made again; MySQL commits each one.
+ *
+ * @throws what the driver throws; the transaction is rolled back
+ */
+async function runAtomically(queryRunner: QueryRunner, statements: string[]): Promise<void> {
+  if (triggerDialect(queryRunner) === 'mysql') return runStatements(queryRunner, statements);
+  await queryRunner.startTransaction();
+  try {
+    await runStatements(queryRunner, statements);
+    await queryRunner.commitTransaction();
+  } catch (error) {
+    await queryRunner.rollbackTransaction().catch(() => undefined);
+    throw error;
   }
 }
 

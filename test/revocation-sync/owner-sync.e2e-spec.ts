@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasOwnerTrigger } from '../../lib/api-key.revocation-owner-sql.js';
 import { DEFAULT_POLL_INTERVAL } from '../../lib/api-key.revocation-sync-setup.js';
 import { ADAPTERS, call } from '../support/http.js';
 import type { Engine } from '../support/databases.js';
@@ -64,6 +65,13 @@ describe.each(CASES)('usableWhere in notify mode on %s (%s)', (engine, _platform
         ? [OWNER_TRIGGER, `${OWNER_TRIGGER}_all`]
         : [OWNER_TRIGGER, `${OWNER_TRIGGER}_delete`, `${OWNER_TRIGGER}_insert`],
     );
+    // What the second instance's boot found instead of making them again.
+    const run = (sql: string, parameters: unknown[]) => pair.sql.query(sql, parameters);
+    const partners = { table: 'owner_sync_partners', columns: ['active', 'id'] };
+    const dialect = engine === 'mariadb' ? 'mysql' : engine;
+    expect(await hasOwnerTrigger(run, dialect, 'owner_sync_keys', partners)).toBe(true);
+    const wider = { ...partners, columns: [...partners.columns, 'note'] };
+    expect(await hasOwnerTrigger(run, dialect, 'owner_sync_keys', wider)).toBe(false);
   });
 
   it('a partner deactivated by raw SQL is refused by both instances within the bound, and let in again once reactivated', async () => {
