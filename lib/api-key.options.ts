@@ -123,8 +123,10 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * default 100), emptying its cache when it moves. Expiry is still checked against the clock
    * on every request. While the channel is down, or may have missed a change, the cache is
    * emptied and every request reads. The triggers are created at boot when missing (or ship
-   * `createApiKeyNotifyMigration()`); boot fails if they cannot be. Refused with `usableWhere`
-   * (owner changes are not notified) and with `rowCacheTtl`.
+   * `createApiKeyNotifyMigration()`); boot fails if they cannot be. With `usableWhere`, a
+   * trigger on each table it reads empties every cache after an INSERT, DELETE or TRUNCATE there,
+   * or an UPDATE of a column the condition (or a join) reads; `Raw(...)` conditions are refused,
+   * as is `rowCacheTtl`.
    */
   revocationSync?: 'read' | 'notify' | ApiKeyNotifySync;
 }

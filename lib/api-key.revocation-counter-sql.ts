@@ -7,12 +7,33 @@ export function changeCounterTable(table: string): string {
 }
 
 /** How `dialect` quotes a name. */
-function quoter(dialect: CounterDialect): (name: string) => string {
+export function quoter(dialect: CounterDialect): (name: string) => string {
   return dialect === 'mysql' ? (name) => `\`${name}\`` : (name) => `"${name}"`;
 }
 
 /** The column whose changes alone never move the counter: usage tracking is not a change. */
-const USAGE_COLUMN = 'last_used_at';
+export const USAGE_COLUMN = 'last_used_at';
+
+/**
+ * A trigger condition true when none of `columns` differs between `OLD` and `NEW`. On MySQL
+ * compared as BINARY: the default collations compare case-insensitively, and scopes and hashes
+ * are not.
+ */
+export function unchangedCondition(dialect: CounterDialect, columns: string[]): string {
+  const q = quoter(dialect);
+  return columns
+    .map((column) =>
+      dialect === 'mysql'
+        ? `BINARY OLD.${q(column)} <=> BINARY NEW.${q(column)}`
+        : `OLD.${q(column)} IS NEW.${q(column)}`,
+    )
+    .join(' AND ');
+}
+
+/** The statement the change triggers of `table` run: one more change. */
+export function bumpChangeCounterSql(dialect: CounterDialect, table: string): string {
+  return `UPDATE ${quoter(dialect)(changeCounterTable(table))} SET version = version + 1 WHERE id = 1`;
+}
 
 /**
  * Statements (re)creating, on MariaDB/MySQL or SQLite, the change counter of `table` and the
@@ -29,13 +50,12 @@ export function changeCounterStatements(
 ): string[] {
   const q = quoter(dialect);
   const counter = q(changeCounterTable(table));
-  const bump = `UPDATE ${counter} SET version = version + 1 WHERE id = 1`;
-  const compared = columns.filter((column) => column !== USAGE_COLUMN);
+  const bump = bumpChangeCounterSql(dialect, table);
+  const unchanged = unchangedCondition(
+    dialect,
+    columns.filter((column) => column !== USAGE_COLUMN),
+  );
   if (dialect === 'mysql') {
-    // BINARY: the default collations compare case-insensitively, and scopes and hashes are not.
-    const unchanged = compared
-      .map((column) => `BINARY OLD.${q(column)} <=> BINARY NEW.${q(column)}`)
-      .join(' AND ');
     return [
       `CREATE TABLE IF NOT EXISTS ${counter} (id INT NOT NULL PRIMARY KEY, version BIGINT NOT NULL)`,
       `INSERT IGNORE INTO ${counter} (id, version) VALUES (1, 0)`,
@@ -47,7 +67,6 @@ export function changeCounterStatements(
       `CREATE TRIGGER ${q(`${trigger}_delete`)} AFTER DELETE ON ${q(table)} FOR EACH ROW ${bump}`,
     ];
   }
-  const unchanged = compared.map((column) => `OLD.${q(column)} IS NEW.${q(column)}`).join(' AND ');
   return [
     `CREATE TABLE IF NOT EXISTS ${counter} (id INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL)`,
     `INSERT OR IGNORE INTO ${counter} (id, version) VALUES (1, 0)`,

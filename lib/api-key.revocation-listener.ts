@@ -1,11 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { ApiKeyChangeChannel, ApiKeyChangeSink } from './api-key.revocation-sync.js';
-import {
-  EVERY_KEY,
-  changeChannel,
-  changeTriggerName,
-  hasChangeTrigger,
-} from './api-key.revocation-sync-sql.js';
+import { changeTriggerNames, hasChangeTriggers } from './api-key.revocation-owner-sql.js';
+import type { OwnerTable } from './api-key.revocation-owners.js';
+import { EVERY_KEY, changeChannel } from './api-key.revocation-sync-sql.js';
 import { withinStoreTimeout } from './api-key.store-deadline.js';
 
 /** The part of a `pg` pool client the listener uses. */
@@ -59,6 +56,8 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
     private readonly sink: ApiKeyChangeSink,
     private readonly logger: Logger,
     private readonly timing: ListenerTiming,
+    /** The tables `usableWhere` reads, whose owner triggers notify the same channel. */
+    private readonly owners: OwnerTable[] = [],
   ) {
     this.retryDelay = timing.retry.first;
   }
@@ -90,10 +89,10 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
       await own.query(`LISTEN "${channel}"`);
       const run = async (sql: string, parameters: unknown[]) =>
         (await own.query(sql, parameters)).rows;
-      if (!(await hasChangeTrigger(run, this.table)))
+      if (!(await hasChangeTriggers(run, 'postgres', this.table, this.owners)))
         throw new Error(
-          `table "${this.table}" has no trigger "${changeTriggerName(this.table)}". Fix: run ` +
-            'createApiKeyNotifyMigration(), or let the module create it at boot',
+          `a change trigger of "${this.table}" is missing (${changeTriggerNames(this.table, this.owners)}). ` +
+            'Fix: run createApiKeyNotifyMigration(), or let the module create it at boot',
         );
       if (this.client !== own || this.closed) return;
       this.retryDelay = this.timing.retry.first;

@@ -1,6 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { ApiKeyChangeChannel, ApiKeyChangeSink } from './api-key.revocation-sync.js';
-import { EVERY_KEY, changeTriggerName, hasChangeTrigger } from './api-key.revocation-sync-sql.js';
+import { changeTriggerNames, hasChangeTriggers } from './api-key.revocation-owner-sql.js';
+import type { OwnerTable } from './api-key.revocation-owners.js';
+import { EVERY_KEY } from './api-key.revocation-sync-sql.js';
 import { readChangeCounterSql, type CounterDialect } from './api-key.revocation-counter-sql.js';
 import { withinStoreTimeout } from './api-key.store-deadline.js';
 
@@ -41,6 +43,8 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
     private readonly sink: ApiKeyChangeSink,
     private readonly logger: Logger,
     private readonly timing: PollerTiming,
+    /** The tables `usableWhere` reads, whose owner triggers bump the same counter. */
+    private readonly owners: OwnerTable[] = [],
   ) {}
 
   start(): void {
@@ -101,10 +105,10 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
    * @throws {Error} naming the fix when they are missing after having been there
    */
   private async checkTriggers(): Promise<boolean> {
-    if (await hasChangeTrigger(this.query, this.table, this.dialect)) return true;
+    if (await hasChangeTriggers(this.query, this.dialect, this.table, this.owners)) return true;
     if (this.version === null) return false;
     throw new Error(
-      `table "${this.table}" has no trigger "${changeTriggerName(this.table)}" or no change counter. ` +
+      `a change trigger of "${this.table}" (${changeTriggerNames(this.table, this.owners)}) or its change counter is missing. ` +
         'Fix: run createApiKeyNotifyMigration(), or let the module create them at boot',
     );
   }

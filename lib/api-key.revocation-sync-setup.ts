@@ -1,11 +1,18 @@
 import { Logger } from '@nestjs/common';
-import type { Repository } from 'typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { QueryRunner, Repository } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import type { ApiKeyOptions, ResolvedApiKeyOptions } from './api-key.options.js';
 import { runStatements, triggerDialect } from './api-key.migration-sql.js';
 import { PostgresChangeListener, type ListeningPool } from './api-key.revocation-listener.js';
 import { ChangeCounterPoller } from './api-key.revocation-poller.js';
+import {
+  hasOwnerTrigger,
+  ownerTriggerName,
+  ownerTriggerStatements,
+} from './api-key.revocation-owner-sql.js';
+import { findRawCondition, ownerTablesOf } from './api-key.revocation-owners.js';
 import { NotifiedRowCache } from './api-key.revocation-sync.js';
 import { changeTriggerStatements, hasChangeTrigger } from './api-key.revocation-sync-sql.js';
 import { TtlRowCache, type ApiKeyRowCache } from './api-key.row-cache.js';
@@ -22,8 +29,9 @@ const RETRY = { first: 100, max: 5_000 };
 
 /**
  * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
- * a cached row wrong without a notification: `usableWhere` (an owner's row changes in another
- * table, which the key table's trigger does not see) and `rowCacheTtl` (a second cache).
+ * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
+ * read the clock or tables no trigger watches) and `rowCacheTtl` (a second cache). Other
+ * `usableWhere` conditions are heard through triggers on the tables they read.
  *
  * @throws {ApiKeyConfigurationError} naming the option at fault and the fix
  */
@@ -43,11 +51,12 @@ export function resolveRevocationSync<T extends AbstractApiKey>(
       `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
       "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
     );
-  if (mode === 'notify' && given.usableWhere !== undefined)
+  const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
+  if (raw !== null)
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      "'notify' cannot be combined with usableWhere: a change to an owner's row is not notified, so a cached key of a deactivated owner would still pass.",
-      'leave revocationSync unset for this registration (every request then reads the key and its owner), or drop usableWhere.',
+      `'notify' cannot follow ${raw}: a Raw(...) condition may read the clock or tables no trigger watches, so a cached key could pass after it turned false.`,
+      'write that condition with column values and operators (Equal, In, IsNull, MoreThan...), or leave revocationSync unset for this registration.',
     );
   if (mode === 'notify' && (given.rowCacheTtl ?? 0) > 0)
     throw new ApiKeyConfigurationError(
@@ -83,9 +92,11 @@ export function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptio
 
 /**
  * The row cache the options ask for: `rowCacheTtl`'s (none when 0), or in notify mode one kept
- * current by a `LISTEN` connection taken from the data source's pool.
+ * current by a `LISTEN` connection taken from the data source's pool, or a poller, which also
+ * check the triggers of the tables `usableWhere` reads.
  *
- * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support
+ * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support, or with a
+ *   `usableWhere` that reads what no trigger hears
  */
 export function createRowCache<T extends AbstractApiKey>(
   options: ResolvedApiKeyOptions<T>,
@@ -96,18 +107,19 @@ export function createRowCache<T extends AbstractApiKey>(
     return new TtlRowCache(options.rowCacheTtl, options.clock);
   const cache = new NotifiedRowCache<T>();
   const table = repository.metadata.tableName;
+  const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];
   const dialect = triggerDialect(repository.manager);
   const timeout = Math.min(options.storeTimeout, HEARTBEAT);
   const pool = (repository.manager.connection.driver as unknown as { master?: ListeningPool })
     .master;
   if (dialect === 'postgres' && pool) {
     const timing = { heartbeat: HEARTBEAT, timeout, retry: RETRY };
-    cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing));
+    cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing, owners));
   } else if (dialect === 'mysql' || dialect === 'sqlite') {
     const query = (sql: string, parameters?: unknown[]) =>
       repository.query(sql, parameters) as Promise<unknown[]>;
     const timing = { interval: options.revocationPollInterval, timeout };
-    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing));
+    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing, owners));
   } else {
     throw new ApiKeyConfigurationError(
       'revocationSync',
@@ -119,15 +131,18 @@ export function createRowCache<T extends AbstractApiKey>(
 }
 
 /**
- * At boot, in notify mode: makes sure the key table has its change-notification trigger,
- * creating it when missing (as `synchronize` leaves it). A database that cannot be reached is
- * left to the listener, which reads per request until it can listen.
+ * At boot, in notify mode: makes sure the key table has its change-notification trigger, and
+ * that every table `usableWhere` reads has an owner trigger comparing the columns it reads,
+ * creating them when missing (as `synchronize` leaves them). A database that cannot be reached
+ * is left to the listener, which reads per request until it can listen.
  *
- * @throws {ApiKeyConfigurationError} when the trigger is missing and cannot be created
+ * @throws {ApiKeyConfigurationError} when a trigger is missing and cannot be created, or when
+ *   `usableWhere` reads what no trigger hears (see `ownerTablesOf`)
  */
 export async function ensureChangeTrigger<T extends AbstractApiKey>(
   repository: Repository<T>,
-  options: Pick<ResolvedApiKeyOptions<T>, 'revocationSync'>,
+  options: Pick<ResolvedApiKeyOptions<T>, 'revocationSync'> &
+    Partial<Pick<ResolvedApiKeyOptions<T>, 'usableWhere'>>,
   logger: Logger = new Logger('ApiKeyModule'),
 ): Promise<void> {
   const dataSource = repository?.manager?.connection;
@@ -135,27 +150,106 @@ export async function ensureChangeTrigger<T extends AbstractApiKey>(
   const dialect = triggerDialect(repository.manager);
   if (dialect === null) return;
   const table = repository.metadata.tableName;
+  const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];
   const queryRunner = dataSource.createQueryRunner();
   const run = (sql: string, parameters: unknown[]) => queryRunner.query(sql, parameters);
+  const create = (trigger: MissingTrigger) =>
+    createOrRefuse(queryRunner, trigger, notifyMigrationCall(table, owners.length > 0), logger);
   try {
     try {
-      if (await hasChangeTrigger(run, table, dialect)) return;
-    } catch {
+      if (!(await hasChangeTrigger(run, table, dialect)))
+        await create({
+          statements: () => changeTriggerStatements(queryRunner, table),
+          present: () => hasChangeTrigger(run, table, dialect),
+          problem: `table "${table}" has no change-notification trigger`,
+          created: `Created the change trigger of table "${table}" (revocationSync: 'notify').`,
+        });
+    } catch (error) {
+      if (error instanceof ApiKeyConfigurationError) throw error;
       return;
     }
-    try {
-      await runStatements(queryRunner, await changeTriggerStatements(queryRunner, table));
-      logger.log(`Created the change trigger of table "${table}" (revocationSync: 'notify').`);
-    } catch (error) {
-      // Another instance booting at the same moment may have created it first.
-      if (await hasChangeTrigger(run, table, dialect).catch(() => false)) return;
-      throw new ApiKeyConfigurationError(
-        'revocationSync',
-        `table "${table}" has no change-notification trigger and it could not be created (${(error as Error)?.message}).`,
-        `add createApiKeyNotifyMigration(${table === 'api_keys' ? '' : `{ table: '${table}' }`}) to your migrations, or grant the database user the right to create triggers.`,
-      );
+    for (const owner of owners) {
+      const present = () => hasOwnerTrigger(run, dialect, table, owner);
+      if (await present()) continue;
+      await create({
+        statements: async () => ownerTriggerStatements(dialect, table, owner),
+        present,
+        problem: `table "${owner.table}", read by usableWhere, has no trigger "${ownerTriggerName(table, owner.table)}" comparing ${owner.columns.join(', ')}`,
+        created: `Created the change trigger of table "${owner.table}" for the keys of "${table}" (usableWhere, revocationSync: 'notify').`,
+      });
     }
   } finally {
     await queryRunner.release();
   }
+}
+
+/** A trigger found missing at boot: how to make it, and how to tell it is there. */
+interface MissingTrigger {
+  statements: () => Promise<string[]>;
+  present: () => Promise<boolean>;
+  problem: string;
+  created: string;
+}
+
+/**
+ * Creates a missing trigger.
+ *
+ * @throws {ApiKeyConfigurationError} naming `migration` when it cannot be created
+ */
+async function createOrRefuse(
+  queryRunner: QueryRunner,
+  trigger: MissingTrigger,
+  migration: string,
+  logger: Logger,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runAtomically(queryRunner, await trigger.statements());
+      logger.log(trigger.created);
+      return;
+    } catch (error) {
+      // Another instance booting at the same moment may have created it first, or be midway:
+      // its DROP and CREATE can interleave with ours, so try again before giving up.
+      if (await trigger.present().catch(() => false)) return;
+      if (attempt < CREATE_ATTEMPTS) {
+        await sleep(50 * attempt);
+        continue;
+      }
+      throw new ApiKeyConfigurationError(
+        'revocationSync',
+        `${trigger.problem}, and it could not be created (${(error as Error)?.message}).`,
+        `add ${migration} to your migrations, or grant the database user the right to create triggers.`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs `statements` in one transaction where DDL is transactional (PostgreSQL, SQLite), so that
+ * live instances never see a trigger dropped and not yet made again; MySQL commits each one.
+ *
+ * @throws what the driver throws; the transaction is rolled back
+ */
+async function runAtomically(queryRunner: QueryRunner, statements: string[]): Promise<void> {
+  if (triggerDialect(queryRunner) === 'mysql') return runStatements(queryRunner, statements);
+  await queryRunner.startTransaction();
+  try {
+    await runStatements(queryRunner, statements);
+    await queryRunner.commitTransaction();
+  } catch (error) {
+    await queryRunner.rollbackTransaction().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** How often booting tries to create a missing trigger before refusing to start. */
+const CREATE_ATTEMPTS = 3;
+
+/** How to call `createApiKeyNotifyMigration` for this registration. */
+function notifyMigrationCall(table: string, usableWhere: boolean): string {
+  const options = [
+    ...(table === 'api_keys' ? [] : [`table: '${table}'`]),
+    ...(usableWhere ? ["usableWhere: <this registration's usableWhere>"] : []),
+  ];
+  return `createApiKeyNotifyMigration(${options.length > 0 ? `{ ${options.join(', ')} }` : ''})`;
 }

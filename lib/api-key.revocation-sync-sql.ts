@@ -11,6 +11,11 @@ import {
   dropChangeCounterStatements,
   hasChangeCounterSql,
 } from './api-key.revocation-counter-sql.js';
+import {
+  dropOwnerTriggerStatements,
+  ownerTriggerStatements,
+} from './api-key.revocation-owner-sql.js';
+import { ownerTablesOf, type OwnerTable } from './api-key.revocation-owners.js';
 
 /** What a change notification carries instead of a prefix when every row may have changed. */
 export const EVERY_KEY = '*';
@@ -98,16 +103,26 @@ export interface CreateApiKeyNotifyMigrationOptions {
   table?: string;
   /** Migration name; TypeORM orders migrations by its last 13 digits (a JS timestamp). */
   name?: string;
+  /**
+   * The registration's `usableWhere`, when it has one: triggers are then also made on every
+   * table it reads (found through the key entity's relations, so the migration's data source
+   * must list the key entity), so that an owner's change reaches the caches.
+   */
+  usableWhere?: object;
 }
 
 /**
  * A migration creating what `revocationSync: 'notify'` hears changes by: on PostgreSQL a trigger
  * that, after any UPDATE, DELETE or TRUNCATE of a key row, sends `NOTIFY <table>_changes` with
  * the key's prefix; on MariaDB/MySQL and SQLite a one-row table `<table>_changes` whose version
- * triggers bump after any UPDATE or DELETE of a key row. It does nothing on other databases. With `synchronize` or a database user allowed to
- * create triggers, the module creates the trigger at boot instead.
+ * triggers bump after any UPDATE or DELETE of a key row. With `usableWhere`, also a trigger on
+ * each table it reads, dropping every cached key (NOTIFY `*`, or a bump) after an INSERT, a
+ * DELETE, a TRUNCATE or an UPDATE of a column it reads there. It does nothing on other
+ * databases. With `synchronize` or a database user allowed to create triggers, the module
+ * creates the triggers at boot instead.
  *
  * @throws {TypeError} when `name` lacks its 13-digit timestamp
+ * @throws {Error} when run with `usableWhere` on a data source that lacks the key entity
  * @publicApi
  */
 export function createApiKeyNotifyMigration(
@@ -117,13 +132,19 @@ export function createApiKeyNotifyMigration(
   return namedMigration(options.name ?? 'NotifyApiKeyChanges1798761600000', {
     async up(queryRunner: QueryRunner): Promise<void> {
       await runStatements(queryRunner, await changeTriggerStatements(queryRunner, table));
+      const dialect = triggerDialect(queryRunner);
+      if (dialect === null) return;
+      for (const owner of ownerTablesFor(queryRunner, table, options.usableWhere))
+        await runStatements(queryRunner, ownerTriggerStatements(dialect, table, owner));
     },
     async down(queryRunner: QueryRunner): Promise<void> {
       const dialect = triggerDialect(queryRunner);
+      if (dialect === null) return;
+      for (const owner of ownerTablesFor(queryRunner, table, options.usableWhere))
+        await runStatements(queryRunner, dropOwnerTriggerStatements(dialect, table, owner.table));
       const trigger = changeTriggerName(table);
-      if (dialect === 'mysql' || dialect === 'sqlite')
+      if (dialect !== 'postgres')
         return runStatements(queryRunner, dropChangeCounterStatements(dialect, table, trigger));
-      if (dialect !== 'postgres') return;
       await runStatements(queryRunner, [
         `DROP TRIGGER IF EXISTS "${trigger}_all" ON "${table}"`,
         `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
@@ -131,6 +152,28 @@ export function createApiKeyNotifyMigration(
       ]);
     },
   });
+}
+
+/**
+ * The tables `usableWhere` reads, found through the metadata of the entity stored in `table`.
+ *
+ * @throws {Error} when the data source has no entity stored in `table`
+ */
+function ownerTablesFor(
+  queryRunner: QueryRunner,
+  table: string,
+  usableWhere: object | undefined,
+): OwnerTable[] {
+  if (usableWhere === undefined) return [];
+  const metadata = queryRunner.connection.entityMetadatas.find(
+    (entity) => entity.tableName === table && entity.tableType !== 'junction',
+  );
+  if (!metadata)
+    throw new Error(
+      `createApiKeyNotifyMigration: usableWhere is read through the key entity of table "${table}", ` +
+        "which this data source's entities lack. Fix: add the key entity to the data source's entities.",
+    );
+  return ownerTablesOf(metadata, usableWhere);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { Raw } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { resolveApiKeyOptions } from './api-key.options.js';
@@ -55,6 +56,11 @@ describe('revocationSync option', () => {
     );
   });
 
+  it('takes usableWhere without Raw SQL, to be heard through the tables it reads', () => {
+    const options = { revocationSync: 'notify', usableWhere: { partner: { active: true } } };
+    expect(resolveApiKeyOptions(options as any, registration).revocationSync).toBe('notify');
+  });
+
   it('takes a poll interval in its object form, 100 ms by default', () => {
     const polled = resolveApiKeyOptions(
       { revocationSync: { mode: 'notify', pollInterval: 50 } },
@@ -70,7 +76,10 @@ describe('revocationSync option', () => {
     [{ revocationSync: { mode: 'read' } }, /expected 'read' or 'notify'/],
     [{ revocationSync: { mode: 'notify', every: 5 } }, /expected 'read' or 'notify'/],
     [{ revocationSync: { mode: 'notify', pollInterval: 0 } }, /pollInterval: expected a whole/],
-    [{ revocationSync: 'notify', usableWhere: { name: 'x' } }, /usableWhere/],
+    [
+      { revocationSync: 'notify', usableWhere: { partner: { paidUntil: Raw('1 = 1') } } },
+      /usableWhere\.partner\.paidUntil: a Raw\(\.\.\.\) condition.*Fix: write that condition/s,
+    ],
     [{ revocationSync: 'notify', rowCacheTtl: 1000 }, /rowCacheTtl/],
   ])('refuses %j at boot', (options, message) => {
     expect(() => resolveApiKeyOptions(options as any, registration)).toThrow(

@@ -47,9 +47,10 @@ export class AppModule {
           ...(config.revocationSync && { revocationSync: config.revocationSync }),
         }),
         // Partner keys: their own table, service and guard; refused once their partner is inactive.
-        // Always read per request: usableWhere follows the partner row, which notify mode does not hear.
+        // In notify mode a trigger on the partners table also empties the cache when one changes.
         ApiKeyModule.forRoot<PartnerApiKey>({
           ...sampleApiKeyOptions(config.apiKeyHeader),
+          ...(config.revocationSync && { revocationSync: config.revocationSync }),
           name: PARTNER_KEYS,
           entity: PartnerApiKey,
           usableWhere: { partner: { active: true } },

@@ -23,7 +23,7 @@ export interface SampleConfig {
   userToken: string;
   /** `REDIS_URL`: rate-limit counters in this Redis, shared by every instance; in memory when unset. */
   redisUrl: string | undefined;
-  /** `API_KEY_REVOCATION_SYNC=notify`: default keys cached per process, kept current by change notifications (PostgreSQL) or a polled change counter (MariaDB, SQLite). */
+  /** `API_KEY_REVOCATION_SYNC=notify`: default and partner keys cached per process, kept current by change notifications (PostgreSQL) or a polled change counter (MariaDB, SQLite), partners' changes included. */
   revocationSync: 'notify' | undefined;
   /**
    * `REDIS_KEY_PREFIX`, default none: put before every Redis key of the counters, so that apps

@@ -17,7 +17,7 @@ export const BOUND = 3_000;
 /** A route for keys holding `write`, so a scope change shows in the status. */
 @Controller('write')
 @UseGuards(ApiKeyGuard)
-class WriteController {
+export class WriteController {
   @Get()
   @RequireScopes('write')
   write() {
@@ -78,10 +78,21 @@ async function sharedDatabase(engine: Engine): Promise<TestDatabase> {
   };
 }
 
+/** What a pair of notify-mode instances runs: the app, and what its keys are made with. */
+export interface NotifyScenario {
+  /** One instance's app on `database`; the first one creates the tables. */
+  app(database: DataSourceOptions, first: boolean): DynamicModule;
+  /** The entities of the test's own connection, for saves through TypeORM. */
+  entities?: Function[];
+  /** Fields every key `warmKey` makes is created with (an owner), made on the test's connection. */
+  keyFields?(sql: DataSource): Promise<object>;
+}
+
 /** Boots two notify-mode instances of `adapter` on a new `engine` database. */
 export async function startNotifyPair(
   engine: Engine,
   adapter: AdapterFactory,
+  scenario: NotifyScenario = { app: notifyModeApp },
 ): Promise<NotifyPair> {
   const pair: NotifyPair = {
     db: await sharedDatabase(engine),
@@ -89,7 +100,8 @@ export async function startNotifyPair(
     apps: [],
     service: () => pair.apps[0].app.get(ApiKeyService) as ApiKeyService,
     async warmKey(scopes: string[] = []) {
-      const created = await pair.service().create({ name: 'synced', scopes });
+      const fields = (await scenario.keyFields?.(pair.sql)) ?? {};
+      const created = await pair.service().create({ name: 'synced', scopes, ...fields });
       for (const { url } of pair.apps) {
         const headers = { authorization: `Api-Key ${created.key}` };
         expect((await call(`${url}/who`, { headers })).status).toBe(200);
@@ -104,7 +116,11 @@ export async function startNotifyPair(
     },
   };
   for (let i = 0; i < 2; i++)
-    pair.apps.push(await startApp(notifyModeApp(pair.db.options, i === 0), adapter));
-  pair.sql = await new DataSource(pair.db.options).initialize();
+    pair.apps.push(await startApp(scenario.app(pair.db.options, i === 0), adapter));
+  const entities = scenario.entities ?? [];
+  pair.sql = await new DataSource({
+    ...pair.db.options,
+    entities,
+  } as DataSourceOptions).initialize();
   return pair;
 }

@@ -368,6 +368,40 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
         expect(status).toBe(401);
       }
     });
+
+    it('caches partner keys too, and a partner deactivated through one instance is refused by the other', async () => {
+      const triggers = (await db.execute(
+        engine === 'postgres'
+          ? "SELECT tgname AS name FROM pg_trigger WHERE tgname = 'partner_api_keys_notify_owner_partners'"
+          : "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'partner_api_keys_notify_owner_partners'",
+      )) as unknown[];
+      expect(triggers).toHaveLength(1);
+      const [one, two] = instances.map((instance) => instance.url);
+      const user = { authorization: 'Bearer demo-user-token' };
+      const onboarded = await call(`${one}/partners`, {
+        method: 'POST',
+        headers: user,
+        body: { name: 'Synced' },
+      });
+      expect(onboarded.status).toBe(201);
+      const partnerKey: string = onboarded.body.key;
+      for (const url of [one, two])
+        expect((await call(`${url}/partner/orders`, { headers: apiKey(partnerKey) })).status).toBe(
+          200,
+        );
+      const deactivated = await call(`${one}/partners/${onboarded.body.partner.id}/deactivate`, {
+        method: 'POST',
+        headers: user,
+      });
+      expect(deactivated.status).toBe(200);
+      // The change arrives by notification or the next poll: well within 5 s.
+      let status = 0;
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+        status = (await call(`${two}/partner/orders`, { headers: apiKey(partnerKey) })).status;
+        if (status === 401) break;
+      }
+      expect(status).toBe(401);
+    });
   });
 
   describe('with API_KEY_HEADER, SAMPLE_USER_TOKEN and SAMPLE_ADMIN_PASSWORD set', () => {
