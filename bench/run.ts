@@ -7,7 +7,8 @@
  * the row's windows adding up to BENCH_DURATION (`measure.ts`). The 1,000,000-key rows
  * alternate with their 1,000-key rows instead (7a with 2, 7b with 3), as the scale target
  * compares those. The rows are listed in `rows.ts`, the environment that tunes the run in
- * `settings.ts`. Last come the soak rows (`soak.ts`), each on an app of its own.
+ * `settings.ts`; rows 10 to 12, revocation sync, in `sync.ts` and the files it names. Last come
+ * the soak rows (`soak.ts`), each on an app of its own.
  *
  * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
  * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds) runs out.
@@ -59,6 +60,9 @@ import {
   wanted,
 } from './settings.js';
 import { measureSoaks, wantsSoakRows } from './soak.js';
+import { measureSync, wantsSyncRows } from './sync.js';
+import { syncNotes } from './sync-report.js';
+import { separateAppSyncRows } from './sync-rows.js';
 import type { SoakReport } from './soak-report.js';
 import { checkTargets } from './targets.js';
 
@@ -67,7 +71,7 @@ cleanupOnSignalsAndTimeout();
 /** Everything the run measured, gathered for the report. */
 type Measurements = Pick<
   BenchReport,
-  'latency' | 'roundTrip' | 'cold' | 'attacks' | 'memo' | 'soak' | 'notes'
+  'latency' | 'roundTrip' | 'cold' | 'attacks' | 'memo' | 'soak' | 'sync' | 'notes'
 > & { rows: Map<string, BenchRow> };
 
 /** Rows 1 to 5 and 7, in windows alternating with row 1's (or their paired row's). */
@@ -113,6 +117,7 @@ async function measureOnSharedApps(into: Measurements): Promise<void> {
   const pool = new AppPool();
   try {
     const throughput = await bootThroughputRows(pool.boot);
+    throughput.targets.push(...(await separateAppSyncRows(pool.boot)));
     if (throughput.targets.length > 0) await measureThroughput(throughput.targets, into);
     if (wanted('l')) await measureLatency(throughput, into);
     if (throughput.sqlite && wantsColdPathRows())
@@ -154,6 +159,7 @@ function assembleReport(
   const ordered = ROW_ORDER.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
   notes.push(...failureNotes(failedRows({ rows: ordered, attacks: measured.attacks })));
   notes.push(...soakNotes(measured.soak?.rows ?? []));
+  notes.push(...syncNotes(measured.sync));
   notes.push(...methodNotes(run.loadAtStart, os.loadavg()[0]));
   if (!rows.has('1'))
     throw new Error(
@@ -168,9 +174,16 @@ function assembleReport(
     attacks: measured.attacks,
     memo: measured.memo,
     soak: measured.soak,
+    sync: measured.sync,
     latency: measured.latency,
     roundTrip: measured.roundTrip,
-    targets: checkTargets(rows, measured.latency, measured.attacks, measured.soak?.rows),
+    targets: checkTargets(
+      rows,
+      measured.latency,
+      measured.attacks,
+      measured.soak?.rows,
+      measured.sync,
+    ),
     notes,
   };
 }
@@ -200,6 +213,7 @@ async function main(): Promise<void> {
 
   const measured: Measurements = { rows: new Map(), latency: [], attacks: [], notes: [] };
   await measureOnSharedApps(measured);
+  if (wantsSyncRows()) measured.sync = await measureSync();
   if (wanted('6')) measured.rows.set('6', await measureNaiveBcryptRow());
   if (wanted('m')) measured.memo = await measureMemo();
   if (wantsSoakRows()) measured.soak = await measureSoaks();
