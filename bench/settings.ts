@@ -9,7 +9,7 @@
  * the memo memory, `8` for the cold path and attack rows, `S` for the soak rows), BENCH_PROFILE=1
  * to write `--cpu-prof` profiles of the apps to bench/.profiles, BENCH_OUT directory for the
  * results, BENCH_SOAK_SECONDS seconds of mixed traffic per engine in the soak rows (default 600),
- * BENCH_TIMEOUT seconds before the whole run gives up (default 1500 plus the soak's time),
+ * BENCH_TIMEOUT seconds before the whole run gives up (default 2100 plus the soak's time),
  * BENCH_REDIS_URL the Redis of row 9b (default redis://127.0.0.1:6379), BENCH_REVOCATIONS
  * revocations per engine in the propagation rows (default 200), BENCH_OUTAGE_ROUNDS listener
  * outages per engine in the outage rows (default 5).
@@ -59,7 +59,7 @@ export const FULL_SOAK_SECONDS = 600;
 /** Seconds of mixed traffic per engine in the soak rows (Sa SQLite, Sb PostgreSQL), warm-up excluded. */
 export const SOAK_SECONDS = positiveFromEnv('BENCH_SOAK_SECONDS', FULL_SOAK_SECONDS);
 /** Seconds before the whole run gives up and cleans up: the other rows' time, plus two soaks and their boots. */
-export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500 + 2 * (SOAK_SECONDS + 60));
+export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 2100 + 2 * (SOAK_SECONDS + 60));
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
 export const BOOT_TIMEOUT_MS = 5 * 60_000;
 /** The Redis of row 9b's counters (`BENCH_REDIS_URL`), each run under a key prefix of its own. */

@@ -65,6 +65,7 @@ export async function measurePropagation(pair: SyncPair, id: string): Promise<Pr
   process.stdout.write(
     `  ${id}. propagation on ${pair.engine.name}: ${REVOCATIONS} revocations through A, B asked until it refuses ... `,
   );
+  const started = performance.now();
   const servedFromMemory = await servesFromMemory(pair);
   const keys = await warmKeys(pair, REVOCATIONS);
   const background = lightLoad(pair.b);
@@ -100,7 +101,7 @@ export async function measurePropagation(pair: SyncPair, id: string): Promise<Pr
     background: load,
   };
   console.log(
-    `after the revoke: p50 ${result.afterRevoke.p50.toFixed(1)} ms, p99 ${result.afterRevoke.p99.toFixed(1)} ms, max ${result.afterRevoke.max.toFixed(1)} ms; ${result.staleAfterRefusal} stale after 401, ${staleAtEnd} at end`,
+    `after the revoke: p50 ${result.afterRevoke.p50.toFixed(1)} ms, p99 ${result.afterRevoke.p99.toFixed(1)} ms, max ${result.afterRevoke.max.toFixed(1)} ms; ${result.staleAfterRefusal} stale after 401, ${staleAtEnd} at end (${((performance.now() - started) / 1000).toFixed(0)} s)`,
   );
   return result;
 }

@@ -174,7 +174,7 @@ function propagationChecks(result: PropagationResult): TargetCheck[] {
 function outageCheck(result: OutageResult): TargetCheck {
   return {
     target: `0 passes of keys revoked while B's change channel is down, ${result.engine} (row ${result.id})`,
-    measured: `${result.passes.length} passes in ${result.checks} requests for ${result.revoked} keys; served from memory before: ${result.servedFromMemory ? 'yes' : 'no'}`,
+    measured: `${result.passes.length} passes in ${result.checks} requests for ${result.revoked} keys (${result.revokedWhileDown} revoked with the channel still down); served from memory before: ${result.servedFromMemory ? 'yes' : 'no'}`,
     met: result.passes.length === 0 && result.servedFromMemory,
   };
 }
