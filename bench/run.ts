@@ -61,7 +61,7 @@ import {
 } from './settings.js';
 import { measureSoaks, wantsSoakRows } from './soak.js';
 import { measureSync, wantsSyncRows } from './sync.js';
-import { syncNotes } from './sync-report.js';
+import { syncNotes, type SyncReport } from './sync-report.js';
 import { separateAppSyncRows } from './sync-rows.js';
 import type { SoakReport } from './soak-report.js';
 import { checkTargets } from './targets.js';
@@ -142,9 +142,18 @@ async function measureMemo(): Promise<MemoMemoryReport> {
 const soakFailed = (soak?: SoakReport): boolean =>
   soak?.rows.some((row) => row.tally.wrong > 0 || row.tally.lost > 0) ?? false;
 
-/** The rows, attack rows included, whose figures are spoilt by failed requests. */
-const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks'>): BenchRow[] =>
-  [...report.rows, ...report.attacks.map((a) => a.row)].filter((r) => r.failures > 0);
+/** Whether a revoked key got through where it never may: after B refused it, or while its channel was down. */
+const syncFailed = (sync?: SyncReport): boolean =>
+  (sync?.propagation.some((row) => row.staleAfterRefusal > 0 || row.staleAtEnd > 0) ?? false) ||
+  (sync?.outages.some((row) => row.passes.length > 0) ?? false);
+
+/** The rows, attack and same-process rows included, whose figures are spoilt by failed requests. */
+const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks' | 'sync'>): BenchRow[] =>
+  [
+    ...report.rows,
+    ...report.attacks.map((a) => a.row),
+    ...(report.sync?.sameProcess ?? []).flatMap((row) => [row.open, row.guarded]),
+  ].filter((r) => r.failures > 0);
 
 /**
  * The report of the run, its notes completed.
@@ -157,7 +166,7 @@ function assembleReport(
   const { rows, notes } = measured;
   notes.push(...deferredRowNotes(rows));
   const ordered = ROW_ORDER.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
-  notes.push(...failureNotes(failedRows({ rows: ordered, attacks: measured.attacks })));
+  notes.push(...failureNotes(failedRows({ ...measured, rows: ordered })));
   notes.push(...soakNotes(measured.soak?.rows ?? []));
   notes.push(...syncNotes(measured.sync));
   notes.push(...methodNotes(run.loadAtStart, os.loadavg()[0]));
@@ -220,7 +229,8 @@ async function main(): Promise<void> {
 
   const report = assembleReport(measured, { startedAt, machine, loadAtStart });
   publish(report);
-  if (failedRows(report).length > 0 || soakFailed(report.soak)) process.exitCode = 1;
+  if (failedRows(report).length > 0 || soakFailed(report.soak) || syncFailed(report.sync))
+    process.exitCode = 1;
 }
 
 main()
