@@ -26,7 +26,14 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import bcrypt from 'bcrypt';
 import { HeaderAPIKeyStrategy } from 'passport-headerapikey';
 import { DataSource } from 'typeorm';
-import { ApiKeyGuard, ApiKeyModule, ApiKeyService, HmacSha256ApiKeyHasher } from '../lib/index.js';
+import {
+  ApiKeyGuard,
+  ApiKeyModule,
+  ApiKeyService,
+  HmacSha256ApiKeyHasher,
+  SkipApiKey,
+  type ApiKeyOptions,
+} from '../lib/index.js';
 import { generateKey } from '../lib/api-key.format.js';
 import { LruMap } from '../lib/api-key.lru.js';
 import { ApiKeyThrottlerGuard } from '../lib/throttler/index.js';
@@ -34,6 +41,7 @@ import { bulkInsert, fillerRows } from './seed.js';
 import { answerSoakMessage } from './soak-app.js';
 import {
   BENCH_ROUTE,
+  OPEN_ROUTE,
   STATIC_KEY_HEADER,
   type BenchDatabase,
   type BenchScenario,
@@ -50,6 +58,16 @@ const BENCH_PEPPER = 'bench-only-pepper-0123456789abcdefghijklmnopqrstuvwxyz';
 @Controller()
 class HelloController {
   @Get(BENCH_ROUTE.slice(1))
+  hello() {
+    return { hello: 'world' };
+  }
+}
+
+/** The same handler with the key guard skipped: the same-process rows' open route. */
+@Controller()
+@SkipApiKey()
+class OpenController {
+  @Get(OPEN_ROUTE.slice(1))
   hello() {
     return { hello: 'world' };
   }
@@ -125,6 +143,16 @@ function throttlerModule(throttle: BenchThrottle): DynamicModule {
   });
 }
 
+/** The module options of an ApiKeyGuard row: its hasher, and notify mode when the row asks. */
+function apiKeyOptions(scenario: Extract<BenchScenario, { guard: 'api-key' }>): ApiKeyOptions {
+  return {
+    ...(scenario.hasher === 'hmac'
+      ? { hasher: new HmacSha256ApiKeyHasher({ secret: BENCH_PEPPER }) }
+      : {}),
+    ...(scenario.revocationSync ? { revocationSync: scenario.revocationSync } : {}),
+  };
+}
+
 function appModule(scenario: BenchScenario): DynamicModule {
   const imports: DynamicModule['imports'] = [];
   const providers: Provider[] = [];
@@ -147,11 +175,7 @@ function appModule(scenario: BenchScenario): DynamicModule {
     case 'api-key':
       imports.push(
         TypeOrmModule.forRoot(typeOrmOptions(scenario.db) as any),
-        ApiKeyModule.forRoot(
-          scenario.hasher === 'hmac'
-            ? { hasher: new HmacSha256ApiKeyHasher({ secret: BENCH_PEPPER }) }
-            : {},
-        ),
+        ApiKeyModule.forRoot(apiKeyOptions(scenario)),
       );
       providers.push({ provide: APP_GUARD, useClass: ApiKeyGuard });
       // Global guards run in the order provided: the key first, then the count under it.
@@ -171,9 +195,13 @@ function appModule(scenario: BenchScenario): DynamicModule {
       );
       break;
   }
+  const controllers =
+    scenario.guard === 'api-key' && scenario.openRoute
+      ? [HelloController, OpenController]
+      : [HelloController];
   @Module({})
   class BenchAppModule {}
-  return { module: BenchAppModule, imports, providers, controllers: [HelloController] };
+  return { module: BenchAppModule, imports, providers, controllers };
 }
 
 function send(message: ChildMessage): void {

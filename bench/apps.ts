@@ -74,6 +74,13 @@ export async function postgresDb(): Promise<BenchDatabase> {
   return { engine: 'postgres', options: db.options as unknown as Record<string, unknown> };
 }
 
+/** A new, empty MariaDB database, dropped at the end of the run. */
+export async function mariadbDb(): Promise<BenchDatabase> {
+  const db = await createTestDatabase('mariadb');
+  databases.push(db);
+  return { engine: 'mariadb', options: db.options as unknown as Record<string, unknown> };
+}
+
 /** A running child app. */
 export interface RunningApp {
   url: string;

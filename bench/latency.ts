@@ -20,7 +20,7 @@ const pg = createRequire(import.meta.url)('pg') as {
 };
 
 /** The status of one GET with a key (a refused request is an answer here, not an error). */
-async function statusOf(url: string, key: string): Promise<number> {
+export async function statusOf(url: string, key: string): Promise<number> {
   const response = await fetch(url, { headers: apiKeyHeaders(key) });
   await response.arrayBuffer();
   return response.status;

@@ -18,6 +18,8 @@ export interface Target {
   label: string;
   keys?: number;
   app: RunningApp;
+  /** The URL to drive, when not the app's guarded route (the same-process rows' open route). */
+  url?: string;
   headers?: Record<string, string>;
   setupRequest?: autocannon.Request['setupRequest'];
   /** Connections to drive it with; default `CONNECTIONS`. */
@@ -60,7 +62,7 @@ const windowCount = (): number => Math.max(1, Math.round(DURATION / WINDOW));
 /** Drives a target's app as its row says (headers, rotating keys, connections) for `duration` seconds. */
 function loadTarget(target: Target, duration: number): Promise<LoadResult> {
   return load({
-    url: target.app.url,
+    url: target.url ?? target.app.url,
     headers: target.headers,
     setupRequest: target.setupRequest,
     connections: target.connections,

@@ -4,6 +4,7 @@
  */
 import type { MemoMemoryReport } from './scenario.js';
 import { soakSection, type SoakReport } from './soak-report.js';
+import { syncSection, type SyncReport } from './sync-report.js';
 
 /** One throughput measurement. */
 export interface BenchRow {
@@ -85,6 +86,8 @@ export interface BenchReport {
   attacks: AttackResult[];
   memo?: MemoMemoryReport;
   soak?: SoakReport;
+  /** Rows 11 and 12, revocation sync (rows 10 are in `rows`). */
+  sync?: SyncReport;
   targets: TargetCheck[];
   notes: string[];
 }
@@ -222,6 +225,7 @@ export function renderMarkdown(report: BenchReport): string {
     ...coldPathSection(report),
     ...memoSection(report),
     ...soakSection(report.soak),
+    ...syncSection(report.sync),
     ...verdictSection(report),
   ].join('\n');
 }

@@ -6,7 +6,8 @@
  * passport-headerapikey; 6 a naive bcrypt.compare per request; 7a and 7b rows 2 and 3 with a
  * million keys in the table; 9a and 9b row 2 with ApiKeyThrottlerGuard after the key guard,
  * counters in memory and in Redis; L1, L2, L3, L5 rows 1, 2, 3, 5 one request at a time; 8a the
- * cold path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory.
+ * cold path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory. Rows 10 to 12,
+ * revocation sync, are in `sync-rows.ts`, `sync-propagation.ts` and `sync-outage.ts`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
@@ -36,7 +37,10 @@ import {
 } from './settings.js';
 
 /** The throughput rows in the order the report lists them. */
-export const ROW_ORDER = ['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b', '9a', '9b'];
+export const ROW_ORDER = [
+  ...['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b', '9a', '9b'],
+  ...['10a', '10b', '10c'],
+];
 
 /** The throughput rows that are also measured one request at a time (as L1, L2, ...). */
 const LATENCY_ROWS = ['1', '2', '3', '5'];
@@ -87,11 +91,11 @@ export interface ThroughputRows {
 type Boot = AppPool['boot'];
 
 /** An ApiKeyGuard app with bcrypt and `keys` keys in its table. */
-const bcryptGuarded = (db: BenchDatabase, keys: number) =>
+export const bcryptGuarded = (db: BenchDatabase, keys: number) =>
   ({ guard: 'api-key', db, hasher: 'bcrypt', keys }) as const;
 
 /** An ApiKeyGuard row presenting the key its app made at boot. */
-function keyRow(id: string, label: string, keys: number, app: RunningApp): Target {
+export function keyRow(id: string, label: string, keys: number, app: RunningApp): Target {
   return { id, label, keys, app, headers: apiKeyHeaders(app.key!) };
 }
 

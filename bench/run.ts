@@ -7,7 +7,8 @@
  * the row's windows adding up to BENCH_DURATION (`measure.ts`). The 1,000,000-key rows
  * alternate with their 1,000-key rows instead (7a with 2, 7b with 3), as the scale target
  * compares those. The rows are listed in `rows.ts`, the environment that tunes the run in
- * `settings.ts`. Last come the soak rows (`soak.ts`), each on an app of its own.
+ * `settings.ts`; rows 10 to 12, revocation sync, in `sync.ts` and the files it names. Last come
+ * the soak rows (`soak.ts`), each on an app of its own.
  *
  * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
  * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds) runs out.
@@ -59,6 +60,9 @@ import {
   wanted,
 } from './settings.js';
 import { measureSoaks, wantsSoakRows } from './soak.js';
+import { measureSync, wantsSyncRows } from './sync.js';
+import { syncNotes, type SyncReport } from './sync-report.js';
+import { separateAppSyncRows } from './sync-rows.js';
 import type { SoakReport } from './soak-report.js';
 import { checkTargets } from './targets.js';
 
@@ -67,7 +71,7 @@ cleanupOnSignalsAndTimeout();
 /** Everything the run measured, gathered for the report. */
 type Measurements = Pick<
   BenchReport,
-  'latency' | 'roundTrip' | 'cold' | 'attacks' | 'memo' | 'soak' | 'notes'
+  'latency' | 'roundTrip' | 'cold' | 'attacks' | 'memo' | 'soak' | 'sync' | 'notes'
 > & { rows: Map<string, BenchRow> };
 
 /** Rows 1 to 5 and 7, in windows alternating with row 1's (or their paired row's). */
@@ -113,6 +117,7 @@ async function measureOnSharedApps(into: Measurements): Promise<void> {
   const pool = new AppPool();
   try {
     const throughput = await bootThroughputRows(pool.boot);
+    throughput.targets.push(...(await separateAppSyncRows(pool.boot)));
     if (throughput.targets.length > 0) await measureThroughput(throughput.targets, into);
     if (wanted('l')) await measureLatency(throughput, into);
     if (throughput.sqlite && wantsColdPathRows())
@@ -137,9 +142,18 @@ async function measureMemo(): Promise<MemoMemoryReport> {
 const soakFailed = (soak?: SoakReport): boolean =>
   soak?.rows.some((row) => row.tally.wrong > 0 || row.tally.lost > 0) ?? false;
 
-/** The rows, attack rows included, whose figures are spoilt by failed requests. */
-const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks'>): BenchRow[] =>
-  [...report.rows, ...report.attacks.map((a) => a.row)].filter((r) => r.failures > 0);
+/** Whether a revoked key got through where it never may: after B refused it, or while its channel was down. */
+const syncFailed = (sync?: SyncReport): boolean =>
+  (sync?.propagation.some((row) => row.staleAfterRefusal > 0 || row.staleAtEnd > 0) ?? false) ||
+  (sync?.outages.some((row) => row.passes.length > 0) ?? false);
+
+/** The rows, attack and same-process rows included, whose figures are spoilt by failed requests. */
+const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks' | 'sync'>): BenchRow[] =>
+  [
+    ...report.rows,
+    ...report.attacks.map((a) => a.row),
+    ...(report.sync?.sameProcess ?? []).flatMap((row) => [row.open, row.guarded]),
+  ].filter((r) => r.failures > 0);
 
 /**
  * The report of the run, its notes completed.
@@ -152,8 +166,9 @@ function assembleReport(
   const { rows, notes } = measured;
   notes.push(...deferredRowNotes(rows));
   const ordered = ROW_ORDER.filter((id) => rows.has(id)).map((id) => rows.get(id)!);
-  notes.push(...failureNotes(failedRows({ rows: ordered, attacks: measured.attacks })));
+  notes.push(...failureNotes(failedRows({ ...measured, rows: ordered })));
   notes.push(...soakNotes(measured.soak?.rows ?? []));
+  notes.push(...syncNotes(measured.sync));
   notes.push(...methodNotes(run.loadAtStart, os.loadavg()[0]));
   if (!rows.has('1'))
     throw new Error(
@@ -168,9 +183,16 @@ function assembleReport(
     attacks: measured.attacks,
     memo: measured.memo,
     soak: measured.soak,
+    sync: measured.sync,
     latency: measured.latency,
     roundTrip: measured.roundTrip,
-    targets: checkTargets(rows, measured.latency, measured.attacks, measured.soak?.rows),
+    targets: checkTargets(
+      rows,
+      measured.latency,
+      measured.attacks,
+      measured.soak?.rows,
+      measured.sync,
+    ),
     notes,
   };
 }
@@ -200,13 +222,15 @@ async function main(): Promise<void> {
 
   const measured: Measurements = { rows: new Map(), latency: [], attacks: [], notes: [] };
   await measureOnSharedApps(measured);
+  if (wantsSyncRows()) measured.sync = await measureSync();
   if (wanted('6')) measured.rows.set('6', await measureNaiveBcryptRow());
   if (wanted('m')) measured.memo = await measureMemo();
   if (wantsSoakRows()) measured.soak = await measureSoaks();
 
   const report = assembleReport(measured, { startedAt, machine, loadAtStart });
   publish(report);
-  if (failedRows(report).length > 0 || soakFailed(report.soak)) process.exitCode = 1;
+  if (failedRows(report).length > 0 || soakFailed(report.soak) || syncFailed(report.sync))
+    process.exitCode = 1;
 }
 
 main()

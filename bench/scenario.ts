@@ -5,7 +5,8 @@
 
 /** Where the keys of an ApiKeyGuard app live. */
 export type BenchDatabase =
-  { engine: 'sqlite'; file: string } | { engine: 'postgres'; options: Record<string, unknown> };
+  | { engine: 'sqlite'; file: string }
+  | { engine: 'postgres' | 'mariadb'; options: Record<string, unknown> };
 
 /** Where a throttled app keeps its counters: in its own memory, or in Redis under a prefix of the run's. */
 export type BenchThrottle =
@@ -27,6 +28,10 @@ export type BenchScenario =
       exposeGc?: boolean;
       /** Count each key's requests with `ApiKeyThrottlerGuard` after the key guard (rows 9a, 9b). */
       throttle?: BenchThrottle;
+      /** `ApiKeyModule.forRoot({ revocationSync: 'notify' })` (rows 10–12); default per-request reads. */
+      revocationSync?: 'notify';
+      /** Also serve the same handler unguarded at OPEN_ROUTE (the same-process rows 11). */
+      openRoute?: boolean;
     }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number };
 
@@ -72,5 +77,7 @@ export interface MemoMemoryReport {
 
 /** The route every app serves, guarded or not, with the same handler. */
 export const BENCH_ROUTE = '/hello';
+/** The same handler, unguarded (`@SkipApiKey()`), in the apps of the same-process rows. */
+export const OPEN_ROUTE = '/open';
 /** Header the passport and naive guards read the key from (the ApiKeyGuard rows use the default `Authorization: Api-Key`). */
 export const STATIC_KEY_HEADER = 'x-api-key';

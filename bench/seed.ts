@@ -10,6 +10,8 @@ export interface SeedRow {
 
 /** Rows per statement on PostgreSQL (sent as arrays, so one bind parameter per column). */
 const PG_CHUNK = 50_000;
+/** Rows per multi-row INSERT on MariaDB (five bind parameters a row, well under its limit). */
+const MARIADB_CHUNK = 5_000;
 
 /**
  * `count` filler rows with distinct random prefixes, all sharing one precomputed hash: the
@@ -21,9 +23,22 @@ export function fillerRows(count: number, hashedKey: string): SeedRow[] {
   return [...prefixes].map((prefix) => ({ prefix, hashedKey }));
 }
 
+/** Multi-row INSERTs on MariaDB, then ANALYZE, as on PostgreSQL. */
+async function bulkInsertMariadb(dataSource: DataSource, rows: SeedRow[], createdAt: Date) {
+  for (let i = 0; i < rows.length; i += MARIADB_CHUNK) {
+    const chunk = rows.slice(i, i + MARIADB_CHUNK);
+    await dataSource.query(
+      `INSERT INTO api_keys (id, prefix, hashed_key, name, scopes, created_at) VALUES ${chunk.map(() => "(?, ?, ?, 'filler', '[]', ?)").join(', ')}`,
+      chunk.flatMap((row) => [randomUUID(), row.prefix, row.hashedKey, createdAt]),
+    );
+  }
+  await dataSource.query('ANALYZE TABLE api_keys');
+}
+
 /**
  * Inserts rows into the `api_keys` table in bulk: one transaction of prepared inserts on
- * SQLite, multi-row `INSERT ... SELECT unnest(...)` statements on PostgreSQL.
+ * SQLite, multi-row `INSERT ... SELECT unnest(...)` statements on PostgreSQL, multi-row
+ * `INSERT ... VALUES` on MariaDB.
  */
 export async function bulkInsert(dataSource: DataSource, rows: SeedRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -42,6 +57,8 @@ export async function bulkInsert(dataSource: DataSource, rows: SeedRow[]): Promi
     db.exec('ANALYZE');
     return;
   }
+  if (dataSource.options.type === 'mariadb' || dataSource.options.type === 'mysql')
+    return bulkInsertMariadb(dataSource, rows, createdAt);
   for (let i = 0; i < rows.length; i += PG_CHUNK) {
     const chunk = rows.slice(i, i + PG_CHUNK);
     await dataSource.query(

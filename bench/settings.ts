@@ -9,8 +9,10 @@
  * the memo memory, `8` for the cold path and attack rows, `S` for the soak rows), BENCH_PROFILE=1
  * to write `--cpu-prof` profiles of the apps to bench/.profiles, BENCH_OUT directory for the
  * results, BENCH_SOAK_SECONDS seconds of mixed traffic per engine in the soak rows (default 600),
- * BENCH_TIMEOUT seconds before the whole run gives up (default 1500 plus the soak's time),
- * BENCH_REDIS_URL the Redis of row 9b (default redis://127.0.0.1:6379).
+ * BENCH_TIMEOUT seconds before the whole run gives up (default 2100 plus the soak's time),
+ * BENCH_REDIS_URL the Redis of row 9b (default redis://127.0.0.1:6379), BENCH_REVOCATIONS
+ * revocations per engine in the propagation rows (default 200), BENCH_OUTAGE_ROUNDS listener
+ * outages per engine in the outage rows (default 5).
  */
 import path from 'node:path';
 import { BENCH_ROUTE } from './scenario.js';
@@ -46,12 +48,18 @@ export const ATTACK_RATE = 50;
 export const ROUND_TRIP_SECONDS = 10;
 /** New keys timed by the cold path, and probed halfway through each attack. */
 export const COLD_SAMPLES = 10;
+/** Revocations timed per engine by the propagation rows (12a, 12b); the target asks for at least 200. */
+export const FULL_PROPAGATION_REVOCATIONS = 200;
+/** Revocations timed per engine by the propagation rows (`BENCH_REVOCATIONS`). */
+export const REVOCATIONS = positiveFromEnv('BENCH_REVOCATIONS', FULL_PROPAGATION_REVOCATIONS);
+/** Outages per engine in the listener-outage rows (12c, 12d), four keys revoked in each. */
+export const OUTAGE_ROUNDS = positiveFromEnv('BENCH_OUTAGE_ROUNDS', 5);
 /** Seconds of mixed traffic per engine in a full soak, the length the soak's targets are meant for. */
 export const FULL_SOAK_SECONDS = 600;
 /** Seconds of mixed traffic per engine in the soak rows (Sa SQLite, Sb PostgreSQL), warm-up excluded. */
 export const SOAK_SECONDS = positiveFromEnv('BENCH_SOAK_SECONDS', FULL_SOAK_SECONDS);
 /** Seconds before the whole run gives up and cleans up: the other rows' time, plus two soaks and their boots. */
-export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 1500 + 2 * (SOAK_SECONDS + 60));
+export const TIMEOUT = positiveFromEnv('BENCH_TIMEOUT', 2100 + 2 * (SOAK_SECONDS + 60));
 /** Seeding a million rows into PostgreSQL takes tens of seconds; anything beyond this is a hang. */
 export const BOOT_TIMEOUT_MS = 5 * 60_000;
 /** The Redis of row 9b's counters (`BENCH_REDIS_URL`), each run under a key prefix of its own. */

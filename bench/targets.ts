@@ -2,6 +2,17 @@
 import { p99Added, ratioOf, type AttackResult, type BenchRow, type TargetCheck } from './report.js';
 import { BASE_KEYS, SCALE_KEYS, integer } from './settings.js';
 import { HEAP_GROWTH_LIMIT, memorySpan, spanText, type SoakResult } from './soak-report.js';
+import {
+  cpuAdded,
+  type OutageResult,
+  type PropagationResult,
+  type SyncReport,
+} from './sync-report.js';
+
+/** The most app CPU per request the default mode (a read per request) may add to no guard, µs. */
+const DEFAULT_MODE_CPU_LIMIT_US = 20;
+/** Notify mode's share of the open route's throughput in the same process. */
+const NOTIFY_SAME_PROCESS_RATIO = 0.95;
 
 /** p99 added latency under 1 ms: `row` against `base`, paired window by window where it was measured so. */
 function p99AddedCheck(row: BenchRow, base: BenchRow, condition: string): TargetCheck {
@@ -110,18 +121,80 @@ function soakChecks(soaks: SoakResult[]): TargetCheck[] {
   });
 }
 
+/** Rows 11b, 11d: notify mode against the open route; 11a, 11c and 3, 10b: the default mode's CPU. */
+function syncThroughputChecks(rows: Map<string, BenchRow>, sync?: SyncReport): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const row of sync?.sameProcess ?? []) {
+    const { guarded } = row;
+    if (guarded.id === '11b' || guarded.id === '11d')
+      checks.push({
+        target: `Notify mode ≥ ${NOTIFY_SAME_PROCESS_RATIO} of the open route, same process (row ${guarded.id})`,
+        measured: `${(guarded.ratio ?? Number.NaN).toFixed(3)} (${Math.round(guarded.rps)} vs ${Math.round(row.open.rps)} req/s)`,
+        met: (guarded.ratio ?? 0) >= NOTIFY_SAME_PROCESS_RATIO,
+      });
+    else
+      checks.push({
+        target: `Default mode app CPU ≤ +${DEFAULT_MODE_CPU_LIMIT_US} µs/req over the open route, same process (row ${guarded.id})`,
+        measured: `+${cpuAdded(row).toFixed(0)} µs (${guarded.cpuUs?.toFixed(0)} vs ${row.open.cpuUs?.toFixed(0)})`,
+        met: cpuAdded(row) <= DEFAULT_MODE_CPU_LIMIT_US,
+      });
+  }
+  const open = rows.get('1');
+  for (const id of ['3', '10b']) {
+    const row = rows.get(id);
+    if (!open?.cpuUs || !row?.cpuUs || (id === '3' && !rows.has('10a'))) continue;
+    const added = row.cpuUs - open.cpuUs;
+    checks.push({
+      target: `Default mode app CPU ≤ +${DEFAULT_MODE_CPU_LIMIT_US} µs/req over no guard, separate apps (row ${id} vs 1)`,
+      measured: `${added >= 0 ? '+' : ''}${added.toFixed(0)} µs (${row.cpuUs.toFixed(0)} vs ${open.cpuUs.toFixed(0)})`,
+      met: added <= DEFAULT_MODE_CPU_LIMIT_US,
+    });
+  }
+  return checks;
+}
+
+/** Rows 12a, 12b: p99 within the bound, every revocation refused, and no stale pass. */
+function propagationChecks(result: PropagationResult): TargetCheck[] {
+  const { id, engine, boundMs, afterRevoke: after } = result;
+  return [
+    {
+      target: `Propagation p99 ≤ ${boundMs} ms on ${engine}, from the revoke to B's refusal, B serving from memory (row ${id})`,
+      measured: `p99 ${after.p99.toFixed(1)} ms (p50 ${after.p50.toFixed(1)}, max ${after.max.toFixed(1)}; from asking A, p99 ${result.ms.p99.toFixed(1)}), ${result.refused}/${result.revocations} refused; served from memory: ${result.servedFromMemory ? 'yes' : 'no'}`,
+      met: after.p99 <= boundMs && result.refused === result.revocations && result.servedFromMemory,
+    },
+    {
+      target: `0 stale passes after B has refused a revoked key (row ${id})`,
+      measured: `${result.staleAfterRefusal} of ${result.checksAfterRefusal} right after, ${result.staleAtEnd} of ${result.revocations} at the end`,
+      met: result.staleAfterRefusal === 0 && result.staleAtEnd === 0,
+    },
+  ];
+}
+
+/** Rows 12c, 12d: no pass for a key revoked while the change channel was down. */
+function outageCheck(result: OutageResult): TargetCheck {
+  return {
+    target: `0 passes of keys revoked while B's change channel is down, ${result.engine} (row ${result.id})`,
+    measured: `${result.passes.length} passes in ${result.checks} requests for ${result.revoked} keys (${result.revokedWhileDown} revoked with the channel still down); served from memory before: ${result.servedFromMemory ? 'yes' : 'no'}`,
+    met: result.passes.length === 0 && result.servedFromMemory,
+  };
+}
+
 /** Every target the measured rows can judge, in the report's order. */
 export function checkTargets(
   rows: Map<string, BenchRow>,
   latency: BenchRow[],
   attacks: AttackResult[] = [],
   soaks: SoakResult[] = [],
+  sync?: SyncReport,
 ): TargetCheck[] {
   const open = rows.get('1');
   return [
     ...oneAtATimeChecks(latency),
     ...(open ? [...fullLoadChecks(rows, open), ...scaleChecks(rows, open)] : []),
     ...spreadAttackChecks(attacks),
+    ...syncThroughputChecks(rows, sync),
+    ...(sync?.propagation ?? []).flatMap(propagationChecks),
+    ...(sync?.outages ?? []).map(outageCheck),
     ...soakChecks(soaks),
   ];
 }
