@@ -20,12 +20,12 @@ import { In, type DataSource, type EntityMetadata, type ObjectLiteral } from 'ty
 import type { FindOperator, SelectQueryBuilder } from 'typeorm';
 import type { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import type { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
+import { entityCopier, type EntityCopier } from './api-key.compiled-lookup-copy.js';
 import {
   postgresRunner,
   queryRunnerRunner,
   sqliteRunner,
 } from './api-key.compiled-lookup-runners.js';
-import { DEFAULT_STORE_TIMEOUT } from './api-key.store-deadline.js';
 
 /** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
 export interface BatchStatement {
@@ -35,14 +35,30 @@ export interface BatchStatement {
 }
 
 /**
+ * A read in progress that its caller may give up, at its deadline: `abandon()` marks it and lets
+ * go of what the runner holds for it (on PostgreSQL, the connection, which leaves the pool).
+ */
+export class AbandonableRead {
+  abandoned = false;
+  /** Set by the runner while it holds something the read would otherwise keep. */
+  onAbandon: (() => void) | null = null;
+
+  abandon(): void {
+    this.abandoned = true;
+    this.onAbandon?.();
+    this.onAbandon = null;
+  }
+}
+
+/**
  * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
  * turns rows into entities.
  */
 export interface CompiledLookup {
   /** The statement reading `size` prefixes at once. */
   statementFor(size: number): BatchStatement;
-  /** Runs a statement, resolving to its raw rows. */
-  run(sql: string, parameters: unknown[]): Promise<any[]>;
+  /** Runs a statement, resolving to its raw rows; `read` is how its caller may give it up. */
+  run(sql: string, parameters: unknown[], read?: AbandonableRead): Promise<any[]>;
   /** The prefix column of a raw row. */
   prefixOf(row: any): unknown;
   /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
@@ -51,6 +67,8 @@ export interface CompiledLookup {
   foldsCase: boolean;
   /** Hydrates raw rows into entities, as `getOne()` does. */
   toEntities(rows: any[]): ObjectLiteral[];
+  /** Copies an entity `toEntities` made, as hydrating its rows again would; `null` where it cannot. */
+  copyEntity: EntityCopier | null;
   /** Fires `@AfterLoad()` and subscribers' `afterLoad`, as `getOne()` does; `null` when nothing listens. */
   afterLoad: ((entities: ObjectLiteral[]) => Promise<void>) | null;
 }
@@ -112,18 +130,15 @@ async function importInternal<M>(specifier: string): Promise<M> {
 /**
  * Compiles the lookup whose SELECT `queryBuilder` makes, on the data source's driver.
  *
- * @param queryTimeout milliseconds after which the driver gives up a statement, where it can
- * be told per statement (PostgreSQL); the lookup's own deadline applies on every driver
  * @throws what the query builder throws for the lookup's `where` (an unknown property, say),
  * as `getOne()` would
  */
 export async function compilePrefixLookup<T extends ObjectLiteral>(
   dataSource: DataSource,
   queryBuilder: LookupQueryBuilder<T>,
-  queryTimeout: number = DEFAULT_STORE_TIMEOUT,
 ): Promise<LookupCompilation> {
   try {
-    const lookup = await compile(dataSource, queryBuilder, queryTimeout, await loadInternals());
+    const lookup = await compile(dataSource, queryBuilder, await loadInternals());
     return { lookup, missing: null };
   } catch (error) {
     // A where the query builder itself refuses is the caller's mistake, not TypeORM's change.
@@ -139,7 +154,6 @@ export async function compilePrefixLookup<T extends ObjectLiteral>(
 async function compile<T extends ObjectLiteral>(
   dataSource: DataSource,
   queryBuilder: LookupQueryBuilder<T>,
-  queryTimeout: number,
   { DriverUtils, Transformer }: TypeOrmInternals,
 ): Promise<CompiledLookup | null> {
   const builder = queryBuilder(In([placeholder(0)]));
@@ -173,7 +187,7 @@ async function compile<T extends ObjectLiteral>(
   const type = dataSource.options.type;
   return {
     statementFor,
-    run: runnerFor(dataSource, queryTimeout),
+    run: runnerFor(dataSource),
     prefixOf: (row) => row[prefixAlias],
     hashOf: (row) => {
       const hashedKey = row[hashAlias];
@@ -183,6 +197,8 @@ async function compile<T extends ObjectLiteral>(
     },
     foldsCase: type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql',
     toEntities: (rows) => transformer.transform(rows, mainAlias),
+    // Joined relations come out as entities of their own, which the copier leaves to hydration.
+    copyEntity: map.joinAttributes.length > 0 ? null : entityCopier(mainAlias.metadata),
     afterLoad: listened ? await loadBroadcaster(dataSource, mainAlias.metadata) : null,
   };
 }
@@ -243,7 +259,7 @@ async function loadBroadcaster(
 }
 
 /** Runs statements on the driver's own connection where it can, else through a query runner. */
-function runnerFor(dataSource: DataSource, queryTimeout: number): CompiledLookup['run'] {
+function runnerFor(dataSource: DataSource): CompiledLookup['run'] {
   const driver = dataSource.driver as any;
   const type = dataSource.options.type;
   if (type === 'better-sqlite3') {
@@ -255,10 +271,11 @@ function runnerFor(dataSource: DataSource, queryTimeout: number): CompiledLookup
   }
   if (type === 'postgres') {
     requireInternal(
-      typeof driver.master?.query === 'function',
+      typeof driver.master?.connect === 'function',
       "the PostgreSQL driver's master pool",
     );
-    return postgresRunner(driver.master, queryTimeout);
+    const Query = driver.postgres?.Query;
+    return postgresRunner(driver.master, typeof Query === 'function' ? Query : null);
   }
   return queryRunnerRunner(dataSource);
 }

@@ -180,6 +180,25 @@ describe.each(ENGINES)('ApiKeyPrefixLookup on %s', (engine) => {
     expect(found!.row.loadedByHook).toBe(true);
   });
 
+  it('gives every caller of a shared read an entity of its own, hooks run on each, equal to getOne()', async () => {
+    const partner = await partners.save({ id: randomUUID(), active: true });
+    const inserted = await insertKey(partnerKeys, { partner } as Partial<PartnerApiKey>);
+    const lookup = new ApiKeyPrefixLookup(partnerKeys, null);
+    const found = await Promise.all(Array.from({ length: 5 }, () => lookup.find(inserted.prefix)));
+    const reference = await getOneByPrefix(partnerKeys, inserted.prefix);
+    for (const stored of found) {
+      expect(stored!.row).toBeInstanceOf(PartnerApiKey);
+      expect(stored!.row.loadedByHook).toBe(true);
+      expect(stored).toEqual(reference);
+      expect(Object.keys(stored!.row)).not.toContain('hashedKey');
+    }
+    // A caller changing its entity changes no other caller's.
+    found[0]!.row.scopes.push('changed');
+    found[0]!.row.createdAt.setTime(0);
+    expect(found[1]!.row.scopes).toEqual(['projects:read', 'projects:write']);
+    expect(found[1]!.row.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+  });
+
   it('fills @RelationId properties, as getOne() does (through the query builder, which the compiled form leaves them to)', async () => {
     const repository = store.dataSource.getRepository(RelationIdApiKey);
     const partner = await partners.save({ id: randomUUID(), active: true });

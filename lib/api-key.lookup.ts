@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { FindOperator, FindOptionsWhere, Repository, SelectQueryBuilder } from 'typeorm';
 import {
+  AbandonableRead,
   compilePrefixLookup,
   type CompiledLookup,
   type LookupQueryBuilder,
@@ -32,7 +33,7 @@ interface Waiting {
 }
 
 interface Waiter {
-  resolve: (rows: any[]) => void;
+  resolve: (stored: StoredApiKeyRow<any> | null) => void;
   reject: (error: unknown) => void;
 }
 
@@ -64,8 +65,8 @@ interface Waiter {
  * are refused with an `ApiKeyStoreTimeoutError` and the read is abandoned: its late answer, if
  * one ever comes, answers no one. Callers that came while it was out get a read of their own,
  * bounded from their own arrival, so a stalled read is never joined past anyone's deadline.
- * On PostgreSQL the statement itself carries the same timeout (`query_timeout`), so the driver
- * gives up a stalled connection instead of keeping it out of the pool.
+ * On PostgreSQL an abandoned read's connection is released as broken, so the pool drops a
+ * stalled connection instead of lending it out again.
  */
 export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
   /** The compiled lookup, `null` for the query builder, `undefined` until compiled. */
@@ -105,20 +106,16 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
       delete (row as Partial<T>).hashedKey;
       return { row, hashedKey };
     }
-    const rows = await this.sharedRead(prefix);
-    if (rows.length === 0) return null;
-    const hashedKey = compiled.hashOf(rows[0]);
-    const entities = compiled.toEntities(rows);
-    if (compiled.afterLoad) await compiled.afterLoad(entities);
-    const row = entities[0] as T | undefined;
-    return row === undefined ? null : { row, hashedKey };
+    const stored = await this.sharedRead(prefix);
+    if (stored !== null && compiled.afterLoad) await compiled.afterLoad([stored.row]);
+    return stored;
   }
 
   /**
    * Joins the read of `prefix` that has not started yet, or asks for one at the end of this
    * turn of the event loop; while a read is out, callers wait for the one after it.
    */
-  private sharedRead(prefix: string): Promise<any[]> {
+  private sharedRead(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     return new Promise((resolve, reject) => {
       let state = this.reads.get(prefix);
       if (state === undefined) {
@@ -174,43 +171,66 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
       }
     };
     const refuse = (error: unknown) => () => rejectAll(waiters, error);
+    const read = new AbandonableRead();
     const timeLeft = Math.max(0, since + this.storeTimeout - Date.now());
-    const deadline = setTimeout(
-      () => settle(refuse(new ApiKeyStoreTimeoutError(this.storeTimeout))),
-      timeLeft,
-    );
-    this.startRead(compiled, batch).then(
+    const deadline = setTimeout(() => {
+      settle(refuse(new ApiKeyStoreTimeoutError(this.storeTimeout)));
+      read.abandon();
+    }, timeLeft);
+    this.startRead(compiled, batch, read).then(
       (rows) => settle(() => this.answer(compiled, batch, waiters, rows)),
       (error) => settle(refuse(error)),
     );
   }
 
   /** Runs the statement reading every prefix of `batch`. */
-  private startRead(compiled: CompiledLookup, batch: Waiting[]): Promise<any[]> {
+  private startRead(
+    compiled: CompiledLookup,
+    batch: Waiting[],
+    read: AbandonableRead,
+  ): Promise<any[]> {
     try {
       const statement = compiled.statementFor(batch.length);
       const parameters = statement.parameters.slice();
       batch.forEach((state, i) => (parameters[statement.prefixIndexes[i]] = state.prefix));
-      return compiled.run(statement.sql, parameters);
+      return compiled.run(statement.sql, parameters, read);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Hands each caller of the batch the rows of its prefix. */
+  /** Hands each caller of the batch its own entity of its prefix's row, hydrated once per read. */
   private answer(compiled: CompiledLookup, batch: Waiting[], waiters: Waiter[][], rows: any[]) {
     if (rows.length > 0 && compiled.prefixOf(rows[0]) === undefined) {
       // Failing loudly beats answering "unknown key" for every key.
       rejectAll(waiters, new Error('The key lookup returned rows without their prefix column.'));
       return;
     }
+    // Taken off every row first: with case-folding collations one row may answer two prefixes.
+    const hashes = rows.map((row) => compiled.hashOf(row));
     batch.forEach((state, i) => {
-      const own = rows.filter((row) => this.belongsTo(compiled, row, state.prefix));
-      // Drivers hand out Date objects, and with case-folding collations one row may answer two prefixes: copy for all but one.
-      waiters[i].forEach((waiter, j) =>
-        waiter.resolve(j === 0 && !compiled.foldsCase ? own : copyRows(own)),
-      );
+      const own: any[] = [];
+      let hashedKey = '';
+      rows.forEach((row, r) => {
+        if (!this.belongsTo(compiled, row, state.prefix)) return;
+        if (own.length === 0) hashedKey = hashes[r];
+        own.push(row);
+      });
+      let first: T | undefined;
+      for (const waiter of waiters[i]) {
+        const row = first === undefined ? undefined : (compiled.copyEntity?.(first) as T | null);
+        const entity = row ?? this.hydrate(compiled, own, first === undefined);
+        first ??= entity;
+        waiter.resolve(entity === undefined ? null : { row: entity, hashedKey });
+      }
     });
+  }
+
+  /** Hydrates a prefix's rows into its entity, from copies of them unless this is their first use. */
+  private hydrate(compiled: CompiledLookup, own: any[], firstUse: boolean): T | undefined {
+    if (own.length === 0) return undefined;
+    // Drivers hand out Date objects, and one row may answer two prefixes: hydrate a copy.
+    return compiled.toEntities(firstUse && !compiled.foldsCase ? own : copyRows(own))[0] as T;
   }
 
   /** Whether a row is the database's answer for `prefix`, as `prefix = ?` would have matched it. */
@@ -244,7 +264,6 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     this.compiling ??= compilePrefixLookup(
       this.repository.manager.dataSource,
       this.queryBuilder,
-      this.storeTimeout,
     ).then(
       ({ lookup, missing }) => {
         if (missing !== null)

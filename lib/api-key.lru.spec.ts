@@ -24,6 +24,27 @@ describe('LruMap', () => {
     expect(map.get('c')).toBe(3);
   });
 
+  it('keeps recency right through repeated hits, deletes and re-sets of the newest key', () => {
+    const map = new LruMap<string, number>(2);
+    map.set('a', 1);
+    map.set('b', 2);
+    expect(map.get('a')).toBe(1);
+    expect(map.get('a')).toBe(1);
+    map.delete('a');
+    map.set('a', 3);
+    expect(map.get('b')).toBe(2);
+    expect(map.get('b')).toBe(2);
+    map.set('c', 4);
+    expect(map.get('a')).toBeUndefined();
+    expect(map.get('b')).toBe(2);
+    map.clear();
+    map.set('d', 5);
+    map.set('e', 6);
+    expect(map.get('d')).toBe(5);
+    map.set('f', 7);
+    expect(map.get('e')).toBeUndefined();
+  });
+
   it('replaces the value of an existing key without evicting anything, and makes it the newest', () => {
     const map = new LruMap<string, number>(2);
     map.set('a', 1);

@@ -4,6 +4,8 @@
  */
 export class LruMap<K, V> {
   private readonly entries = new Map<K, V>();
+  /** The most recently used key: a hit on it is already in place, so it is not moved again. */
+  private newest: K | undefined;
 
   constructor(readonly maxEntries: number) {}
 
@@ -13,7 +15,10 @@ export class LruMap<K, V> {
 
   get(key: K): V | undefined {
     const value = this.entries.get(key);
-    if (value !== undefined) {
+    // Moving an entry leaves a hole the Map later compacts by reallocating: a key hit on every
+    // request, as one busy key is, would reallocate the Map every few hits.
+    if (value !== undefined && key !== this.newest) {
+      this.newest = key;
       this.entries.delete(key);
       this.entries.set(key, value);
     }
@@ -24,6 +29,7 @@ export class LruMap<K, V> {
     if (this.maxEntries <= 0) return;
     this.entries.delete(key);
     this.entries.set(key, value);
+    this.newest = key;
     if (this.entries.size > this.maxEntries) {
       this.entries.delete(this.entries.keys().next().value as K);
     }
@@ -31,9 +37,11 @@ export class LruMap<K, V> {
 
   delete(key: K): void {
     this.entries.delete(key);
+    if (key === this.newest) this.newest = undefined;
   }
 
   clear(): void {
     this.entries.clear();
+    this.newest = undefined;
   }
 }
