@@ -33,6 +33,7 @@ export class NotifiedRowCache<T> implements ApiKeyRowCache<T>, ApiKeyChangeSink 
   private epoch = 0;
   private healthy = false;
   private channel: ApiKeyChangeChannel | null = null;
+  readonly caching = true;
 
   /** Starts `channel`, which keeps this cache current from now on. */
   attach(channel: ApiKeyChangeChannel): void {

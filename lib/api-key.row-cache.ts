@@ -10,6 +10,8 @@ export const ROW_CACHE_ENTRIES = 10_000;
  * so a cache can refuse a row that may have changed while it was being read.
  */
 export interface ApiKeyRowCache<T> {
+  /** Whether the cache keeps rows at all (a `rowCacheTtl` of 0 keeps none). */
+  readonly caching: boolean;
   /** What a read takes before it starts. */
   ticket(): number;
   /** The cached row of `prefix`, if it may be served to a read holding `ticket`. */
@@ -34,6 +36,10 @@ export class TtlRowCache<T> implements ApiKeyRowCache<T> {
     private readonly clock: () => Date,
   ) {
     this.rows = new LruMap(ttl > 0 ? ROW_CACHE_ENTRIES : 0);
+  }
+
+  get caching(): boolean {
+    return this.ttl > 0;
   }
 
   ticket(): number {

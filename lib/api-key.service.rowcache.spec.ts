@@ -5,6 +5,7 @@ import { ENGINES, createTestDatabase, type TestDatabase } from '../test/support/
 import { ApiKey } from './api-key.entity.js';
 import { BcryptApiKeyHasher } from './api-key.hasher.js';
 import { resolveApiKeyOptions, type ApiKeyOptions } from './api-key.options.js';
+import { ensureChangeTrigger } from './api-key.revocation-sync-setup.js';
 import { ApiKeyService } from './api-key.service.js';
 
 /**
@@ -72,4 +73,39 @@ describe.each(ENGINES)('rowCacheTtl on %s', (engine) => {
     await other.revoke(apiKey.id);
     expect(await fresh.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
   });
+
+  it.each([
+    ['rowCacheTtl', { rowCacheTtl: 30_000 }],
+    ['notify', { revocationSync: 'notify' }],
+  ] as const)(
+    'gives each request its own entity with %s, so editing one changes no later verdict',
+    async (_mode, options) => {
+      const caching = service(options);
+      try {
+        await ensureChangeTrigger(dataSource.getRepository(ApiKey), caching.options);
+        const { key } = await caching.create({ name: 'edited', scopes: ['read'] });
+        const first = await caching.verify(key);
+        await until(
+          () => (caching as any).rowCache.caching && (caching as any).rowCache.ticket() >= 0,
+        );
+        const second = await caching.verify(key);
+        for (const verdict of [first, second]) {
+          if (!verdict.valid) throw new Error('expected a valid key');
+          verdict.apiKey.scopes.push('admin');
+          verdict.apiKey.name = 'changed';
+        }
+        const third = await caching.verify(key);
+        expect(third).toMatchObject({ valid: true, apiKey: { name: 'edited', scopes: ['read'] } });
+      } finally {
+        await caching.beforeApplicationShutdown();
+      }
+    },
+  );
 });
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 5_000) throw new Error('the row cache never started serving');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -41,6 +41,7 @@ import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { createRowCache } from './api-key.revocation-sync-setup.js';
 import type { ApiKeyRowCache } from './api-key.row-cache.js';
+import { ownCopy } from './api-key.compiled-lookup-copy.js';
 import { ApiKeyRows } from './api-key.service-rows.js';
 import { storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
 import { ApiKeyUsageRecorder } from './api-key.usage.js';
@@ -310,7 +311,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     const ticket = this.rowCache.ticket();
     const cached = this.rowCache.get(prefix, ticket);
-    if (cached) return cached;
+    // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
+    // must not change what later requests of the key are judged on.
+    if (cached) return { row: ownCopy(cached.row), hashedKey: cached.hashedKey };
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -318,7 +321,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw storeUnavailable(this.storeErrors, 'read an API key', error);
     }
     if (!stored) return null;
-    this.rowCache.set(prefix, stored, ticket);
+    if (this.rowCache.caching)
+      this.rowCache.set(prefix, { row: ownCopy(stored.row), hashedKey: stored.hashedKey }, ticket);
     return stored;
   }
 
