@@ -145,7 +145,14 @@ export class ApiKeyModule {
       provide: serviceToken,
       useFactory: (options: ResolvedApiKeyOptions<T>, repository, moduleRef: ModuleRef) =>
         createApiKeyService<T>(options, repository, moduleRef),
-      inject: [getApiKeyOptionsToken(name), getApiKeyRepositoryToken(name), ModuleRef],
+      // After the schema check: in notify mode the service starts its change listener at once,
+      // which must find the change trigger the check creates, or it reports itself lost.
+      inject: [
+        getApiKeyOptionsToken(name),
+        getApiKeyRepositoryToken(name),
+        ModuleRef,
+        getApiKeySchemaCheckToken(name),
+      ],
     };
     // Once per registration at boot: a missing table stops it with the fix (see checkApiKeySchema).
     const schemaCheck: Provider = {

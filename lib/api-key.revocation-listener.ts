@@ -19,6 +19,8 @@ interface ListeningClient {
 /** The part of a `pg` pool the listener takes its connection from. */
 export interface ListeningPool {
   connect(): Promise<ListeningClient>;
+  /** Set once `end()` was called: the pool then waits for every client to be given back. */
+  readonly ending?: boolean;
 }
 
 /** How the listener is paced. */
@@ -30,6 +32,12 @@ export interface ListenerTiming {
   /** First and longest wait before reconnecting; it doubles from one to the other. */
   retry: { first: number; max: number };
 }
+
+/**
+ * How often, in milliseconds, the listener checks whether its pool is ending: `pg` has no event
+ * for it, and `DataSource.destroy()` waits until the connection it holds is given back.
+ */
+const POOL_ENDING_CHECK = 50;
 
 /** Name the listening connection shows in `pg_stat_activity`. */
 export const LISTENER_APPLICATION_NAME = 'nestjs-api-key listener';
@@ -48,6 +56,7 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
   private retryDelay: number;
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private endingTimer: NodeJS.Timeout | undefined;
   private reportedOutage = false;
 
   constructor(
@@ -63,18 +72,25 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
   }
 
   start(): void {
+    // The data source may be destroyed before the app shuts down (and the service closes this):
+    // the pool's end() then waits for the listening connection, so give it back.
+    this.endingTimer = setInterval(() => {
+      if (this.pool.ending) void this.close();
+    }, POOL_ENDING_CHECK).unref();
     void this.connect();
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.endingTimer);
     this.drop(this.client);
   }
 
   private async connect(): Promise<void> {
     let client: ListeningClient | null = null;
     try {
+      if (this.pool.ending) return void this.close();
       client = await this.pool.connect();
       const own = client;
       this.client = own;
@@ -117,6 +133,8 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
     if (client !== this.client) return;
     this.sink.down();
     this.drop(client);
+    // A pool that is ending is no outage: the data source is being destroyed.
+    if (this.pool.ending) void this.close();
     if (this.closed) return;
     if (!this.reportedOutage) {
       this.logger.warn(

@@ -10,9 +10,15 @@ function harness() {
   const state = {
     version: 0 as number | Error | 'hang',
     triggers: true,
+    /** Whether the data source is open; a closed one throws, as TypeORM's does. */
+    open: true,
+    queries: 0,
     events: [] as string[],
+    warnings: [] as string[],
   };
   const query = async (sql: string) => {
+    state.queries++;
+    if (!state.open) throw new TypeError('The database connection is not open');
     if (!sql.startsWith('SELECT version')) return state.triggers ? [{ 1: 1 }] : [];
     if (state.version === 'hang') return new Promise<unknown[]>(() => {});
     if (state.version instanceof Error) throw state.version;
@@ -24,12 +30,20 @@ function harness() {
     up: () => state.events.push('up'),
   };
   const logger = new Logger('test');
-  logger.warn = () => {};
+  logger.warn = (message: string) => void state.warnings.push(message);
   logger.log = () => {};
-  const poller = new ChangeCounterPoller(query, 'mysql', 'api_keys', sink, logger, {
-    interval: INTERVAL,
-    timeout: 1_000,
-  });
+  const timing = { interval: INTERVAL, timeout: 1_000 };
+  const isOpen = () => state.open;
+  const poller = new ChangeCounterPoller(
+    query,
+    'mysql',
+    'api_keys',
+    sink,
+    logger,
+    timing,
+    [],
+    isOpen,
+  );
   return { state, poller };
 }
 
@@ -71,6 +85,22 @@ describe('ChangeCounterPoller', () => {
     state.version = 'hang';
     await sleep(5 * INTERVAL);
     expect(state.events).toEqual(['up', 'down']);
+  });
+
+  it('stops polling, quietly, once the data source is destroyed before it was closed', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up']);
+    state.open = false;
+    await sleep(2 * INTERVAL);
+    const queries = state.queries;
+    await sleep(3 * INTERVAL);
+    // Serving nothing cached, polling nothing, and reporting no outage: nothing is left to poll.
+    expect(state.events.at(-1)).toBe('down');
+    expect(state.queries).toBe(queries);
+    expect(state.warnings).toEqual([]);
   });
 
   it('stays down while the triggers or the counter are missing', async () => {

@@ -45,6 +45,11 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
     private readonly timing: PollerTiming,
     /** The tables `usableWhere` reads, whose owner triggers bump the same counter. */
     private readonly owners: OwnerTable[] = [],
+    /**
+     * Whether the data source is still open: once it is destroyed (before the app shut down and
+     * closed this), polling stops quietly, as there is nothing left to poll or to report.
+     */
+    private readonly isOpen: () => boolean = () => true,
   ) {}
 
   start(): void {
@@ -64,12 +69,14 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
   }
 
   private tick(): void {
+    if (!this.isOpen()) return void this.close();
     if (this.healthy && performance.now() - this.seenUntil > this.lateAfter)
       this.lost(new Error(`no poll of the change counter succeeded for ${this.lateAfter} ms`));
     if (!this.polling) void this.poll();
   }
 
   private async poll(): Promise<void> {
+    if (this.closed || !this.isOpen()) return void this.close();
     this.polling = true;
     try {
       // Before the first success the module is still creating them at boot (or failing it).
@@ -84,7 +91,8 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
       this.seenUntil = started;
       if (!this.healthy) this.recovered();
     } catch (error) {
-      this.lost(error as Error);
+      if (this.isOpen()) this.lost(error as Error);
+      else void this.close();
     } finally {
       this.polling = false;
     }

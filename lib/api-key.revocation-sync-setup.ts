@@ -119,7 +119,10 @@ export function createRowCache<T extends AbstractApiKey>(
     const query = (sql: string, parameters?: unknown[]) =>
       repository.query(sql, parameters) as Promise<unknown[]>;
     const timing = { interval: options.revocationPollInterval, timeout };
-    cache.attach(new ChangeCounterPoller(query, dialect, table, cache, logger, timing, owners));
+    const isOpen = () => repository.manager.connection.isInitialized;
+    cache.attach(
+      new ChangeCounterPoller(query, dialect, table, cache, logger, timing, owners, isOpen),
+    );
   } else {
     throw new ApiKeyConfigurationError(
       'revocationSync',

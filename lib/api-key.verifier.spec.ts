@@ -309,6 +309,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     expect(await service.isValid(key)).toBe(true);
     expect(await service.isValid(key)).toBe(true);
     await store.service().revoke(apiKey.id);
+    await store.settled(apiKey.prefix);
     expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
     expect(hasher.verifyCalls).toBe(1);
   });
@@ -319,6 +320,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     const { apiKey, key } = await service.create({ name: 'memo-expired' });
     expect(await service.isValid(key)).toBe(true);
     await store.dataSource.getRepository(ApiKey).update(apiKey.id, { expiresAt: clock.now() });
+    await store.settled(apiKey.prefix);
     expect(await service.verify(key)).toMatchObject({ valid: false, reason: 'expired' });
     expect(hasher.verifyCalls).toBe(1);
   });

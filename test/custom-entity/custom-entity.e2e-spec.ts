@@ -12,6 +12,7 @@ import {
 import { ENGINES } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
+import { nextOrNotified } from '../support/revocation-sync-mode.js';
 import { CustomEntityAppModule, PartnerKeys } from './custom-entity.app.js';
 import { Partner, type PartnerApiKey } from './partner.entities.js';
 
@@ -91,12 +92,16 @@ describe.each(ENGINES)('custom key entity on %s', (engine) => {
       const initechKey = await partnerKeys.issue(initech);
       expect((await get('/partner/me', initechKey.key)).status).toBe(200);
 
+      // In notify mode the partners table's trigger tells the key cache, by notification or poll.
+      const status = async () => (await get('/partner/me', initechKey.key)).status;
       await partnerKeys.setActive(initech, false);
+      expect(await nextOrNotified(status, 401)).toBe(401);
       expectUnauthorized(await get('/partner/me', initechKey.key));
       // Only that partner's keys: another partner is unaffected.
       expect((await get('/partner/me', acmeKey.key)).status).toBe(200);
 
       await partnerKeys.setActive(initech, true);
+      expect(await nextOrNotified(status, 200)).toBe(200);
       expect((await get('/partner/me', initechKey.key)).body).toEqual({
         prefix: initechKey.apiKey.prefix,
         partnerId: initech.id,

@@ -7,6 +7,7 @@ import { ApiKeyService, ApiKeyStoreUnavailableError } from '../../lib/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized, expectUnavailable } from '../support/denials.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
+import { untilChannelLost } from '../support/revocation-sync-mode.js';
 import { startStallingProxy, type StallingProxy } from '../support/stalling-proxy.js';
 import {
   expectRevocationApplies,
@@ -63,6 +64,8 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
       const { used, unused, unknown, get } = keys;
       proxy.stall();
       try {
+        // Notify mode serves the cached row of `used` until its channel misses a ping or a poll.
+        await untilChannelLost(app.get(ApiKeyService));
         const first = Promise.all(
           [used.key, used.key, unused.key, unknown].map((key) => timed(() => get(key))),
         );

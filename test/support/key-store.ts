@@ -1,5 +1,6 @@
-import type { Type } from '@nestjs/common';
+import type { Logger, Type } from '@nestjs/common';
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { onTestFinished } from 'vitest';
 import {
   AbstractApiKey,
   ApiKey,
@@ -7,9 +8,13 @@ import {
   BcryptApiKeyHasher,
   type ApiKeyOptions,
 } from '../../lib/index.js';
+import { NotifiedRowCache } from '../../lib/api-key.revocation-sync.js';
+import { ensureChangeTrigger } from '../../lib/api-key.revocation-sync-setup.js';
+import type { ApiKeyRowCache } from '../../lib/api-key.row-cache.js';
 import { registerRevocationSubscriber } from '../../lib/api-key.subscriber.js';
 import { wireApiKeys } from '../../lib/api-key.wiring.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
+import { eventually, inNotifyProject } from './revocation-sync-mode.js';
 
 /** bcrypt at its lowest cost: the same algorithm as production, at a speed tests can afford. */
 export const FAST_BCRYPT = new BcryptApiKeyHasher({ cost: 4 });
@@ -39,15 +44,38 @@ export interface KeyStore {
   ): ApiKeyService<T>;
   /** The stored row of a key, as the database driver returns it, with every column. */
   rawRow(prefix: string, table?: string): Promise<Record<string, unknown> | undefined>;
-  /** Writes a column of a stored row directly in SQL, bypassing the entity and its subscribers. */
+  /**
+   * Writes a column of a stored row directly in SQL, bypassing the entity and its subscribers,
+   * as another process would. In the notify project, returns once every service of this store
+   * that had the row cached has heard the change, so that its next verify sees it.
+   */
   rawUpdate(prefix: string, values: Record<string, unknown>, table?: string): Promise<void>;
+  /**
+   * After a change of the key `prefix` made outside a service (raw SQL, the repository, another
+   * service of this store standing for another process): returns once every service of this
+   * store in notify mode has heard it, so that its next verify sees it. At once in default mode,
+   * where every verify reads the row.
+   */
+  settled(prefix: string): Promise<void>;
   /** Closes the connection and drops the database. */
   close(): Promise<void>;
 }
 
+/** The row cache of a service in notify mode, or `null`. */
+function notifiedCache(service: ApiKeyService<any>): ApiKeyRowCache<unknown> | null {
+  // Private to the service: the test reads it only to know when a change has been heard.
+  const cache = (service as unknown as { rowCache: ApiKeyRowCache<unknown> }).rowCache;
+  return cache instanceof NotifiedRowCache ? cache : null;
+}
+
+/** Boot messages of the trigger made for a store, which tests do not need to see. */
+const QUIET = { log: () => undefined } as unknown as Logger;
+
 /**
  * Makes a database on `engine`, creates the tables of `entities` (synchronize), and registers
- * the revocation subscriber on each, as `ApiKeyModule` does. Always `close()` it in `afterAll`.
+ * the revocation subscriber on each, as `ApiKeyModule` does. In the notify project it also
+ * creates their change triggers, as `ApiKeyModule` does at boot in notify mode (`wireApiKeys`
+ * leaves them to a migration). Always `close()` it in `afterAll`.
  */
 export async function openKeyStore(
   engine: Engine,
@@ -67,17 +95,54 @@ export async function openKeyStore(
     await db.drop();
     throw error;
   }
-  for (const entity of entities) registerRevocationSubscriber(dataSource, entity);
+  for (const entity of entities) {
+    registerRevocationSubscriber(dataSource, entity);
+    if (inNotifyProject())
+      await ensureChangeTrigger(
+        dataSource.getRepository(entity),
+        { revocationSync: 'notify' },
+        QUIET,
+      );
+  }
+  const services: ApiKeyService<any>[] = [];
   /** Plain SQL with `:named` parameters, translated to the driver's placeholder style. */
   const sql = (query: string, parameters: Record<string, unknown>) =>
     dataSource.query(...dataSource.driver.escapeQueryWithParameters(query, parameters));
+
+  const settled = async (prefix: string): Promise<void> => {
+    // Called right after the write: a row cached now was read before it, and is stale until
+    // its notification (PostgreSQL) or the next poll of the change counter (MariaDB, SQLite)
+    // drops it. A row read later is current.
+    for (const cache of services.map(notifiedCache)) {
+      const stale = cache?.get(prefix, cache.ticket());
+      if (stale)
+        await eventually(
+          () => cache!.get(prefix, cache!.ticket()) !== stale,
+          `the change of ${prefix} to be heard`,
+        );
+    }
+  };
 
   return {
     db,
     dataSource,
     service<T extends AbstractApiKey = ApiKey>(options: ApiKeyOptions<T> = {}, entity?: Type<T>) {
-      return wireApiKeys<T>({ dataSource, options: { hasher: FAST_BCRYPT, ...options }, entity })
-        .service;
+      const { service } = wireApiKeys<T>({
+        dataSource,
+        options: { hasher: FAST_BCRYPT, ...options },
+        entity,
+      });
+      services.push(service);
+      const cache = notifiedCache(service);
+      // In notify mode a service holds a listening connection of the pool (PostgreSQL) or polls:
+      // one made in a test lives for that test, as a process would, lest they fill the pool.
+      if (cache)
+        try {
+          onTestFinished(() => cache.close());
+        } catch {
+          // Made outside a test (beforeAll): closed with the store.
+        }
+      return service;
     },
     async rawRow(prefix, table = 'api_keys') {
       const rows = await sql(
@@ -94,8 +159,13 @@ export async function openKeyStore(
         `UPDATE ${dataSource.driver.escape(table)} SET ${assignments.join(', ')} WHERE prefix = :prefix`,
         { ...values, prefix },
       );
+      // A write of last_used_at alone is never notified, and changes no verdict.
+      if (!Object.keys(values).every((column) => column === 'last_used_at')) await settled(prefix);
     },
+    settled,
     async close() {
+      // As an app's shutdown does: stops the change listeners and pollers before the pool closes.
+      await Promise.all(services.map((service) => notifiedCache(service)?.close()));
       if (dataSource.isInitialized) await dataSource.destroy();
       await db.drop();
     },

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createTestDatabase, type TestDatabase } from './databases.js';
+import { inNotifyProject } from './revocation-sync-mode.js';
 
 /** The repository root: where `npm start` and `npm run keys` run. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,9 +31,21 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
     SAMPLE_ADMIN_PASSWORD: _a,
     REDIS_URL: _r,
     REDIS_KEY_PREFIX: _k,
+    API_KEY_REVOCATION_SYNC: _s,
     ...inherited
   } = process.env;
   return { ...inherited, ...env };
+}
+
+/**
+ * `env` of a sample app start, in the notify project with API_KEY_REVOCATION_SYNC=notify unless
+ * the test set it. The sample app supports it on every database it runs on: PostgreSQL
+ * (LISTEN), MariaDB/MySQL and SQLite (the polled change counter, which also carries the CLI's
+ * writes from another process sharing the SQLite file).
+ */
+function sampleAppEnv(env: Record<string, string>): Record<string, string> {
+  if (!inNotifyProject() || env.API_KEY_REVOCATION_SYNC !== undefined) return env;
+  return { ...env, API_KEY_REVOCATION_SYNC: 'notify' };
 }
 
 /** A database the sample app can be pointed at with DATABASE_URL, and a connection to look at it. */
@@ -119,7 +132,7 @@ export function startSampleApp(
   // Its own process group, so that stopping `npm start` also stops the node process under it.
   const child = spawn(command, args, {
     cwd: REPO_ROOT,
-    env: childEnv({ PORT: '0', ...env }),
+    env: childEnv({ PORT: '0', ...sampleAppEnv(env) }),
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,0 +1,21 @@
+import { vi } from 'vitest';
+import { withNotifyDefault } from './revocation-sync-mode.js';
+
+/**
+ * Setup file of the `notify` project (vitest.config.ts): the options resolver gives every
+ * registration that chose no `revocationSync`, no `rowCacheTtl` and no `Raw(...)` usableWhere
+ * `revocationSync: 'notify'`, whether it is made by `ApiKeyModule.forRoot`, `forRootAsync` or
+ * `wireApiKeys`. Every database the suites use (PostgreSQL, MariaDB, SQLite) supports it. The
+ * project also sets `TEST_REVOCATION_SYNC` (see `inNotifyProject`) for the helpers that wait.
+ */
+vi.mock('../../lib/api-key.options-resolver.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../lib/api-key.options-resolver.js')>();
+  return {
+    ...original,
+    resolveApiKeyOptions: ((options, registration) =>
+      original.resolveApiKeyOptions(
+        withNotifyDefault(options),
+        registration,
+      )) as typeof original.resolveApiKeyOptions,
+  };
+});

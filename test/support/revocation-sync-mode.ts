@@ -1,0 +1,73 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiKeyOptions } from '../../lib/index.js';
+import { findRawCondition } from '../../lib/api-key.revocation-owners.js';
+
+/**
+ * The variable the `notify` project of vitest.config.ts sets in its workers: every
+ * registration that allows it then defaults to `revocationSync: 'notify'`
+ * (test/support/notify-mode.setup.ts), and the helpers below wait for notifications.
+ */
+export const TEST_REVOCATION_SYNC = 'NESTJS_API_KEY_TEST_REVOCATION_SYNC';
+
+/** Whether this test file runs in the `notify` project. */
+export function inNotifyProject(): boolean {
+  return process.env[TEST_REVOCATION_SYNC] === 'notify';
+}
+
+/**
+ * `options` with `revocationSync: 'notify'` when the registration chose no `revocationSync`,
+ * no `rowCacheTtl` and no `Raw(...)` in `usableWhere` (which notify mode refuses); anything
+ * else, invalid options included, as given, so that every refusal stays the same.
+ */
+export function withNotifyDefault<T>(options: T): T {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return options;
+  const given = options as ApiKeyOptions;
+  if (given.revocationSync !== undefined || given.rowCacheTtl !== undefined) return options;
+  if (findRawCondition(given.usableWhere, 'usableWhere') !== null) return options;
+  return { ...options, revocationSync: 'notify' };
+}
+
+/** How long a change may take to be heard in the notify project: generous, the machine is shared. */
+export const NOTIFY_BOUND = 5_000;
+
+/**
+ * Waits until `done()` holds, checking every 10 ms, for at most `NOTIFY_BOUND`; throws `what`
+ * otherwise. For the notify project, where another process's change arrives by notification
+ * (PostgreSQL) or the next poll of the change counter (MariaDB, SQLite), not on the next request.
+ */
+export async function eventually(done: () => boolean | Promise<boolean>, what: string) {
+  const deadline = Date.now() + NOTIFY_BOUND;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${NOTIFY_BOUND} ms`);
+    await sleep(10);
+  }
+}
+
+/**
+ * What `attempt` answers on the next request after another process changed a key: in the
+ * default project the very next answer (every request reads the row), in the notify project the
+ * first answer equal to `expected` within `NOTIFY_BOUND`, or the last one.
+ */
+export async function nextOrNotified<T>(attempt: () => Promise<T>, expected: T): Promise<T> {
+  let answer = await attempt();
+  if (!inNotifyProject()) return answer;
+  const deadline = Date.now() + NOTIFY_BOUND;
+  while (answer !== expected && Date.now() < deadline) {
+    await sleep(10);
+    answer = await attempt();
+  }
+  return answer;
+}
+
+/**
+ * In the notify project, waits until `service`'s change channel has noticed that the database is
+ * gone (its row cache then serves nothing and every request reads): until then a cached row may
+ * pass, for at most about two heartbeats (PostgreSQL) or two poll intervals, as designed. At
+ * once in the default project, which caches nothing.
+ */
+export async function untilChannelLost(service: object): Promise<void> {
+  // Private to the service: read only to know when notify mode has stopped serving from memory.
+  const cache = (service as { rowCache?: { ticket(): number } }).rowCache;
+  if (!inNotifyProject() || !cache) return;
+  await eventually(() => cache.ticket() < 0, 'the change channel to notice the outage');
+}
