@@ -76,7 +76,6 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
   }
 
   private async poll(): Promise<void> {
-    if (this.closed || !this.isOpen()) return void this.close();
     this.polling = true;
     try {
       // Before the first success the module is still creating them at boot (or failing it).

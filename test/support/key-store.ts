@@ -8,13 +8,11 @@ import {
   BcryptApiKeyHasher,
   type ApiKeyOptions,
 } from '../../lib/index.js';
-import { NotifiedRowCache } from '../../lib/api-key.revocation-sync.js';
 import { ensureChangeTrigger } from '../../lib/api-key.revocation-sync-setup.js';
-import type { ApiKeyRowCache } from '../../lib/api-key.row-cache.js';
 import { registerRevocationSubscriber } from '../../lib/api-key.subscriber.js';
 import { wireApiKeys } from '../../lib/api-key.wiring.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
-import { eventually, inNotifyProject } from './revocation-sync-mode.js';
+import { eventually, inNotifyProject, notifiedCache } from './revocation-sync-mode.js';
 
 /** bcrypt at its lowest cost: the same algorithm as production, at a speed tests can afford. */
 export const FAST_BCRYPT = new BcryptApiKeyHasher({ cost: 4 });
@@ -59,13 +57,6 @@ export interface KeyStore {
   settled(prefix: string): Promise<void>;
   /** Closes the connection and drops the database. */
   close(): Promise<void>;
-}
-
-/** The row cache of a service in notify mode, or `null`. */
-function notifiedCache(service: ApiKeyService<any>): ApiKeyRowCache<unknown> | null {
-  // Private to the service: the test reads it only to know when a change has been heard.
-  const cache = (service as unknown as { rowCache: ApiKeyRowCache<unknown> }).rowCache;
-  return cache instanceof NotifiedRowCache ? cache : null;
 }
 
 /** Boot messages of the trigger made for a store, which tests do not need to see. */

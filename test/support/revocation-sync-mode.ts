@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApiKeyOptions } from '../../lib/index.js';
+import type { ApiKeyOptions, ApiKeyService } from '../../lib/index.js';
+import { NotifiedRowCache } from '../../lib/api-key.revocation-sync.js';
+import type { ApiKeyRowCache } from '../../lib/api-key.row-cache.js';
 import { findRawCondition } from '../../lib/api-key.revocation-owners.js';
 
 /**
@@ -65,9 +67,15 @@ export async function nextOrNotified<T>(attempt: () => Promise<T>, expected: T):
  * pass, for at most about two heartbeats (PostgreSQL) or two poll intervals, as designed. At
  * once in the default project, which caches nothing.
  */
-export async function untilChannelLost(service: object): Promise<void> {
-  // Private to the service: read only to know when notify mode has stopped serving from memory.
-  const cache = (service as { rowCache?: { ticket(): number } }).rowCache;
+export async function untilChannelLost(service: ApiKeyService<any>): Promise<void> {
+  const cache = notifiedCache(service);
   if (!inNotifyProject() || !cache) return;
   await eventually(() => cache.ticket() < 0, 'the change channel to notice the outage');
+}
+
+/** The row cache of a service in notify mode, or `null`. */
+export function notifiedCache(service: ApiKeyService<any>): ApiKeyRowCache<unknown> | null {
+  // Private to the service: tests read it only to know when a change or an outage was heard.
+  const cache = (service as unknown as { rowCache: ApiKeyRowCache<unknown> }).rowCache;
+  return cache instanceof NotifiedRowCache ? cache : null;
 }
