@@ -12,7 +12,20 @@ export const API_KEY_PREFIX_LENGTH = 8;
 export const API_KEY_SECRET_LENGTH = 32;
 
 const PREFIX_PATTERN = /^[A-Za-z0-9]{8}$/;
-const SECRET_PATTERN = /^[A-Za-z0-9]{32}$/;
+
+/**
+ * Whether `text` holds only `ALPHABET`'s characters from `start` up to `end` (excluded). Read in
+ * place: parsing a presented key slices and matches nothing but the prefix it returns.
+ */
+function isAlphanumericRun(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    // Setting bit 0x20 lower-cases an ASCII letter and maps no other code into a-z.
+    const lower = code | 0x20;
+    if (!(code >= 0x30 && code <= 0x39) && !(lower >= 0x61 && lower <= 0x7a)) return false;
+  }
+  return true;
+}
 
 // No `*`: scopes match exactly, so a wildcard-looking scope would grant nothing it seems to grant.
 const SCOPE_PATTERN = /^[A-Za-z0-9:._-]{1,100}$/;
@@ -105,7 +118,7 @@ export function keyLength(brand: string, format: ApiKeyFormat = 'plain'): number
 /**
  * Returns the lookup prefix of a presented key, or `null` if it cannot be a key of ours.
  * Anything that fails here is refused without touching the database, so hostile input of any
- * size or content costs a length check, anchored regular expressions and, for a checksummed
+ * size or content costs a length check, one pass over its characters and, for a checksummed
  * key, one CRC32 over at most a few dozen characters.
  */
 export function parseKey(presented: unknown, brand: string): string | null {
@@ -113,27 +126,33 @@ export function parseKey(presented: unknown, brand: string): string | null {
   if (presented.length === keyLength(brand, 'checksummed'))
     return parseChecksummedKey(presented, brand);
   if (presented.length !== keyLength(brand)) return null;
-  const prefix = presented.slice(brand.length, brand.length + API_KEY_PREFIX_LENGTH);
-  const separator = presented.charAt(brand.length + API_KEY_PREFIX_LENGTH);
-  const secret = presented.slice(brand.length + API_KEY_PREFIX_LENGTH + 1);
-  if (separator !== '.' || !PREFIX_PATTERN.test(prefix) || !SECRET_PATTERN.test(secret)) {
+  const start = brand.length;
+  const separator = start + API_KEY_PREFIX_LENGTH;
+  if (
+    presented.charAt(separator) !== '.' ||
+    !isAlphanumericRun(presented, start, separator) ||
+    !isAlphanumericRun(presented, separator + 1, presented.length)
+  )
     return null;
-  }
-  return prefix;
+  return presented.slice(start, separator);
 }
 
-/** `parseKey` for a key of the checksummed length. */
+/** `parseKey` for a key of the checksummed length: `<brand>v1_<prefix>_<secret><checksum>`. */
 function parseChecksummedKey(presented: string, brand: string): string | null {
-  const body = presented.slice(0, -CHECKSUM_LENGTH);
-  const marked = body.slice(brand.length);
-  if (!marked.startsWith(CHECKSUMMED_KEY_MARKER)) return null;
-  const prefix = marked.slice(CHECKSUMMED_KEY_MARKER.length, -API_KEY_SECRET_LENGTH - 1);
-  const separator = marked.charAt(marked.length - API_KEY_SECRET_LENGTH - 1);
-  const secret = marked.slice(-API_KEY_SECRET_LENGTH);
-  if (separator !== '_' || !PREFIX_PATTERN.test(prefix) || !SECRET_PATTERN.test(secret))
+  const start = brand.length + CHECKSUMMED_KEY_MARKER.length;
+  const separator = start + API_KEY_PREFIX_LENGTH;
+  const bodyEnd = presented.length - CHECKSUM_LENGTH;
+  if (
+    !presented.startsWith(CHECKSUMMED_KEY_MARKER, brand.length) ||
+    presented.charAt(separator) !== '_' ||
+    !isAlphanumericRun(presented, start, separator) ||
+    !isAlphanumericRun(presented, separator + 1, bodyEnd)
+  )
     return null;
   // Not secret: anyone can compute it, so a plain comparison leaks nothing.
-  return presented.endsWith(checksumOf(body)) ? prefix : null;
+  return presented.endsWith(checksumOf(presented.slice(0, bodyEnd)))
+    ? presented.slice(start, separator)
+    : null;
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
 import { AlternativeGuards } from './api-key.alternatives.js';
-import { API_KEY_REQUEST_PROPERTY, DEFAULT_API_KEY_NAME } from './api-key.constants.js';
+import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
 import {
@@ -24,6 +24,7 @@ import {
   resolveRequest,
   setResponseHeader,
 } from './api-key.request.js';
+import { putApiKeyOnRequest } from './api-key.request-store.js';
 import { missingRegistrationError } from './api-key.module-registrations.js';
 import { RouteRulesCache } from './api-key.route-rules.js';
 import {
@@ -228,7 +229,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    * Called once a key passed: puts it on the request for `@CurrentApiKey()`.
    */
   protected onAuthenticated(request: any, apiKey: T, _context: ExecutionContext): void {
-    if (request && typeof request === 'object') request[API_KEY_REQUEST_PROPERTY] = apiKey;
+    if (request && typeof request === 'object') putApiKeyOnRequest(request, apiKey);
   }
 
   /**

@@ -86,7 +86,8 @@ export function isRepeated(request: any, name: string): boolean {
     if (
       typeof field === 'string' &&
       field.length === name.length &&
-      field.toLowerCase() === name &&
+      // As Node matches header names: ASCII case only, and no lower-cased copy per field.
+      sameAsciiWord(field, name) &&
       ++seen > 1
     )
       return true;

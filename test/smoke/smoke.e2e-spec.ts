@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Controller, Get, Module, Post, UseGuards } from '@nestjs/common';
+import { Controller, Get, Module, Post, Req, UseGuards } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ApiKeyGuard,
@@ -19,6 +19,17 @@ class ProjectsController {
   @Get('projects')
   list(@CurrentApiKey() apiKey: ApiKey) {
     return { prefix: apiKey.prefix, name: apiKey.name };
+  }
+
+  /** What the framework's request object holds after the guard: read directly, not through the decorator. */
+  @Get('request-key')
+  requestKey(@Req() request: Record<string, any>) {
+    const onPrototype = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(request), 'apiKey');
+    return {
+      prefix: request.apiKey?.prefix,
+      ownProperty: Object.hasOwn(request, 'apiKey'),
+      accessorOnPrototype: typeof onPrototype?.get === 'function',
+    };
   }
 
   @Post('projects')
@@ -65,6 +76,24 @@ describe.each(ENGINES)('smoke on %s', (engine) => {
       expect(
         (await call(`${url}/projects`, { headers: { authorization: `Api-Key ${key}` } })).status,
       ).toBe(401);
+    });
+
+    it("puts each request's key on request.apiKey through an accessor on the framework's request prototype", async () => {
+      const keys = await Promise.all(
+        ['first', 'second'].map((name) => service.create({ name, scopes: [] })),
+      );
+      const answers = await Promise.all(
+        [...keys, ...keys].map(({ key }) =>
+          call(`${url}/request-key`, { headers: { authorization: `Api-Key ${key}` } }),
+        ),
+      );
+      expect(answers.map((answer) => answer.body)).toEqual(
+        [...keys, ...keys].map(({ apiKey }) => ({
+          prefix: apiKey.prefix,
+          ownProperty: false,
+          accessorOnPrototype: true,
+        })),
+      );
     });
   });
 });
