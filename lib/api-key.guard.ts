@@ -217,10 +217,11 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       );
       return { status: 401, reason: result.reason };
     }
-    const missingScopes = this.getRequiredScopes(context).filter(
-      (scope) => !result.apiKey.scopes.includes(scope),
-    );
-    if (missingScopes.length > 0) return { status: 403, missingScopes };
+    const requiredScopes = this.getRequiredScopes(context);
+    if (requiredScopes.length > 0) {
+      const missingScopes = requiredScopes.filter((scope) => !result.apiKey.scopes.includes(scope));
+      if (missingScopes.length > 0) return { status: 403, missingScopes };
+    }
     this.onAuthenticated(request, result.apiKey, context);
     return null;
   }
