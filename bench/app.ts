@@ -150,6 +150,7 @@ function apiKeyOptions(scenario: Extract<BenchScenario, { guard: 'api-key' }>): 
       ? { hasher: new HmacSha256ApiKeyHasher({ secret: BENCH_PEPPER }) }
       : {}),
     ...(scenario.revocationSync ? { revocationSync: scenario.revocationSync } : {}),
+    ...(scenario.storeTimeout ? { storeTimeout: scenario.storeTimeout } : {}),
   };
 }
 

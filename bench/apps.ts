@@ -130,14 +130,30 @@ function nextMessage(child: ChildProcess, label: string): Promise<ChildMessage> 
   });
 }
 
+/**
+ * A program the app runs under, such as valgrind: `execPath` is started with `execArgv`, then
+ * Node and the app's own arguments. The child's pid is then the launcher's.
+ */
+export interface AppLauncher {
+  execPath: string;
+  execArgv: string[];
+}
+
 /** Forks `app.js` for a scenario; `next()` resolves with the child's next message. */
 function forkApp(
   scenario: BenchScenario,
   label: string,
+  launcher?: AppLauncher,
 ): { child: ChildProcess; next: () => Promise<ChildMessage> } {
+  const nodeArgv = execArgvFor(scenario, label);
   const child = fork(appEntry, [], {
     env: { ...process.env, BENCH_SCENARIO: JSON.stringify(scenario) },
-    execArgv: execArgvFor(scenario, label),
+    ...(launcher
+      ? {
+          execPath: launcher.execPath,
+          execArgv: [...launcher.execArgv, process.execPath, ...nodeArgv],
+        }
+      : { execArgv: nodeArgv }),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(child);
@@ -158,9 +174,13 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Forks an app and waits until it listens. */
-export async function startApp(scenario: BenchScenario, label: string): Promise<RunningApp> {
-  const { child, next } = forkApp(scenario, label);
+/** Forks an app (under `launcher` if given) and waits until it listens. */
+export async function startApp(
+  scenario: BenchScenario,
+  label: string,
+  launcher?: AppLauncher,
+): Promise<RunningApp> {
+  const { child, next } = forkApp(scenario, label, launcher);
   const ready = await next();
   if (ready.type !== 'ready')
     throw new Error(`${label}: expected the app to report ready, got ${ready.type}.`);

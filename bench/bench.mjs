@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: compiles lib and bench into bench/.build (inside the repo, so the
 // compiled files resolve node_modules and the package's "type": "module"), runs the
-// orchestrator, and removes the build whatever happens.
+// orchestrator, and removes the build whatever happens. `node bench/bench.mjs instructions`
+// (`npm run bench:instructions`) runs the instruction counts of bench/instructions.ts instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,7 +23,8 @@ if (compiled.status !== 0) {
   process.exit(compiled.status ?? 1);
 }
 
-const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'run.js')], {
+const entry = process.argv[2] === 'instructions' ? 'instructions.js' : 'run.js';
+const run = spawn(process.execPath, [path.join(buildDir, 'bench', entry)], {
   stdio: 'inherit',
   env: { BENCH_OUT: benchDir, ...process.env },
 });

@@ -32,6 +32,8 @@ export type BenchScenario =
       revocationSync?: 'notify';
       /** Also serve the same handler unguarded at OPEN_ROUTE (the same-process rows 11). */
       openRoute?: boolean;
+      /** `storeTimeout`, ms: longer than the default under valgrind, which runs the app ~50× slower. */
+      storeTimeout?: number;
     }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number };
 

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { BENCH_ROUTE } from './scenario.js';
 
 /** A positive number from the environment, or `fallback` when unset. */
-function positiveFromEnv(name: string, fallback: number): number {
+export function positiveFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number.`);
   return value;
