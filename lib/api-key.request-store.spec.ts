@@ -24,6 +24,9 @@ describe('putApiKeyOnRequest', () => {
     expect(request.apiKey).toBe('set by a middleware');
     putApiKeyOnRequest(request, 'verified key');
     expect(request.apiKey).toBe('verified key');
+    // Not an own property, so `delete` has nothing to remove (as docs/composition.md says).
+    delete request.apiKey;
+    expect(request.apiKey).toBe('verified key');
   });
 
   it('uses the accessor a parent prototype already carries', () => {
