@@ -11,8 +11,6 @@ export const API_KEY_PREFIX_LENGTH = 8;
 /** Length of the secret part of a key: 62^32, about 190 bits. @publicApi */
 export const API_KEY_SECRET_LENGTH = 32;
 
-const PREFIX_PATTERN = /^[A-Za-z0-9]{8}$/;
-
 /**
  * Whether `text` holds only `ALPHABET`'s characters from `start` up to `end` (excluded). Read in
  * place: parsing a presented key slices and matches nothing but the prefix it returns.
@@ -194,5 +192,5 @@ export function apiKeyPattern(brand = ''): RegExp {
 
 /** Whether a string has the shape of a stored prefix (used to tell ids from prefixes). */
 export function isPrefix(value: string): boolean {
-  return PREFIX_PATTERN.test(value);
+  return value.length === API_KEY_PREFIX_LENGTH && isAlphanumericRun(value, 0, value.length);
 }
