@@ -36,8 +36,8 @@ const ACCESSOR: PropertyDescriptor = {
  * object would get it) nor where `apiKey` already means something (a Fastify `decorateRequest`,
  * a property of the user's own) or cannot be added.
  */
-function declareAccessor(prototype: object | null): boolean {
-  if (prototype === null || prototype === Object.prototype) return false;
+function declareAccessor(prototype: object): boolean {
+  if (prototype === Object.prototype) return false;
   if (API_KEY_REQUEST_PROPERTY in prototype) return inheritsAccessor(prototype);
   if (!Object.isExtensible(prototype)) return false;
   Object.defineProperty(prototype, API_KEY_REQUEST_PROPERTY, ACCESSOR);
@@ -57,6 +57,16 @@ function inheritsAccessor(prototype: object): boolean {
   return false;
 }
 
+/** Whether `apiKey` is the accessor on `prototype`, declaring it the first time one is met. */
+function carriesAccessor(prototype: object): boolean {
+  let carries = accessorOn.get(prototype);
+  if (carries === undefined) {
+    carries = declareAccessor(prototype);
+    accessorOn.set(prototype, carries);
+  }
+  return carries;
+}
+
 /**
  * Sets `request.apiKey` to `apiKey`: through the accessor on the request's prototype where it
  * is (or can be) declared, as an own property otherwise (a plain object such as a socket.io
@@ -64,12 +74,11 @@ function inheritsAccessor(prototype: object): boolean {
  */
 export function putApiKeyOnRequest(request: object, apiKey: unknown): void {
   const prototype: object | null = Object.getPrototypeOf(request);
-  let declared = prototype !== null && accessorOn.get(prototype);
-  if (declared === undefined) {
-    declared = declareAccessor(prototype);
-    accessorOn.set(prototype!, declared);
-  }
-  if (declared && !Object.hasOwn(request, API_KEY_REQUEST_PROPERTY))
+  if (
+    prototype !== null &&
+    carriesAccessor(prototype) &&
+    !Object.hasOwn(request, API_KEY_REQUEST_PROPERTY)
+  )
     keysByRequest.set(request, apiKey);
   else (request as Record<string, unknown>)[API_KEY_REQUEST_PROPERTY] = apiKey;
 }
