@@ -9,7 +9,8 @@
  * both routes, counting goes on and windows alternate between the open route (`@SkipApiKey()`)
  * and the guarded one, 10 requests in flight, both sent the same key; the app's main thread is
  * counted per window (`callgrind_control --dump`). Printed: each pair's guarded minus open
- * instructions per request, their median, and the open request's own count.
+ * instructions per request, their median (the upper middle of an even count, as elsewhere in the
+ * bench), and the open request's own count.
  *
  * Environment: INSTRUCTIONS_REQUESTS requests per window (default 4000), INSTRUCTIONS_WARMUP
  * requests per route before counting (default 10000), INSTRUCTIONS_PAIRS pairs of windows
@@ -24,6 +25,7 @@ import path from 'node:path';
 import { cleanup, postgresDb, startApp, type RunningApp } from './apps.js';
 import { BENCH_ROUTE, OPEN_ROUTE } from './scenario.js';
 import { BASE_KEYS, integer, positiveFromEnv } from './settings.js';
+import { median } from './stats.js';
 
 const REQUESTS = positiveFromEnv('INSTRUCTIONS_REQUESTS', 4000);
 const WARMUP = positiveFromEnv('INSTRUCTIONS_WARMUP', 10_000);
@@ -145,12 +147,6 @@ async function countMode(mode: string): Promise<ModeCounts> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 const thousands = (n: number): string => `${(n / 1000).toFixed(1)}k`;
 
