@@ -13,7 +13,7 @@ const shared = {
  * Specs the notify project leaves to the default one. Most never register keys over a database
  * (parsing, formats, hashers, limits, route rules, the admin/swagger/throttler/secret-scanning
  * helpers), so notify mode cannot change what they check. Some assert the default mode by name:
- * the options' defaults, `revocationSync` defaulting to 'read' (api-key.revocation-sync.spec),
+ * the options' defaults, `revocationSync` defaulting to 'read' (change-feed/cache.spec),
  * and the rowCacheTtl spec (which covers notify explicitly as well).
  */
 const DEFAULT_MODE_ONLY = [
@@ -21,26 +21,27 @@ const DEFAULT_MODE_ONLY = [
   'lib/secret-scanning/**/*.spec.ts',
   'lib/swagger/**/*.spec.ts',
   'lib/throttler/**/*.spec.ts',
-  'lib/api-key.cli-args.spec.ts',
-  'lib/api-key.cli-values.spec.ts',
+  'lib/cli/args.spec.ts',
+  'lib/cli/values.spec.ts',
   'lib/api-key.decorators.spec.ts',
-  'lib/api-key.format*.spec.ts',
-  'lib/api-key.hasher.spec.ts',
-  'lib/api-key.limiter.spec.ts',
-  'lib/api-key.lru.spec.ts',
+  'lib/keys/format*.spec.ts',
+  'lib/keys/hasher.spec.ts',
+  'lib/verification/limiter.spec.ts',
+  'lib/verification/lru.spec.ts',
   'lib/api-key.options.spec.ts',
-  'lib/api-key.request*.spec.ts',
-  'lib/api-key.route-rules.spec.ts',
+  'lib/request/context*.spec.ts',
+  'lib/request/key-property.spec.ts',
+  'lib/request/route-rules.spec.ts',
   'lib/api-key.service.rowcache.spec.ts',
-  'lib/api-key.store-deadline.spec.ts',
-  'lib/api-key.usage.deadline.spec.ts',
+  'lib/store/deadline.spec.ts',
+  'lib/store/usage.deadline.spec.ts',
   // The key CLI and the README's newcomer app run in child processes of their own, which the
   // notify setup does not reach and no API_KEY_REVOCATION_SYNC configures: nothing would change.
   'test/cli-own-data-source/**',
   'test/cli/cli-dormant.e2e-spec.ts',
   'test/newcomer/**',
   // Notify mode's own specs: every registration there sets revocationSync already.
-  'lib/api-key.revocation-*.spec.ts',
+  'lib/change-feed/**/*.spec.ts',
   'test/revocation-sync/**',
 ];
 

@@ -34,8 +34,8 @@ import {
   SkipApiKey,
   type ApiKeyOptions,
 } from '../lib/index.js';
-import { generateKey } from '../lib/api-key.format.js';
-import { LruMap } from '../lib/api-key.lru.js';
+import { generateKey } from '../lib/keys/format.js';
+import { LruMap } from '../lib/verification/lru.js';
 import { ApiKeyThrottlerGuard } from '../lib/throttler/index.js';
 import { bulkInsert, fillerRows } from './seed.js';
 import { answerSoakMessage } from './soak-app.js';

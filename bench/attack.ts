@@ -3,7 +3,7 @@
  * fixed rate, and new keys make their first request halfway through.
  */
 import http from 'node:http';
-import { generateKey } from '../lib/api-key.format.js';
+import { generateKey } from '../lib/keys/format.js';
 import { appCpu, createKeys, type RunningApp } from './apps.js';
 import { timed } from './latency.js';
 import { answeredCount, apiKeyHeaders, load, rowFromLoad, type LoadResult } from './load.js';

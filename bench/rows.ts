@@ -11,7 +11,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { generateKey, parseKey } from '../lib/api-key.format.js';
+import { generateKey, parseKey } from '../lib/keys/format.js';
 import {
   createKeys,
   postgresDb,

@@ -5,7 +5,7 @@
  * after forced collections at the start, at the end and in between.
  */
 import http from 'node:http';
-import { generateKey } from '../lib/api-key.format.js';
+import { generateKey } from '../lib/keys/format.js';
 import { dropDatabases, postgresDb, sqliteDb, withApp, type RunningApp } from './apps.js';
 import type { BenchDatabase, BenchScenario, MemoryUsage, ParentMessage } from './scenario.js';
 import { BASE_KEYS, CONNECTIONS, SOAK_SECONDS, integer, wanted } from './settings.js';

@@ -9,10 +9,10 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { runStatements } from '../lib/api-key.migration-sql.js';
-import { LISTENER_APPLICATION_NAME } from '../lib/api-key.revocation-listener.js';
-import { DEFAULT_POLL_INTERVAL } from '../lib/api-key.revocation-sync-setup.js';
-import { changeTriggerStatements } from '../lib/api-key.revocation-sync-sql.js';
+import { runStatements } from '../lib/schema/sql.js';
+import { LISTENER_APPLICATION_NAME } from '../lib/change-feed/listener.js';
+import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
+import { changeTriggerStatements } from '../lib/change-feed/notify-sql.js';
 import { statusOf } from './latency.js';
 import { OUTAGE_ROUNDS } from './settings.js';
 import {

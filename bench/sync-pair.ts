@@ -5,9 +5,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { parseKey } from '../lib/api-key.format.js';
-import { LISTENER_APPLICATION_NAME } from '../lib/api-key.revocation-listener.js';
-import { DEFAULT_POLL_INTERVAL } from '../lib/api-key.revocation-sync-setup.js';
+import { parseKey } from '../lib/keys/format.js';
+import { LISTENER_APPLICATION_NAME } from '../lib/change-feed/listener.js';
+import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
 import { createKeys, mariadbDb, postgresDb, type AppPool, type RunningApp } from './apps.js';
 import { statusOf } from './latency.js';
 import { bcryptGuarded } from './rows.js';

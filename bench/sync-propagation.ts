@@ -3,7 +3,7 @@
  * revocation made through one instance takes to be refused by another, and whether the other
  * ever lets the key through again once it has refused it.
  */
-import { DEFAULT_POLL_INTERVAL } from '../lib/api-key.revocation-sync-setup.js';
+import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
 import { statusOf } from './latency.js';
 import { REVOCATIONS } from './settings.js';
 import { median, percentile } from './stats.js';

@@ -23,8 +23,8 @@ import {
   RequireScopes,
   SkipApiKey,
 } from './api-key.decorators.js';
-import { createApiKeyGuard } from './api-key.guard-factory.js';
-import { ImplicitApiKeyGuard } from './api-key.guard-implicit.js';
+import { createApiKeyGuard } from './guards/factory.js';
+import { ImplicitApiKeyGuard } from './guards/implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyService } from './api-key.service.js';
 

@@ -16,10 +16,10 @@ import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
 } from './api-key.constants.js';
-import { isScope } from './api-key.format.js';
-import { ImplicitApiKeyGuard, isImplicit } from './api-key.guard-implicit.js';
+import { isScope } from './keys/format.js';
+import { ImplicitApiKeyGuard, isImplicit } from './guards/implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { resolveRequest } from './api-key.request.js';
+import { resolveRequest } from './request/context.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
 
 /** What `ApiKeyModule.forRoot({ name })` accepts as a registration name. */

@@ -11,7 +11,7 @@ import { ApiKey } from './api-key.entity.js';
 import type { ApiKeyFailureReason, ApiKeyOptions } from './index.js';
 import { ApiKeyUnauthorizedException } from './api-key.exceptions.js';
 import { ApiKeyGuard } from './api-key.guard.js';
-import { readPresentedKey } from './api-key.request.js';
+import { readPresentedKey } from './request/context.js';
 
 class OpenController {
   anything() {}

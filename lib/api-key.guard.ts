@@ -8,7 +8,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { ModuleRef, Reflector } from '@nestjs/core';
-import { AlternativeGuards } from './api-key.alternatives.js';
+import { AlternativeGuards } from './request/alternatives.js';
 import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from './api-key.errors.js';
@@ -23,10 +23,10 @@ import {
   readPresentedKey,
   resolveRequest,
   setResponseHeader,
-} from './api-key.request.js';
-import { putApiKeyOnRequest } from './api-key.request-store.js';
-import { missingRegistrationError } from './api-key.module-registrations.js';
-import { RouteRulesCache } from './api-key.route-rules.js';
+} from './request/context.js';
+import { putApiKeyOnRequest } from './request/key-property.js';
+import { missingRegistrationError } from './boot-checks/registrations.js';
+import { RouteRulesCache } from './request/route-rules.js';
 import {
   ApiKeyService,
   type ApiKeyFailureReason,

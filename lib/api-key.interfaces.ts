@@ -1,6 +1,6 @@
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
-import type { MANAGED_FIELDS } from './api-key.input.js';
+import type { MANAGED_FIELDS } from './store/input.js';
 
 /**
  * Why a presented key was refused. For logs and server-side callers only: the guard answers

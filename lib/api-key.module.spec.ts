@@ -12,7 +12,7 @@ import {
 } from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError, ApiKeyRevocationError } from './api-key.errors.js';
-import { createApiKeyGuard } from './api-key.guard-factory.js';
+import { createApiKeyGuard } from './guards/factory.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyModule } from './api-key.module.js';
 import type {

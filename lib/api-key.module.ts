@@ -5,7 +5,7 @@ import type { DataSource, Repository } from 'typeorm';
 import { getApiKeyOptionsToken, getApiKeyRepositoryToken } from './api-key.constants.js';
 import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
-import { createApiKeyGuard } from './api-key.guard-factory.js';
+import { createApiKeyGuard } from './guards/factory.js';
 import {
   resolveApiKeyOptions,
   validateAsyncRegistration,
@@ -21,10 +21,10 @@ import {
   missingDataSourceError,
   registrationCheckProviders,
   type ApiKeyRegistrationSite,
-} from './api-key.module-registrations.js';
-import { ensureChangeTrigger } from './api-key.revocation-sync-setup.js';
-import { ApiKeyRouteScanner } from './api-key.route-scanner.js';
-import { checkApiKeySchema, getApiKeySchemaCheckToken } from './api-key.schema.js';
+} from './boot-checks/registrations.js';
+import { ensureChangeTrigger } from './change-feed/setup.js';
+import { ApiKeyRouteScanner } from './boot-checks/route-scanner.js';
+import { checkApiKeySchema, getApiKeySchemaCheckToken } from './schema/check.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
 import { createApiKeyService, getApiKeyRepository } from './api-key.wiring.js';
 

@@ -1,12 +1,12 @@
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
-import type { ApiKeyFormat } from './api-key.format.js';
-import type { ApiKeyHasher } from './api-key.hasher.js';
+import type { ApiKeyFormat } from './keys/format.js';
+import type { ApiKeyHasher } from './keys/hasher.js';
 
-export { KEY_OPTIONS, REGISTRATION_OPTIONS } from './api-key.options-fields.js';
-export { validateAsyncRegistration, validateRegistration } from './api-key.options-registration.js';
-export { defaultColdConcurrency, resolveApiKeyOptions } from './api-key.options-resolver.js';
+export { KEY_OPTIONS, REGISTRATION_OPTIONS } from './options/fields.js';
+export { validateAsyncRegistration, validateRegistration } from './options/registration.js';
+export { defaultColdConcurrency, resolveApiKeyOptions } from './options/resolve.js';
 
 /**
  * How keys are read, hashed and checked. Every field is optional; defaults are given per field.

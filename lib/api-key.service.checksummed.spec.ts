@@ -3,8 +3,8 @@ import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENGINES } from '../test/support/databases.js';
 import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../test/support/key-store.js';
-import { generateKey } from './api-key.format.js';
-import { ApiKeyPrefixLookup } from './api-key.lookup.js';
+import { generateKey } from './keys/format.js';
+import { ApiKeyPrefixLookup } from './store/lookup.js';
 import type { ApiKeyService } from './api-key.service.js';
 
 /** `key` with the character at `index` from the end replaced by another key character. */

@@ -3,9 +3,9 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../test/support/databases.js';
 import { ApiKey } from './api-key.entity.js';
-import { BcryptApiKeyHasher } from './api-key.hasher.js';
+import { BcryptApiKeyHasher } from './keys/hasher.js';
 import { resolveApiKeyOptions, type ApiKeyOptions } from './api-key.options.js';
-import { ensureChangeTrigger } from './api-key.revocation-sync-setup.js';
+import { ensureChangeTrigger } from './change-feed/setup.js';
 import { ApiKeyService } from './api-key.service.js';
 
 /**

@@ -13,8 +13,8 @@ import {
   ApiKeyStoreUnavailableError,
   ApiKeyValidationError,
 } from './api-key.errors.js';
-import { generateKey } from './api-key.format.js';
-import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+import { generateKey } from './keys/format.js';
+import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './keys/hasher.js';
 import type { ApiKeyService } from './api-key.service.js';
 
 /**

@@ -17,17 +17,17 @@ import {
   type DormantApiKeyRevocation,
   type FindDormantApiKeysOptions,
   type RevokeDormantApiKeysOptions,
-} from './api-key.dormant.js';
+} from './store/dormant.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
 import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
-import { parseKey } from './api-key.format.js';
+import { parseKey } from './keys/format.js';
 import {
   carriedColumns,
   validateCreateInput,
   validateGracePeriod,
   validateUpdateInput,
-} from './api-key.input.js';
+} from './store/input.js';
 import type {
   ApiKeyVerification,
   CreateApiKeyInput,
@@ -37,16 +37,16 @@ import type {
   RotatedApiKey,
   UpdateApiKeyInput,
 } from './api-key.interfaces.js';
-import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './api-key.lookup.js';
+import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './store/lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
-import { createRowCache } from './api-key.revocation-sync-setup.js';
-import type { ApiKeyRowCache } from './api-key.row-cache.js';
-import { ownCopy } from './api-key.compiled-lookup-copy.js';
-import { ApiKeyRows } from './api-key.service-rows.js';
-import { storeUnavailable, ThrottledErrorLog } from './api-key.store-errors.js';
-import { ApiKeyUsageRecorder } from './api-key.usage.js';
-import { listWhere } from './api-key.where.js';
-import { ApiKeyVerifier } from './api-key.verifier.js';
+import { createRowCache } from './change-feed/setup.js';
+import type { ApiKeyRowCache } from './change-feed/row-cache.js';
+import { ownCopy } from './store/compiled/copy.js';
+import { ApiKeyRows } from './store/rows.js';
+import { storeUnavailable, ThrottledErrorLog } from './store/errors.js';
+import { ApiKeyUsageRecorder } from './store/usage.js';
+import { listWhere } from './store/where.js';
+import { ApiKeyVerifier } from './verification/verifier.js';
 
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
-import { HmacSha256ApiKeyHasher } from './api-key.hasher.js';
+import { HmacSha256ApiKeyHasher } from './keys/hasher.js';
 import { resolveApiKeyOptions } from './api-key.options.js';
 import { ApiKeyService } from './api-key.service.js';
 

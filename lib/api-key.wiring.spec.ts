@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_BCRYPT } from '../test/support/key-store.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError, ApiKeyRevocationError } from './api-key.errors.js';
-import { ApiKeyRevocationSubscriber } from './api-key.subscriber.js';
+import { ApiKeyRevocationSubscriber } from './schema/subscriber.js';
 import { wireApiKeys } from './api-key.wiring.js';
 
 @Entity('wiring_spec_partner_keys')

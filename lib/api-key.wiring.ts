@@ -10,8 +10,8 @@ import {
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
 import { ApiKeyService } from './api-key.service.js';
-import { registerRevocationSubscriber } from './api-key.subscriber.js';
-import { describeUnknownWhereProperty, findUnknownWhereProperty } from './api-key.where.js';
+import { registerRevocationSubscriber } from './schema/subscriber.js';
+import { describeUnknownWhereProperty, findUnknownWhereProperty } from './store/where.js';
 
 /**
  * What `wireApiKeys` builds a service from.

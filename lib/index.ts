@@ -25,7 +25,7 @@ export type {
   DormantApiKeyRevocation,
   FindDormantApiKeysOptions,
   RevokeDormantApiKeysOptions,
-} from './api-key.dormant.js';
+} from './store/dormant.js';
 export { AbstractApiKey, ApiKey } from './api-key.entity.js';
 export {
   ApiKeyConfigurationError,
@@ -52,30 +52,30 @@ export {
   apiKeyPatternSource,
   isWellFormedApiKey,
   type ApiKeyFormat,
-} from './api-key.format.js';
+} from './keys/format.js';
 export { ApiKeyGuard, type ApiKeyDenial } from './api-key.guard.js';
-export { createApiKeyGuard } from './api-key.guard-factory.js';
-export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './api-key.hasher.js';
+export { createApiKeyGuard } from './guards/factory.js';
+export { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './keys/hasher.js';
 // ApiKeyFailureReason, ApiKeyVerification, CreateApiKeyInput, CreatedApiKey, ListApiKeysOptions,
 // RotateApiKeyOptions, RotatedApiKey: the file holds the service's public types and nothing else.
 export type * from './api-key.interfaces.js';
-export type { StoredApiKeyRow } from './api-key.lookup.js';
+export type { StoredApiKeyRow } from './store/lookup.js';
 export {
   CreateApiKeys1764000000000,
   createApiKeyTableMigration,
   type CreateApiKeyTableMigrationOptions,
-} from './api-key.migration.js';
+} from './schema/migration.js';
 export {
   UpgradeApiKeys1796083200000,
   createApiKeyUpgradeMigration,
   type CreateApiKeyUpgradeMigrationOptions,
-} from './api-key.migration-upgrade.js';
+} from './schema/upgrade.js';
 export {
   NotifyApiKeyChanges1798761600000,
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
-} from './api-key.revocation-sync-sql.js';
-export { runMigrationsLocked, type RunMigrationsOptions } from './api-key.migrations-lock.js';
+} from './change-feed/notify-sql.js';
+export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {
   ApiKeyModuleAsyncOptions,

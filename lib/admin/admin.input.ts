@@ -1,6 +1,6 @@
 import type { EntityMetadata } from 'typeorm';
-import { CliUsageError } from '../api-key.cli-errors.js';
-import { parseExpiry } from '../api-key.cli-values.js';
+import { CliUsageError } from '../cli/errors.js';
+import { parseExpiry } from '../cli/values.js';
 import type { UpdateApiKeyInput } from '../api-key.interfaces.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 

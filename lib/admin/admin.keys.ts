@@ -12,7 +12,7 @@ import type { Repository } from 'typeorm';
 import { getApiKeyRepositoryToken } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
-import { isPrefix } from '../api-key.format.js';
+import { isPrefix } from '../keys/format.js';
 import type { CreateApiKeyInput } from '../api-key.interfaces.js';
 import { ApiKeyService, getApiKeyServiceToken } from '../api-key.service.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';

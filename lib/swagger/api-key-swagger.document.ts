@@ -10,8 +10,8 @@ import {
 import { getApiKeyOptionsToken } from '../api-key.constants.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
-import { keyGuardsOnRoute } from '../api-key.route-scanner-checks.js';
-import { globalKeyGuards, scanRoutes } from '../api-key.route-scanner.js';
+import { keyGuardsOnRoute } from '../boot-checks/route-checks.js';
+import { globalKeyGuards, scanRoutes } from '../boot-checks/route-scanner.js';
 import {
   describeOperation,
   type ApiKeyOperation,

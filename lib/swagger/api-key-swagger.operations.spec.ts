@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { Injectable, type CanActivate } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
-import { createApiKeyGuard } from '../api-key.guard-factory.js';
+import { createApiKeyGuard } from '../guards/factory.js';
 import { ApiKeyGuard } from '../api-key.guard.js';
-import type { KeyGuardOnRoute, KeyGuardsOfRoute } from '../api-key.route-scanner-checks.js';
+import type { KeyGuardOnRoute, KeyGuardsOfRoute } from '../boot-checks/route-checks.js';
 import {
   API_KEY_ALTERNATIVES_EXTENSION,
   API_KEY_SCOPES_EXTENSION,

@@ -1,6 +1,6 @@
 import type { CanActivate, Type } from '@nestjs/common';
-import { registrationOfGuard } from '../api-key.guard-factory.js';
-import type { KeyGuardsOfRoute } from '../api-key.route-scanner-checks.js';
+import { registrationOfGuard } from '../guards/factory.js';
+import type { KeyGuardsOfRoute } from '../boot-checks/route-checks.js';
 import { apiKeySchemeName } from './api-key-swagger.schemes.js';
 
 /** A security requirement: every scheme named must be satisfied, with the scopes listed. */

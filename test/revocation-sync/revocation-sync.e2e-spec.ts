@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LISTENER_APPLICATION_NAME } from '../../lib/api-key.revocation-listener.js';
+import { LISTENER_APPLICATION_NAME } from '../../lib/change-feed/listener.js';
 import { ADAPTERS, call } from '../support/http.js';
 import {
   BOUND,

@@ -3,8 +3,8 @@ import { Logger } from '@nestjs/common';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import { expect, vi } from 'vitest';
 import { ApiKey, type AbstractApiKey } from '../../lib/api-key.entity.js';
-import { generateKey } from '../../lib/api-key.format.js';
-import { ApiKeyPrefixLookup, type StoredApiKeyRow } from '../../lib/api-key.lookup.js';
+import { generateKey } from '../../lib/keys/format.js';
+import { ApiKeyPrefixLookup, type StoredApiKeyRow } from '../../lib/store/lookup.js';
 
 /**
  * The query the key lookup replaces, as the service ran it before, with the hash moved beside

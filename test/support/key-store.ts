@@ -8,8 +8,8 @@ import {
   BcryptApiKeyHasher,
   type ApiKeyOptions,
 } from '../../lib/index.js';
-import { ensureChangeTrigger } from '../../lib/api-key.revocation-sync-setup.js';
-import { registerRevocationSubscriber } from '../../lib/api-key.subscriber.js';
+import { ensureChangeTrigger } from '../../lib/change-feed/setup.js';
+import { registerRevocationSubscriber } from '../../lib/schema/subscriber.js';
 import { wireApiKeys } from '../../lib/api-key.wiring.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
 import { eventually, inNotifyProject, notifiedCache } from './revocation-sync-mode.js';

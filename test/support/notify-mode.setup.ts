@@ -8,8 +8,8 @@ import { withNotifyDefault } from './revocation-sync-mode.js';
  * `wireApiKeys`. Every database the suites use (PostgreSQL, MariaDB, SQLite) supports it. The
  * project also sets `TEST_REVOCATION_SYNC` (see `inNotifyProject`) for the helpers that wait.
  */
-vi.mock('../../lib/api-key.options-resolver.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../lib/api-key.options-resolver.js')>();
+vi.mock('../../lib/options/resolve.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../lib/options/resolve.js')>();
   return {
     ...original,
     resolveApiKeyOptions: ((options, registration) =>

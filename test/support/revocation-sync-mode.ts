@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiKeyOptions, ApiKeyService } from '../../lib/index.js';
-import { NotifiedRowCache } from '../../lib/api-key.revocation-sync.js';
-import type { ApiKeyRowCache } from '../../lib/api-key.row-cache.js';
-import { findRawCondition } from '../../lib/api-key.revocation-owners.js';
+import { NotifiedRowCache } from '../../lib/change-feed/cache.js';
+import type { ApiKeyRowCache } from '../../lib/change-feed/row-cache.js';
+import { findRawCondition } from '../../lib/change-feed/owners.js';
 
 /**
  * The variable the `notify` project of vitest.config.ts sets in its workers: every

@@ -11,7 +11,7 @@ import { inNotifyProject } from './revocation-sync-mode.js';
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILD_DIR = join(REPO_ROOT, 'sample-app/dist');
 const SAMPLE_MAIN = join(BUILD_DIR, 'sample-app/main.js');
-const CLI = join(BUILD_DIR, 'lib/api-key.cli.js');
+const CLI = join(BUILD_DIR, 'lib/cli/main.js');
 const SAMPLE_DATA_SOURCE = join(BUILD_DIR, 'sample-app/data-source.js');
 
 /** The engines the sample app and CLI are driven on, as the README's users would run them. */

@@ -1,0 +1,117 @@
+import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ChangeCounterPoller } from './poller.js';
+
+const INTERVAL = 50;
+
+/** A counter store the test steers, and what the poller told its sink. */
+function harness() {
+  const state = {
+    version: 0 as number | Error | 'hang',
+    triggers: true,
+    /** Whether the data source is open; a closed one throws, as TypeORM's does. */
+    open: true,
+    queries: 0,
+    events: [] as string[],
+    warnings: [] as string[],
+  };
+  const query = async (sql: string) => {
+    state.queries++;
+    if (!state.open) throw new TypeError('The database connection is not open');
+    if (!sql.startsWith('SELECT version')) return state.triggers ? [{ 1: 1 }] : [];
+    if (state.version === 'hang') return new Promise<unknown[]>(() => {});
+    if (state.version instanceof Error) throw state.version;
+    return [{ version: String(state.version) }];
+  };
+  const sink = {
+    changed: (prefix: string) => state.events.push(`changed ${prefix}`),
+    down: () => state.events.push('down'),
+    up: () => state.events.push('up'),
+  };
+  const logger = new Logger('test');
+  logger.warn = (message: string) => void state.warnings.push(message);
+  logger.log = () => {};
+  const timing = { interval: INTERVAL, timeout: 1_000 };
+  const isOpen = () => state.open;
+  const poller = new ChangeCounterPoller(
+    query,
+    'mysql',
+    'api_keys',
+    sink,
+    logger,
+    timing,
+    [],
+    isOpen,
+  );
+  return { state, poller };
+}
+
+describe('ChangeCounterPoller', () => {
+  let stop: (() => Promise<void>) | undefined;
+  afterEach(async () => stop?.());
+
+  it('goes up after a poll, and drops every row when the version moves, not before', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up']);
+    state.version = 1;
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up', 'changed *']);
+  });
+
+  it('goes down when a poll fails, and up again once one succeeds', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    state.version = new Error('connection lost');
+    await sleep(3 * INTERVAL);
+    expect(state.events.at(-1)).toBe('down');
+    state.version = 5;
+    await sleep(3 * INTERVAL);
+    // Back up without a change report: the cache was emptied when it went down.
+    expect(state.events.at(-1)).toBe('up');
+    expect(state.events).not.toContain('changed *');
+  });
+
+  it('goes down when no poll has succeeded for two intervals (a stalled connection)', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    state.version = 'hang';
+    await sleep(5 * INTERVAL);
+    expect(state.events).toEqual(['up', 'down']);
+  });
+
+  it('stops polling, quietly, once the data source is destroyed before it was closed', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    expect(state.events).toEqual(['up']);
+    state.open = false;
+    await sleep(2 * INTERVAL);
+    const queries = state.queries;
+    await sleep(3 * INTERVAL);
+    // Serving nothing cached, polling nothing, and reporting no outage: nothing is left to poll.
+    expect(state.events.at(-1)).toBe('down');
+    expect(state.queries).toBe(queries);
+    expect(state.warnings).toEqual([]);
+  });
+
+  it('stays down while the triggers or the counter are missing', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    state.triggers = false;
+    poller.start();
+    await sleep(4 * INTERVAL);
+    expect(state.events).not.toContain('up');
+    state.triggers = true;
+    await sleep(3 * INTERVAL);
+    expect(state.events.at(-1)).toBe('up');
+  });
+});

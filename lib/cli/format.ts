@@ -1,0 +1,103 @@
+/**
+ * How the `nestjs-api-key` CLI shows keys: never the key itself after it is made, never its
+ * hash, every text escaped for a terminal.
+ */
+import { columnHeader, extraColumnValues, type ColumnMetadata } from './columns.js';
+import type { AbstractApiKey } from '../api-key.entity.js';
+
+/** Text that is safe to print on one line of a terminal: control characters are escaped. */
+export function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
+/** An instant to the second, or `none` for no instant. */
+export function instant(date: Date | null | undefined, none: string): string {
+  return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : none;
+}
+
+function status(apiKey: AbstractApiKey, now: Date): 'active' | 'revoked' | 'expired' {
+  if (apiKey.revoked) return 'revoked';
+  return apiKey.isExpired(now) ? 'expired' : 'active';
+}
+
+/**
+ * What listings show of a key: never the key itself nor its hash. The entity's own columns
+ * (`columns`, its owner's id say) come first, so the common fields keep their meaning.
+ */
+export function describeKey(apiKey: AbstractApiKey, now: Date, columns: ColumnMetadata[]) {
+  return {
+    ...extraColumnValues(apiKey, columns),
+    id: apiKey.id,
+    prefix: apiKey.prefix,
+    name: apiKey.name,
+    scopes: apiKey.scopes,
+    createdAt: apiKey.createdAt?.toISOString() ?? null,
+    expiresAt: apiKey.expiresAt?.toISOString() ?? null,
+    revokedAt: apiKey.revokedAt?.toISOString() ?? null,
+    lastUsedAt: apiKey.lastUsedAt?.toISOString() ?? null,
+    status: status(apiKey, now),
+  };
+}
+
+/** A key as `list` shows it: one row of cells, with `headers` above. */
+export function keyRows(
+  keys: AbstractApiKey[],
+  now: Date,
+  columns: ColumnMetadata[],
+): { headers: string[]; rows: string[][] } {
+  const headers = ['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'];
+  const rows = keys.map((k) => [
+    k.prefix,
+    printable(k.name),
+    k.scopes.join(',') || '-',
+    instant(k.createdAt, '-'),
+    k.expiresAt ? `${instant(k.expiresAt, '')}${k.isExpired(now) ? ' (expired)' : ''}` : 'never',
+    instant(k.revokedAt, 'no'),
+    instant(k.lastUsedAt, 'never'),
+    ...Object.values(extraColumnValues(k, columns)).map((value) => cell(value, '-')),
+  ]);
+  return { headers: [...headers, ...columns.map(columnHeader)], rows };
+}
+
+/** A key as `show` shows it: labelled fields, one a line. */
+export function keyFields(
+  apiKey: AbstractApiKey,
+  now: Date,
+  columns: ColumnMetadata[],
+): [string, string][] {
+  return [
+    ['id', apiKey.id],
+    ['prefix', apiKey.prefix],
+    ['name', printable(apiKey.name)],
+    ...Object.entries(extraColumnValues(apiKey, columns)).map(
+      ([label, value]): [string, string] => [label, cell(value, '(none)')],
+    ),
+    ['scopes', apiKey.scopes.join(', ') || '(none)'],
+    ['status', status(apiKey, now)],
+    ['created', instant(apiKey.createdAt, '-')],
+    ['expires', instant(apiKey.expiresAt, 'never')],
+    ['revoked', instant(apiKey.revokedAt, 'no')],
+    ['last used', instant(apiKey.lastUsedAt, 'never')],
+  ];
+}
+
+/** One column's JSON value as text for a terminal. */
+function cell(value: unknown, none: string): string {
+  if (value === null) return none;
+  return printable(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** Rows as left-aligned columns two spaces apart. */
+export function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd(),
+  );
+}
