@@ -1,7 +1,57 @@
 import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
 import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
-import type { ApiKeyAdminEvent } from './admin.events.js';
+import { API_KEY_REVOKED_EVENT } from '../api-key.events.js';
+
+/**
+ * What happened to a key through the admin page or API.
+ *
+ * @publicApi
+ */
+export type ApiKeyAdminEventType = 'created' | 'updated' | 'revoked' | 'rotated';
+
+/**
+ * An audit event. It never carries the key or its hash.
+ *
+ * @publicApi
+ */
+export interface ApiKeyAdminEvent {
+  type: ApiKeyAdminEventType;
+  /** The registration whose key it is. */
+  registration: string;
+  /** The key's id, prefix and name; for `rotated`, those of the new key. */
+  id: string;
+  prefix: string;
+  name: string;
+  /** The key's owner (`ownerColumn`), or `null` without one. */
+  owner: string | null;
+  /** Who acted (the `actor` option), or `null` when the request says nobody. */
+  actor: string | null;
+  /** When it happened, by the registration's clock. */
+  at: Date;
+  /**
+   * For `revoked`: `'admin'`, which tells it apart from the service's own revocations emitted
+   * under the same name (`ApiKeyRevokedEvent`, whose `reason` is `'dormant'`).
+   */
+  reason?: 'admin';
+  /** For `updated`: the fields changed. */
+  changes?: string[];
+  /** For `rotated`: the key it replaces, which works until `previous.expiresAt`. */
+  previous?: { id: string; prefix: string; expiresAt: Date | null; revoked: boolean };
+}
+
+/**
+ * Names the events are emitted under with `@nestjs/event-emitter`, e.g.
+ * `@OnEvent(API_KEY_ADMIN_EVENTS.revoked)`; `api-key.*` catches them all with wildcards on.
+ *
+ * @publicApi
+ */
+export const API_KEY_ADMIN_EVENTS: Readonly<Record<ApiKeyAdminEventType, string>> = {
+  created: 'api-key.created',
+  updated: 'api-key.updated',
+  revoked: API_KEY_REVOKED_EVENT,
+  rotated: 'api-key.rotated',
+};
 
 /**
  * The owner of the request in owner-scoped mode (a customer, tenant or partner id), or `null`

@@ -3,15 +3,13 @@
  * self-service mode, and audit events.
  */
 export { ApiKeyAdminBadRequest } from './admin.errors.js';
-export {
-  API_KEY_ADMIN_EVENTS,
-  type ApiKeyAdminEvent,
-  type ApiKeyAdminEventType,
-} from './admin.events.js';
 export { API_KEY_ADMIN_CSP } from './admin.headers.interceptor.js';
 export { ApiKeyAdminModule } from './admin.module.js';
 export {
+  API_KEY_ADMIN_EVENTS,
   ApiKeyAdminConfigurationError,
+  type ApiKeyAdminEvent,
+  type ApiKeyAdminEventType,
   type ApiKeyAdminOptions,
   type ApiKeyOwnerResolver,
 } from './admin.options.js';
