@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { TriggerDialect } from '../schema/sql.js';
-import { bumpChangeCounterSql, quoter, unchangedCondition } from './counter-sql.js';
+import { bumpChangeCounterSql, quoter, unchangedCondition } from './counter.js';
 import type { OwnerTable } from './owners.js';
-import { EVERY_KEY, changeChannel, changeTriggerName, hasChangeTrigger } from './notify-sql.js';
+import { EVERY_KEY, changeChannel, changeTriggerName, hasChangeTrigger } from './triggers.js';
 
 /**
  * The name of the trigger on `ownerTable` that tells the caches of `keyTable` a row `usableWhere`

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { ApiKey } from '../api-key.entity.js';
-import { createApiKeyNotifyMigration, hasChangeTrigger } from './notify-sql.js';
+import { createApiKeyNotifyMigration } from './migration.js';
+import { hasChangeTrigger } from './triggers.js';
 
 describe('createApiKeyNotifyMigration on SQLite', () => {
   it('creates the change counter and its triggers, and drops them on down', async () => {

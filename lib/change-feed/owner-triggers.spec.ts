@@ -8,13 +8,9 @@ import {
   hasOwnerTrigger,
   ownerTriggerName,
   ownerTriggerStatements,
-} from './owner-sql.js';
-import {
-  changeTriggerName,
-  changeTriggerStatements,
-  createApiKeyNotifyMigration,
-  hasChangeTrigger,
-} from './notify-sql.js';
+} from './owner-triggers.js';
+import { createApiKeyNotifyMigration } from './migration.js';
+import { changeTriggerName, changeTriggerStatements, hasChangeTrigger } from './triggers.js';
 
 const PARTNERS = { table: 'partners', columns: ['active', 'id'] };
 
