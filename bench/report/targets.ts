@@ -1,13 +1,14 @@
 /** The bench's verdict lines: each target, the figures it was judged on, and whether it holds. */
-import { p99Added, ratioOf, type AttackResult, type BenchRow, type TargetCheck } from './report.js';
-import { BASE_KEYS, SCALE_KEYS, integer } from './settings.js';
-import { HEAP_GROWTH_LIMIT, memorySpan, spanText, type SoakResult } from './soak-report.js';
 import {
-  cpuAdded,
-  type OutageResult,
-  type PropagationResult,
-  type SyncReport,
-} from './sync-report.js';
+  p99Added,
+  ratioOf,
+  type AttackResult,
+  type BenchRow,
+  type TargetCheck,
+} from './measurements.js';
+import { BASE_KEYS, SCALE_KEYS, integer } from '../harness/settings.js';
+import { HEAP_GROWTH_LIMIT, memorySpan, spanText, type SoakResult } from './soak.js';
+import { cpuAdded, type OutageResult, type PropagationResult, type SyncReport } from './sync.js';
 
 /** The most app CPU per request the default mode (a read per request) may add to no guard, µs. */
 const DEFAULT_MODE_CPU_LIMIT_US = 20;

@@ -1,8 +1,8 @@
 /**
- * What the soak rows (`soak.ts`) measured, and their part of `bench/results.md`: answers by kind
+ * What the soak rows (`soak.ts`) measured, and their part of the dated report in `bench/results/`: answers by kind
  * of request, wrong and lost answers, and the app's memory from the start to the end.
  */
-import type { MemoryUsage } from './scenario.js';
+import type { MemoryUsage } from '../apps/scenario.js';
 
 /** The kinds of request in the soak's mix. */
 export const SOAK_KINDS = ['valid', 'unknown', 'revoked', 'expired', 'attack'] as const;

@@ -3,9 +3,9 @@
  * bare PostgreSQL round trips with no app in between.
  */
 import { createRequire } from 'node:module';
-import { createKeys, type RunningApp } from './apps.js';
+import { createKeys, type RunningApp } from '../apps/apps.js';
 import { apiKeyHeaders } from './load.js';
-import type { ColdPathResult, RoundTripResult } from './report.js';
+import type { ColdPathResult, RoundTripResult } from '../report/measurements.js';
 import { COLD_SAMPLES } from './settings.js';
 import { LatencyLog, median, percentile } from './stats.js';
 

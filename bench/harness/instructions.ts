@@ -22,8 +22,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { cleanup, postgresDb, startApp, type RunningApp } from './apps.js';
-import { BENCH_ROUTE, OPEN_ROUTE } from './scenario.js';
+import { cleanup, postgresDb, startApp, type RunningApp } from '../apps/apps.js';
+import { BENCH_ROUTE, OPEN_ROUTE } from '../apps/scenario.js';
 import { BASE_KEYS, integer, positiveFromEnv } from './settings.js';
 import { median } from './stats.js';
 

@@ -3,7 +3,7 @@
  * traffic runs, and memory readings, answered over the same IPC channel as the other messages.
  */
 import type { INestApplication } from '@nestjs/common';
-import { ApiKeyService } from '../lib/index.js';
+import { ApiKeyService } from '../../lib/index.js';
 import type { ChildMessage, MemoryUsage, ParentMessage } from './scenario.js';
 
 /** The messages only the soak sends. */

@@ -1,7 +1,7 @@
 /** The Notes section of the report: what a reader needs to weigh the figures. */
-import { ratioOf, type BenchRow } from './report.js';
-import { FULL_SOAK_SECONDS, SOAK_SECONDS } from './settings.js';
-import type { SoakResult } from './soak-report.js';
+import { ratioOf, type BenchRow } from './measurements.js';
+import { FULL_SOAK_SECONDS, SOAK_SECONDS } from '../harness/settings.js';
+import type { SoakResult } from './soak.js';
 
 /** Rows whose window-by-window ratios are listed in full. */
 const ROWS_WITH_WINDOW_NOTES = ['2', '3', '7a', '7b'];

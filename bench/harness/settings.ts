@@ -1,6 +1,6 @@
 /**
  * The bench's knobs: what the environment may set (all optional), the fixed sizes of its rows,
- * and the paragraph of `bench/results.md` that says how the throughput rows were measured.
+ * and the paragraph of the dated report in `bench/results/` that says how the throughput rows were measured.
  *
  * Environment: BENCH_DURATION measured seconds per row (default 24), BENCH_WINDOW seconds per
  * window (default 2), BENCH_WARMUP seconds of load on a row's app before its first window
@@ -15,7 +15,7 @@
  * outages per engine in the outage rows (default 5).
  */
 import path from 'node:path';
-import { BENCH_ROUTE } from './scenario.js';
+import { BENCH_ROUTE } from '../apps/scenario.js';
 
 /** A positive number from the environment, or `fallback` when unset. */
 export function positiveFromEnv(name: string, fallback: number): number {
@@ -66,7 +66,7 @@ export const BOOT_TIMEOUT_MS = 5 * 60_000;
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Whether to write `--cpu-prof` profiles of the apps. */
 export const PROFILE = process.env.BENCH_PROFILE === '1';
-/** Where `results.md`, `results.svg` and the profiles go. */
+/** Where `results/` (the dated reports and charts) and the profiles go. */
 export const outDir = path.resolve(process.env.BENCH_OUT ?? path.join(process.cwd(), 'bench'));
 
 const only = process.env.BENCH_ONLY

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { randomAlphanumeric } from '../lib/keys/format.js';
+import { randomAlphanumeric } from '../../lib/keys/format.js';
 
 /** A row to bulk-insert: the columns the lookup touches, with a real-looking hash. */
 export interface SeedRow {

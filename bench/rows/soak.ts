@@ -5,11 +5,11 @@
  * after forced collections at the start, at the end and in between.
  */
 import http from 'node:http';
-import { generateKey } from '../lib/keys/format.js';
-import { dropDatabases, postgresDb, sqliteDb, withApp, type RunningApp } from './apps.js';
-import type { BenchDatabase, BenchScenario, MemoryUsage, ParentMessage } from './scenario.js';
-import { BASE_KEYS, CONNECTIONS, SOAK_SECONDS, integer, wanted } from './settings.js';
-import { SOAK_KINDS, type SoakKind, type SoakReport, type SoakResult } from './soak-report.js';
+import { generateKey } from '../../lib/keys/format.js';
+import { dropDatabases, postgresDb, sqliteDb, withApp, type RunningApp } from '../apps/apps.js';
+import type { BenchDatabase, BenchScenario, MemoryUsage, ParentMessage } from '../apps/scenario.js';
+import { BASE_KEYS, CONNECTIONS, SOAK_SECONDS, integer, wanted } from '../harness/settings.js';
+import { SOAK_KINDS, type SoakKind, type SoakReport, type SoakResult } from '../report/soak.js';
 
 /** Share of the requests of each kind: mostly valid keys, the rest refused for each reason in turn. */
 const MIX: Record<SoakKind, number> = {

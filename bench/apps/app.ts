@@ -33,11 +33,11 @@ import {
   HmacSha256ApiKeyHasher,
   SkipApiKey,
   type ApiKeyOptions,
-} from '../lib/index.js';
-import { generateKey } from '../lib/keys/format.js';
-import { LruMap } from '../lib/verification/lru.js';
-import { ApiKeyThrottlerGuard } from '../lib/throttler/index.js';
-import { bulkInsert, fillerRows } from './seed.js';
+} from '../../lib/index.js';
+import { generateKey } from '../../lib/keys/format.js';
+import { LruMap } from '../../lib/verification/lru.js';
+import { ApiKeyThrottlerGuard } from '../../lib/throttler/index.js';
+import { bulkInsert, fillerRows } from '../harness/seed.js';
 import { answerSoakMessage } from './soak-app.js';
 import {
   BENCH_ROUTE,

@@ -3,12 +3,12 @@
  * of the other rows have stopped: the same-process rows (11a–11d), then per engine a pair of
  * instances for propagation (12a, 12b) and the channel outage (12c, 12d).
  */
-import { AppPool, dropDatabases } from './apps.js';
-import { wanted } from './settings.js';
+import { AppPool, dropDatabases } from '../apps/apps.js';
+import { wanted } from '../harness/settings.js';
 import { MARIADB, POSTGRES, startSyncPair, type SyncEngine } from './sync-pair.js';
 import { measureOutage } from './sync-outage.js';
 import { measurePropagation } from './sync-propagation.js';
-import type { SyncReport } from './sync-report.js';
+import type { SyncReport } from '../report/sync.js';
 import { measureSameProcessRows, wantsSameProcessRows } from './sync-rows.js';
 
 /** The pair rows per engine: propagation, then outage. */

@@ -11,7 +11,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { generateKey, parseKey } from '../lib/keys/format.js';
+import { generateKey, parseKey } from '../../lib/keys/format.js';
 import {
   createKeys,
   postgresDb,
@@ -19,12 +19,12 @@ import {
   withApp,
   type AppPool,
   type RunningApp,
-} from './apps.js';
+} from '../apps/apps.js';
 import type { AttackRow } from './attack.js';
-import { apiKeyHeaders, rotating } from './load.js';
-import { measureOnce, type Target } from './measure.js';
-import type { BenchRow } from './report.js';
-import { STATIC_KEY_HEADER, type BenchDatabase, type BenchThrottle } from './scenario.js';
+import { apiKeyHeaders, rotating } from '../harness/load.js';
+import { measureOnce, type Target } from '../harness/measure.js';
+import type { BenchRow } from '../report/measurements.js';
+import { STATIC_KEY_HEADER, type BenchDatabase, type BenchThrottle } from '../apps/scenario.js';
 import {
   ATTACK_RATE,
   BASE_KEYS,
@@ -34,7 +34,7 @@ import {
   SCALE_KEYS,
   integer,
   wanted,
-} from './settings.js';
+} from '../harness/settings.js';
 
 /** The throughput rows in the order the report lists them. */
 export const ROW_ORDER = [

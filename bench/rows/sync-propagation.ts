@@ -3,10 +3,10 @@
  * revocation made through one instance takes to be refused by another, and whether the other
  * ever lets the key through again once it has refused it.
  */
-import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
-import { statusOf } from './latency.js';
-import { REVOCATIONS } from './settings.js';
-import { median, percentile } from './stats.js';
+import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
+import { statusOf } from '../harness/latency.js';
+import { REVOCATIONS } from '../harness/settings.js';
+import { median, percentile } from '../harness/stats.js';
 import {
   POSTGRES,
   lightLoad,
@@ -16,7 +16,7 @@ import {
   warmOnBoth,
   type SyncPair,
 } from './sync-pair.js';
-import type { Percentiles, PropagationResult } from './sync-report.js';
+import type { Percentiles, PropagationResult } from '../report/sync.js';
 
 /** Past this, a revocation B still lets through counts as never refused. */
 const GIVE_UP_MS = 5_000;

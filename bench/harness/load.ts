@@ -1,6 +1,6 @@
 /** Driving an app with autocannon, and what the requests carry. */
 import autocannon from 'autocannon';
-import type { BenchRow } from './report.js';
+import type { BenchRow } from '../report/measurements.js';
 import { CONNECTIONS } from './settings.js';
 import { LatencyLog, percentile } from './stats.js';
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: boots each scenario as a Nest 12 Express app in a child process, drives it
  * with autocannon from this process (10 connections, a warm-up that is thrown away, then
- * measured windows), and writes `bench/results.md` and `bench/results.svg`.
+ * measured windows), and writes the dated report in `bench/results/` and its chart.
  *
  * Each throughput row is measured in short windows alternating with row 1's (1, X, 1, X, ... 1),
  * the row's windows adding up to BENCH_DURATION (`measure.ts`). The 1,000,000-key rows
@@ -13,7 +13,7 @@
  * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
  * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds) runs out.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -24,18 +24,24 @@ import {
   measureMemoMemory,
   sqliteDb,
   type RunningApp,
-} from './apps.js';
-import { underAttack } from './attack.js';
+} from '../apps/apps.js';
+import { underAttack } from '../rows/attack.js';
 import { coldPath, postgresRoundTrips } from './latency.js';
 import { measureAgainstBase, type Target } from './measure.js';
-import { deferredRowNotes, failureNotes, methodNotes, soakNotes, windowNotes } from './notes.js';
+import {
+  deferredRowNotes,
+  failureNotes,
+  methodNotes,
+  soakNotes,
+  windowNotes,
+} from '../report/notes.js';
 import {
   renderConsoleTable,
   renderMarkdown,
   renderSvg,
   type BenchReport,
-  type BenchRow,
-} from './report.js';
+} from '../report/report.js';
+import { type BenchRow } from '../report/measurements.js';
 import {
   ATTACK_ROWS,
   wantsColdPathRows,
@@ -44,8 +50,8 @@ import {
   latencyRows,
   measureNaiveBcryptRow,
   type ThroughputRows,
-} from './rows.js';
-import { BENCH_ROUTE, type MemoMemoryReport } from './scenario.js';
+} from '../rows/rows.js';
+import { BENCH_ROUTE, type MemoMemoryReport } from '../apps/scenario.js';
 import {
   COLD_SAMPLES,
   CONNECTIONS,
@@ -59,12 +65,12 @@ import {
   outDir,
   wanted,
 } from './settings.js';
-import { measureSoaks, wantsSoakRows } from './soak.js';
-import { measureSync, wantsSyncRows } from './sync.js';
-import { syncNotes, type SyncReport } from './sync-report.js';
-import { separateAppSyncRows } from './sync-rows.js';
-import type { SoakReport } from './soak-report.js';
-import { checkTargets } from './targets.js';
+import { measureSoaks, wantsSoakRows } from '../rows/soak.js';
+import { measureSync, wantsSyncRows } from '../rows/sync.js';
+import { syncNotes, type SyncReport } from '../report/sync.js';
+import { separateAppSyncRows } from '../rows/sync-rows.js';
+import type { SoakReport } from '../report/soak.js';
+import { checkTargets } from '../report/targets.js';
 
 cleanupOnSignalsAndTimeout();
 
@@ -197,18 +203,25 @@ function assembleReport(
   };
 }
 
-/** Writes `results.md` and `results.svg`, and prints the table, the targets and the first notes. */
+/**
+ * Writes the run's report as `results/<date>.md` and its chart as `results/<date>.svg` (a second
+ * run of the day gets `-2`, and so on: a dated result is never overwritten), and prints the
+ * table, the targets and the first notes.
+ */
 function publish(report: BenchReport): void {
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, 'results.md'), renderMarkdown(report));
-  writeFileSync(path.join(outDir, 'results.svg'), renderSvg(report));
+  const dir = path.join(outDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  const day = report.startedAt.slice(0, 10);
+  let stem = day;
+  for (let n = 2; existsSync(path.join(dir, `${stem}.md`)); n++) stem = `${day}-${n}`;
+  const markdown = path.join(dir, `${stem}.md`);
+  writeFileSync(markdown, renderMarkdown(report));
+  writeFileSync(path.join(dir, `${stem}.svg`), renderSvg(report));
   console.log(`\n${renderConsoleTable(report)}\n`);
   for (const check of report.targets)
     console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
   for (const note of report.notes.slice(0, 2)) console.log(note);
-  console.log(
-    `\nWrote ${path.relative(process.cwd(), path.join(outDir, 'results.md'))} and results.svg.`,
-  );
+  console.log(`\nWrote ${path.relative(process.cwd(), markdown)} and ${stem}.svg beside it.`);
 }
 
 async function main(): Promise<void> {

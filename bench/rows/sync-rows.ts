@@ -6,13 +6,13 @@
  * notify. Same process, the guarded route against the open route of one app: 11a PostgreSQL
  * default, 11b PostgreSQL notify, 11c MariaDB default, 11d MariaDB notify.
  */
-import type { AppPool } from './apps.js';
-import { measureAgainstBase, type Target } from './measure.js';
+import type { AppPool } from '../apps/apps.js';
+import { measureAgainstBase, type Target } from '../harness/measure.js';
 import { bcryptGuarded, keyRow } from './rows.js';
-import { BENCH_ROUTE, OPEN_ROUTE, type BenchScenario } from './scenario.js';
-import { BASE_KEYS, wanted } from './settings.js';
+import { BENCH_ROUTE, OPEN_ROUTE, type BenchScenario } from '../apps/scenario.js';
+import { BASE_KEYS, wanted } from '../harness/settings.js';
 import { MARIADB, POSTGRES, type SyncEngine } from './sync-pair.js';
-import type { SameProcessRow } from './sync-report.js';
+import type { SameProcessRow } from '../report/sync.js';
 
 type Boot = AppPool['boot'];
 

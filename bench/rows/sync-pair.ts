@@ -5,14 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { parseKey } from '../lib/keys/format.js';
-import { LISTENER_APPLICATION_NAME } from '../lib/change-feed/listener.js';
-import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
-import { createKeys, mariadbDb, postgresDb, type AppPool, type RunningApp } from './apps.js';
-import { statusOf } from './latency.js';
+import { parseKey } from '../../lib/keys/format.js';
+import { LISTENER_APPLICATION_NAME } from '../../lib/change-feed/listener.js';
+import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
+import { createKeys, mariadbDb, postgresDb, type AppPool, type RunningApp } from '../apps/apps.js';
+import { statusOf } from '../harness/latency.js';
 import { bcryptGuarded } from './rows.js';
-import type { BenchDatabase } from './scenario.js';
-import { BASE_KEYS } from './settings.js';
+import type { BenchDatabase } from '../apps/scenario.js';
+import { BASE_KEYS } from '../harness/settings.js';
 
 /** A database engine notify mode runs on, and how the bench makes a throwaway database of it. */
 export interface SyncEngine {

@@ -9,12 +9,12 @@
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { runStatements } from '../lib/schema/sql.js';
-import { LISTENER_APPLICATION_NAME } from '../lib/change-feed/listener.js';
-import { DEFAULT_POLL_INTERVAL } from '../lib/change-feed/setup.js';
-import { changeTriggerStatements } from '../lib/change-feed/notify-sql.js';
-import { statusOf } from './latency.js';
-import { OUTAGE_ROUNDS } from './settings.js';
+import { runStatements } from '../../lib/schema/sql.js';
+import { LISTENER_APPLICATION_NAME } from '../../lib/change-feed/listener.js';
+import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
+import { changeTriggerStatements } from '../../lib/change-feed/triggers.js';
+import { statusOf } from '../harness/latency.js';
+import { OUTAGE_ROUNDS } from '../harness/settings.js';
 import {
   POSTGRES,
   lightLoad,
@@ -25,7 +25,7 @@ import {
   warmOnBoth,
   type SyncPair,
 } from './sync-pair.js';
-import type { OutageResult } from './sync-report.js';
+import type { OutageResult } from '../report/sync.js';
 
 const run = promisify(execFile);
 

@@ -1,11 +1,11 @@
 /**
- * The revocation-sync rows (issue 17) in `bench/results.md`: notify mode against per-request
+ * The revocation-sync rows (issue 17) in the dated report in `bench/results/`: notify mode against per-request
  * reads, in separate apps (rows 3, 10a–10c against row 1) and in one app (rows 11a–11d, guarded
  * route against open route), how fast a revocation reaches another instance (12a, 12b), and
  * what a lost change channel lets through (12c, 12d).
  */
-import type { BenchRow } from './report.js';
-import { FULL_PROPAGATION_REVOCATIONS, REVOCATIONS } from './settings.js';
+import type { BenchRow } from './measurements.js';
+import { FULL_PROPAGATION_REVOCATIONS, REVOCATIONS } from '../harness/settings.js';
 
 /** A same-process row: the guarded route and the open route of one app, in alternating windows. */
 export interface SameProcessRow {
@@ -137,7 +137,7 @@ function outageTable(rows: OutageResult[]): string[] {
   ];
 }
 
-/** The section of `results.md`, empty when none of rows 11 and 12 ran. */
+/** The section of the report, empty when none of rows 11 and 12 ran. */
 export function syncSection(sync?: SyncReport): string[] {
   if (!sync) return [];
   const body = [

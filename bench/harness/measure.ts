@@ -6,9 +6,9 @@
  * burst of other work spoils a window or two rather than the figure.
  */
 import type autocannon from 'autocannon';
-import { appCpu, type RunningApp } from './apps.js';
+import { appCpu, type RunningApp } from '../apps/apps.js';
 import { answeredCount, load, rowFromLoad, type LoadResult } from './load.js';
-import type { BenchRow } from './report.js';
+import type { BenchRow } from '../report/measurements.js';
 import { DURATION, WARMUP, WINDOW } from './settings.js';
 import { median, percentile, pooled } from './stats.js';
 

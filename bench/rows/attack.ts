@@ -3,13 +3,19 @@
  * fixed rate, and new keys make their first request halfway through.
  */
 import http from 'node:http';
-import { generateKey } from '../lib/keys/format.js';
-import { appCpu, createKeys, type RunningApp } from './apps.js';
-import { timed } from './latency.js';
-import { answeredCount, apiKeyHeaders, load, rowFromLoad, type LoadResult } from './load.js';
-import type { AttackResult } from './report.js';
-import { ATTACK_RATE, BASE_KEYS, COLD_SAMPLES, DURATION, WARMUP } from './settings.js';
-import { median } from './stats.js';
+import { generateKey } from '../../lib/keys/format.js';
+import { appCpu, createKeys, type RunningApp } from '../apps/apps.js';
+import { timed } from '../harness/latency.js';
+import {
+  answeredCount,
+  apiKeyHeaders,
+  load,
+  rowFromLoad,
+  type LoadResult,
+} from '../harness/load.js';
+import type { AttackResult } from '../report/measurements.js';
+import { ATTACK_RATE, BASE_KEYS, COLD_SAMPLES, DURATION, WARMUP } from '../harness/settings.js';
+import { median } from '../harness/stats.js';
 
 /** One attack row: what the attacker sends. */
 export interface AttackRow {

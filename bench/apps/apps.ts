@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, type TestDatabase } from '../test/support/databases.js';
+import { createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
 import { BENCH_ROUTE } from './scenario.js';
 import type {
   BenchDatabase,
@@ -17,7 +17,14 @@ import type {
   MemoMemoryReport,
   ParentMessage,
 } from './scenario.js';
-import { BOOT_TIMEOUT_MS, MEMO_KEYS, PROFILE, TIMEOUT, integer, outDir } from './settings.js';
+import {
+  BOOT_TIMEOUT_MS,
+  MEMO_KEYS,
+  PROFILE,
+  TIMEOUT,
+  integer,
+  outDir,
+} from '../harness/settings.js';
 
 const appEntry = path.join(path.dirname(fileURLToPath(import.meta.url)), 'app.js');
 const children = new Set<ChildProcess>();
