@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Repository } from 'typeorm';
 import { ApiKeyService, getApiKeyRepositoryToken } from '../../lib/index.js';
 import { ADAPTERS, call, startApp, startOnNewDatabase } from '../support/http.js';
+import { REDIS_URL } from '../support/services.js';
 import { LIMIT, ThrottlerAppModule, type LimitedApiKey } from './throttler.app.js';
-
-const REDIS = { host: '127.0.0.1', port: 6379 };
 
 const get = (url: string, key?: string) =>
   call(url, { headers: key ? { authorization: `Api-Key ${key}` } : {} });
@@ -85,7 +84,7 @@ describe.each(ADAPTERS)('per-key limits in Redis on %s', (_platform, adapter) =>
   let stop: () => Promise<void>;
   /** This run's counters under a prefix of its own, shared by its two instances only. */
   const keyPrefix = `test:${randomUUID()}:`;
-  const storage = () => new ThrottlerStorageRedisService({ ...REDIS, keyPrefix });
+  const storage = () => new ThrottlerStorageRedisService(REDIS_URL, { keyPrefix });
 
   beforeAll(async () => {
     let database;
