@@ -2,7 +2,6 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -10,6 +9,7 @@ import {
   type PackedPackage,
   type ScratchInstall,
 } from '../support/packed-package.js';
+import { freePort } from '../support/services.js';
 
 const run = promisify(execFile);
 
@@ -131,17 +131,6 @@ async function runBin(
     },
   );
   return stdout;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answers } from './services.js';
+import { answers, freePort } from './services.js';
 
 /** A PostgreSQL the run started itself, and how to stop it. */
 export interface StartedPostgres {
@@ -13,19 +13,6 @@ export interface StartedPostgres {
 /** Where the suite looks for PostgreSQL: `PGHOST`/`PGPORT`, 127.0.0.1:5432 by default. */
 export function postgresAddress(): { host: string; port: number } {
   return { host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432) };
-}
-
-/** A port nothing listens on now, from the kernel. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
