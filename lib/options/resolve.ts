@@ -514,7 +514,7 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     },
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     revocationSync: resolveRevocationSync(given),
-    revocationPollInterval: resolvePollInterval(given),
+    ...resolveNotifyPace(given),
   };
 }
 
@@ -542,6 +542,19 @@ export function defaultColdConcurrency(cores: number = availableParallelism()): 
 export const DEFAULT_POLL_INTERVAL = 100;
 
 /**
+ * What the default `maxStaleness` adds to `pollInterval`: room for a round trip that answers
+ * late under load, so that one slow ping or poll does not make every request read.
+ */
+export const STALENESS_MARGIN = 150;
+
+/** Default `maxStaleness`, in milliseconds, with the default `pollInterval`. */
+export const DEFAULT_MAX_STALENESS = DEFAULT_POLL_INTERVAL + STALENESS_MARGIN;
+
+/** The longest `pollInterval`, and the longest `maxStaleness` (an interval plus its margin). */
+const MAX_POLL_INTERVAL = 60_000;
+const MAX_STALENESS = MAX_POLL_INTERVAL + STALENESS_MARGIN;
+
+/**
  * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
  * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
  * read the clock or tables no trigger watches). Other `usableWhere` conditions are heard through
@@ -562,7 +575,7 @@ function resolveRevocationSync<T extends AbstractApiKey>(
   )
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
+      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval, maxStaleness }), got ${JSON.stringify(setting)}.`,
       "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
     );
   const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
@@ -576,24 +589,62 @@ function resolveRevocationSync<T extends AbstractApiKey>(
 }
 
 function unknownSettings(setting: object): string[] {
-  return Object.keys(setting).filter((key) => key !== 'mode' && key !== 'pollInterval');
+  return Object.keys(setting).filter(
+    (key) => key !== 'mode' && key !== 'pollInterval' && key !== 'maxStaleness',
+  );
 }
 
 /**
- * The poll interval of notify mode on MariaDB/MySQL and SQLite.
+ * The pace of notify mode's change channel: a round trip every `pollInterval` ms, and rows
+ * served from memory only within `maxStaleness` ms of the last one that succeeded. Either
+ * follows from the other when only one is given (`maxStaleness` = interval + margin; the
+ * interval at most half of `maxStaleness`).
  *
- * @throws {ApiKeyConfigurationError} when `pollInterval` is not a whole number of 1 to 60000 ms
+ * @throws {ApiKeyConfigurationError} when either is not a whole number in its range, or the
+ *   interval is not shorter than `maxStaleness`
  */
-function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptions<T>): number {
-  const setting = given.revocationSync;
-  const interval =
-    typeof setting === 'object' && setting !== null ? setting.pollInterval : undefined;
-  if (interval === undefined) return DEFAULT_POLL_INTERVAL;
-  if (!Number.isInteger(interval) || interval < 1 || interval > 60_000)
-    throw new ApiKeyConfigurationError(
+function resolveNotifyPace<T extends AbstractApiKey>(
+  given: ApiKeyOptions<T>,
+): Pick<ResolvedApiKeyOptions<T>, 'revocationPollInterval' | 'revocationMaxStaleness'> {
+  const setting = typeof given.revocationSync === 'object' ? given.revocationSync : null;
+  const interval = wholeMilliseconds('pollInterval', setting?.pollInterval, 1, MAX_POLL_INTERVAL);
+  const staleness = wholeMilliseconds('maxStaleness', setting?.maxStaleness, 2, MAX_STALENESS);
+  const pace = {
+    revocationPollInterval:
+      interval ??
+      (staleness === undefined
+        ? DEFAULT_POLL_INTERVAL
+        : Math.min(DEFAULT_POLL_INTERVAL, Math.floor(staleness / 2))),
+    revocationMaxStaleness: staleness ?? (interval ?? DEFAULT_POLL_INTERVAL) + STALENESS_MARGIN,
+  };
+  if (pace.revocationPollInterval >= pace.revocationMaxStaleness)
+    fail(
       'revocationSync',
-      `pollInterval: expected a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(interval)}.`,
-      `set pollInterval to at most the window a revocation may take to apply (default ${DEFAULT_POLL_INTERVAL}).`,
+      `pollInterval (${pace.revocationPollInterval} ms) must be shorter than maxStaleness (${pace.revocationMaxStaleness} ms): the lease would lapse between round trips, and every request would read.`,
+      `set pollInterval to at most half of maxStaleness, or leave it unset.`,
     );
-  return interval;
+  return pace;
+}
+
+/**
+ * A setting of `revocationSync` in whole milliseconds, or `undefined` when not given.
+ *
+ * @throws {ApiKeyConfigurationError} when it is not a whole number from `min` to `max`
+ */
+function wholeMilliseconds(
+  name: 'pollInterval' | 'maxStaleness',
+  value: unknown,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    fail(
+      'revocationSync',
+      `${name}: expected a whole number of milliseconds from ${min} to ${max}, got ${JSON.stringify(value)}.`,
+      name === 'pollInterval'
+        ? `set pollInterval to how often each instance may make one round trip to the database (default ${DEFAULT_POLL_INTERVAL}).`
+        : `set maxStaleness to the longest a revoked key may pass during a silent partition (default ${DEFAULT_MAX_STALENESS}).`,
+    );
+  return value;
 }
