@@ -148,7 +148,8 @@ describe('revocationSync option', () => {
     [{ revocationSync: { mode: 'read' } }, /expected 'read' or 'notify'/],
     [{ revocationSync: { mode: 'notify', every: 5 } }, /expected 'read' or 'notify'/],
     [{ revocationSync: { mode: 'notify', pollInterval: 0 } }, /pollInterval: expected a whole/],
-    [{ revocationSync: { mode: 'notify', maxStaleness: 1 } }, /maxStaleness: expected a whole/],
+    [{ revocationSync: { mode: 'notify', maxStaleness: 0 } }, /maxStaleness: expected a whole/],
+    [{ revocationSync: { mode: 'notify', maxStaleness: 1 } }, /must be shorter than maxStaleness/],
     [{ revocationSync: { mode: 'notify', maxStaleness: '250' } }, /maxStaleness: expected/],
     [
       { revocationSync: { mode: 'notify', pollInterval: 300, maxStaleness: 250 } },

@@ -15,6 +15,7 @@ import type {
   ApiKeyModuleAsyncOptions,
   ApiKeyModuleOptions,
   ApiKeyOptions,
+  ApiKeyNotifySync,
   ApiKeyRevocationSync,
   ResolvedApiKeyOptions,
 } from '../api-key.options.js';
@@ -550,10 +551,6 @@ export const STALENESS_MARGIN = 150;
 /** Default `maxStaleness`, in milliseconds, with the default `pollInterval`. */
 export const DEFAULT_MAX_STALENESS = DEFAULT_POLL_INTERVAL + STALENESS_MARGIN;
 
-/** The longest `pollInterval`, and the longest `maxStaleness` (an interval plus its margin). */
-const MAX_POLL_INTERVAL = 60_000;
-const MAX_STALENESS = MAX_POLL_INTERVAL + STALENESS_MARGIN;
-
 /**
  * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
  * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
@@ -588,10 +585,10 @@ function resolveRevocationSync<T extends AbstractApiKey>(
   return mode;
 }
 
+const NOTIFY_SETTINGS = ['mode', 'pollInterval', 'maxStaleness'];
+
 function unknownSettings(setting: object): string[] {
-  return Object.keys(setting).filter(
-    (key) => key !== 'mode' && key !== 'pollInterval' && key !== 'maxStaleness',
-  );
+  return Object.keys(setting).filter((key) => !NOTIFY_SETTINGS.includes(key));
 }
 
 /**
@@ -603,48 +600,35 @@ function unknownSettings(setting: object): string[] {
  * @throws {ApiKeyConfigurationError} when either is not a whole number in its range, or the
  *   interval is not shorter than `maxStaleness`
  */
-function resolveNotifyPace<T extends AbstractApiKey>(
-  given: ApiKeyOptions<T>,
-): Pick<ResolvedApiKeyOptions<T>, 'revocationPollInterval' | 'revocationMaxStaleness'> {
+function resolveNotifyPace<T extends AbstractApiKey>(given: ApiKeyOptions<T>) {
   const setting = typeof given.revocationSync === 'object' ? given.revocationSync : null;
-  const interval = wholeMilliseconds('pollInterval', setting?.pollInterval, 1, MAX_POLL_INTERVAL);
-  const staleness = wholeMilliseconds('maxStaleness', setting?.maxStaleness, 2, MAX_STALENESS);
-  const pace = {
-    revocationPollInterval:
-      interval ??
-      (staleness === undefined
-        ? DEFAULT_POLL_INTERVAL
-        : Math.min(DEFAULT_POLL_INTERVAL, Math.floor(staleness / 2))),
-    revocationMaxStaleness: staleness ?? (interval ?? DEFAULT_POLL_INTERVAL) + STALENESS_MARGIN,
-  };
-  if (pace.revocationPollInterval >= pace.revocationMaxStaleness)
+  const interval = milliseconds('pollInterval', setting?.pollInterval, 60_000);
+  const staleness = milliseconds('maxStaleness', setting?.maxStaleness, 120_000);
+  // With neither given, half of Infinity leaves the default interval.
+  const half = Math.max(1, Math.floor((staleness ?? Infinity) / 2));
+  const revocationPollInterval = interval ?? Math.min(DEFAULT_POLL_INTERVAL, half);
+  const revocationMaxStaleness = staleness ?? revocationPollInterval + STALENESS_MARGIN;
+  if (revocationPollInterval >= revocationMaxStaleness)
     fail(
       'revocationSync',
-      `pollInterval (${pace.revocationPollInterval} ms) must be shorter than maxStaleness (${pace.revocationMaxStaleness} ms): the lease would lapse between round trips, and every request would read.`,
-      `set pollInterval to at most half of maxStaleness, or leave it unset.`,
+      `pollInterval (${revocationPollInterval} ms) must be shorter than maxStaleness (${revocationMaxStaleness} ms): the lease would lapse between round trips, and every request would read.`,
+      'set pollInterval to at most half of maxStaleness, or leave it unset.',
     );
-  return pace;
+  return { revocationPollInterval, revocationMaxStaleness };
 }
 
 /**
- * A setting of `revocationSync` in whole milliseconds, or `undefined` when not given.
+ * A setting of `revocationSync` in milliseconds, or `undefined` when not given.
  *
- * @throws {ApiKeyConfigurationError} when it is not a whole number from `min` to `max`
+ * @throws {ApiKeyConfigurationError} when it is not a whole number from 1 to `max`
  */
-function wholeMilliseconds(
-  name: 'pollInterval' | 'maxStaleness',
-  value: unknown,
-  min: number,
-  max: number,
-): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+function milliseconds(name: keyof ApiKeyNotifySync, value: unknown, max: number) {
+  const ms = value as number;
+  if (value !== undefined && !(Number.isInteger(ms) && ms >= 1 && ms <= max))
     fail(
       'revocationSync',
-      `${name}: expected a whole number of milliseconds from ${min} to ${max}, got ${JSON.stringify(value)}.`,
-      name === 'pollInterval'
-        ? `set pollInterval to how often each instance may make one round trip to the database (default ${DEFAULT_POLL_INTERVAL}).`
-        : `set maxStaleness to the longest a revoked key may pass during a silent partition (default ${DEFAULT_MAX_STALENESS}).`,
+      `${name}: expected a whole number of milliseconds from 1 to ${max}, got ${JSON.stringify(value)}.`,
+      `set ${name} in that range, or leave it unset (default ${name === 'pollInterval' ? DEFAULT_POLL_INTERVAL : DEFAULT_MAX_STALENESS}).`,
     );
-  return value;
+  return value as number | undefined;
 }
