@@ -26,7 +26,7 @@ import {
 } from './sync-pair.js';
 
 /** When, in ms after the cut, A revokes one key each: inside the lease and past it. */
-export const REVOKE_OFFSETS = [0, 100, 200, 300, 600];
+const REVOKE_OFFSETS = [0, 100, 200, 300, 600];
 /** How long B is asked after the cut: past its ping or poll timeout (1 s), when it declares the channel lost. */
 const ASK_MS = 1_500;
 /** Pace of the asks, for each key. */
@@ -78,12 +78,15 @@ async function oneCut(pair: SyncPair, proxy: StallingProxy, result: BlackHoleRes
   const cutAt = performance.now();
   proxy.stall();
   const revokedMs: number[] = [];
-  const revocations = REVOKE_OFFSETS.map(async (offset, i) => {
-    await sleep(offset - (performance.now() - cutAt));
-    await pair.a.request({ type: 'revoke-key', prefix: prefixOf(keys[i + 1]) });
-    revokedMs[i + 1] = performance.now() - cutAt;
-  });
-  const [asks] = await Promise.all([askThroughCut(pair, keys, cutAt), ...revocations]);
+  // One at a time: A answers its IPC requests in turn, not by id.
+  const revocations = (async () => {
+    for (const [i, offset] of REVOKE_OFFSETS.entries()) {
+      await sleep(offset - (performance.now() - cutAt));
+      await pair.a.request({ type: 'revoke-key', prefix: prefixOf(keys[i + 1]) });
+      revokedMs[i + 1] = performance.now() - cutAt;
+    }
+  })();
+  const [asks] = await Promise.all([askThroughCut(pair, keys, cutAt), revocations]);
   for (const ask of asks) {
     result.checks++;
     result.statuses[ask.status] = (result.statuses[ask.status] ?? 0) + 1;
