@@ -7,6 +7,8 @@ import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../../test/support/key
 import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from '../api-key.errors.js';
 import { generateKey } from '../keys/format.js';
+import { secretTagOfKey } from '../keys/secret-tag.js';
+import type { ApiKeyService } from '../api-key.service.js';
 import type { ApiKeyHasher } from '../keys/hasher.js';
 import type { ApiKeyOptions } from '../api-key.options.js';
 
@@ -94,6 +96,16 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     return { hasher, service: store.service({ ...options, hasher }) };
   };
 
+  /**
+   * A key as stored before secret tags (`secret_tag` null): its wrong secrets reach the hasher
+   * and the cold-path queue until it first verifies, which is what the limiter's tests need.
+   */
+  const createUntagged = async (service: ApiKeyService, name: string) => {
+    const created = await service.create({ name });
+    await store.rawUpdate(created.apiKey.prefix, { secret_tag: null });
+    return created;
+  };
+
   beforeAll(async () => {
     Logger.overrideLogger(false);
     store = await openKeyStore(engine);
@@ -110,6 +122,47 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     expect(await service.isValid(key)).toBe(true);
     expect(await service.isValid(key)).toBe(true);
     expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it("refuses wrong secrets for a key that never verified by its tag: no hash, no queue, so the key's own check is never flooded", async () => {
+    const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueuedPerKey: 1 } });
+    const { apiKey, key } = await service.create({ name: 'tagged-flood' });
+    // Held: had any wrong secret reached the hasher, the rest would queue and then be "flooded".
+    hasher.hold();
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        service.verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`),
+      ),
+    );
+    expect(new Set(burst.map((result) => !result.valid && result.reason))).toEqual(
+      new Set(['bad_secret']),
+    );
+    expect(hasher.verifyCalls).toBe(0);
+    expect((service as any).verifier.limiter.queued).toBe(0);
+    // Nor is the key deferred: its own first check goes straight to the hasher.
+    expect((service as any).verifier.isSuspect(apiKey.id)).toBe(false);
+    hasher.release();
+    expect(await service.isValid(key)).toBe(true);
+    expect(hasher.verifyCalls).toBe(1);
+  });
+
+  it('gives a key stored before tags its tag on its next success; its wrong secrets then skip the hasher', async () => {
+    const { hasher, service } = counted();
+    const { apiKey, key } = await createUntagged(service, 'legacy-untagged');
+    const wrong = () => `${apiKey.prefix}.${generateKey().key.slice(9)}`;
+    expect(await service.isValid(wrong())).toBe(false);
+    expect(hasher.verifyCalls).toBe(1);
+    expect((await store.rawRow(apiKey.prefix))!.secret_tag).toBeNull();
+    expect(await service.isValid(key)).toBe(true);
+    const row = (await store.rawRow(apiKey.prefix))!;
+    expect(row.secret_tag).toBe(secretTagOfKey(key, String(row.hashed_key)));
+    await store.settled(apiKey.prefix);
+    // Another process, with nothing memoised, refuses wrong secrets by the tag alone.
+    const other = counted();
+    for (let i = 0; i < 5; i++) expect(await other.service.isValid(wrong())).toBe(false);
+    expect(other.hasher.verifyCalls).toBe(0);
+    expect(await other.service.isValid(key)).toBe(true);
+    expect(other.hasher.verifyCalls).toBe(1);
   });
 
   it('does not let the memo of one key vouch for another secret with the same prefix, and refuses it without hashing', async () => {
@@ -139,7 +192,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('shares one slow check among identical requests that arrive together', async () => {
     const { hasher, service } = counted();
-    const { apiKey, key } = await service.create({ name: 'cold-burst' });
+    const { apiKey, key } = await createUntagged(service, 'cold-burst');
     hasher.hold();
     const entered = hasher.nextEntry();
     const burst = Array.from({ length: 8 }, () => service.isValid(key));
@@ -147,7 +200,9 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
     hasher.release();
     expect(await Promise.all(burst)).toEqual(Array(8).fill(true));
     expect(hasher.verifyCalls).toBe(1);
-    // A wrong secret sent in a burst also costs one check, then the failure memo answers it.
+    // A wrong secret sent in a burst also costs one check, then the failure memo answers it
+    // (for a key without its tag, which its success just stored).
+    await store.rawUpdate(apiKey.prefix, { secret_tag: null });
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     const other = counted();
     expect(
@@ -161,7 +216,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 },
     });
     const [flooded, fresh] = await Promise.all([
-      service.create({ name: 'flooded' }),
+      createUntagged(service, 'flooded'),
       service.create({ name: 'fresh' }),
     ]);
     const wrong = () => `${flooded.apiKey.prefix}.${generateKey().key.slice(9)}`;
@@ -199,7 +254,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('answers a burst of distinct wrong secrets for a cold active key with 401s only, like an unknown prefix', async () => {
     const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueuedPerKey: 10 } });
-    const { apiKey } = await service.create({ name: 'burst-target' });
+    const { apiKey } = await createUntagged(service, 'burst-target');
     const burst = Array.from({ length: 30 }, () =>
       service.verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`),
     );
@@ -216,8 +271,9 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       verificationMemo: false,
       coldPath: { maxConcurrent: 1, maxQueuedPerKey: 1 },
     });
-    const { apiKey, key } = await service.create({ name: 'memo-off-flood' });
+    const { apiKey, key } = await createUntagged(service, 'memo-off-flood');
     expect(await service.isValid(key)).toBe(true);
+    await store.rawUpdate(apiKey.prefix, { secret_tag: null });
     hasher.hold();
     const entered = hasher.nextEntry();
     const wrong = () => `${apiKey.prefix}.${generateKey().key.slice(9)}`;
@@ -237,7 +293,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
     });
     const attacked = await Promise.all(
-      ['known-1', 'known-2', 'known-3'].map((name) => service.create({ name })),
+      ['known-1', 'known-2', 'known-3'].map((name) => createUntagged(service, name)),
     );
     const fresh = await service.create({ name: 'new-key' });
     const wrong = (i: number) => `${attacked[i % 3].apiKey.prefix}.${generateKey().key.slice(9)}`;
@@ -271,7 +327,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
       coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
     });
     const targets = await Promise.all(
-      ['burst-1', 'burst-2', 'burst-3'].map((name) => service.create({ name })),
+      ['burst-1', 'burst-2', 'burst-3'].map((name) => createUntagged(service, name)),
     );
     const fresh = await service.create({ name: 'burst-new-key' });
     hasher.hold();
@@ -340,7 +396,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('runs the hasher once for a repeated bad secret on a known prefix, and still accepts the right key', async () => {
     const { hasher, service } = counted();
-    const { apiKey, key } = await service.create({ name: 'memo-failures' });
+    const { apiKey, key } = await createUntagged(service, 'memo-failures');
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     for (let i = 0; i < 5; i++)
       expect(await service.verify(wrong)).toMatchObject({ valid: false, reason: 'bad_secret' });
@@ -354,7 +410,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('forgets a remembered failure when the stored hash changes', async () => {
     const { service } = counted();
-    const { apiKey } = await service.create({ name: 'memo-failure-rehash' });
+    const { apiKey } = await createUntagged(service, 'memo-failure-rehash');
     const replacement = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     expect(await service.isValid(replacement)).toBe(false);
     await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(replacement) });
@@ -363,7 +419,7 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('hashes every bad secret when failureMemoEntries is 0', async () => {
     const { hasher, service } = counted({ coldPath: { failureMemoEntries: 0 } });
-    const { apiKey } = await service.create({ name: 'no-failure-memo' });
+    const { apiKey } = await createUntagged(service, 'no-failure-memo');
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     for (let i = 0; i < 3; i++) expect(await service.isValid(wrong)).toBe(false);
     expect(hasher.verifyCalls).toBe(3);
