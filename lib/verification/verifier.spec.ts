@@ -4,82 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../../test/support/databases.js';
 import { FakeClock } from '../../test/support/clock.js';
 import { FAST_BCRYPT, openKeyStore, type KeyStore } from '../../test/support/key-store.js';
+import { CountingHasher } from '../../test/support/counting-hasher.js';
 import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from '../api-key.errors.js';
 import { generateKey } from '../keys/format.js';
 import { secretTagOfKey } from '../keys/secret-tag.js';
 import type { ApiKeyService } from '../api-key.service.js';
-import type { ApiKeyHasher } from '../keys/hasher.js';
 import type { ApiKeyOptions } from '../api-key.options.js';
 
 // `ApiKeyVerifier` is internal: it is tested through the service that builds it, over a real store.
-
-/**
- * Wraps a real hasher and counts what the service asks of it, so tests can tell a memoised
- * check (no hasher call) from a real one. It can also hold `verify` calls at a gate, to see
- * how many run at once.
- */
-class CountingHasher implements ApiKeyHasher {
-  verifyCalls = 0;
-  hashCalls = 0;
-  /** `verify` calls running inside the wrapped hasher right now, and the most seen at once. */
-  running = 0;
-  peak = 0;
-  private gate: Promise<void> | null = null;
-  private openGate: (() => void) | null = null;
-  private entered: Array<() => void> = [];
-
-  constructor(private readonly inner: ApiKeyHasher) {}
-
-  get algorithm(): string {
-    return this.inner.algorithm;
-  }
-
-  get maxInputBytes(): number | undefined {
-    return this.inner.maxInputBytes;
-  }
-
-  hash(key: string): Promise<string> {
-    this.hashCalls++;
-    return this.inner.hash(key);
-  }
-
-  async verify(key: string, hashed: string): Promise<boolean> {
-    this.verifyCalls++;
-    this.running++;
-    this.peak = Math.max(this.peak, this.running);
-    this.entered.shift()?.();
-    try {
-      if (this.gate) await this.gate;
-      return await this.inner.verify(key, hashed);
-    } finally {
-      this.running--;
-    }
-  }
-
-  recognizes(hashed: string): boolean {
-    return this.inner.recognizes(hashed);
-  }
-
-  needsRehash(hashed: string): boolean {
-    return this.inner.needsRehash(hashed);
-  }
-
-  /** Holds every `verify` call from now on until `release()`. */
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.openGate = resolve));
-  }
-
-  release(): void {
-    this.openGate?.();
-    this.gate = null;
-  }
-
-  /** Resolves when the next `verify` call has entered the hasher. */
-  nextEntry(): Promise<void> {
-    return new Promise((resolve) => this.entered.push(resolve));
-  }
-}
 
 /** Waits until `count` checks wait in the service's cold-path queue. */
 async function untilQueued(service: object, count: number): Promise<void> {
