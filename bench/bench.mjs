@@ -2,7 +2,7 @@
 // `npm run bench`: compiles lib and bench into bench/.build (inside the repo, so the
 // compiled files resolve node_modules and the package's "type": "module"), runs the
 // orchestrator, and removes the build whatever happens. `node bench/bench.mjs instructions`
-// (`npm run bench:instructions`) runs the instruction counts of bench/instructions.ts instead.
+// (`npm run bench:instructions`) runs the instruction counts of bench/harness/instructions.ts instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,8 +24,8 @@ if (compiled.status !== 0) {
 }
 
 // `lockout` runs bench/lockout.ts, issue 25's timed flood, with the arguments that follow.
-const entries = { instructions: 'instructions.js', lockout: 'lockout.js' };
-const entry = entries[process.argv[2]] ?? 'run.js';
+const entries = { instructions: 'harness/instructions.js', lockout: 'lockout.js' };
+const entry = entries[process.argv[2]] ?? 'harness/run.js';
 const run = spawn(
   process.execPath,
   [path.join(buildDir, 'bench', entry), ...process.argv.slice(3)],
