@@ -9,7 +9,6 @@ import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyStoreUnavailableError } from '../api-key.errors.js';
 import { generateKey } from '../keys/format.js';
 import { secretTagOfKey } from '../keys/secret-tag.js';
-import type { ApiKeyService } from '../api-key.service.js';
 import type { ApiKeyOptions } from '../api-key.options.js';
 
 // `ApiKeyVerifier` is internal: it is tested through the service that builds it, over a real store.
@@ -32,9 +31,11 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   /**
    * A key as stored before secret tags (`secret_tag` null): its wrong secrets reach the hasher
    * and the cold-path queue until it first verifies, which is what the limiter's tests need.
+   * Made before the test's own service: in the notify project, a service made earlier could
+   * hear the untagging late and drop its cached rows in the middle of the test.
    */
-  const createUntagged = async (service: ApiKeyService, name: string) => {
-    const created = await service.create({ name });
+  const createUntagged = async (name: string) => {
+    const created = await store.service().create({ name });
     await store.rawUpdate(created.apiKey.prefix, { secret_tag: null });
     return created;
   };
@@ -80,8 +81,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('gives a key stored before tags its tag on its next success; its wrong secrets then skip the hasher', async () => {
+    const { apiKey, key } = await createUntagged('legacy-untagged');
     const { hasher, service } = counted();
-    const { apiKey, key } = await createUntagged(service, 'legacy-untagged');
     const wrong = () => `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     expect(await service.isValid(wrong())).toBe(false);
     expect(hasher.verifyCalls).toBe(1);
@@ -124,8 +125,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('shares one slow check among identical requests that arrive together', async () => {
+    const { apiKey, key } = await createUntagged('cold-burst');
     const { hasher, service } = counted();
-    const { apiKey, key } = await createUntagged(service, 'cold-burst');
     hasher.hold();
     const entered = hasher.nextEntry();
     const burst = Array.from({ length: 8 }, () => service.isValid(key));
@@ -145,13 +146,13 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('lets one key have at most coldPath.maxQueuedPerKey checks waiting, refusing more with a 401 unchecked, while other keys are still checked', async () => {
+    const [flooded, fresh] = await Promise.all([
+      createUntagged('flooded'),
+      store.service().create({ name: 'fresh' }),
+    ]);
     const { hasher, service } = counted({
       coldPath: { maxConcurrent: 1, maxQueued: 100, maxQueuedPerKey: 2 },
     });
-    const [flooded, fresh] = await Promise.all([
-      createUntagged(service, 'flooded'),
-      service.create({ name: 'fresh' }),
-    ]);
     const wrong = () => `${flooded.apiKey.prefix}.${generateKey().key.slice(9)}`;
     hasher.hold();
     const entered = hasher.nextEntry();
@@ -186,8 +187,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('answers a burst of distinct wrong secrets for a cold active key with 401s only, like an unknown prefix', async () => {
+    const { apiKey } = await createUntagged('burst-target');
     const { hasher, service } = counted({ coldPath: { maxConcurrent: 1, maxQueuedPerKey: 10 } });
-    const { apiKey } = await createUntagged(service, 'burst-target');
     const burst = Array.from({ length: 30 }, () =>
       service.verify(`${apiKey.prefix}.${generateKey().key.slice(9)}`),
     );
@@ -200,11 +201,11 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('still answers 503 to a key that verified here, when its share of the queue is full', async () => {
+    const { apiKey, key } = await createUntagged('memo-off-flood');
     const { hasher, service } = counted({
       verificationMemo: false,
       coldPath: { maxConcurrent: 1, maxQueuedPerKey: 1 },
     });
-    const { apiKey, key } = await createUntagged(service, 'memo-off-flood');
     expect(await service.isValid(key)).toBe(true);
     await store.rawUpdate(apiKey.prefix, { secret_tag: null });
     hasher.hold();
@@ -221,13 +222,13 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
 
   it('defers keys that failed a slow check: a new key is checked next, and finds room in the queue', async () => {
     const clock = new FakeClock();
+    const attacked = await Promise.all(
+      ['known-1', 'known-2', 'known-3'].map((name) => createUntagged(name)),
+    );
     const { hasher, service } = counted({
       clock: clock.now,
       coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
     });
-    const attacked = await Promise.all(
-      ['known-1', 'known-2', 'known-3'].map((name) => createUntagged(service, name)),
-    );
     const fresh = await service.create({ name: 'new-key' });
     const wrong = (i: number) => `${attacked[i % 3].apiKey.prefix}.${generateKey().key.slice(9)}`;
     // Each known prefix has failed once: its further checks are deferred.
@@ -256,12 +257,12 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('defers a second secret for a key already being checked, so a burst over fresh prefixes leaves room for a new key', async () => {
+    const targets = await Promise.all(
+      ['burst-1', 'burst-2', 'burst-3'].map((name) => createUntagged(name)),
+    );
     const { hasher, service } = counted({
       coldPath: { maxConcurrent: 1, maxQueued: 6, maxQueuedPerKey: 10 },
     });
-    const targets = await Promise.all(
-      ['burst-1', 'burst-2', 'burst-3'].map((name) => createUntagged(service, name)),
-    );
     const fresh = await service.create({ name: 'burst-new-key' });
     hasher.hold();
     const entered = hasher.nextEntry();
@@ -328,8 +329,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('runs the hasher once for a repeated bad secret on a known prefix, and still accepts the right key', async () => {
+    const { apiKey, key } = await createUntagged('memo-failures');
     const { hasher, service } = counted();
-    const { apiKey, key } = await createUntagged(service, 'memo-failures');
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     for (let i = 0; i < 5; i++)
       expect(await service.verify(wrong)).toMatchObject({ valid: false, reason: 'bad_secret' });
@@ -342,8 +343,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('forgets a remembered failure when the stored hash changes', async () => {
+    const { apiKey } = await createUntagged('memo-failure-rehash');
     const { service } = counted();
-    const { apiKey } = await createUntagged(service, 'memo-failure-rehash');
     const replacement = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     expect(await service.isValid(replacement)).toBe(false);
     await store.rawUpdate(apiKey.prefix, { hashed_key: await FAST_BCRYPT.hash(replacement) });
@@ -351,8 +352,8 @@ describe.each(ENGINES)('verification memo and cold path on %s', (engine) => {
   });
 
   it('hashes every bad secret when failureMemoEntries is 0', async () => {
+    const { apiKey } = await createUntagged('no-failure-memo');
     const { hasher, service } = counted({ coldPath: { failureMemoEntries: 0 } });
-    const { apiKey } = await createUntagged(service, 'no-failure-memo');
     const wrong = `${apiKey.prefix}.${generateKey().key.slice(9)}`;
     for (let i = 0; i < 3; i++) expect(await service.isValid(wrong)).toBe(false);
     expect(hasher.verifyCalls).toBe(3);
