@@ -6,7 +6,7 @@ import {
   REGISTRATION_OPTIONS,
   resolveApiKeyOptions,
   validateRegistration,
-} from '../../lib/api-key.options.js';
+} from '../../lib/options/resolve.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 /** A page of `docs/`, by file name. */
@@ -17,9 +17,6 @@ const DOC_PAGES = readdirSync(new URL('../../docs/', import.meta.url)).filter((f
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
 /** Where the README's links to files the package does not ship point, on the repository. */
-const REPOSITORY_FILE =
-  /^https:\/\/(?:github\.com\/nestjs-api-key\/nestjs-api-key\/blob|raw\.githubusercontent\.com\/nestjs-api-key\/nestjs-api-key)\/main\/([^#?]+)/;
-
 /** Files npm ships whatever `files` says. */
 const ALWAYS_SHIPPED = ['README.md', 'LICENSE', 'package.json'];
 
@@ -28,7 +25,10 @@ function shipped(path: string): boolean {
   return (
     ALWAYS_SHIPPED.includes(path) ||
     (manifest.files as string[]).some(
-      (entry) => !entry.startsWith('!') && !entry.includes('*') && path.startsWith(`${entry}/`),
+      (entry) =>
+        !entry.startsWith('!') &&
+        !entry.includes('*') &&
+        (path === entry || path.startsWith(`${entry}/`)),
     )
   );
 }
@@ -55,10 +55,7 @@ const OPTION_TABLES = [
 
 /** Whether a link target is a file of the repository, from the page that links to it. */
 function expectLinkedFileExists(target: string, from: string): void {
-  const repositoryFile = REPOSITORY_FILE.exec(target);
-  if (repositoryFile) {
-    expect(existsSync(new URL(`../../${repositoryFile[1]}`, import.meta.url)), target).toBe(true);
-  } else if (!/^https?:/.test(target) && !target.startsWith('#')) {
+  if (!/^https?:/.test(target) && !target.startsWith('#')) {
     const file = new URL(target.split('#')[0], new URL(`../../${from}`, import.meta.url));
     expect(existsSync(file), `${from} links to ${target}`).toBe(true);
   }
@@ -148,17 +145,14 @@ describe('README', () => {
     }
   });
 
-  it('links only to files it ships, or to existing files of the repository by absolute URL', () => {
+  it('links its own files relatively, and only to files it ships, so they open in node_modules too', () => {
     const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
     expect(targets.length).toBeGreaterThan(5);
     for (const target of targets) {
-      if (target.startsWith('#')) continue;
-      if (REPOSITORY_FILE.test(target)) {
-        expectLinkedFileExists(target, 'README.md');
-      } else if (!/^https?:/.test(target)) {
-        // Relative links break on the npm package page unless the package has their target.
-        expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
-      }
+      if (target.startsWith('#') || /^https?:/.test(target)) continue;
+      // Relative links break on the npm package page unless the package has their target.
+      expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
+      expectLinkedFileExists(target, 'README.md');
     }
   });
 
@@ -171,10 +165,26 @@ describe('README', () => {
     }
   });
 
-  it('names its repository in the manifest, where the absolute links point', () => {
-    expect(manifest.repository.url).toBe(
-      'git+https://github.com/nestjs-api-key/nestjs-api-key.git',
-    );
-    expect(manifest.homepage).toMatch(/^https:\/\/github\.com\/nestjs-api-key\/nestjs-api-key/);
+  it('stays short: at most 18,000 bytes, details in docs/', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(18_000);
+  });
+
+  it('links the architecture page from its top, as CONTRIBUTING.md does', () => {
+    const top = readme.slice(0, readme.indexOf('\n## '));
+    expect(top).toContain('](docs/architecture.md)');
+    const contributing = readFileSync(new URL('../../CONTRIBUTING.md', import.meta.url), 'utf8');
+    expect(contributing).toContain('](docs/architecture.md)');
+    for (const topic of ['## Run', '## Test', '## Bench', '## Release'])
+      expect(contributing).toContain(topic);
+  });
+
+  it('names no URL of a repository that does not exist, in the manifest, the README or the docs', () => {
+    const texts = [JSON.stringify(manifest), readme, ...DOC_PAGES.map(doc)];
+    for (const text of texts)
+      expect(text).not.toMatch(
+        /github\.com\/nestjs-api-key|githubusercontent\.com\/nestjs-api-key/,
+      );
+    expect(manifest.repository).toBeUndefined();
+    expect(manifest.homepage).toBeUndefined();
   });
 });

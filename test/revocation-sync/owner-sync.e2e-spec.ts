@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasOwnerTrigger } from '../../lib/change-feed/owner-sql.js';
+import { hasOwnerTrigger } from '../../lib/change-feed/owner-triggers.js';
 import { ADAPTERS, call } from '../support/http.js';
 import { eventually } from '../support/revocation-sync-mode.js';
 import type { Engine } from '../support/databases.js';

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatements } from '../../lib/schema/sql.js';
-import { changeTriggerStatements } from '../../lib/change-feed/notify-sql.js';
+import { changeTriggerStatements } from '../../lib/change-feed/triggers.js';
 import { ADAPTERS, call } from '../support/http.js';
 import { startNotifyPair, statusWithin, type NotifyPair } from './revocation-sync.app.js';
 import { itPropagatesChanges } from './propagation.cases.js';
