@@ -5,9 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+/** The page with the table by folder, and what the notify project leaves out. */
+const page = readFileSync(join(ROOT, 'docs', 'test-suite.md'), 'utf8');
 const vitestConfig = readFileSync(join(ROOT, 'vitest.config.ts'), 'utf8');
 
-/** The README's "Running the tests" section. */
+/** The README's "Running the tests" section, with its summary table. */
 const section = (() => {
   const start = readme.indexOf('\n## Running the tests\n');
   const end = readme.indexOf('\n## ', start + 1);
@@ -23,15 +25,22 @@ const ENGINE_NAMES: ReadonlyArray<readonly [Engine, string]> = [
   ['mariadb', 'MariaDB'],
 ];
 
-/** Each row of the section's table: the folders it names, its adapters and its engines. */
-const rows = [...section.matchAll(/^\| (?!Area|---)(.+?) \| (.+?) \| (.+?) \|$/gm)].map(
-  ([, area, adapters, engines]) => ({
-    area,
-    folders: [...area.matchAll(/`([a-z-]+\/?)`/g)].map(([, name]) => name),
-    adapters,
-    engines: ENGINE_NAMES.filter(([, name]) => engines.includes(name)).map(([engine]) => engine),
-  }),
-);
+/** Each row of a table: the folders it names, its adapters and its engines. */
+function tableRows(text: string) {
+  return [...text.matchAll(/^\| (?!Area|Suites|---)(.+?) \| (.+?) \| (.+?) \|$/gm)].map(
+    ([, area, adapters, engines]) => ({
+      area,
+      folders: [...area.matchAll(/`([a-z-]+\/?)`/g)].map(([, name]) => name),
+      adapters,
+      engines: ENGINE_NAMES.filter(
+        ([, name]) => engines.includes(name) || engines === 'all three',
+      ).map(([engine]) => engine),
+    }),
+  );
+}
+
+/** The table by folder, in docs/test-suite.md. */
+const rows = tableRows(page);
 
 /** The folders of `test/` that hold specs: every one but the shared support code. */
 const testFolders = readdirSync(join(ROOT, 'test')).filter(
@@ -63,7 +72,23 @@ function enginesOf(folder: string): Set<Engine> {
   return found;
 }
 
-describe('the README test table', () => {
+describe('the test tables', () => {
+  it('summarises in the README what the rows by folder say', () => {
+    const summary = tableRows(section);
+    expect(summary.length).toBeGreaterThan(3);
+    for (const { area, adapters, engines } of summary) {
+      // A summary row stands for the rows by folder its first word names ("Outages" for
+      // "Database outages and stalls"): one of them has exactly its adapters and engines.
+      const word = area.split(/[ ,]/)[0].toLowerCase();
+      const named = rows.filter((row) => row.area.toLowerCase().includes(word));
+      expect(named.length, area).toBeGreaterThan(0);
+      expect(
+        named.map((row) => `${row.adapters}: ${row.engines.join()}`),
+        area,
+      ).toContain(`${adapters}: ${engines.join()}`);
+    }
+  });
+
   it('has rows, each naming folders that exist', () => {
     expect(rows.length).toBeGreaterThan(5);
     for (const { area, folders } of rows) {
@@ -112,7 +137,7 @@ describe('the README test table', () => {
   });
 
   it('names what the notify project leaves out of test/, as vitest.config.ts does', () => {
-    const notifyParagraph = section.slice(section.indexOf('two Vitest projects'));
+    const notifyParagraph = page.slice(page.indexOf('two Vitest projects'));
     const leftOut = [
       ...vitestConfig.matchAll(/'test\/([a-z-]+(?:\/[a-z-]+)?)(?:\/\*\*|\.e2e-spec\.ts)'/g),
     ].map(([, path]) => path);
