@@ -147,6 +147,7 @@ async function createOrRefuse(
       // its DROP and CREATE can interleave with ours, so try again before giving up.
       if (await trigger.present().catch(() => false)) return;
       if (attempt < CREATE_ATTEMPTS) {
+        // A back-off on the clock on purpose: the other instance sends no signal to wait for.
         await sleep(50 * attempt);
         continue;
       }

@@ -327,13 +327,14 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
 
     it('an unreachable database', async () => {
       const before = await storedState();
-      // SQLite: a file under a path that is a regular file; PostgreSQL: a port nothing listens on.
+      // SQLite: a file under a path that is a regular file; a server: a port nothing listens on.
       const notADirectory = join(tmpdir(), `nestjs-api-key-not-a-dir-${randomUUID()}`);
       writeFileSync(notADirectory, '');
+      const user = engine === 'postgres' ? 'postgres' : 'root';
       const url =
         engine === 'sqlite'
           ? `sqlite:${notADirectory}/keys.sqlite`
-          : `postgres://postgres@127.0.0.1:${await closedPort()}/keys`;
+          : `${engine}://${user}@127.0.0.1:${await closedPort()}/keys`;
       try {
         for (const args of [['list'], ['create', '--name', 'x']]) {
           const result = await runCli(args, { DATABASE_URL: url });
