@@ -22,6 +22,13 @@ const SUSPECT_ENTRIES = 10_000;
 const presentedDigest = Buffer.alloc(32);
 
 /**
+ * The presented key's SHA-256 digest, one-shot and as text: neither a Hash object nor a Buffer
+ * is allocated on every request (a Buffer costs twice the hash), and the failure memo keys on
+ * the text as it is.
+ */
+const digestOf = (key: string): string => hash('sha256', key, 'base64');
+
+/**
  * What a check found: the right secret, a wrong one, or none checked because the key's share of
  * the cold-path queue is full of other secrets (see "Cold-path limiter" on `ApiKeyVerifier`).
  */
@@ -100,17 +107,44 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
    * @param row the key's row, for its id and prefix
    * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full of other keys' checks
    */
-  async check(row: T, hashedKey: string, key: string): Promise<ApiKeyCheckOutcome> {
-    // One-shot and as text: neither a Hash object nor a Buffer is allocated on every request
-    // (a Buffer costs twice the hash), and the failure memo keys on the text as it is.
-    const digest = hash('sha256', key, 'base64');
+  check(row: T, hashedKey: string, key: string): Promise<ApiKeyCheckOutcome> {
+    const digest = digestOf(key);
+    const known = this.checkMemoised(row, hashedKey, digest);
+    return known === undefined
+      ? this.checkOnce(row, hashedKey, key, digest)
+      : Promise.resolve(known);
+  }
+
+  /**
+   * What the memos already know of `key` against `hashedKey`, decided at once with no hashing
+   * and no wait: `verified` or `bad_secret`, or `undefined` when only `check()` can tell.
+   */
+  checkAtOnce(row: T, hashedKey: string, key: string): 'verified' | 'bad_secret' | undefined {
+    return this.checkMemoised(row, hashedKey, digestOf(key));
+  }
+
+  /** The memos' answer for a digest: the success memo first, then recent failures. */
+  private checkMemoised(
+    row: T,
+    hashedKey: string,
+    digest: string,
+  ): 'verified' | 'bad_secret' | undefined {
     const known = this.memo.get(row.id);
     if (known && known.hashedKey === hashedKey) {
       presentedDigest.write(digest, 'base64');
       return timingSafeEqual(known.digest, presentedDigest) ? 'verified' : 'bad_secret';
     }
+    return this.failures.get(`${row.id}:${digest}`) === hashedKey ? 'bad_secret' : undefined;
+  }
+
+  /** The slow check of a key the memos do not know, shared by identical checks in flight. */
+  private checkOnce(
+    row: T,
+    hashedKey: string,
+    key: string,
+    digest: string,
+  ): Promise<ApiKeyCheckOutcome> {
     const failureKey = `${row.id}:${digest}`;
-    if (this.failures.get(failureKey) === hashedKey) return 'bad_secret';
     const checkKey = `${failureKey}:${hashedKey}`;
     let check = this.slowChecks.get(checkKey);
     if (check === undefined) {
