@@ -2,7 +2,8 @@
 // `npm run bench`: compiles lib and bench into bench/.build (inside the repo, so the
 // compiled files resolve node_modules and the package's "type": "module"), runs the
 // orchestrator, and removes the build whatever happens. `node bench/bench.mjs instructions`
-// (`npm run bench:instructions`) runs the instruction counts of bench/harness/instructions.ts instead.
+// (`npm run bench:instructions`) runs the instruction counts of bench/harness/instructions.ts instead,
+// and `--same-process` (`npm run bench -- --same-process`) the same-process row set alone.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,8 +24,13 @@ if (compiled.status !== 0) {
   process.exit(compiled.status ?? 1);
 }
 
-// `lockout` runs bench/rows/lockout.ts, issue 25's timed flood, with the arguments that follow.
-const entries = { instructions: 'harness/instructions.js', lockout: 'rows/lockout.js' };
+// `lockout` runs bench/rows/lockout.ts, issue 25's timed flood, with the arguments that follow;
+// `--same-process` runs issue 26's row set (bench/harness/same-process.ts).
+const entries = {
+  instructions: 'harness/instructions.js',
+  lockout: 'rows/lockout.js',
+  '--same-process': 'harness/same-process.js',
+};
 const entry = entries[process.argv[2]] ?? 'harness/run.js';
 const run = spawn(
   process.execPath,

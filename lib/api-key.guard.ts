@@ -33,6 +33,9 @@ import {
   type ApiKeyVerification,
 } from './api-key.service.js';
 
+/** What `canActivate` answers when the request may pass at once: one settled promise for all. */
+const PASSED: Promise<boolean> = Promise.resolve(true);
+
 /**
  * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
  * sent), 403 with the scopes the key lacks, or 503 with the error of the unreadable key store.
@@ -114,7 +117,44 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    * @throws {ApiKeyForbiddenException} 403 when the key lacks a required scope
    * @throws {ApiKeyUnavailableException} 503 when the key store cannot be read
    */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      if (this.passesAtOnce(context)) return PASSED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.checkRequest(context);
+  }
+
+  /**
+   * The fast path: whether the request may pass as far as can be told at once, with no read and
+   * no wait (the route skipped, or its key's row cached in notify mode and its digest memoised).
+   * `false` when it cannot be told so, and the full check follows. Only taken when `authenticate`
+   * and `validateKey` are this class's own, so that overrides are never bypassed; the other
+   * hooks it calls are called as the full check calls them.
+   */
+  private passesAtOnce(context: ExecutionContext): boolean {
+    if (!this.authenticatesAsDeclared) return false;
+    if (this.shouldSkip(context)) return true;
+    const request = this.getRequest(context);
+    const key = this.extractKey(request, context);
+    if (key === null) return false;
+    const result = this.apiKeyService.verifyAtOnce(key);
+    // A refusal takes the full check, which logs and denies it as it always has.
+    if (result === undefined || !result.valid) return false;
+    const requiredScopes = this.getRequiredScopes(context);
+    for (const scope of requiredScopes) if (!result.apiKey.scopes.includes(scope)) return false;
+    this.onAuthenticated(request, result.apiKey as T, context);
+    return true;
+  }
+
+  /** Whether `authenticate` and `validateKey` are this class's own, so `passesAtOnce` may stand in for them. */
+  private readonly authenticatesAsDeclared =
+    this.authenticate === ApiKeyGuard.prototype.authenticate &&
+    this.validateKey === ApiKeyGuard.prototype.validateKey;
+
+  /** The full check: skip, authenticate, then the `@AllowApiKeyOr()` guards, then the refusal. */
+  private async checkRequest(context: ExecutionContext): Promise<boolean> {
     if (this.shouldSkip(context)) return true;
     const request = this.getRequest(context);
     const denial = await this.authenticate(request, context);

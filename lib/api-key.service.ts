@@ -72,6 +72,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
   private eventBus?: Promise<ApiKeyEventBus | null>;
+  /** Whether `verify` and `loadByPrefix` are this class's own, so `verifyAtOnce` may stand in for them. */
+  private readonly verifiesAsDeclared =
+    this.verify === ApiKeyService.prototype.verify &&
+    this.loadByPrefix === ApiKeyService.prototype.loadByPrefix;
 
   /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
   constructor(
@@ -227,14 +231,63 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return { valid: false, reason: 'malformed' };
     const stored = await this.loadByPrefix(prefix);
+    const recordUse = options?.recordUse !== false;
+    return (
+      this.judge(key, prefix, stored, recordUse) ??
+      this.judgeSlowly(key, prefix, stored!, recordUse)
+    );
+  }
+
+  /**
+   * What `verify(key)` would answer, when it can be told at once: the row cached (notify mode,
+   * channel up) and the key's digest memoised, or the key malformed. `undefined` otherwise, and
+   * whenever `verify` or `loadByPrefix` is overridden, so that an override is never bypassed;
+   * the caller then awaits `verify(key)`. No read, no hash, no wait: the guard's fast path.
+   * Records use as `verify` does.
+   *
+   * @internal
+   */
+  verifyAtOnce(key: string): ApiKeyVerification<T> | undefined {
+    if (!this.verifiesAsDeclared) return undefined;
+    const prefix = parseKey(key, this.options.brand);
+    if (prefix === null) return { valid: false, reason: 'malformed' };
+    const stored = this.cachedRow(prefix);
+    return stored === undefined ? undefined : this.judge(key, prefix, stored, true);
+  }
+
+  /**
+   * The verdict on `key` given its row (`null`: no such key), when the memos can tell: revoked
+   * and expired keys are refused before any hashing. `undefined` when the slow check is needed.
+   */
+  private judge(
+    key: string,
+    prefix: string,
+    stored: StoredApiKeyRow<T> | null,
+    recordUse: boolean,
+  ): ApiKeyVerification<T> | undefined {
     if (!stored) return { valid: false, reason: 'unknown', prefix };
     const { row, hashedKey, secretTag } = stored;
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
+    const outcome = this.verifier.checkAtOnce(row, hashedKey, key, secretTag ?? null);
+    if (outcome === undefined) return undefined;
+    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
+    if (recordUse) this.usage?.record(row, now);
+    return { valid: true, apiKey: row };
+  }
+
+  /** The verdict on a key the memos do not know: the slow hash, bounded by the cold-path limiter. */
+  private async judgeSlowly(
+    key: string,
+    prefix: string,
+    { row, hashedKey, secretTag }: StoredApiKeyRow<T>,
+    recordUse: boolean,
+  ): Promise<ApiKeyVerification<T>> {
+    const now = this.options.clock();
     const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
     if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    if (options?.recordUse !== false) this.usage?.record(row, now);
+    if (recordUse) this.usage?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -309,13 +362,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     const ticket = this.rowCache.ticket();
-    const cached = this.rowCache.get(prefix, ticket);
-    // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
-    // must not change what later requests of the key are judged on.
-    if (cached) {
-      const { hashedKey, secretTag } = cached;
-      return { row: ownCopy(cached.row), hashedKey, secretTag };
-    }
+    const cached = this.cachedRow(prefix, ticket);
+    if (cached) return cached;
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -326,6 +374,26 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (this.rowCache.caching)
       this.rowCache.set(prefix, { ...stored, row: ownCopy(stored.row) }, ticket);
     return stored;
+  }
+
+  /**
+   * The cached row of `prefix`, as a copy of its own, if the row cache may serve it to a read
+   * holding `ticket` (by default, one taken now).
+   */
+  private cachedRow(
+    prefix: string,
+    ticket = this.rowCache.ticket(),
+  ): StoredApiKeyRow<T> | undefined {
+    const cached = this.rowCache.get(prefix, ticket);
+    // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
+    // must not change what later requests of the key are judged on.
+    return (
+      cached && {
+        row: ownCopy(cached.row),
+        hashedKey: cached.hashedKey,
+        secretTag: cached.secretTag,
+      }
+    );
   }
 
   /** Drops what this process remembers of a key, so a revocation or rotation applies at once. */

@@ -25,6 +25,13 @@ const SUSPECT_ENTRIES = 10_000;
 const presentedDigest = Buffer.alloc(32);
 
 /**
+ * The presented key's SHA-256 digest, one-shot and as text: neither a Hash object nor a Buffer
+ * is allocated on every request (a Buffer costs twice the hash), and the failure memo keys on
+ * the text as it is.
+ */
+const digestOf = (key: string): string => hash('sha256', key, 'base64');
+
+/**
  * What a check found: the right secret, a wrong one, or none checked because the key's share of
  * the cold-path queue is full of other secrets (see "Cold-path limiter" on `ApiKeyVerifier`).
  */
@@ -109,28 +116,64 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
    * @param row the key's row, for its id and prefix
    * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full of other keys' checks
    */
-  async check(
+  check(
     row: T,
     hashedKey: string,
     key: string,
     secretTag: string | null = null,
   ): Promise<ApiKeyCheckOutcome> {
-    // One-shot and as text: neither a Hash object nor a Buffer is allocated on every request
-    // (a Buffer costs twice the hash), and the failure memo keys on the text as it is.
-    const digest = hash('sha256', key, 'base64');
+    const digest = digestOf(key);
+    const known = this.checkMemoised(row, hashedKey, digest, secretTag);
+    return known === undefined
+      ? this.checkOnce(row, hashedKey, key, digest, secretTag)
+      : Promise.resolve(known);
+  }
+
+  /**
+   * What the memos and the secret tag already tell of `key` against `hashedKey`, decided at once
+   * with no hashing and no wait: `verified` or `bad_secret`, or `undefined` when only `check()`
+   * can tell.
+   */
+  checkAtOnce(
+    row: T,
+    hashedKey: string,
+    key: string,
+    secretTag: string | null = null,
+  ): 'verified' | 'bad_secret' | undefined {
+    return this.checkMemoised(row, hashedKey, digestOf(key), secretTag);
+  }
+
+  /** The answer known without hashing: the success memo, then the secret tag, then recent failures. */
+  private checkMemoised(
+    row: T,
+    hashedKey: string,
+    digest: string,
+    secretTag: string | null,
+  ): 'verified' | 'bad_secret' | undefined {
     presentedDigest.write(digest, 'base64');
     const known = this.memo.get(row.id);
     if (known && known.hashedKey === hashedKey)
       return timingSafeEqual(known.digest, presentedDigest) ? 'verified' : 'bad_secret';
-    const tag = compareSecretTag(secretTag, presentedDigest, hashedKey);
     // Not remembered as a failure nor as a suspect: it cost nothing, and must not defer the key.
-    if (tag === 'mismatch') return 'bad_secret';
+    if (compareSecretTag(secretTag, presentedDigest, hashedKey) === 'mismatch') return 'bad_secret';
+    return this.failures.get(`${row.id}:${digest}`) === hashedKey ? 'bad_secret' : undefined;
+  }
+
+  /** The slow check of a key the memos do not know, shared by identical checks in flight. */
+  private checkOnce(
+    row: T,
+    hashedKey: string,
+    key: string,
+    digest: string,
+    secretTag: string | null,
+  ): Promise<ApiKeyCheckOutcome> {
+    presentedDigest.write(digest, 'base64');
+    const tagged = compareSecretTag(secretTag, presentedDigest, hashedKey) === 'match';
     const failureKey = `${row.id}:${digest}`;
-    if (this.failures.get(failureKey) === hashedKey) return 'bad_secret';
     const checkKey = `${failureKey}:${hashedKey}`;
     let check = this.slowChecks.get(checkKey);
     if (check === undefined) {
-      check = this.slowCheck(row, hashedKey, key, digest, failureKey, tag === 'match').finally(() =>
+      check = this.slowCheck(row, hashedKey, key, digest, failureKey, tagged).finally(() =>
         this.slowChecks.delete(checkKey),
       );
       this.slowChecks.set(checkKey, check);
