@@ -7,7 +7,15 @@ import type { CliDatabaseCommand } from './args.js';
 import { assignedColumns, extraColumnValues, extraColumns, settableColumns } from './columns.js';
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import { CliFailure } from './errors.js';
-import { describeKey, instant, keyFields, keyRows, printable, table } from './format.js';
+import {
+  describeKey,
+  instant,
+  keyFields,
+  keyRows,
+  printable,
+  printableJson,
+  table,
+} from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
 import type { ApiKeyService } from '../api-key.service.js';
@@ -139,7 +147,7 @@ function printNewKey(
 ): void {
   if (json) {
     output.out(
-      JSON.stringify({
+      printableJson({
         ...extraColumnValues(apiKey, extraColumns(metadata)),
         id: apiKey.id,
         prefix: apiKey.prefix,
@@ -181,7 +189,7 @@ export async function listKeys(
   const columns = extraColumns(metadata);
   const keys = await service.list({ activeOnly: !command.all });
   if (command.json) {
-    output.out(JSON.stringify(keys.map((k) => describeKey(k, now, columns))));
+    output.out(printableJson(keys.map((k) => describeKey(k, now, columns))));
     return;
   }
   if (keys.length === 0) {
@@ -212,7 +220,7 @@ export async function showKey(
   // With relation ids, an owner known only through its relation is shown by its id.
   const apiKey = await findKey(command.target, service, true);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, now, columns)));
+    output.out(printableJson(describeKey(apiKey, now, columns)));
     return;
   }
   for (const [label, value] of keyFields(apiKey, now, columns))
@@ -233,9 +241,7 @@ export async function revokeKey(
   const before = await findKey(command.target, service);
   const apiKey = await service.revoke(before.id);
   if (command.json) {
-    output.out(
-      JSON.stringify(describeKey(apiKey, service.options.clock(), extraColumns(metadata))),
-    );
+    output.out(printableJson(describeKey(apiKey, service.options.clock(), extraColumns(metadata))));
     return;
   }
   output.out(
