@@ -2,7 +2,7 @@
 // `npm run bench`: compiles lib and bench into bench/.build (inside the repo, so the
 // compiled files resolve node_modules and the package's "type": "module"), runs the
 // orchestrator, and removes the build whatever happens. `node bench/bench.mjs instructions`
-// (`npm run bench:instructions`) runs the instruction counts of bench/instructions.ts instead.
+// (`npm run bench:instructions`) runs the instruction counts of bench/harness/instructions.ts instead.
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,7 +24,7 @@ if (compiled.status !== 0) {
 }
 
 const entry = process.argv[2] === 'instructions' ? 'instructions.js' : 'run.js';
-const run = spawn(process.execPath, [path.join(buildDir, 'bench', entry)], {
+const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'harness', entry)], {
   stdio: 'inherit',
   env: { BENCH_OUT: benchDir, ...process.env },
 });

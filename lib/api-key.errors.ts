@@ -9,10 +9,17 @@ export class ApiKeyConfigurationError extends Error {
   constructor(
     /** The option at fault, e.g. `header` or `hasher`. */
     readonly option: string,
-    problem: string,
-    fix: string,
+    /** What is wrong. */
+    readonly problem: string,
+    /** How to fix it. */
+    readonly fix: string,
+    /**
+     * Whether the application set `option`. When it did not (the fault is in a default, or in
+     * what the application lacks), the message does not name it as if it had been passed.
+     */
+    given = true,
   ) {
-    super(`ApiKeyModule option "${option}": ${problem} Fix: ${fix}`);
+    super(`ApiKeyModule${given ? ` option "${option}"` : ''}: ${problem} Fix: ${fix}`);
     this.name = 'ApiKeyConfigurationError';
   }
 }

@@ -1,6 +1,5 @@
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
-import type { MANAGED_FIELDS } from './store/input.js';
 
 /**
  * Why a presented key was refused. For logs and server-side callers only: the guard answers
@@ -35,7 +34,15 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   scopes?: string[];
 } & Omit<
   Partial<T>,
-  | (typeof MANAGED_FIELDS)[number]
+  // The columns the service manages (store/input.ts's MANAGED_FIELDS, which the compiler holds
+  // to this list): create() refuses them as input.
+  | 'id'
+  | 'prefix'
+  | 'hashedKey'
+  | 'createdAt'
+  | 'revokedAt'
+  | 'lastUsedAt'
+  | 'revoked'
   | 'name'
   | 'expiresAt'
   | 'scopes'

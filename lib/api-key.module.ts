@@ -7,15 +7,17 @@ import type { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { createApiKeyGuard } from './guards/factory.js';
 import {
-  resolveApiKeyOptions,
-  validateAsyncRegistration,
-  validateRegistration,
   type ApiKeyModuleAsyncOptions,
   type ApiKeyModuleOptions,
   type ApiKeyOptions,
   type ApiKeyOptionsFactory,
   type ResolvedApiKeyOptions,
 } from './api-key.options.js';
+import {
+  resolveApiKeyOptions,
+  validateAsyncRegistration,
+  validateRegistration,
+} from './options/resolve.js';
 import {
   captureRegistrationSite,
   missingDataSourceError,

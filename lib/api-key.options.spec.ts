@@ -6,14 +6,14 @@ import { DEFAULT_API_KEY_NAME } from './api-key.constants.js';
 import { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './keys/hasher.js';
+import { type ApiKeyOptions } from './api-key.options.js';
 import {
   defaultColdConcurrency,
   REGISTRATION_OPTIONS,
   resolveApiKeyOptions,
   validateAsyncRegistration,
   validateRegistration,
-  type ApiKeyOptions,
-} from './api-key.options.js';
+} from './options/resolve.js';
 
 const REGISTRATION = { name: DEFAULT_API_KEY_NAME, entity: ApiKey };
 const HMAC = new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) });
@@ -75,7 +75,6 @@ describe('resolveApiKeyOptions defaults', () => {
         failureMemoEntries: 10_000,
       },
       usageTracking: { interval: 60_000 },
-      rowCacheTtl: 0,
       storeTimeout: 5_000,
     });
     expect(resolved.hasher).toBeInstanceOf(BcryptApiKeyHasher);
@@ -111,7 +110,6 @@ describe('resolveApiKeyOptions defaults', () => {
       verificationMemo: false,
       coldPath: { maxConcurrent: 4, maxQueued: 0, maxQueuedPerKey: 0, failureMemoEntries: 0 },
       usageTracking: false,
-      rowCacheTtl: 500,
       storeTimeout: 2_500,
       usableWhere: { name: 'x' },
     } as const;
@@ -138,8 +136,32 @@ describe('resolveApiKeyOptions defaults', () => {
 });
 
 describe('resolveApiKeyOptions refuses, naming the option', () => {
-  it('an unknown option such as `headers`', () =>
-    expectRefused({ headers: 'X-Api-Key' }, 'headers', /not an ApiKeyModule option/));
+  it('an unknown option such as `headers`, suggesting the near one', () =>
+    expectRefused(
+      { headers: 'X-Api-Key' },
+      'headers',
+      /not an ApiKeyModule option\. Fix: did you mean header\?/,
+    ));
+  it.each([
+    ['hedaer', 'header'],
+    ['KeyWord', 'keyword'],
+    ['storeTimout', 'storeTimeout'],
+    ['revocationsync', 'revocationSync'],
+  ])('a misspelt option %s, suggesting %s', (given, near) =>
+    expectRefused({ [given]: 1 }, given, new RegExp(`did you mean ${near}\\?`)),
+  );
+  it('an unknown option with no near one, listing every option', () =>
+    expectRefused({ cacheEverything: true }, 'cacheEverything', /use one of: header, keyword,/));
+  it('a misspelt nested option, suggesting the near one', () =>
+    expectRefused({ coldPath: { maxQueud: 5 } }, 'coldPath.maxQueud', /did you mean maxQueued\?/));
+  it('rowCacheTtl, removed, naming revocationSync: notify as its replacement', () =>
+    expectRefused(
+      { rowCacheTtl: 30_000 },
+      'rowCacheTtl',
+      /was removed.*Fix: set revocationSync: 'notify'/s,
+    ));
+  it('rowCacheTtl even at 0, so no registration keeps an option that does nothing', () =>
+    expectRefused({ rowCacheTtl: 0 }, 'rowCacheTtl', /revocationSync: 'notify'/));
   it.each(['hasher', 'keyword', 'header', 'clock', 'verificationMemo', 'usageTracking'])(
     '%s: null, rather than silently using the default',
     (option) => expectRefused({ [option]: null }, option, /is null/),
@@ -227,8 +249,6 @@ describe('resolveApiKeyOptions refuses, naming the option', () => {
     [{ coldPath: { maxQueuedPerKey: 1.5 } }, 'coldPath.maxQueuedPerKey'],
     [{ usageTracking: { interval: 0 } }, 'usageTracking.interval'],
     [{ usageTracking: { interval: '60s' } }, 'usageTracking.interval'],
-    [{ rowCacheTtl: -1 }, 'rowCacheTtl'],
-    [{ rowCacheTtl: Number.POSITIVE_INFINITY }, 'rowCacheTtl'],
     [{ storeTimeout: 0 }, 'storeTimeout'],
     [{ storeTimeout: 1.5 }, 'storeTimeout'],
     [{ storeTimeout: '5s' }, 'storeTimeout'],

@@ -4,9 +4,10 @@ import type { AbstractApiKey } from './api-key.entity.js';
 import type { ApiKeyFormat } from './keys/format.js';
 import type { ApiKeyHasher } from './keys/hasher.js';
 
-export { KEY_OPTIONS, REGISTRATION_OPTIONS } from './options/fields.js';
-export { validateAsyncRegistration, validateRegistration } from './options/registration.js';
-export { defaultColdConcurrency, resolveApiKeyOptions } from './options/resolve.js';
+/*
+ * The types of every option of `ApiKeyModule`, and nothing else: their defaults, checks and
+ * resolution live in `./options/resolve.ts`.
+ */
 
 /**
  * How keys are read, hashed and checked. Every field is optional; defaults are given per field.
@@ -94,15 +95,6 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    */
   usageTracking?: { interval?: number } | false;
   /**
-   * Milliseconds a looked-up key row may be served from a per-process cache without reading
-   * the database. A revocation made by another process then takes up to this long to apply
-   * (a revoke in this process applies at once). It also applies during a database outage: a
-   * key whose row was read less than this long ago is judged on that row, so a valid key is let
-   * in; a request that needs a read gets 503. Default `0`: every request reads the row, so an
-   * outage lets no request in.
-   */
-  rowCacheTtl?: number;
-  /**
    * Milliseconds a key-store read or write may take before it counts as an outage: a request
    * whose key row has not come back by then gets 503 with `Retry-After`, however long the
    * database stalls, and service resumes by itself once it answers again. Also bounds the
@@ -125,11 +117,18 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * emptied and every request reads. The triggers are created at boot when missing (or ship
    * `createApiKeyNotifyMigration()`); boot fails if they cannot be. With `usableWhere`, a
    * trigger on each table it reads empties every cache after an INSERT, DELETE or TRUNCATE there,
-   * or an UPDATE of a column the condition (or a join) reads; `Raw(...)` conditions are refused,
-   * as is `rowCacheTtl`.
+   * or an UPDATE of a column the condition (or a join) reads; `Raw(...)` conditions are refused.
    */
   revocationSync?: 'read' | 'notify' | ApiKeyNotifySync;
 }
+
+/**
+ * How other processes' changes to a key reach this one: `'read'` (every request reads the row)
+ * or `'notify'` (rows cached while a change channel keeps them current).
+ *
+ * @publicApi
+ */
+export type ApiKeyRevocationSync = 'read' | 'notify';
 
 /**
  * `revocationSync` with settings: notify mode, polling the change counter every `pollInterval`
@@ -219,9 +218,8 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
     failureMemoEntries: number;
   };
   usageTracking: { interval: number } | false;
-  rowCacheTtl: number;
   storeTimeout: number;
-  revocationSync: 'read' | 'notify';
+  revocationSync: ApiKeyRevocationSync;
   /** Milliseconds between polls of the change counter in notify mode (MariaDB/MySQL, SQLite). */
   revocationPollInterval: number;
 }

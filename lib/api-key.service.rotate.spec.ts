@@ -5,7 +5,7 @@ import { ENGINES, createTestDatabase, type TestDatabase } from '../test/support/
 import { AbstractApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
 import { BcryptApiKeyHasher } from './keys/hasher.js';
-import { resolveApiKeyOptions } from './api-key.options.js';
+import { resolveApiKeyOptions } from './options/resolve.js';
 import { ApiKeyService } from './api-key.service.js';
 
 @Entity('rotation_owners')

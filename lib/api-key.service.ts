@@ -40,7 +40,7 @@ import type {
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './store/lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
 import { createRowCache } from './change-feed/setup.js';
-import type { ApiKeyRowCache } from './change-feed/row-cache.js';
+import type { ApiKeyRowCache } from './change-feed/cache.js';
 import { ownCopy } from './store/compiled/copy.js';
 import { ApiKeyRows } from './store/rows.js';
 import { storeUnavailable, ThrottledErrorLog } from './store/errors.js';
@@ -54,10 +54,10 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
 /**
  * Creates, looks up, verifies and revokes API keys of one registration.
  *
- * Verification reads the key's row on every call (unless `rowCacheTtl` is set), so a
- * revocation or expiry made anywhere applies to the very next request. Whether the secret
- * matches is the verifier's question (`api-key.verifier.ts`), which runs the slow hash once per
- * key and process.
+ * Verification reads the key's row on every call (in `revocationSync: 'notify'`, while a change
+ * channel keeps a cached row current), so a revocation or expiry made anywhere applies to the
+ * very next request. Whether the secret matches is the verifier's question
+ * (`verification/verifier.ts`), which runs the slow hash once per key and process.
  *
  * @publicApi
  */
@@ -114,8 +114,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
 
   /**
    * Revokes a key for good. Idempotent: revoking a revoked key returns it unchanged, keeping
-   * the first `revokedAt`. Takes effect on the next request in every process (in this process
-   * at once even with `rowCacheTtl`).
+   * the first `revokedAt`. Takes effect on the next request in every process (in notify mode,
+   * once the change is heard; in this process at once).
    *
    * @param idOrPrefix the key's id or its 8-character prefix
    * @throws {ApiKeyNotFoundError} if no key has that id or prefix
@@ -303,8 +303,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   }
 
   /**
-   * Reads the row for a prefix, with its hash, honouring `usableWhere`, `rowCacheTtl` and
-   * `revocationSync`.
+   * Reads the row for a prefix, with its hash, honouring `usableWhere` and `revocationSync`.
    *
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be read
    */

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../test/support/databases
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
 import { HmacSha256ApiKeyHasher } from './keys/hasher.js';
-import { resolveApiKeyOptions } from './api-key.options.js';
+import { resolveApiKeyOptions } from './options/resolve.js';
 import { ApiKeyService } from './api-key.service.js';
 
 describe('ApiKeyService.update', () => {

@@ -3,12 +3,8 @@ import type { ModuleRef } from '@nestjs/core';
 import type { DataSource, Repository } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyConfigurationError } from './api-key.errors.js';
-import {
-  resolveApiKeyOptions,
-  validateRegistration,
-  type ApiKeyOptions,
-  type ResolvedApiKeyOptions,
-} from './api-key.options.js';
+import { type ApiKeyOptions, type ResolvedApiKeyOptions } from './api-key.options.js';
+import { resolveApiKeyOptions, validateRegistration } from './options/resolve.js';
 import { ApiKeyService } from './api-key.service.js';
 import { registerRevocationSubscriber } from './schema/subscriber.js';
 import { describeUnknownWhereProperty, findUnknownWhereProperty } from './store/where.js';

@@ -74,7 +74,7 @@ export {
   NotifyApiKeyChanges1798761600000,
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
-} from './change-feed/notify-sql.js';
+} from './change-feed/migration.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {

@@ -1,6 +1,5 @@
 import type { EntityMetadata } from 'typeorm';
-import { CliUsageError } from '../cli/errors.js';
-import { parseExpiry } from '../cli/values.js';
+import { EXPIRY_FORMS, readExpiry } from '../keys/expiry.js';
 import type { UpdateApiKeyInput } from '../api-key.interfaces.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 
@@ -55,15 +54,9 @@ function parseExpiresAt(value: unknown, now: Date): Date | null {
   if (value === null || value === '') return null;
   if (typeof value !== 'string' || value.length > 40)
     throw new ApiKeyAdminBadRequest('expiresAt', 'expected a date-time, a duration or null.');
-  try {
-    return parseExpiry(value.trim(), now);
-  } catch (error) {
-    if (!(error instanceof CliUsageError)) throw error;
-    throw new ApiKeyAdminBadRequest(
-      'expiresAt',
-      'use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.',
-    );
-  }
+  const expiry = readExpiry(value.trim(), now);
+  if (expiry === null) throw new ApiKeyAdminBadRequest('expiresAt', `use ${EXPIRY_FORMS}.`);
+  return expiry;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
 import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
 import { API_KEY_REVOKED_EVENT } from '../api-key.events.js';
-import { parseDuration } from '../cli/values.js';
+import { readDuration } from '../keys/expiry.js';
 import { isScope } from '../keys/format.js';
 
 /**
@@ -330,14 +330,8 @@ function grantableScopesOf(
 /** `maxLifetime` in milliseconds, `null` when unset, `undefined` when it is no duration. */
 function lifetimeOf(value: unknown): number | null | undefined {
   if (value === undefined || value === null) return null;
-  let ms: number = NaN;
-  if (typeof value === 'number') ms = value;
-  else if (typeof value === 'string') {
-    try {
-      ms = parseDuration('maxLifetime', value, '90d', MAX_LIFETIME_MS);
-    } catch {
-      return undefined;
-    }
-  }
-  return Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_LIFETIME_MS ? ms : undefined;
+  const ms = typeof value === 'string' ? (readDuration(value) ?? NaN) : value;
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_LIFETIME_MS
+    ? ms
+    : undefined;
 }

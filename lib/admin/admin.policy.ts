@@ -1,5 +1,4 @@
 import { ForbiddenException } from '@nestjs/common';
-import { readableDuration } from '../cli/values.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 import type { ResolvedOwnerPolicy } from './admin.options.js';
 
@@ -128,5 +127,5 @@ export class OwnerKeyPolicy {
 function readableLifetime(ms: number): string {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000} days`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000} hours`;
-  return readableDuration(ms);
+  return `${ms / 1000} seconds`;
 }

@@ -17,7 +17,8 @@ export interface ApiKeyRegistrationSite {
   serial: number;
 }
 
-const OWN_DIRECTORY = fileURLToPath(new URL('.', import.meta.url));
+/** The library's root folder (lib/ in the repository, dist/ in the package). */
+const LIBRARY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 let calls = 0;
 
 /** `file:line` of a stack line's location, or `null` for a line without one. */
@@ -31,7 +32,13 @@ function locationOf(line: string): { file: string; line: string } | null {
 /** Whether a stack line's file is ApiKeyModule's own, or a dependency's, or Node's. */
 function isInternal(file: string): boolean {
   if (file.startsWith('node:') || file.includes(`${sep}node_modules${sep}`)) return true;
-  return file.startsWith(OWN_DIRECTORY) && /api-key\.module(-registrations)?\.[jt]s$/.test(file);
+  if (!file.startsWith(LIBRARY_ROOT)) return false;
+  const own = file.slice(LIBRARY_ROOT.length).split(sep).join('/');
+  return (
+    own === 'api-key.module.js' ||
+    own === 'api-key.module.ts' ||
+    /^boot-checks\/registrations\.[jt]s$/.test(own)
+  );
 }
 
 /**

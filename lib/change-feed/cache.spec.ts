@@ -1,7 +1,7 @@
 import { Raw } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
-import { resolveApiKeyOptions } from '../api-key.options.js';
+import { resolveApiKeyOptions } from '../options/resolve.js';
 import { NotifiedRowCache } from './cache.js';
 import { ApiKey } from '../api-key.entity.js';
 
@@ -80,7 +80,6 @@ describe('revocationSync option', () => {
       { revocationSync: 'notify', usableWhere: { partner: { paidUntil: Raw('1 = 1') } } },
       /usableWhere\.partner\.paidUntil: a Raw\(\.\.\.\) condition.*Fix: write that condition/s,
     ],
-    [{ revocationSync: 'notify', rowCacheTtl: 1000 }, /rowCacheTtl/],
   ])('refuses %j at boot', (options, message) => {
     expect(() => resolveApiKeyOptions(options as any, registration)).toThrow(
       ApiKeyConfigurationError,

@@ -1,7 +1,51 @@
 import type { StoredApiKeyRow } from '../store/lookup.js';
 import { LruMap } from '../verification/lru.js';
-import { ROW_CACHE_ENTRIES, type ApiKeyRowCache } from './row-cache.js';
-import { EVERY_KEY } from './notify-sql.js';
+import { EVERY_KEY } from './triggers.js';
+
+/** Rows the notify-mode cache holds at most; the least recently used go first. */
+export const ROW_CACHE_ENTRIES = 10_000;
+
+/**
+ * A per-process cache of key rows, in front of the per-request read. A read takes a `ticket`
+ * first, looks the prefix up with it, and on a miss stores what it read with the same ticket,
+ * so a cache can refuse a row that may have changed while it was being read.
+ */
+export interface ApiKeyRowCache<T> {
+  /** Whether the cache keeps rows at all (in `revocationSync: 'read'` it keeps none). */
+  readonly caching: boolean;
+  /** What a read takes before it starts. */
+  ticket(): number;
+  /** The cached row of `prefix`, if it may be served to a read holding `ticket`. */
+  get(prefix: string, ticket: number): StoredApiKeyRow<T> | undefined;
+  /** Remembers `row`, read under `ticket`, unless the cache says it may be stale. */
+  set(prefix: string, row: StoredApiKeyRow<T>, ticket: number): void;
+  /** Forgets `prefix`, as a change made in this process requires. */
+  delete(prefix: string): void;
+  /** Stops what keeps the cache current; it serves nothing afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * `revocationSync: 'read'`: no row is kept, so every request reads its key row and a change
+ * made anywhere applies to the next request.
+ */
+export class UncachedRows<T> implements ApiKeyRowCache<T> {
+  readonly caching = false;
+
+  ticket(): number {
+    return 0;
+  }
+
+  get(): StoredApiKeyRow<T> | undefined {
+    return undefined;
+  }
+
+  set(): void {}
+
+  delete(): void {}
+
+  async close(): Promise<void> {}
+}
 
 /** What a change channel (a PostgreSQL listener, a poller) tells the cache it keeps current. */
 export interface ApiKeyChangeSink {

@@ -1,8 +1,8 @@
 import type { Logger } from '@nestjs/common';
 import type { ApiKeyChangeChannel, ApiKeyChangeSink } from './cache.js';
-import { changeTriggerNames, hasChangeTriggers } from './owner-sql.js';
+import { changeTriggerNames, hasChangeTriggers } from './owner-triggers.js';
 import type { OwnerTable } from './owners.js';
-import { EVERY_KEY, changeChannel } from './notify-sql.js';
+import { EVERY_KEY, changeChannel } from './triggers.js';
 import { withinStoreTimeout } from '../store/deadline.js';
 
 /** The part of a `pg` pool client the listener uses. */

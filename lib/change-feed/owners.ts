@@ -1,6 +1,6 @@
 import { InstanceChecker, type EntityMetadata, type FindOperator } from 'typeorm';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
-import { USAGE_COLUMN } from './counter-sql.js';
+import { USAGE_COLUMN } from './counter.js';
 
 /**
  * A table other than the key's own whose rows `usableWhere` reads (an owner, a join table, a

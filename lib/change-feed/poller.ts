@@ -1,9 +1,9 @@
 import type { Logger } from '@nestjs/common';
 import type { ApiKeyChangeChannel, ApiKeyChangeSink } from './cache.js';
-import { changeTriggerNames, hasChangeTriggers } from './owner-sql.js';
+import { changeTriggerNames, hasChangeTriggers } from './owner-triggers.js';
 import type { OwnerTable } from './owners.js';
-import { EVERY_KEY } from './notify-sql.js';
-import { readChangeCounterSql, type CounterDialect } from './counter-sql.js';
+import { EVERY_KEY } from './triggers.js';
+import { readChangeCounterSql, type CounterDialect } from './counter.js';
 import { withinStoreTimeout } from '../store/deadline.js';
 
 /** Runs one parameterised query on the data source's pool. */

@@ -4,7 +4,7 @@ import { Column, DataSource, Entity, JoinColumn, ManyToOne, PrimaryColumn } from
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
-import { hasOwnerTrigger } from './owner-sql.js';
+import { hasOwnerTrigger } from './owner-triggers.js';
 import { ensureChangeTrigger } from './setup.js';
 
 @Entity('setup_spec_partners')

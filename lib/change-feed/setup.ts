@@ -3,92 +3,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { QueryRunner, Repository } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
-import type { ApiKeyOptions, ResolvedApiKeyOptions } from '../api-key.options.js';
+import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { runStatements, triggerDialect } from '../schema/sql.js';
 import { PostgresChangeListener, type ListeningPool } from './listener.js';
 import { ChangeCounterPoller } from './poller.js';
-import { hasOwnerTrigger, ownerTriggerName, ownerTriggerStatements } from './owner-sql.js';
-import { findRawCondition, ownerTablesOf } from './owners.js';
-import { NotifiedRowCache } from './cache.js';
-import { changeTriggerStatements, hasChangeTrigger } from './notify-sql.js';
-import { TtlRowCache, type ApiKeyRowCache } from './row-cache.js';
-
-/** How other processes' changes to a key reach this one. */
-export type ApiKeyRevocationSync = 'read' | 'notify';
-
-/** Default `pollInterval`, in milliseconds. */
-export const DEFAULT_POLL_INTERVAL = 100;
+import { hasOwnerTrigger, ownerTriggerName, ownerTriggerStatements } from './owner-triggers.js';
+import { ownerTablesOf } from './owners.js';
+import { NotifiedRowCache, UncachedRows, type ApiKeyRowCache } from './cache.js';
+import { changeTriggerStatements, hasChangeTrigger } from './triggers.js';
 
 /** Liveness ping and reconnect pacing of the PostgreSQL listener. */
 const HEARTBEAT = 1_000;
 const RETRY = { first: 100, max: 5_000 };
 
 /**
- * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
- * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
- * read the clock or tables no trigger watches) and `rowCacheTtl` (a second cache). Other
- * `usableWhere` conditions are heard through triggers on the tables they read.
- *
- * @throws {ApiKeyConfigurationError} naming the option at fault and the fix
- */
-export function resolveRevocationSync<T extends AbstractApiKey>(
-  given: ApiKeyOptions<T>,
-): ApiKeyRevocationSync {
-  const setting = given.revocationSync ?? 'read';
-  const mode = typeof setting === 'object' && setting !== null ? setting.mode : setting;
-  const extra = typeof setting === 'object' && setting !== null ? unknownSettings(setting) : [];
-  if (
-    (mode !== 'read' && mode !== 'notify') ||
-    extra.length > 0 ||
-    (mode === 'read' && setting !== mode)
-  )
-    throw new ApiKeyConfigurationError(
-      'revocationSync',
-      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
-      "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
-    );
-  const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
-  if (raw !== null)
-    throw new ApiKeyConfigurationError(
-      'revocationSync',
-      `'notify' cannot follow ${raw}: a Raw(...) condition may read the clock or tables no trigger watches, so a cached key could pass after it turned false.`,
-      'write that condition with column values and operators (Equal, In, IsNull, MoreThan...), or leave revocationSync unset for this registration.',
-    );
-  if (mode === 'notify' && (given.rowCacheTtl ?? 0) > 0)
-    throw new ApiKeyConfigurationError(
-      'revocationSync',
-      "'notify' cannot be combined with rowCacheTtl, which serves rows without hearing of their changes.",
-      'remove rowCacheTtl: notify mode caches rows itself.',
-    );
-  return mode;
-}
-
-function unknownSettings(setting: object): string[] {
-  return Object.keys(setting).filter((key) => key !== 'mode' && key !== 'pollInterval');
-}
-
-/**
- * The poll interval of notify mode on MariaDB/MySQL and SQLite.
- *
- * @throws {ApiKeyConfigurationError} when `pollInterval` is not a whole number of 1 to 60000 ms
- */
-export function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptions<T>): number {
-  const setting = given.revocationSync;
-  const interval =
-    typeof setting === 'object' && setting !== null ? setting.pollInterval : undefined;
-  if (interval === undefined) return DEFAULT_POLL_INTERVAL;
-  if (!Number.isInteger(interval) || interval < 1 || interval > 60_000)
-    throw new ApiKeyConfigurationError(
-      'revocationSync',
-      `pollInterval: expected a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(interval)}.`,
-      `set pollInterval to at most the window a revocation may take to apply (default ${DEFAULT_POLL_INTERVAL}).`,
-    );
-  return interval;
-}
-
-/**
- * The row cache the options ask for: `rowCacheTtl`'s (none when 0), or in notify mode one kept
- * current by a `LISTEN` connection taken from the data source's pool, or a poller, which also
+ * The row cache the options ask for: none in `'read'` mode; in notify mode one kept current by a `LISTEN` connection taken from the data source's pool, or a poller, which also
  * check the triggers of the tables `usableWhere` reads.
  *
  * @throws {ApiKeyConfigurationError} in notify mode on a database it does not support, or with a
@@ -99,8 +28,7 @@ export function createRowCache<T extends AbstractApiKey>(
   repository: Repository<T>,
   logger: Logger,
 ): ApiKeyRowCache<T> {
-  if (options.revocationSync !== 'notify')
-    return new TtlRowCache(options.rowCacheTtl, options.clock);
+  if (options.revocationSync !== 'notify') return new UncachedRows();
   const cache = new NotifiedRowCache<T>();
   const table = repository.metadata.tableName;
   const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];

@@ -6,6 +6,7 @@ import type { EntityMetadata } from 'typeorm';
 import type { CliDatabaseCommand } from './args.js';
 import { assignedColumns, extraColumnValues, extraColumns, settableColumns } from './columns.js';
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
+import type { CliKeyStore, CliOutput } from './context.js';
 import { CliFailure } from './errors.js';
 import {
   describeKey,
@@ -18,19 +19,6 @@ import {
 } from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
-import type { ApiKeyService } from '../api-key.service.js';
-
-/** Where the CLI writes; each call is one line. */
-export interface CliOutput {
-  out(line: string): void;
-  err(line: string): void;
-}
-
-/** What the commands work with: the application's key service and its entity's metadata. */
-export interface CliKeyStore {
-  service: ApiKeyService<AbstractApiKey>;
-  metadata: EntityMetadata;
-}
 
 type Command<Name extends CliDatabaseCommand['command']> = Extract<
   CliDatabaseCommand,

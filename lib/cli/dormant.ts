@@ -4,7 +4,7 @@
  */
 import type { CliDatabaseCommand, CliUnusedFor } from './args.js';
 import { extraColumns } from './columns.js';
-import type { CliKeyStore, CliOutput } from './commands.js';
+import type { CliKeyStore, CliOutput } from './context.js';
 import { describeKey, instant, keyRows, printableJson, table } from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 

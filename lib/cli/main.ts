@@ -21,7 +21,8 @@ import {
   type CliCommand,
   type CliDatabaseCommand,
 } from './args.js';
-import { runCommand, type CliKeyStore, type CliOutput } from './commands.js';
+import { runCommand } from './commands.js';
+import type { CliKeyStore, CliOutput } from './context.js';
 import {
   boundConnect,
   databaseAddress,
@@ -42,7 +43,7 @@ import type { AbstractApiKey } from '../api-key.entity.js';
 import type { ApiKeyService } from '../api-key.service.js';
 
 export type { CliCommand } from './args.js';
-export type { CliOutput } from './commands.js';
+export type { CliOutput } from './context.js';
 
 // TypeORM and the key service are imported once the command line has been checked, so a
 // mistyped command is answered at once instead of after they have loaded.

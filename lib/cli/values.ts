@@ -3,6 +3,7 @@
  * `column=value` assignments, each read with a one-line message naming the accepted forms.
  */
 
+import { EXPIRY_FORMS, readExpiry } from '../keys/expiry.js';
 import { CliUsageError } from './errors.js';
 
 const UNIT_MS: Record<string, number> = {
@@ -14,43 +15,18 @@ const UNIT_MS: Record<string, number> = {
 };
 /** The longest wait a timer can be set for. */
 const MAX_TIMER_MS = 2_147_483_647;
-const ISO_8601 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
 /**
- * Reads an expiry: an ISO-8601 date or date-time (a date alone is midnight UTC; a time without
- * an offset is local time, as in JavaScript), or a duration from `now` such as `30d`, `12h`, `2w`.
+ * Reads `--expires`: see `readExpiry` for the forms.
  *
  * @throws {CliUsageError} naming the accepted forms when the text is none of them
  */
 export function parseExpiry(text: string, now: Date): Date {
-  const refuse = (): never => {
-    // A duration counts forward from now, so a minus sign can only mean the past.
-    const past = /^-\d/.test(text) ? ' An expiry must be in the future.' : '';
-    throw new CliUsageError(
-      `--expires "${text}" is not a date: use an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w.${past}`,
-    );
-  };
-  const duration = /^(\d{1,6})([hdw])$/.exec(text);
-  if (duration) {
-    const amount = Number(duration[1]);
-    if (amount === 0) refuse();
-    return checkedDate(new Date(now.getTime() + amount * UNIT_MS[duration[2]]), refuse);
-  }
-  const iso = ISO_8601.exec(text);
-  if (!iso) return refuse();
-  const [, year, month, day, hour = '0', minute = '0', second = '0'] = iso;
-  // JavaScript rolls 2030-02-30 over to March; a mistyped day must be an error instead.
-  const daysInMonth = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate();
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth)
-    refuse();
-  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) refuse();
-  return checkedDate(new Date(text.replace(' ', 'T')), refuse);
-}
-
-function checkedDate(date: Date, refuse: () => never): Date {
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() > 9999) refuse();
-  return date;
+  const expiry = readExpiry(text, now);
+  if (expiry !== null) return expiry;
+  // A duration counts forward from now, so a minus sign can only mean the past.
+  const past = /^-\d/.test(text) ? ' An expiry must be in the future.' : '';
+  throw new CliUsageError(`--expires "${text}" is not a date: use ${EXPIRY_FORMS}.${past}`);
 }
 
 /**

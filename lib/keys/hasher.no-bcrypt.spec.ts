@@ -4,7 +4,7 @@ import { openKeyStore, withWrongSecret, type KeyStore } from '../../test/support
 import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher } from './hasher.js';
-import { resolveApiKeyOptions } from '../api-key.options.js';
+import { resolveApiKeyOptions } from '../options/resolve.js';
 
 /** How `require('bcrypt')` fails in this file: as when it is not installed, or when its binding is broken. */
 const bcryptLoad = vi.hoisted(() => ({ failure: 'missing' as 'missing' | 'broken' }));
@@ -67,6 +67,16 @@ describe('without the bcrypt package', () => {
         ),
       ),
     );
+  });
+
+  it('does not say the app passed a hasher when it passed none', () => {
+    const error = catchError(() => resolveApiKeyOptions({}, REGISTRATION)) as Error;
+    expect(error.message).toMatch(/^ApiKeyModule: the default hasher: BcryptApiKeyHasher needs/);
+    expect(error.message).not.toContain('option "hasher"');
+    const given = catchError(() =>
+      resolveApiKeyOptions({ hasher: new BcryptApiKeyHasher() }, REGISTRATION),
+    ) as Error;
+    expect(given.message).toMatch(/^ApiKeyModule option "hasher": BcryptApiKeyHasher needs/);
   });
 
   it('boots with HMAC only', () => {

@@ -1,27 +1,235 @@
+/**
+ * The options pipeline: every default, every check and every resolution of `ApiKeyModule`'s
+ * options, in this one file. Their types are in `../api-key.options.ts`; nothing else resolves
+ * an option. `forRoot`, each `forRootAsync` form and `wireApiKeys` all come through here, so a
+ * misconfiguration fails the same way, at boot, with an `ApiKeyConfigurationError` naming the
+ * option and the fix.
+ */
 import { availableParallelism } from 'node:os';
 import type { Type } from '@nestjs/common';
-import type { FindOptionsWhere } from 'typeorm';
-import type { AbstractApiKey } from '../api-key.entity.js';
+import { getMetadataArgsStorage, type FindOptionsWhere } from 'typeorm';
+import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
+import { AbstractApiKey, ApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
+import type {
+  ApiKeyModuleAsyncOptions,
+  ApiKeyModuleOptions,
+  ApiKeyOptions,
+  ApiKeyRevocationSync,
+  ResolvedApiKeyOptions,
+} from '../api-key.options.js';
+import { findRawCondition } from '../change-feed/owners.js';
 import { BRAND_PATTERN, keyLength, type ApiKeyFormat } from '../keys/format.js';
 import { BcryptApiKeyHasher, assertBcryptLoads, type ApiKeyHasher } from '../keys/hasher.js';
-import {
-  COLD_PATH_FIELDS,
-  KEY_OPTIONS,
-  REGISTRATION_OPTIONS,
-  USAGE_TRACKING_FIELDS,
-  VERIFICATION_MEMO_FIELDS,
-} from './fields.js';
-import type { ApiKeyOptions, ResolvedApiKeyOptions } from '../api-key.options.js';
-import { resolvePollInterval, resolveRevocationSync } from '../change-feed/setup.js';
 import { DEFAULT_STORE_TIMEOUT, MAX_STORE_TIMEOUT } from '../store/deadline.js';
-
-/** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
-const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function fail(option: string, problem: string, fix: string): never {
   throw new ApiKeyConfigurationError(option, problem, fix);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The option names
+// ---------------------------------------------------------------------------------------------
+
+/** One `true` per field of `T`: the compiler refuses a missing field and an extra one. */
+type EveryField<T> = { [K in keyof Required<T>]: true };
+
+/** The fields of an option that is an object or `false`. */
+type NestedFields<O> = EveryField<Exclude<O, false | undefined>>;
+
+/** The names of `fields`, whose type `satisfies` ties to an interface. */
+function fieldNames<F extends Record<string, true>>(fields: F): ReadonlyArray<keyof F & string> {
+  return Object.keys(fields);
+}
+
+/** Every key option, for the unknown-option check and the README completeness check. */
+export const KEY_OPTIONS = fieldNames({
+  header: true,
+  keyword: true,
+  brand: true,
+  keyFormat: true,
+  hasher: true,
+  legacyHashers: true,
+  usableWhere: true,
+  clock: true,
+  realm: true,
+  verificationMemo: true,
+  coldPath: true,
+  usageTracking: true,
+  storeTimeout: true,
+  revocationSync: true,
+} satisfies EveryField<ApiKeyOptions>);
+
+/** Options of forRoot that shape the module rather than key handling. */
+export const REGISTRATION_OPTIONS = fieldNames({
+  name: true,
+  entity: true,
+  dataSource: true,
+  isGlobal: true,
+} satisfies EveryField<Omit<ApiKeyModuleOptions, keyof ApiKeyOptions>>);
+
+/** Every field `forRootAsync()` takes; key options come from its factory instead. */
+export const ASYNC_REGISTRATION_FIELDS = fieldNames({
+  imports: true,
+  useFactory: true,
+  inject: true,
+  useClass: true,
+  useExisting: true,
+  extraProviders: true,
+  name: true,
+  entity: true,
+  dataSource: true,
+  isGlobal: true,
+} satisfies EveryField<ApiKeyModuleAsyncOptions>);
+
+/** Fields of `verificationMemo`. */
+export const VERIFICATION_MEMO_FIELDS = fieldNames({
+  maxEntries: true,
+} satisfies NestedFields<ApiKeyOptions['verificationMemo']>);
+
+/** Fields of `coldPath`. */
+export const COLD_PATH_FIELDS = fieldNames({
+  maxConcurrent: true,
+  maxQueued: true,
+  maxQueuedPerKey: true,
+  failureMemoEntries: true,
+} satisfies NestedFields<ApiKeyOptions['coldPath']>);
+
+/** Fields of `usageTracking`. */
+export const USAGE_TRACKING_FIELDS = fieldNames({
+  interval: true,
+} satisfies NestedFields<ApiKeyOptions['usageTracking']>);
+
+/**
+ * Options that were removed, with what replaces each. A registration that still passes one stops
+ * at boot naming the replacement, instead of the generic unknown-option error.
+ */
+const REMOVED_OPTIONS: Readonly<Record<string, { problem: string; fix: string }>> = {
+  rowCacheTtl: {
+    problem:
+      'was removed: it let a key pass on a cached row, without a fresh answer from the store, for up to the TTL, even during an outage.',
+    fix: "set revocationSync: 'notify', which caches rows only while a change channel proves them current, and reads otherwise.",
+  },
+};
+
+/**
+ * The known name closest to `given`, when it is a likely misspelling (a different case, or at
+ * most two letters added, dropped, changed or swapped), for a "did you mean" hint.
+ */
+export function nearestName(given: string, known: readonly string[]): string | null {
+  const lower = given.toLowerCase();
+  let best: string | null = null;
+  let bestDistance = Math.min(2, Math.floor(given.length / 3));
+  for (const name of known) {
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance <= bestDistance && (best === null || distance < bestDistance)) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The fix for an unknown name: the near miss when there is one, else every known name. */
+function unknownNameFix(given: string, known: readonly string[], elsewhere: string): string {
+  const near = nearestName(given, known);
+  return near !== null
+    ? `did you mean ${near}? Otherwise ${elsewhere}`
+    : `${elsewhere} one of: ${known.join(', ')}.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration fields: checked before the module is built
+// ---------------------------------------------------------------------------------------------
+
+function validateIsGlobal(isGlobal: unknown): void {
+  if (isGlobal !== undefined && typeof isGlobal !== 'boolean') {
+    fail(
+      'isGlobal',
+      `expected true or false, got ${JSON.stringify(isGlobal)}.`,
+      'set isGlobal: true or leave it unset.',
+    );
+  }
+}
+
+/**
+ * Checks the registration fields given to `forRoot`/`forRootAsync`, before the module is built.
+ *
+ * @throws {ApiKeyConfigurationError} naming the field and the fix
+ */
+export function validateRegistration<T extends AbstractApiKey>(
+  registration: Pick<ApiKeyModuleOptions<T>, 'name' | 'entity' | 'isGlobal'>,
+): { name: string; entity: Type<T> } {
+  const name = registration.name ?? DEFAULT_API_KEY_NAME;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    fail(
+      'name',
+      `${JSON.stringify(name)} is not a valid registration name.`,
+      'use letters, digits, "_" or "-", e.g. "partner".',
+    );
+  }
+  const entity = (registration.entity ?? ApiKey) as Type<T>;
+  if (typeof entity !== 'function' || !(entity.prototype instanceof AbstractApiKey)) {
+    fail(
+      'entity',
+      `${String((entity as any)?.name ?? entity)} does not extend AbstractApiKey.`,
+      'declare your key entity as `class MyKey extends AbstractApiKey` with @Entity().',
+    );
+  }
+  if (!getMetadataArgsStorage().tables.some((table) => table.target === entity)) {
+    fail(
+      'entity',
+      `${entity.name} is not decorated with @Entity().`,
+      `add @Entity('your_table') to ${entity.name}.`,
+    );
+  }
+  validateIsGlobal(registration.isGlobal);
+  return { name, entity };
+}
+
+/**
+ * Checks the fields given to `forRootAsync`: no unknown field (key options belong in the
+ * factory's result), and the registration fields as `validateRegistration` does.
+ *
+ * @throws {ApiKeyConfigurationError} naming the field and the fix
+ */
+export function validateAsyncRegistration<T extends AbstractApiKey>(
+  options: ApiKeyModuleAsyncOptions<T>,
+): { name: string; entity: Type<T> } {
+  for (const key of Object.keys(options ?? {})) {
+    if (!(ASYNC_REGISTRATION_FIELDS as readonly string[]).includes(key)) {
+      fail(
+        key,
+        'is not a forRootAsync() field.',
+        unknownNameFix(key, ASYNC_REGISTRATION_FIELDS, 'return it from useFactory, or use'),
+      );
+    }
+  }
+  return validateRegistration(options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key options: checked and filled in by the options provider, at boot
+// ---------------------------------------------------------------------------------------------
+
+/** RFC 9110 token characters: what a header name or an auth scheme may be made of. */
+const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function positiveInteger(
   option: string,
@@ -70,7 +278,7 @@ function nestedOption(
       fail(
         `${option}.${key}`,
         'is not an option.',
-        `remove it, or use one of: ${known.join(', ')}.`,
+        unknownNameFix(key, known, 'remove it, or use'),
       );
   }
   return value as Record<string, unknown>;
@@ -93,11 +301,13 @@ function validateOptionNames(options: unknown): asserts options is ApiKeyOptions
         `pass ${key} at the top level of forRootAsync({ ${key}, useFactory }).`,
       );
     }
+    const removed = REMOVED_OPTIONS[key];
+    if (removed) fail(key, removed.problem, removed.fix);
     if (!(KEY_OPTIONS as readonly string[]).includes(key)) {
       fail(
         key,
         'is not an ApiKeyModule option.',
-        `remove it, or use one of: ${KEY_OPTIONS.join(', ')}.`,
+        unknownNameFix(key, KEY_OPTIONS, 'remove it, or use'),
       );
     }
     // null is never a default in disguise: a value someone meant to set and did not is refused.
@@ -189,7 +399,20 @@ function resolveHashers(
     }
   }
   // bcrypt is an optional peer: an app configured to hash with it must not boot without it.
-  if ([hasher, ...legacyHashers].some((h) => h instanceof BcryptApiKeyHasher)) assertBcryptLoads();
+  if ([hasher, ...legacyHashers].some((h) => h instanceof BcryptApiKeyHasher)) {
+    try {
+      assertBcryptLoads();
+    } catch (error) {
+      // The default hasher is bcrypt: an app that set no hasher is not told it passed one.
+      if (options.hasher !== undefined || !(error instanceof ApiKeyConfigurationError)) throw error;
+      throw new ApiKeyConfigurationError(
+        'hasher',
+        `the default hasher: ${error.problem}`,
+        error.fix,
+        false,
+      );
+    }
+  }
   return { hasher, legacyHashers };
 }
 
@@ -289,7 +512,6 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     usageTracking: usage && {
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
-    rowCacheTtl: positiveInteger('rowCacheTtl', given.rowCacheTtl, 0, true),
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     revocationSync: resolveRevocationSync(given),
     revocationPollInterval: resolvePollInterval(given),
@@ -314,4 +536,64 @@ function resolveStoreTimeout(value: unknown): number {
  */
 export function defaultColdConcurrency(cores: number = availableParallelism()): number {
   return Math.max(1, Math.min(2, cores - 1));
+}
+
+/** Default `pollInterval`, in milliseconds. */
+export const DEFAULT_POLL_INTERVAL = 100;
+
+/**
+ * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
+ * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
+ * read the clock or tables no trigger watches). Other `usableWhere` conditions are heard through
+ * triggers on the tables they read.
+ *
+ * @throws {ApiKeyConfigurationError} naming the option at fault and the fix
+ */
+function resolveRevocationSync<T extends AbstractApiKey>(
+  given: ApiKeyOptions<T>,
+): ApiKeyRevocationSync {
+  const setting = given.revocationSync ?? 'read';
+  const mode = typeof setting === 'object' && setting !== null ? setting.mode : setting;
+  const extra = typeof setting === 'object' && setting !== null ? unknownSettings(setting) : [];
+  if (
+    (mode !== 'read' && mode !== 'notify') ||
+    extra.length > 0 ||
+    (mode === 'read' && setting !== mode)
+  )
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
+      "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
+    );
+  const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
+  if (raw !== null)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `'notify' cannot follow ${raw}: a Raw(...) condition may read the clock or tables no trigger watches, so a cached key could pass after it turned false.`,
+      'write that condition with column values and operators (Equal, In, IsNull, MoreThan...), or leave revocationSync unset for this registration.',
+    );
+  return mode;
+}
+
+function unknownSettings(setting: object): string[] {
+  return Object.keys(setting).filter((key) => key !== 'mode' && key !== 'pollInterval');
+}
+
+/**
+ * The poll interval of notify mode on MariaDB/MySQL and SQLite.
+ *
+ * @throws {ApiKeyConfigurationError} when `pollInterval` is not a whole number of 1 to 60000 ms
+ */
+function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptions<T>): number {
+  const setting = given.revocationSync;
+  const interval =
+    typeof setting === 'object' && setting !== null ? setting.pollInterval : undefined;
+  if (interval === undefined) return DEFAULT_POLL_INTERVAL;
+  if (!Number.isInteger(interval) || interval < 1 || interval > 60_000)
+    throw new ApiKeyConfigurationError(
+      'revocationSync',
+      `pollInterval: expected a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(interval)}.`,
+      `set pollInterval to at most the window a revocation may take to apply (default ${DEFAULT_POLL_INTERVAL}).`,
+    );
+  return interval;
 }

@@ -13,7 +13,7 @@ import { ENGINES, createTestDatabase, type TestDatabase } from '../../test/suppo
 import { AbstractApiKey, ApiKey } from '../api-key.entity.js';
 import { CreateApiKeys1764000000000, createApiKeyTableMigration } from './migration.js';
 import { BcryptApiKeyHasher } from '../keys/hasher.js';
-import { resolveApiKeyOptions } from '../api-key.options.js';
+import { resolveApiKeyOptions } from '../options/resolve.js';
 import { ApiKeyService } from '../api-key.service.js';
 
 @Entity('partner_api_keys')

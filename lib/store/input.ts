@@ -19,6 +19,18 @@ export const MANAGED_FIELDS = [
   'revoked',
 ] as const;
 
+/**
+ * The entity's members `CreateApiKeyInput` leaves out, less its methods: exactly
+ * `MANAGED_FIELDS`, or this file does not compile (the two lists cannot drift apart).
+ */
+type LeftOutOfCreateInput = Exclude<
+  Exclude<keyof AbstractApiKey, keyof CreateApiKeyInput<AbstractApiKey>>,
+  'isExpired' | 'toJSON' | 'toString'
+>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const MANAGED_FIELDS_MATCH: Same<LeftOutOfCreateInput, (typeof MANAGED_FIELDS)[number]> = true;
+void MANAGED_FIELDS_MATCH;
+
 /** `create()`'s input once checked: its own fields with defaults, and the entity's further columns. */
 export interface ValidCreateInput {
   name: string;

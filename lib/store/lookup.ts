@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { FindOperator, FindOptionsWhere, Repository, SelectQueryBuilder } from 'typeorm';
 import {
-  AbandonableRead,
   compilePrefixLookup,
   type CompiledLookup,
   type LookupQueryBuilder,
 } from './compiled/lookup.js';
+import { AbandonableRead } from './compiled/runners.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyStoreTimeoutError, DEFAULT_STORE_TIMEOUT, withinStoreTimeout } from './deadline.js';
 

@@ -60,7 +60,19 @@ describe.each(ADAPTERS)('boot-time validation on %s', (_platform, adapter) => {
     );
     expect(error.option).toBe('headers');
     expect(error.message).toContain('"headers": is not an ApiKeyModule option.');
-    expect(error.message).toContain('header, keyword');
+    expect(error.message).toContain('Fix: did you mean header?');
+  });
+
+  it('refuses rowCacheTtl, which could let a key pass without a fresh answer, naming its replacement', async () => {
+    const error = await bootError(
+      BootValidationAppModule.register(
+        ApiKeyModule.forRootAsync({ useFactory: () => ({ rowCacheTtl: 30_000 }) as ApiKeyOptions }),
+      ),
+      adapter,
+    );
+    expect(error).toBeInstanceOf(ApiKeyConfigurationError);
+    expect(error.option).toBe('rowCacheTtl');
+    expect(error.message).toContain("Fix: set revocationSync: 'notify'");
   });
 
   it('refuses the same misspelling returned by an async factory', async () => {

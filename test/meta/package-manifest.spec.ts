@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join, posix, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -17,13 +17,24 @@ const shippedFiles = readdirSync(LIB, { recursive: true, encoding: 'utf8' })
   .map((file) => file.split(sep).join('/'))
   .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'));
 
-/** Optional integrations: each folder of lib/ is one, published as `nestjs-api-key/<folder>`. */
+/**
+ * Optional integrations: each folder of lib/ with an `index.ts` is one, published as
+ * `nestjs-api-key/<folder>`. The other folders are the core's, reached through `lib/index.ts`.
+ */
 const integrations = readdirSync(LIB, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
+  .filter((entry) => entry.isDirectory() && existsSync(join(LIB, entry.name, 'index.ts')))
   .map((entry) => entry.name);
 
-/** The core: the files directly in lib/, loaded by `import 'nestjs-api-key'`. */
-const coreFiles = shippedFiles.filter((file) => !file.includes('/'));
+/** The integration a path under lib/ belongs to, or `null` for the core's. */
+const integrationOf = (file: string): string | null =>
+  integrations.find((name) => file.startsWith(`${name}/`)) ?? null;
+
+/** The core: every file outside the integrations, loaded by `import 'nestjs-api-key'`. */
+const coreFiles = shippedFiles.filter((file) => integrationOf(file) === null);
+
+/** The path under lib/ a relative specifier of `file` names. */
+const resolved = (file: string, specifier: string): string =>
+  posix.normalize(posix.join(posix.dirname(file), specifier));
 
 const optionalPeers = Object.keys(manifest.peerDependencies ?? {}).filter(
   (name) => manifest.peerDependenciesMeta?.[name]?.optional,
@@ -167,7 +178,9 @@ describe('entry points', () => {
     for (const file of coreFiles) {
       const intoIntegration = importsOf(read(file)).filter(
         ({ specifier, kind }) =>
-          kind !== 'type' && integrations.some((name) => specifier.startsWith(`./${name}/`)),
+          kind !== 'type' &&
+          specifier.startsWith('.') &&
+          integrationOf(resolved(file, specifier)) !== null,
       );
       expect(intoIntegration, file).toEqual([]);
     }
@@ -187,7 +200,7 @@ describe('entry points', () => {
   it('marks optional every peer only an integration imports', () => {
     const core = new Set(coreFiles.flatMap((file) => importedPackages(read(file), ['static'])));
     const integrationOnly = shippedFiles
-      .filter((file) => file.includes('/'))
+      .filter((file) => integrationOf(file) !== null)
       .flatMap((file) => importedPackages(read(file), ['static']))
       .filter((name) => !core.has(name));
     expect(integrationOnly.filter((name) => !optionalPeers.includes(name))).toEqual([]);

@@ -6,7 +6,7 @@ import {
   REGISTRATION_OPTIONS,
   resolveApiKeyOptions,
   validateRegistration,
-} from '../../lib/api-key.options.js';
+} from '../../lib/options/resolve.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 /** A page of `docs/`, by file name. */
@@ -28,7 +28,10 @@ function shipped(path: string): boolean {
   return (
     ALWAYS_SHIPPED.includes(path) ||
     (manifest.files as string[]).some(
-      (entry) => !entry.startsWith('!') && !entry.includes('*') && path.startsWith(`${entry}/`),
+      (entry) =>
+        !entry.startsWith('!') &&
+        !entry.includes('*') &&
+        (path === entry || path.startsWith(`${entry}/`)),
     )
   );
 }
@@ -169,6 +172,19 @@ describe('README', () => {
         expectLinkedFileExists(target, `docs/${page}`);
       }
     }
+  });
+
+  it('stays short: at most 18,000 bytes, details in docs/', () => {
+    expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(18_000);
+  });
+
+  it('links the architecture page from its top, as CONTRIBUTING.md does', () => {
+    const top = readme.slice(0, readme.indexOf('\n## '));
+    expect(top).toContain('](docs/architecture.md)');
+    const contributing = readFileSync(new URL('../../CONTRIBUTING.md', import.meta.url), 'utf8');
+    expect(contributing).toContain('](docs/architecture.md)');
+    for (const topic of ['## Run', '## Test', '## Bench', '## Release'])
+      expect(contributing).toContain(topic);
   });
 
   it('names its repository in the manifest, where the absolute links point', () => {

@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasOwnerTrigger } from '../../lib/change-feed/owner-sql.js';
-import { DEFAULT_POLL_INTERVAL } from '../../lib/change-feed/setup.js';
+import { hasOwnerTrigger } from '../../lib/change-feed/owner-triggers.js';
+import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
 import { ADAPTERS, call } from '../support/http.js';
 import type { Engine } from '../support/databases.js';
 import { OWNER_SCENARIO, Partner, PartnerKey } from './owner-sync.app.js';

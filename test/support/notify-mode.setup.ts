@@ -3,7 +3,7 @@ import { withNotifyDefault } from './revocation-sync-mode.js';
 
 /**
  * Setup file of the `notify` project (vitest.config.ts): the options resolver gives every
- * registration that chose no `revocationSync`, no `rowCacheTtl` and no `Raw(...)` usableWhere
+ * registration that chose no `revocationSync` and no `Raw(...)` usableWhere
  * `revocationSync: 'notify'`, whether it is made by `ApiKeyModule.forRoot`, `forRootAsync` or
  * `wireApiKeys`. Every database the suites use (PostgreSQL, MariaDB, SQLite) supports it. The
  * project also sets `TEST_REVOCATION_SYNC` (see `inNotifyProject`) for the helpers that wait.

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiKeyOptions, ApiKeyService } from '../../lib/index.js';
 import { NotifiedRowCache } from '../../lib/change-feed/cache.js';
-import type { ApiKeyRowCache } from '../../lib/change-feed/row-cache.js';
+import type { ApiKeyRowCache } from '../../lib/change-feed/cache.js';
 import { findRawCondition } from '../../lib/change-feed/owners.js';
 
 /**
@@ -17,14 +17,14 @@ export function inNotifyProject(): boolean {
 }
 
 /**
- * `options` with `revocationSync: 'notify'` when the registration chose no `revocationSync`,
- * no `rowCacheTtl` and no `Raw(...)` in `usableWhere` (which notify mode refuses); anything
+ * `options` with `revocationSync: 'notify'` when the registration chose no `revocationSync`
+ * and no `Raw(...)` in `usableWhere` (which notify mode refuses); anything
  * else, invalid options included, as given, so that every refusal stays the same.
  */
 export function withNotifyDefault<T>(options: T): T {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) return options;
   const given = options as ApiKeyOptions;
-  if (given.revocationSync !== undefined || given.rowCacheTtl !== undefined) return options;
+  if (given.revocationSync !== undefined) return options;
   if (findRawCondition(given.usableWhere, 'usableWhere') !== null) return options;
   return { ...options, revocationSync: 'notify' };
 }

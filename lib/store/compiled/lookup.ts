@@ -1,4 +1,9 @@
 /**
+ * An optional accelerator. Nothing depends on it for correctness: when it cannot compile (or if
+ * this folder were deleted, with the one call of `compilePrefixLookup` in `../lookup.ts`), key
+ * rows are read through TypeORM's query builder, with the same results, only slower. Its
+ * contract with TypeORM is pinned by `lookup.spec.ts` to the releases the peer range admits.
+ *
  * The compiled key lookup: the one place this package reaches into TypeORM's internals. The
  * guard reads a key row per request; compiled once, its SELECT is not rebuilt per read, takes
  * the prefixes as its only varying parameters and can stay prepared. Doing that exactly as
@@ -21,7 +26,12 @@ import type { FindOperator, SelectQueryBuilder } from 'typeorm';
 import type { DriverUtils } from 'typeorm/driver/DriverUtils.js';
 import type { RawSqlResultsToEntityTransformer } from 'typeorm/query-builder/transformer/RawSqlResultsToEntityTransformer.js';
 import { entityCopier, type EntityCopier } from './copy.js';
-import { postgresRunner, queryRunnerRunner, sqliteRunner } from './runners.js';
+import {
+  postgresRunner,
+  queryRunnerRunner,
+  sqliteRunner,
+  type StatementRunner,
+} from './runners.js';
 
 /** The lookup SELECT for a number of prefixes, with where each prefix goes in its parameters. */
 export interface BatchStatement {
@@ -31,30 +41,14 @@ export interface BatchStatement {
 }
 
 /**
- * A read in progress that its caller may give up, at its deadline: `abandon()` marks it and lets
- * go of what the runner holds for it (on PostgreSQL, the connection, which leaves the pool).
- */
-export class AbandonableRead {
-  abandoned = false;
-  /** Set by the runner while it holds something the read would otherwise keep. */
-  onAbandon: (() => void) | null = null;
-
-  abandon(): void {
-    this.abandoned = true;
-    this.onAbandon?.();
-    this.onAbandon = null;
-  }
-}
-
-/**
- * The lookup, compiled once by `api-key.compiled-lookup.ts`: statements by batch size, and what
+ * The lookup, compiled once by `compilePrefixLookup`: statements by batch size, and what
  * turns rows into entities.
  */
 export interface CompiledLookup {
   /** The statement reading `size` prefixes at once. */
   statementFor(size: number): BatchStatement;
   /** Runs a statement, resolving to its raw rows; `read` is how its caller may give it up. */
-  run(sql: string, parameters: unknown[], read?: AbandonableRead): Promise<any[]>;
+  run: StatementRunner;
   /** The prefix column of a raw row. */
   prefixOf(row: any): unknown;
   /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */

@@ -6,10 +6,32 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { CompiledLookup } from './lookup.js';
+
+/**
+ * A read in progress that its caller may give up, at its deadline: `abandon()` marks it and lets
+ * go of what the runner holds for it (on PostgreSQL, the connection, which leaves the pool).
+ */
+export class AbandonableRead {
+  abandoned = false;
+  /** Set by the runner while it holds something the read would otherwise keep. */
+  onAbandon: (() => void) | null = null;
+
+  abandon(): void {
+    this.abandoned = true;
+    this.onAbandon?.();
+    this.onAbandon = null;
+  }
+}
+
+/** Runs a statement, resolving to its raw rows; `read` is how its caller may give it up. */
+export type StatementRunner = (
+  sql: string,
+  parameters: unknown[],
+  read?: AbandonableRead,
+) => Promise<any[]>;
 
 /** Runs statements through a query runner of the data source, as any TypeORM query is run. */
-export function queryRunnerRunner(dataSource: DataSource): CompiledLookup['run'] {
+export function queryRunnerRunner(dataSource: DataSource): StatementRunner {
   return async (sql, values) => {
     const runner = dataSource.createQueryRunner();
     try {
@@ -21,7 +43,7 @@ export function queryRunnerRunner(dataSource: DataSource): CompiledLookup['run']
 }
 
 /** Runs statements as better-sqlite3 prepared statements, prepared once per connection. */
-export function sqliteRunner(driver: { databaseConnection: any }): CompiledLookup['run'] {
+export function sqliteRunner(driver: { databaseConnection: any }): StatementRunner {
   let prepared = new Map<string, any>();
   let preparedOn: unknown = null;
   return async (sql, values) => {
@@ -131,7 +153,7 @@ const ignoreClientError = () => {};
 export function postgresRunner(
   pool: PostgresPool,
   Query: PostgresQueryClass | null,
-): CompiledLookup['run'] {
+): StatementRunner {
   const nameOf = statementNames();
   let named = true;
   const submit = (
