@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { generateKeyPairSync, sign } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import fc from 'fast-check';
@@ -12,6 +11,7 @@ import { AdminPolicyTestModule, Org, ORGS } from '../admin/admin-policy.app.js';
 import { ADMIN_AUTH } from '../admin/admin.app.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../support/databases.js';
 import { ADAPTERS, startOnNewDatabase, type AppOnNewDatabase } from '../support/http.js';
+import { githubSigner } from '../support/github-signer.js';
 import { FAST_BCRYPT } from '../support/key-store.js';
 import { typeOrmFor } from '../support/scenario-app.js';
 import { anyTextArb, FUZZ_SEED, fuzzRuns } from './arbitraries.js';
@@ -158,8 +158,7 @@ describe.each(ADAPTERS)('fuzzed admin API inputs on %s', (_platform, adapter) =>
   });
 });
 
-const github = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const KEY_ID = 'fuzz-key';
+const github = githubSigner();
 
 /** A report body: matches of every shape, real-looking tokens among them, or any bytes at all. */
 const reportBodyArb: fc.Arbitrary<string> = fc.oneof(
@@ -220,17 +219,7 @@ describe.each(ADAPTERS)('fuzzed secret-scanning bodies on %s', (_platform, adapt
       imports: [
         typeOrmFor(db.options),
         ApiKeyModule.forRoot({ hasher: FAST_BCRYPT, keyFormat: 'checksummed' }),
-        SecretScanningModule.forRoot({
-          publicKeys: {
-            keys: [
-              {
-                key_identifier: KEY_ID,
-                key: github.publicKey.export({ type: 'spki', format: 'pem' }) as string,
-                is_current: true,
-              },
-            ],
-          },
-        }),
+        SecretScanningModule.forRoot({ publicKeys: { keys: github.publicKeys } }),
       ],
     }).compile();
     app = moduleRef.createNestApplication(adapter(), { logger: false });
@@ -247,14 +236,11 @@ describe.each(ADAPTERS)('fuzzed secret-scanning bodies on %s', (_platform, adapt
     const statuses = new Set<number>();
     await fc.assert(
       fc.asyncProperty(reportArb, async ({ body, signed, contentType }) => {
-        const signature = sign('sha256', Buffer.from(body), github.privateKey).toString('base64');
         const response = await fetch(url, {
           method: 'POST',
           headers: {
             ...(contentType ? { 'content-type': contentType } : {}),
-            ...(signed
-              ? { 'github-public-key-identifier': KEY_ID, 'github-public-key-signature': signature }
-              : {}),
+            ...(signed ? github.headers(body) : {}),
           },
           body,
         });

@@ -1,28 +1,20 @@
 import 'reflect-metadata';
-import { generateKeyPairSync, hash, randomBytes, sign } from 'node:crypto';
-import { Body, Controller, Post, type INestApplication, type LoggerService } from '@nestjs/common';
+import { hash, randomBytes } from 'node:crypto';
+import { Body, Controller, Post, type LoggerService } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyModule, ApiKeyService } from '../../lib/index.js';
 import { checksumOf, generateKey } from '../../lib/keys/format.js';
 import { SecretScanningModule } from '../../lib/secret-scanning/index.js';
 import { FakeClock } from '../support/clock.js';
 import { ENGINES } from '../support/databases.js';
+import { startOnNewDatabase, type AppOnNewDatabase } from '../support/http.js';
 import { FAST_BCRYPT } from '../support/key-store.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { githubSigner } from '../support/github-signer.js';
 import { typeOrmFor } from '../support/scenario-app.js';
 
-const github = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const KEY_ID = 'body-key-1';
-const PUBLIC_KEYS = [
-  {
-    key_identifier: KEY_ID,
-    key: github.publicKey.export({ type: 'spki', format: 'pem' }) as string,
-    is_current: true,
-  },
-];
+const github = githubSigner();
 
 /** An app route of its own, whose JSON body the app's parsers must still read. */
 @Controller('echo')
@@ -66,46 +58,39 @@ function realisticReport(count: number, tokens: string[] = []): string {
 
 describe.each(ENGINES)('secret-scanning report bodies on %s', (engine) => {
   describe.each(PLATFORMS)('over %s', (_platform, adapter) => {
-    let db: TestDatabase;
-    let app: INestApplication;
-    let url: string;
+    let started: AppOnNewDatabase;
     let service: ApiKeyService;
     const clock = new FakeClock(new Date('2030-01-01T00:00:00Z'));
     const log = keptLog();
 
     const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
-      fetch(`${url}/secret-scanning`, { method: 'POST', headers, body });
+      fetch(`${started.url}/secret-scanning`, { method: 'POST', headers, body });
     const signed = (body: string) =>
-      post(body, {
-        'content-type': 'application/json',
-        'github-public-key-identifier': KEY_ID,
-        'github-public-key-signature': sign(
-          'sha256',
-          Buffer.from(body),
-          github.privateKey,
-        ).toString('base64'),
-      });
+      post(body, { 'content-type': 'application/json', ...github.headers(body) });
 
     beforeAll(async () => {
-      db = await createTestDatabase(engine);
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          typeOrmFor(db.options),
-          ApiKeyModule.forRoot({ hasher: FAST_BCRYPT, keyFormat: 'checksummed', clock: clock.now }),
-          SecretScanningModule.forRoot({ publicKeys: { keys: PUBLIC_KEYS } }),
-        ],
-        controllers: [EchoController],
-      }).compile();
       // No rawBody: the endpoint reads its own body.
-      app = moduleRef.createNestApplication(adapter(), { logger: log.logger });
-      await app.listen(0, '127.0.0.1');
-      url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-      service = app.get(ApiKeyService);
+      started = await startOnNewDatabase(
+        engine,
+        adapter,
+        (database) => ({
+          module: class ReportBodiesApp {},
+          imports: [
+            typeOrmFor(database),
+            ApiKeyModule.forRoot({
+              hasher: FAST_BCRYPT,
+              keyFormat: 'checksummed',
+              clock: clock.now,
+            }),
+            SecretScanningModule.forRoot({ publicKeys: { keys: github.publicKeys } }),
+          ],
+          controllers: [EchoController],
+        }),
+        { logger: log.logger },
+      );
+      service = started.app.get(ApiKeyService);
     });
-    afterAll(async () => {
-      await app?.close();
-      await db?.drop();
-    });
+    afterAll(() => started?.stop());
 
     it('answers a signed report of 1,000 realistic matches (over 100 KB), revoking the live key in it', async () => {
       const { apiKey, key } = await service.create({ name: 'batched' });
@@ -125,13 +110,13 @@ describe.each(ENGINES)('secret-scanning report bodies on %s', (engine) => {
     });
 
     it("leaves the app's own routes to its parsers, limit included", async () => {
-      const small = await fetch(`${url}/echo`, {
+      const small = await fetch(`${started.url}/echo`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ hello: 'world' }),
       });
       expect(await small.json()).toEqual({ body: { hello: 'world' } });
-      const large = await fetch(`${url}/echo`, {
+      const large = await fetch(`${started.url}/echo`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ pad: 'x'.repeat(200 * 1024) }),
