@@ -1,3 +1,5 @@
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../support/databases.js';
@@ -170,6 +172,13 @@ describe.each(ADAPTERS)('owner policies of the management API on %s', (_platform
         });
         expect(response.status, origin).toBe(403);
       }
+      // Without trust proxy, a client's own X-Forwarded-Proto does not make the server https.
+      const spoofed = await self('org-b', '', {
+        method: 'POST',
+        body: { name: 'spoofed' },
+        headers: { origin: `https://127.0.0.1:${port}`, 'x-forwarded-proto': 'https' },
+      });
+      expect(spoofed.status).toBe(403);
       const own = await self('org-b', '', {
         method: 'POST',
         body: { name: 'same' },
@@ -179,3 +188,48 @@ describe.each(ADAPTERS)('owner policies of the management API on %s', (_platform
     });
   });
 });
+
+/** Both platforms behind a trusted TLS-terminating proxy, which says https in X-Forwarded-Proto. */
+const TRUSTING_PROXY = [
+  [
+    'express',
+    () => {
+      const adapter = new ExpressAdapter();
+      adapter.set('trust proxy', true);
+      return adapter;
+    },
+  ],
+  ['fastify', () => new FastifyAdapter({ trustProxy: true })],
+] as const;
+
+describe.each(TRUSTING_PROXY)(
+  'the same-origin check behind a trusted proxy on %s',
+  (_p, adapter) => {
+    let started: AppOnNewDatabase;
+
+    beforeAll(async () => {
+      started = await startOnNewDatabase('sqlite', adapter, (database) =>
+        AdminPolicyTestModule.register(database, () => new Date()),
+      );
+      await started.app.get(DataSource).getRepository(Org).insert({ id: 'org-a' });
+    });
+    afterAll(() => started?.stop());
+
+    it("takes the https Origin of the proxy's scheme, as the framework reports it", async () => {
+      const { host } = new URL(started.url);
+      const post = (headers: Record<string, string>) =>
+        call(`${started.url}/org/keys/api/keys`, {
+          method: 'POST',
+          body: { name: 'proxied' },
+          headers: { ...PROOF, 'x-org': 'org-a', ...headers },
+        });
+      expect((await post({ origin: `https://${host}`, 'x-forwarded-proto': 'https' })).status).toBe(
+        201,
+      );
+      expect((await post({ origin: `http://${host}`, 'x-forwarded-proto': 'https' })).status).toBe(
+        403,
+      );
+      expect((await post({ origin: `https://${host}` })).status).toBe(403);
+    });
+  },
+);
