@@ -3,6 +3,7 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
   NotFoundException,
   ServiceUnavailableException,
   type OnModuleInit,
@@ -13,6 +14,7 @@ import { getApiKeyRepositoryToken } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
 import { isPrefix } from '../keys/format.js';
+import { ThrottledErrorLog } from '../store/errors.js';
 import type { CreateApiKeyInput, UpdateApiKeyInput } from '../api-key.interfaces.js';
 import { ApiKeyService, getApiKeyServiceToken } from '../api-key.service.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
@@ -45,6 +47,9 @@ export class ApiKeyAdminKeys implements OnModuleInit {
   private service!: ApiKeyService<AbstractApiKey>;
   private repository!: Repository<AbstractApiKey>;
   private readonly policy: OwnerKeyPolicy;
+  private readonly logger = new Logger('ApiKeyAdmin');
+  /** Refused rows' driver messages, at most one line per cause every 10 s. */
+  private readonly refusals = new ThrottledErrorLog({ error: (line) => this.logger.warn(line) });
 
   constructor(
     @Inject(API_KEY_ADMIN_OPTIONS) private readonly options: ResolvedApiKeyAdminOptions,
@@ -310,6 +315,11 @@ export class ApiKeyAdminKeys implements OnModuleInit {
       return await operation();
     } catch (error) {
       if (error instanceof ApiKeyValidationError) {
+        // A row the database refused: its words stay here, in the server log, never in the answer.
+        if (error.cause)
+          this.refusals.error(
+            `The database refused an API key row (${error.field ?? 'no field named'}): ${(error.cause as Error)?.message ?? String(error.cause)}`,
+          );
         // A missing owner row is named as the API names it; the entity's own name stays inside.
         if (error.field !== undefined && this.isOwnerProperty(error.field))
           throw new ApiKeyAdminBadRequest('owner', 'no owner has this id.');

@@ -7,7 +7,7 @@ import type { CliDatabaseCommand } from './args.js';
 import { assignedColumns, extraColumnValues, extraColumns, settableColumns } from './columns.js';
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import type { CliKeyStore, CliOutput } from './context.js';
-import { CliFailure } from './errors.js';
+import { CliFailure, oneLine } from './errors.js';
 import {
   describeKey,
   instant,
@@ -92,8 +92,10 @@ function withColumnsHint(error: unknown, metadata: EntityMetadata): unknown {
   const refused =
     error instanceof ApiKeyValidationError && /^The key could not be stored/.test(error.message);
   if (!refused || names.length === 0) return error;
+  // The operator's own terminal: the database's words say which constraint the row broke.
+  const driver = error.cause ? ` (${oneLine(error.cause)})` : '';
   return new CliFailure(
-    `${error.message.replace(/[.\s]*$/, '')}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
+    `${error.message.replace(/[.\s]*$/, '')}${driver}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
   );
 }
 

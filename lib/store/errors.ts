@@ -45,23 +45,18 @@ export function isForeignKeyViolation(error: unknown): boolean {
 }
 
 /**
- * Which of `columns` (database names) a refused row's error names, if the driver says: PostgreSQL
- * gives the column, or the key in its detail (`Key (partner_id)=(...)`); MySQL and MariaDB quote
- * it in the message. SQLite names none. Only ever compared against known names: the driver's text
- * itself goes to the server log, never to a client.
+ * Which of `columns` (database names) a refused row's error names, if the driver says (SQLite
+ * names none for a foreign key). Only ever compared against known names: the driver's text itself
+ * is never part of a message for a client.
  */
 export function columnNamedBy(error: unknown, columns: string[]): string | undefined {
   const driverError = (error as { driverError?: DriverError })?.driverError ?? {};
   const said = [driverError.column, driverError.detail, driverError.message]
     .filter((text): text is string => typeof text === 'string')
     .join(' ');
-  return columns.find(
-    (column) =>
-      driverError.column === column ||
-      said.includes(`(${column})`) ||
-      said.includes(`\`${column}\``) ||
-      said.includes(`"${column}"`),
-  );
+  // SQLite writes `table.column`, PostgreSQL `"column"` or `Key (column)=`, MySQL `'column'`.
+  const words = new Set(said.split(/[^A-Za-z0-9_$]+/));
+  return columns.find((column) => driverError.column === column || words.has(column));
 }
 
 /** Where store failures are written: a Nest `Logger`, or a `ThrottledErrorLog` around one. */

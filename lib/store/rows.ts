@@ -101,15 +101,12 @@ export class ApiKeyRows<T extends AbstractApiKey> {
 
   /**
    * The error of a new row the database refused, naming the field at fault where it can be told
-   * and never quoting the driver, whose words (table, constraint and column names, values) stay
-   * in the server log.
+   * and never quoting the driver in its message: the driver's error (table, constraint and column
+   * names, values) is its `cause`, for the caller's server log.
    *
    * @param given the entity's further columns the caller gave, the likeliest at fault
    */
   private rowRejected(error: unknown, given: Record<string, unknown>): ApiKeyValidationError {
-    this.storeErrors.error(
-      `Could not create an API key: the database refused the row: ${(error as Error).message}`,
-    );
     const metadata = this.repository.metadata;
     if (isForeignKeyViolation(error)) {
       const foreignKeys = metadata.foreignKeys.filter((key) =>
@@ -125,6 +122,7 @@ export class ApiKeyRows<T extends AbstractApiKey> {
       return new ApiKeyValidationError(
         `The key could not be stored: ${field ?? 'a reference'} names no existing ${key?.referencedEntityMetadata.name ?? 'row'}.`,
         field,
+        { cause: error },
       );
     }
     const column = metadata.columns.find(
@@ -138,6 +136,7 @@ export class ApiKeyRows<T extends AbstractApiKey> {
     return new ApiKeyValidationError(
       `The key could not be stored: the database refused ${column ? `the value of ${column.propertyName}` : 'one of its values'}.`,
       column?.propertyName,
+      { cause: error },
     );
   }
 
