@@ -19,6 +19,7 @@ import {
 import { isScope } from './keys/format.js';
 import { ImplicitApiKeyGuard, isImplicit } from './guards/implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
+import { ApiKeyDecoratedRouteCheck } from './boot-checks/decorated-route.js';
 import { resolveRequest } from './request/context.js';
 import { getApiKeyServiceToken } from './api-key.service.js';
 
@@ -51,9 +52,9 @@ export function SkipApiKey(skip?: boolean): MethodDecorator & ClassDecorator;
  */
 export function SkipApiKey(...registrations: string[]): MethodDecorator & ClassDecorator;
 export function SkipApiKey(...args: unknown[]): MethodDecorator & ClassDecorator {
-  if (args.length === 0) return SetMetadata(API_KEY_SKIP_METADATA, true);
+  if (args.length === 0) return checked(SetMetadata(API_KEY_SKIP_METADATA, true));
   if (args.length === 1 && typeof args[0] === 'boolean')
-    return SetMetadata(API_KEY_SKIP_METADATA, args[0]);
+    return checked(SetMetadata(API_KEY_SKIP_METADATA, args[0]));
   for (const name of args) {
     if (typeof name !== 'string' || !REGISTRATION_NAME.test(name))
       throw new TypeError(
@@ -63,8 +64,16 @@ export function SkipApiKey(...args: unknown[]): MethodDecorator & ClassDecorator
   const names = [...new Set(args as string[])];
   // One form in the metadata for one meaning: @SkipApiKey('default') is @SkipApiKey().
   if (names.length === 1 && names[0] === DEFAULT_API_KEY_NAME)
-    return SetMetadata(API_KEY_SKIP_METADATA, true);
-  return SetMetadata(API_KEY_SKIP_METADATA, names);
+    return checked(SetMetadata(API_KEY_SKIP_METADATA, true));
+  return checked(SetMetadata(API_KEY_SKIP_METADATA, names));
+}
+
+/**
+ * The decorator, plus the guard that checks its route at boot whether or not the application
+ * imports ApiKeyModule (see ApiKeyDecoratedRouteCheck).
+ */
+function checked(decorator: MethodDecorator & ClassDecorator): MethodDecorator & ClassDecorator {
+  return applyDecorators(decorator, UseGuards(ApiKeyDecoratedRouteCheck));
 }
 
 /**
@@ -92,7 +101,7 @@ export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecor
       );
     }
   }
-  return SetMetadata(API_KEY_SCOPES_METADATA, [...new Set(scopes)]);
+  return checked(SetMetadata(API_KEY_SCOPES_METADATA, [...new Set(scopes)]));
 }
 
 /**

@@ -103,7 +103,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   onModuleInit(): void {
     if (this.apiKeyService) return;
     const guard = this.constructor as typeof ApiKeyGuard;
-    throw missingRegistrationError(guard.name, guard.registration, this.moduleRef);
+    throw missingRegistrationError(guard.name, guard.registration, this.moduleRef, this);
   }
 
   /**

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Makes sure the PostgreSQL and MariaDB servers the suite talks to are up, starting them when
-// this machine has them installed and they are down. Exits non-zero, with one line saying what
-// to do, when one stays unreachable: the suite never skips a database.
+// Starts the PostgreSQL and MariaDB servers of this machine when they are installed, down, and
+// looked for at their default addresses (no PGHOST/PGPORT, MYSQL_HOST/MYSQL_PORT pointing
+// elsewhere). `npm test` runs it and goes on either way: the suite starts an embedded PostgreSQL
+// and leaves out MariaDB's specs, with a summary, when they stay down (test/support/services.ts).
+// With --required (the benchmarks) it exits non-zero, with one line saying what to do, when one
+// stays unreachable.
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import net from 'node:net';
@@ -12,6 +15,8 @@ const servers = [
     host: process.env.PGHOST ?? '127.0.0.1',
     port: Number(process.env.PGPORT ?? 5432),
     start: () =>
+      process.env.PGHOST === undefined &&
+      process.env.PGPORT === undefined &&
       existsSync('/etc/postgresql') &&
       `pg_ctlcluster --skip-systemctl-redirect ${readdirSync('/etc/postgresql')[0]} main start`,
   },
@@ -20,6 +25,8 @@ const servers = [
     host: process.env.MYSQL_HOST ?? '127.0.0.1',
     port: Number(process.env.MYSQL_PORT ?? 3306),
     start: () =>
+      process.env.MYSQL_HOST === undefined &&
+      process.env.MYSQL_PORT === undefined &&
       existsSync('/usr/sbin/mariadbd') &&
       'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
   },
@@ -40,6 +47,7 @@ function reachable(host, port) {
   });
 }
 
+const required = process.argv.includes('--required');
 let failed = false;
 for (const server of servers) {
   if (await reachable(server.host, server.port)) continue;
@@ -54,7 +62,7 @@ for (const server of servers) {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  if (!(await reachable(server.host, server.port))) {
+  if (!(await reachable(server.host, server.port)) && required) {
     console.error(
       `${server.name} is not reachable on ${server.host}:${server.port}; start it (see README "Running the tests").`,
     );

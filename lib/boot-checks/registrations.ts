@@ -1,6 +1,7 @@
 import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Provider } from '@nestjs/common';
+import type { Provider, Type } from '@nestjs/common';
+import { GUARDS_METADATA } from '@nestjs/common/constants.js';
 import { ModulesContainer, type ModuleRef } from '@nestjs/core';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
@@ -17,8 +18,11 @@ export interface ApiKeyRegistrationSite {
   serial: number;
 }
 
-/** The library's root folder (lib/ in the repository, dist/ in the package). */
-const LIBRARY_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** This file and the module's, whose frames stand between the app's call and the stack's capture. */
+const OWN_FILES = [
+  fileURLToPath(import.meta.url),
+  fileURLToPath(new URL('../api-key.module.js', import.meta.url)),
+].map((file) => file.replace(/\.[jt]s$/, ''));
 let calls = 0;
 
 /** `file:line` of a stack line's location, or `null` for a line without one. */
@@ -32,13 +36,7 @@ function locationOf(line: string): { file: string; line: string } | null {
 /** Whether a stack line's file is ApiKeyModule's own, or a dependency's, or Node's. */
 function isInternal(file: string): boolean {
   if (file.startsWith('node:') || file.includes(`${sep}node_modules${sep}`)) return true;
-  if (!file.startsWith(LIBRARY_ROOT)) return false;
-  const own = file.slice(LIBRARY_ROOT.length).split(sep).join('/');
-  return (
-    own === 'api-key.module.js' ||
-    own === 'api-key.module.ts' ||
-    /^boot-checks\/registrations\.[jt]s$/.test(own)
-  );
+  return OWN_FILES.includes(file.replace(/\.[jt]s$/, ''));
 }
 
 /**
@@ -59,6 +57,9 @@ export function captureRegistrationSite(
   }
   return { name, method, at, serial: ++calls };
 }
+
+/** Prefix of the token of a registration's call site, one per `forRoot()`/`forRootAsync()`. */
+const REGISTRATION_SITE_TOKEN = 'API_KEY:REGISTRATION_SITE:';
 
 // One table per application: ModulesContainer is made once per Nest container, so apps
 // created side by side in one process (tests, say) never see each other's registrations.
@@ -86,7 +87,7 @@ function duplicateRegistrationError(
  * module hash does not see, so one call's options would silently replace the other's.
  */
 export function registrationCheckProviders(site: ApiKeyRegistrationSite): Provider[] {
-  const siteToken = `API_KEY:REGISTRATION_SITE:${site.name}`;
+  const siteToken = `${REGISTRATION_SITE_TOKEN}${site.name}`;
   return [
     { provide: siteToken, useValue: site },
     {
@@ -106,30 +107,91 @@ export function registrationCheckProviders(site: ApiKeyRegistrationSite): Provid
 
 /**
  * The error of a guard whose registration's service did not reach it: the registration exists
- * but is not visible in the guard's module, or there is none.
+ * but is not visible in the guard's module, or there is none. Names the module and the
+ * controllers using the guard when it can find them, and the usual wrong guess, importing
+ * `ApiKeyModule` itself there, when that module made it.
  *
  * @param moduleRef the guard's module, to tell the two apart; without it the error names both fixes
+ * @param guard the guard instance, to find the module and controllers that use it
  */
 export function missingRegistrationError(
   guardName: string,
   name: string,
   moduleRef: ModuleRef | undefined,
+  guard?: object,
 ): ApiKeyConfigurationError {
   const forRoot =
     name === DEFAULT_API_KEY_NAME
       ? 'ApiKeyModule.forRoot()'
       : `ApiKeyModule.forRoot({ name: '${name}', ... })`;
+  const place = moduleRef && guard ? placeOfGuard(guard, moduleRef) : undefined;
+  const usedIn = place
+    ? `${place.module}${place.controllers.length > 0 ? ` (by ${place.controllers.join(', ')})` : ''}`
+    : 'a module';
+  const plainImport = place?.importsPlainModule
+    ? ` ${place.module} imports ApiKeyModule itself, which registers nothing: keys are registered once, by ${forRoot}.`
+    : '';
+  const target = place?.module ?? 'the module whose controller uses ' + guardName;
   if (!moduleRef || registeredAnywhere(moduleRef, name)) {
     return new ApiKeyConfigurationError(
       'isGlobal',
-      `${guardName} is used in a module that does not import ${forRoot}, so it cannot reach the "${name}" registration.`,
-      `set isGlobal: true in ${forRoot}, or import the module that calls it into the module whose controller uses ${guardName}.`,
+      `${guardName} is used in ${usedIn}, which does not import ${forRoot}, so it cannot reach the "${name}" registration.${plainImport}`,
+      `set isGlobal: true in ${forRoot}, or import the module that calls it into ${target}${plainImport ? ' instead of ApiKeyModule' : ''}.`,
     );
   }
   return new ApiKeyConfigurationError(
     'name',
-    `${guardName} is used, but no ${forRoot} registers "${name}".`,
+    `${guardName} is used${place ? ` in ${usedIn}` : ''}, but no ${forRoot} registers "${name}".${plainImport}`,
     `add ${forRoot} to AppModule's imports, with isGlobal: true if the guard is used in other modules.`,
+  );
+}
+
+/** The module holding a guard instance, the controllers there that list its class, and its imports' mistake. */
+function placeOfGuard(
+  guard: object,
+  moduleRef: ModuleRef,
+): { module: string; controllers: string[]; importsPlainModule: boolean } | undefined {
+  let modules: ModulesContainer;
+  try {
+    modules = moduleRef.get(ModulesContainer, { strict: false });
+  } catch {
+    return undefined;
+  }
+  for (const module of modules.values()) {
+    const wrappers = [...module.injectables.values(), ...module.providers.values()];
+    if (!wrappers.some((wrapper) => wrapper.instance === guard)) continue;
+    const controllers = [...module.controllers.values()]
+      .map((wrapper) => wrapper.metatype)
+      .filter((controller): controller is Type => listsGuard(controller, guard.constructor))
+      .map((controller) => controller.name);
+    // Nest keeps ApiKeyModule's class as the metatype of every import of it; a plain import
+    // is the one that registers nothing.
+    const importsPlainModule = [...module.imports].some(
+      (imported) =>
+        imported.metatype?.name === 'ApiKeyModule' &&
+        ![...imported.providers.keys()].some(
+          (token) => typeof token === 'string' && token.startsWith(REGISTRATION_SITE_TOKEN),
+        ),
+    );
+    return { module: module.metatype.name, controllers, importsPlainModule };
+  }
+  return undefined;
+}
+
+/** Whether a controller lists a guard class in `@UseGuards()`, on itself or a method. */
+function listsGuard(controller: Type | Function | null | undefined, guardClass: Function): boolean {
+  if (typeof controller !== 'function') return false;
+  const prototype = controller.prototype as Record<string, unknown>;
+  const targets: object[] = [
+    controller,
+    ...Object.getOwnPropertyNames(prototype)
+      .map((key) => prototype[key])
+      .filter((member): member is Function => typeof member === 'function'),
+  ];
+  return targets.some((target) =>
+    ((Reflect.getMetadata(GUARDS_METADATA, target) as unknown[] | undefined) ?? []).some(
+      (listed) => listed === guardClass || (listed as object)?.constructor === guardClass,
+    ),
   );
 }
 

@@ -13,6 +13,9 @@ function harness() {
     /** Whether the data source is open; a closed one throws, as TypeORM's does. */
     open: true,
     queries: 0,
+    /** When each read of the version was issued, and what each success proved. */
+    reads: [] as number[],
+    proofs: [] as number[],
     events: [] as string[],
     warnings: [] as string[],
   };
@@ -20,6 +23,7 @@ function harness() {
     state.queries++;
     if (!state.open) throw new TypeError('The database connection is not open');
     if (!sql.startsWith('SELECT version')) return state.triggers ? [{ 1: 1 }] : [];
+    state.reads.push(performance.now());
     if (state.version === 'hang') return new Promise<unknown[]>(() => {});
     if (state.version instanceof Error) throw state.version;
     return [{ version: String(state.version) }];
@@ -28,11 +32,13 @@ function harness() {
     changed: (prefix: string) => state.events.push(`changed ${prefix}`),
     down: () => state.events.push('down'),
     up: () => state.events.push('up'),
+    proven: (since: number) => void state.proofs.push(since),
   };
   const logger = new Logger('test');
   logger.warn = (message: string) => void state.warnings.push(message);
   logger.log = () => {};
-  const timing = { interval: INTERVAL, timeout: 1_000 };
+  // Room for a late timer on a loaded machine: a poll that answers is never taken for lost.
+  const timing = { interval: INTERVAL, timeout: 1_000, maxStaleness: 3 * INTERVAL };
   const isOpen = () => state.open;
   const poller = new ChangeCounterPoller(
     query,
@@ -77,13 +83,27 @@ describe('ChangeCounterPoller', () => {
     expect(state.events).not.toContain('changed *');
   });
 
-  it('goes down when no poll has succeeded for two intervals (a stalled connection)', async () => {
+  it('proves each successful poll from before it was read, and nothing once polls stall', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await sleep(3 * INTERVAL);
+    expect(state.proofs.length).toBeGreaterThan(0);
+    // A proof covers changes committed before the poll began, never later than its read.
+    state.proofs.forEach((since, i) => expect(since).toBeLessThanOrEqual(state.reads[i]));
+    state.version = 'hang';
+    const hungAt = performance.now();
+    await sleep(3 * INTERVAL);
+    expect(state.proofs.filter((since) => since >= hungAt)).toEqual([]);
+  });
+
+  it('goes down when no poll has succeeded for maxStaleness (a stalled connection)', async () => {
     const { state, poller } = harness();
     stop = () => poller.close();
     poller.start();
     await sleep(3 * INTERVAL);
     state.version = 'hang';
-    await sleep(5 * INTERVAL);
+    await sleep(7 * INTERVAL);
     expect(state.events).toEqual(['up', 'down']);
   });
 

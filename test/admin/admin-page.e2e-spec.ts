@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => browser?.close());
 
-describe.each(ADAPTERS)('the admin page on %s', (_platform, adapter) => {
+describe.each(ADAPTERS)('the admin page in Chromium on %s', (_platform, adapter) => {
   let started: AppOnNewDatabase;
   let context: BrowserContext;
   let page: Page;

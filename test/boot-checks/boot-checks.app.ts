@@ -1,6 +1,6 @@
 import { Controller, Get, Module, UseGuards, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
-import { ApiKeyGuard, createApiKeyGuard } from '../../lib/index.js';
+import { ApiKeyGuard, ApiKeyModule, createApiKeyGuard } from '../../lib/index.js';
 import { SQLITE } from '../boot-validation/boot-validation.app.js';
 import { Partner, PartnerApiKey } from '../custom-entity/partner.entities.js';
 import { keyPrefixController } from '../support/scenario-app.js';
@@ -18,6 +18,10 @@ export class ReportsController {
 /** A feature module using `ApiKeyGuard` that imports nothing of ApiKeyModule. */
 @Module({ controllers: [ReportsController] })
 export class ReportsModule {}
+
+/** The same, importing plain `ApiKeyModule`: the usual Nest guess, which registers nothing. */
+@Module({ imports: [ApiKeyModule], controllers: [ReportsController] })
+export class ReportsImportingPlainModule {}
 
 /** A route behind the guard of a `partner` registration that the app may lack. */
 @Controller('partner')

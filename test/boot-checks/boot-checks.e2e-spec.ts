@@ -7,7 +7,12 @@ import { expectUnauthorized } from '../support/denials.js';
 import { bootError as configurationError } from '../support/boot-error.js';
 import { ADAPTERS, call, startApp, type AdapterFactory } from '../support/http.js';
 import { FAST_BCRYPT } from '../support/key-store.js';
-import { BootChecksAppModule, PartnerOnlyController, ReportsModule } from './boot-checks.app.js';
+import {
+  BootChecksAppModule,
+  PartnerOnlyController,
+  ReportsImportingPlainModule,
+  ReportsModule,
+} from './boot-checks.app.js';
 
 const SPEC = 'test/boot-checks/boot-checks.e2e-spec.ts';
 
@@ -87,8 +92,23 @@ describe.each(ADAPTERS)('boot checks on %s', (_platform, adapter) => {
       );
       expect(error.option).toBe('isGlobal');
       expect(error.message).toBe(
-        'ApiKeyModule option "isGlobal": ApiKeyGuard is used in a module that does not import ApiKeyModule.forRoot(), so it cannot reach the "default" registration. ' +
-          'Fix: set isGlobal: true in ApiKeyModule.forRoot(), or import the module that calls it into the module whose controller uses ApiKeyGuard.',
+        'ApiKeyModule option "isGlobal": ApiKeyGuard is used in ReportsModule (by ReportsController), which does not import ApiKeyModule.forRoot(), so it cannot reach the "default" registration. ' +
+          'Fix: set isGlobal: true in ApiKeyModule.forRoot(), or import the module that calls it into ReportsModule.',
+      );
+    });
+
+    it('names plain ApiKeyModule imported in the feature module, and the fix instead of it', async () => {
+      const error = await bootError(
+        BootChecksAppModule.register([
+          ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
+          ReportsImportingPlainModule,
+        ]),
+        adapter,
+      );
+      expect(error.message).toBe(
+        'ApiKeyModule option "isGlobal": ApiKeyGuard is used in ReportsImportingPlainModule (by ReportsController), which does not import ApiKeyModule.forRoot(), so it cannot reach the "default" registration. ' +
+          'ReportsImportingPlainModule imports ApiKeyModule itself, which registers nothing: keys are registered once, by ApiKeyModule.forRoot(). ' +
+          'Fix: set isGlobal: true in ApiKeyModule.forRoot(), or import the module that calls it into ReportsImportingPlainModule instead of ApiKeyModule.',
       );
     });
 
@@ -115,7 +135,7 @@ describe.each(ADAPTERS)('boot checks on %s', (_platform, adapter) => {
     );
     expect(error.option).toBe('name');
     expect(error.message).toBe(
-      `ApiKeyModule option "name": ApiKeyGuard(partner) is used, but no ApiKeyModule.forRoot({ name: 'partner', ... }) registers "partner". ` +
+      `ApiKeyModule option "name": ApiKeyGuard(partner) is used in BootChecksAppModule (by PartnerOnlyController), but no ApiKeyModule.forRoot({ name: 'partner', ... }) registers "partner". ` +
         `Fix: add ApiKeyModule.forRoot({ name: 'partner', ... }) to AppModule's imports, with isGlobal: true if the guard is used in other modules.`,
     );
   });

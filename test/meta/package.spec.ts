@@ -67,6 +67,14 @@ describe('the packed package', () => {
     ).toEqual([]);
   });
 
+  it('is built by prepack and ships the docs the README links to', () => {
+    // The pack was made from a copy of the sources without dist/: only prepack could build it.
+    expect(packed.manifest.scripts?.prepack).toBe('npm run build');
+    expect(packed.files).toEqual(
+      expect.arrayContaining(['dist/index.js', 'docs/configuration.md', 'docs/testing.md']),
+    );
+  });
+
   it("ships the admin page's assets beside the built admin module", () => {
     expect(packed.files).toEqual(
       expect.arrayContaining([

@@ -17,9 +17,6 @@ const DOC_PAGES = readdirSync(new URL('../../docs/', import.meta.url)).filter((f
 const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
 
 /** Where the README's links to files the package does not ship point, on the repository. */
-const REPOSITORY_FILE =
-  /^https:\/\/(?:github\.com\/nestjs-api-key\/nestjs-api-key\/blob|raw\.githubusercontent\.com\/nestjs-api-key\/nestjs-api-key)\/main\/([^#?]+)/;
-
 /** Files npm ships whatever `files` says. */
 const ALWAYS_SHIPPED = ['README.md', 'LICENSE', 'package.json'];
 
@@ -58,10 +55,7 @@ const OPTION_TABLES = [
 
 /** Whether a link target is a file of the repository, from the page that links to it. */
 function expectLinkedFileExists(target: string, from: string): void {
-  const repositoryFile = REPOSITORY_FILE.exec(target);
-  if (repositoryFile) {
-    expect(existsSync(new URL(`../../${repositoryFile[1]}`, import.meta.url)), target).toBe(true);
-  } else if (!/^https?:/.test(target) && !target.startsWith('#')) {
+  if (!/^https?:/.test(target) && !target.startsWith('#')) {
     const file = new URL(target.split('#')[0], new URL(`../../${from}`, import.meta.url));
     expect(existsSync(file), `${from} links to ${target}`).toBe(true);
   }
@@ -151,17 +145,14 @@ describe('README', () => {
     }
   });
 
-  it('links only to files it ships, or to existing files of the repository by absolute URL', () => {
+  it('links its own files relatively, and only to files it ships, so they open in node_modules too', () => {
     const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]);
     expect(targets.length).toBeGreaterThan(5);
     for (const target of targets) {
-      if (target.startsWith('#')) continue;
-      if (REPOSITORY_FILE.test(target)) {
-        expectLinkedFileExists(target, 'README.md');
-      } else if (!/^https?:/.test(target)) {
-        // Relative links break on the npm package page unless the package has their target.
-        expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
-      }
+      if (target.startsWith('#') || /^https?:/.test(target)) continue;
+      // Relative links break on the npm package page unless the package has their target.
+      expect(shipped(target.split('#')[0]), `${target} is shipped`).toBe(true);
+      expectLinkedFileExists(target, 'README.md');
     }
   });
 
@@ -187,10 +178,13 @@ describe('README', () => {
       expect(contributing).toContain(topic);
   });
 
-  it('names its repository in the manifest, where the absolute links point', () => {
-    expect(manifest.repository.url).toBe(
-      'git+https://github.com/nestjs-api-key/nestjs-api-key.git',
-    );
-    expect(manifest.homepage).toMatch(/^https:\/\/github\.com\/nestjs-api-key\/nestjs-api-key/);
+  it('names no URL of a repository that does not exist, in the manifest, the README or the docs', () => {
+    const texts = [JSON.stringify(manifest), readme, ...DOC_PAGES.map(doc)];
+    for (const text of texts)
+      expect(text).not.toMatch(
+        /github\.com\/nestjs-api-key|githubusercontent\.com\/nestjs-api-key/,
+      );
+    expect(manifest.repository).toBeUndefined();
+    expect(manifest.homepage).toBeUndefined();
   });
 });

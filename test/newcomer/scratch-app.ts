@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -8,18 +9,40 @@ import {
   type PackedPackage,
   type ScratchInstall,
 } from '../support/packed-package.js';
+import { freePort } from '../support/services.js';
 
 const run = promisify(execFile);
 
 /** What the quick start has a newcomer install besides the library's required peers. */
-const APP_PACKAGES = [
-  '@nestjs/platform-express',
-  'bcrypt',
-  'better-sqlite3',
-  'pg',
-  'typescript',
-  '@types/node',
-];
+const APP_PACKAGES = ['@nestjs/platform-express', 'bcrypt', 'better-sqlite3', 'pg', '@types/node'];
+
+/** Where the TypeScript of today's `npm install -D typescript` is installed, once per day. */
+const LATEST_TYPESCRIPT = join(
+  tmpdir(),
+  `nestjs-api-key-typescript-${new Date().toISOString().slice(0, 10)}`,
+);
+
+let latestTypeScript: Promise<string> | undefined;
+
+/**
+ * The folder of the TypeScript a newcomer gets today, installed from the registry as
+ * `npm install -D typescript` would (7 as of December 2026), not the repository's pinned one.
+ */
+function typescriptFromRegistry(): Promise<string> {
+  latestTypeScript ??= (async () => {
+    const installed = join(LATEST_TYPESCRIPT, 'node_modules', 'typescript');
+    if (!existsSync(join(installed, 'package.json'))) {
+      await mkdir(LATEST_TYPESCRIPT, { recursive: true });
+      await run(
+        'npm',
+        ['install', '--no-audit', '--no-fund', '--prefix', LATEST_TYPESCRIPT, 'typescript@latest'],
+        { env: childEnv({}) },
+      );
+    }
+    return installed;
+  })();
+  return latestTypeScript;
+}
 
 const START_TIMEOUT_MS = 30_000;
 
@@ -66,6 +89,7 @@ export async function scratchApp(
 ): Promise<ScratchApp> {
   const install = await installPackedPackage(packed, APP_PACKAGES);
   const { dir } = install;
+  await symlink(await typescriptFromRegistry(), join(dir, 'node_modules', 'typescript'), 'dir');
   const manifest = {
     name: 'newcomer-app',
     private: true,
@@ -107,17 +131,6 @@ async function runBin(
     },
   );
   return stdout;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
+import { REDIS_URL } from '../support/services.js';
 import { nextOrNotified } from '../support/revocation-sync-mode.js';
 import {
   SAMPLE_ENGINES,
@@ -24,9 +25,6 @@ const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
 const basic = (user: string, password: string) => ({
   authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
 });
-
-/** The Redis the throttler tests share; each run counts under a key prefix of its own. */
-const REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** The statuses of `count` calls of `GET /limited` with `key`, one after the other. */
 async function limitedStatuses(baseUrl: string, key: string, count: number): Promise<number[]> {

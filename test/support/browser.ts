@@ -1,9 +1,10 @@
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM_PATH } from './services.js';
 
-/** Debian's Chromium, headless; `.ci/run` installs it when it is missing. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** Starts one headless Chromium for a test file; close it in `afterAll`. */
+/**
+ * Starts one headless Chromium (`CHROMIUM_PATH`, Debian's by default; `.ci/run` installs it)
+ * for a test file; close it in `afterAll`. Tests that use it have Chromium in their names.
+ */
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM_PATH,

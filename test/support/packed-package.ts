@@ -25,8 +25,20 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 /** Packs made from the same sources are shared by every test file and every run. */
 const PACKS_DIR = join(tmpdir(), 'nestjs-api-key-packs');
 
-/** Root files that `npm pack` may need besides the sources; the manifest's `files` decides. */
-const ROOT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE'];
+/** Files that `npm pack` may need besides the sources; the manifest's `files` decides. */
+const ROOT_FILES = [
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'README.md',
+  'LICENSE',
+  'bench/README.md',
+  'sample-app/README.md',
+  'CONTRIBUTING.md',
+];
+
+/** Folders copied whole: the sources, and the docs and bench results the README links to. */
+const FOLDERS = ['lib', 'docs', 'bench/results'];
 
 /** The manifest fields the package tests read. */
 export interface PackageManifest {
@@ -35,6 +47,7 @@ export interface PackageManifest {
   exports: Record<string, string | Record<string, string>>;
   peerDependencies: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  scripts?: Record<string, string>;
 }
 
 /** The package as `npm pack` makes it from the current sources. */
@@ -56,7 +69,7 @@ export interface ScratchInstall {
 let packing: Promise<PackedPackage> | undefined;
 
 /**
- * Builds the package with `npm run build` and packs it with `npm pack`, in a copy of the sources,
+ * Packs the package with `npm pack`, whose `prepack` builds it, in a copy of the sources,
  * so the repository's own `dist` is never touched. Done once per state of the sources: the
  * tarball is cached by a hash of everything that goes into it.
  */
@@ -86,15 +99,18 @@ async function buildAndPack(packDir: string): Promise<void> {
     const output = join(staging, 'pack');
     await mkdir(output, { recursive: true });
     for (const file of ROOT_FILES) await cp(join(REPO_ROOT, file), join(source, file));
-    await cp(join(REPO_ROOT, 'lib'), join(source, 'lib'), { recursive: true });
+    for (const folder of FOLDERS) {
+      await cp(join(REPO_ROOT, folder), join(source, folder), { recursive: true });
+    }
     await symlink(join(REPO_ROOT, 'node_modules'), join(source, 'node_modules'), 'dir');
-    await run('npm', ['run', '-s', 'build'], { cwd: source });
-    const { stdout } = await run(
-      'npm',
-      ['pack', '--json', '--ignore-scripts', '--pack-destination', output],
-      { cwd: source },
-    );
-    const [report] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    // No build first: `prepack` builds, as it does for anyone packing a fresh clone.
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', output], {
+      cwd: source,
+    });
+    // The build's own output comes first; the report is the JSON array after it.
+    const [report] = JSON.parse(stdout.slice(stdout.indexOf('\n[') + 1)) as [
+      { files: { path: string }[] },
+    ];
     await writeFile(
       join(output, 'files.json'),
       JSON.stringify(report.files.map((file) => file.path)),
@@ -120,10 +136,13 @@ async function removeStalePacks(): Promise<void> {
 
 async function sourceHash(): Promise<string> {
   const hash = createHash('sha256');
-  const lib = join(REPO_ROOT, 'lib');
-  const sources = (await readdir(lib, { recursive: true }))
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
-    .map((file) => join(lib, file));
+  const sources: string[] = [];
+  for (const folder of FOLDERS.map((name) => join(REPO_ROOT, name))) {
+    for (const file of await readdir(folder, { recursive: true, withFileTypes: true })) {
+      if (file.isFile() && !file.name.endsWith('.spec.ts'))
+        sources.push(join(file.parentPath, file.name));
+    }
+  }
   for (const file of [...ROOT_FILES.map((name) => join(REPO_ROOT, name)), ...sources.sort()]) {
     hash
       .update(relative(REPO_ROOT, file))

@@ -62,10 +62,11 @@ export async function nextOrNotified<T>(attempt: () => Promise<T>, expected: T):
 }
 
 /**
- * In the notify project, waits until `service`'s change channel has noticed that the database is
- * gone (its row cache then serves nothing and every request reads): until then a cached row may
- * pass, for at most about two heartbeats (PostgreSQL) or two poll intervals, as designed. At
- * once in the default project, which caches nothing.
+ * In the notify project, waits until `service`'s row cache serves nothing, every request reading:
+ * when its change channel noticed the database is gone, or, if the channel cannot tell (a
+ * stall), when its lease ran out, at most `maxStaleness` after the last round trip that came
+ * back. Until then a cached row may pass, as designed. At once in the default project, which
+ * caches nothing.
  */
 export async function untilChannelLost(service: ApiKeyService<any>): Promise<void> {
   const cache = notifiedCache(service);
