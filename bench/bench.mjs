@@ -23,11 +23,17 @@ if (compiled.status !== 0) {
   process.exit(compiled.status ?? 1);
 }
 
-const entry = process.argv[2] === 'instructions' ? 'instructions.js' : 'run.js';
-const run = spawn(process.execPath, [path.join(buildDir, 'bench', 'harness', entry)], {
-  stdio: 'inherit',
-  env: { BENCH_OUT: benchDir, ...process.env },
-});
+// `lockout` runs bench/rows/lockout.ts, issue 25's timed flood, with the arguments that follow.
+const entries = { instructions: 'harness/instructions.js', lockout: 'rows/lockout.js' };
+const entry = entries[process.argv[2]] ?? 'harness/run.js';
+const run = spawn(
+  process.execPath,
+  [path.join(buildDir, 'bench', entry), ...process.argv.slice(3)],
+  {
+    stdio: 'inherit',
+    env: { BENCH_OUT: benchDir, ...process.env },
+  },
+);
 // The orchestrator cleans up its apps and databases on these signals; pass them on and wait for it.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => run.kill(signal));
 run.on('exit', (code, signal) => {

@@ -39,6 +39,7 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   | 'id'
   | 'prefix'
   | 'hashedKey'
+  | 'secretTag'
   | 'createdAt'
   | 'revokedAt'
   | 'lastUsedAt'

@@ -228,11 +228,11 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (prefix === null) return { valid: false, reason: 'malformed' };
     const stored = await this.loadByPrefix(prefix);
     if (!stored) return { valid: false, reason: 'unknown', prefix };
-    const { row, hashedKey } = stored;
+    const { row, hashedKey, secretTag } = stored;
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    const outcome = await this.verifier.check(row, hashedKey, key);
+    const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
     if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
     if (options?.recordUse !== false) this.usage?.record(row, now);
     return { valid: true, apiKey: row };
@@ -312,7 +312,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const cached = this.rowCache.get(prefix, ticket);
     // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
     // must not change what later requests of the key are judged on.
-    if (cached) return { row: ownCopy(cached.row), hashedKey: cached.hashedKey };
+    if (cached) {
+      const { hashedKey, secretTag } = cached;
+      return { row: ownCopy(cached.row), hashedKey, secretTag };
+    }
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -321,7 +324,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     }
     if (!stored) return null;
     if (this.rowCache.caching)
-      this.rowCache.set(prefix, { row: ownCopy(stored.row), hashedKey: stored.hashedKey }, ticket);
+      this.rowCache.set(prefix, { ...stored, row: ownCopy(stored.row) }, ticket);
     return stored;
   }
 

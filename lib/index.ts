@@ -71,6 +71,11 @@ export {
   type CreateApiKeyUpgradeMigrationOptions,
 } from './schema/upgrade.js';
 export {
+  AddApiKeySecretTags1796515200000,
+  createApiKeySecretTagMigration,
+  type CreateApiKeySecretTagMigrationOptions,
+} from './schema/secret-tag.js';
+export {
   NotifyApiKeyChanges1798761600000,
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,

@@ -5,7 +5,7 @@ import { resolveApiKeyOptions } from '../options/resolve.js';
 import { NotifiedRowCache } from './cache.js';
 import { ApiKey } from '../api-key.entity.js';
 
-const row = (prefix: string) => ({ row: { prefix } as ApiKey, hashedKey: 'h' });
+const row = (prefix: string) => ({ row: { prefix } as ApiKey, hashedKey: 'h', secretTag: null });
 const registration = { name: 'default', entity: ApiKey };
 const MAX_STALENESS = 250;
 

@@ -15,6 +15,9 @@ import { ENGINES, createTestDatabase, type TestDatabase } from '../../test/suppo
 import { ApiKey } from '../api-key.entity.js';
 import { CreateApiKeys1764000000000 } from './migration.js';
 import { UpgradeApiKeys1796083200000, createApiKeyUpgradeMigration } from './upgrade.js';
+import { AddApiKeySecretTags1796515200000, createApiKeySecretTagMigration } from './secret-tag.js';
+import { checkApiKeySchema } from './check.js';
+import { ApiKeyConfigurationError } from '../api-key.errors.js';
 
 /**
  * `CreateApiKeys1764000000000` as the previous version shipped it: instants in the driver's
@@ -87,6 +90,19 @@ async function inTimeZone<R>(zone: string, body: () => Promise<R>): Promise<R> {
   }
 }
 
+/** The properties of `ApiKey` whose columns the previous version's table had. */
+const LEGACY_PROPERTIES = [
+  'id',
+  'prefix',
+  'hashedKey',
+  'name',
+  'scopes',
+  'createdAt',
+  'expiresAt',
+  'revokedAt',
+  'lastUsedAt',
+];
+
 /** Keys as the previous version wrote them, each instant at a known UTC time. */
 const KEYS = [
   {
@@ -140,6 +156,19 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     return dataSource.initialize();
   }
 
+  /** The migrations of the previous version, after which the secret tag's is the one left. */
+  const UPGRADED = [CreateApiKeys1764000000000, UpgradeApiKeys1796083200000];
+
+  /** Whether `api_keys` has the tag's column now. */
+  async function hasTagColumn(ds: DataSource): Promise<boolean> {
+    const queryRunner = ds.createQueryRunner();
+    try {
+      return await queryRunner.hasColumn('api_keys', 'secret_tag');
+    } finally {
+      await queryRunner.release();
+    }
+  }
+
   /** The revoked key of KEYS made usable again by changing its prefix, in raw SQL. */
   const movePrefix = (ds: DataSource) =>
     ds.query(
@@ -163,14 +192,20 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     const legacy = await connect([LegacyCreateApiKeys1764000000000]);
     await legacy.runMigrations();
     await inTimeZone('Asia/Tokyo', () =>
-      legacy.getRepository(ApiKey).insert(
-        KEYS.map((key) => ({
-          ...key,
-          hashedKey: `hash of ${key.prefix}`,
-          name: 'old',
-          scopes: [],
-        })),
-      ),
+      legacy
+        .createQueryBuilder()
+        // The columns the previous version had: the table has no secret_tag yet.
+        .insert()
+        .into(ApiKey, LEGACY_PROPERTIES)
+        .values(
+          KEYS.map((key) => ({
+            ...key,
+            hashedKey: `hash of ${key.prefix}`,
+            name: 'old',
+            scopes: [],
+          })),
+        )
+        .execute(),
     );
     await legacy.destroy();
   });
@@ -230,6 +265,44 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     const diff = await ds.driver.createSchemaBuilder().log();
     // The diff of the Date entity against timestamptz columns on PostgreSQL, and nothing else.
     expect(diff.upQueries.length).toBe(engine === 'postgres' ? 8 : 0);
+  });
+
+  it('stops the boot without the column, naming the migration; adds it in place, keeping keys and triggers', async () => {
+    const before = await connect(UPGRADED);
+    await before.runMigrations();
+    const check = checkApiKeySchema(before.getRepository(ApiKey));
+    await expect(check).rejects.toBeInstanceOf(ApiKeyConfigurationError);
+    await expect(check).rejects.toThrow(/no column "secret_tag".*AddApiKeySecretTags1796515200000/);
+
+    const ds = await connect([...UPGRADED, AddApiKeySecretTags1796515200000]);
+    expect((await ds.runMigrations()).map((m) => m.name)).toEqual([
+      'AddApiKeySecretTags1796515200000',
+    ]);
+    expect(await hasTagColumn(ds)).toBe(true);
+    await checkApiKeySchema(ds.getRepository(ApiKey));
+    const stored = await ds
+      .getRepository(ApiKey)
+      .findOne({ where: { prefix: 'Upgrade1' }, select: { id: true, secretTag: true } });
+    expect(stored).toMatchObject({ id: KEYS[0].id, secretTag: null });
+    // Added in place: SQLite's table was not rebuilt, so the upgrade's trigger is still there.
+    await expect(movePrefix(ds)).rejects.toThrow(/prefix cannot be changed/);
+  });
+
+  it('leaves a table that has the column alone, and down() drops it', async () => {
+    const ds = await connect([...UPGRADED, AddApiKeySecretTags1796515200000]);
+    await ds.runMigrations();
+    const AddAgain1796515200009 = createApiKeySecretTagMigration({
+      name: 'AddAgain1796515200009',
+    });
+    const queryRunner = ds.createQueryRunner();
+    try {
+      await new AddAgain1796515200009().up(queryRunner);
+      expect(await hasTagColumn(ds)).toBe(true);
+      await new AddApiKeySecretTags1796515200000().down(queryRunner);
+      expect(await hasTagColumn(ds)).toBe(false);
+    } finally {
+      await queryRunner.release();
+    }
   });
 });
 

@@ -13,6 +13,7 @@ export const MANAGED_FIELDS = [
   'id',
   'prefix',
   'hashedKey',
+  'secretTag',
   'createdAt',
   'revokedAt',
   'lastUsedAt',

@@ -4,6 +4,7 @@ import type { EntityMetadata } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
 import { generateKey, isPrefix } from '../keys/format.js';
+import { secretTagOfKey } from '../keys/secret-tag.js';
 import type { ValidCreateInput } from './input.js';
 import type { CreatedApiKey } from '../api-key.interfaces.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
@@ -73,11 +74,13 @@ export class ApiKeyRows<T extends AbstractApiKey> {
   ): Promise<CreatedApiKey<T>> {
     for (let attempt = 1; ; attempt++) {
       const { key, prefix } = generateKey(this.options.brand, this.options.keyFormat);
+      const hashedKey = await this.options.hasher.hash(key);
       const apiKey = this.repository.create({
         ...extra,
         id: randomUUID(),
         prefix,
-        hashedKey: await this.options.hasher.hash(key),
+        hashedKey,
+        secretTag: secretTagOfKey(key, hashedKey),
         name,
         scopes: [...new Set(scopes)],
         createdAt: now,
@@ -95,6 +98,7 @@ export class ApiKeyRows<T extends AbstractApiKey> {
         throw storeUnavailable(this.storeErrors, 'create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
+      delete (apiKey as Partial<T>).secretTag;
       return { apiKey, key };
     }
   }

@@ -85,6 +85,7 @@ describe.each(ENGINES)('the management API on %s', (engine) => {
       expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
     });
     expect(apiKey).not.toHaveProperty('hashedKey');
+    expect(apiKey).not.toHaveProperty('secretTag');
     expect(await ping(key)).toBe(200);
     const shown = await api(`/${apiKey.id}`);
     expect(shown.status).toBe(200);
