@@ -642,6 +642,33 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       ).rejects.toBeInstanceOf(ApiKeyValidationError);
       expect(await owned.dataSource.getRepository(OwnedApiKey).count()).toBe(before);
     });
+
+    it('names the field of an unknown owner without the driver text, which is its cause', async () => {
+      const refused = await ownedService
+        .create({ name: 'stranger', owner: { id: 'nobody-at-all' } as Owner })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ApiKeyValidationError);
+      expect(refused).toMatchObject({
+        field: 'owner',
+        message: 'The key could not be stored: owner names no existing Owner.',
+      });
+      // The driver's own words, for the caller's server log.
+      expect(String((refused as Error).cause)).toMatch(/foreign key/i);
+    });
+
+    it('refuses a NUL in a name before the database sees it, on create and update', async () => {
+      const nul = 'bad\u0000name';
+      await expect(
+        ownedService.create({ name: nul, owner: { id: 'owner-1' } as Owner }),
+      ).rejects.toMatchObject({ field: 'name', message: expect.stringMatching(/NUL/) });
+      const { apiKey } = await ownedService.create({
+        name: 'fine',
+        owner: { id: 'owner-1' } as Owner,
+      });
+      await expect(ownedService.update(apiKey.id, { name: nul })).rejects.toMatchObject({
+        field: 'name',
+      });
+    });
   });
 
   describe('when the database is gone', () => {

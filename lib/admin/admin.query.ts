@@ -74,6 +74,17 @@ export function keysQuery<T extends AbstractApiKey>(
   return query;
 }
 
+/** Narrows `query` to keys neither revoked nor expired at `now`. */
+export function whereActive<T extends AbstractApiKey>(
+  query: SelectQueryBuilder<T>,
+  now: Date,
+): SelectQueryBuilder<T> {
+  return query.andWhere(
+    'key.revokedAt IS NULL AND (key.expiresAt IS NULL OR key.expiresAt > :now)',
+    { now },
+  );
+}
+
 /** Narrows `query` to the list's search and status, sorted and paged. */
 export function applyListQuery<T extends AbstractApiKey>(
   query: SelectQueryBuilder<T>,
@@ -88,8 +99,7 @@ export function applyListQuery<T extends AbstractApiKey>(
       { pattern },
     );
   }
-  const unexpired = '(key.expiresAt IS NULL OR key.expiresAt > :now)';
-  if (list.status === 'active') query.andWhere(`key.revokedAt IS NULL AND ${unexpired}`, { now });
+  if (list.status === 'active') whereActive(query, now);
   if (list.status === 'revoked') query.andWhere('key.revokedAt IS NOT NULL');
   if (list.status === 'expired')
     query.andWhere('key.revokedAt IS NULL AND key.expiresAt <= :now', { now });

@@ -7,8 +7,16 @@ import type { CliDatabaseCommand } from './args.js';
 import { assignedColumns, extraColumnValues, extraColumns, settableColumns } from './columns.js';
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import type { CliKeyStore, CliOutput } from './context.js';
-import { CliFailure } from './errors.js';
-import { describeKey, instant, keyFields, keyRows, printable, table } from './format.js';
+import { CliFailure, oneLine } from './errors.js';
+import {
+  describeKey,
+  instant,
+  keyFields,
+  keyRows,
+  printable,
+  printableJson,
+  table,
+} from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
 
@@ -84,8 +92,10 @@ function withColumnsHint(error: unknown, metadata: EntityMetadata): unknown {
   const refused =
     error instanceof ApiKeyValidationError && /^The key could not be stored/.test(error.message);
   if (!refused || names.length === 0) return error;
+  // The operator's own terminal: the database's words say which constraint the row broke.
+  const driver = error.cause ? ` (${oneLine(error.cause)})` : '';
   return new CliFailure(
-    `${error.message.replace(/[.\s]*$/, '')}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
+    `${error.message.replace(/[.\s]*$/, '')}${driver}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
   );
 }
 
@@ -127,7 +137,7 @@ function printNewKey(
 ): void {
   if (json) {
     output.out(
-      JSON.stringify({
+      printableJson({
         ...extraColumnValues(apiKey, extraColumns(metadata)),
         id: apiKey.id,
         prefix: apiKey.prefix,
@@ -169,7 +179,7 @@ export async function listKeys(
   const columns = extraColumns(metadata);
   const keys = await service.list({ activeOnly: !command.all });
   if (command.json) {
-    output.out(JSON.stringify(keys.map((k) => describeKey(k, now, columns))));
+    output.out(printableJson(keys.map((k) => describeKey(k, now, columns))));
     return;
   }
   if (keys.length === 0) {
@@ -200,7 +210,7 @@ export async function showKey(
   // With relation ids, an owner known only through its relation is shown by its id.
   const apiKey = await findKey(command.target, service, true);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, now, columns)));
+    output.out(printableJson(describeKey(apiKey, now, columns)));
     return;
   }
   for (const [label, value] of keyFields(apiKey, now, columns))
@@ -221,9 +231,7 @@ export async function revokeKey(
   const before = await findKey(command.target, service);
   const apiKey = await service.revoke(before.id);
   if (command.json) {
-    output.out(
-      JSON.stringify(describeKey(apiKey, service.options.clock(), extraColumns(metadata))),
-    );
+    output.out(printableJson(describeKey(apiKey, service.options.clock(), extraColumns(metadata))));
     return;
   }
   output.out(
