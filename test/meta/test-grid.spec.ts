@@ -117,7 +117,7 @@ describe('the test tables', () => {
         for (const file of scoped) {
           const text = readFileSync(join(ROOT, 'test', folder, file), 'utf8');
           expect(text, `${folder}/${file} runs on ADAPTERS`).toMatch(
-            /describe\.each\((ADAPTERS|CASES)\)/,
+            /describe\.each\((ADAPTERS|CASES|PLATFORMS)\)/,
           );
         }
       }
