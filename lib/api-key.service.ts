@@ -4,9 +4,10 @@ import {
   Logger,
   Optional,
   type BeforeApplicationShutdown,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
+import { In, IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
@@ -20,6 +21,11 @@ import {
 } from './store/dormant.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import { UsageAnalytics } from './usage/analytics.js';
+import { ensureUsageTable } from './usage/schema.js';
+import { GuessingAlerts } from './usage/guessing.js';
+import type { ApiKeyUsageOutcome } from './usage/outcomes.js';
+import { usageSpan, type ApiKeyUsageQuery, type ApiKeyUsageReport } from './usage/report.js';
 import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
 import { parseKey } from './keys/format.js';
 import {
@@ -29,6 +35,7 @@ import {
   validateUpdateInput,
 } from './store/input.js';
 import type {
+  ApiKeyUsageByKey,
   ApiKeyVerification,
   CreateApiKeyInput,
   CreatedApiKey,
@@ -62,12 +69,16 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
  * @publicApi
  */
 @Injectable()
-export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
+export class ApiKeyService<T extends AbstractApiKey = ApiKey>
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: ApiKeyRowCache<T>;
   private readonly verifier: ApiKeyVerifier<T>;
-  private readonly usage: ApiKeyUsageRecorder<T> | null;
+  private readonly lastUse: ApiKeyUsageRecorder<T> | null;
+  private readonly analytics: UsageAnalytics | null;
+  private readonly guessing: GuessingAlerts | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
@@ -85,8 +96,12 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       logger: this.logger,
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
-    this.usage = options.usageTracking
+    this.lastUse = options.usageTracking
       ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
+      : null;
+    this.analytics = UsageAnalytics.create(options, repository);
+    this.guessing = options.guessingAlerts
+      ? new GuessingAlerts(options.name, options.guessingAlerts, this.logger, () => this.bus())
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
@@ -96,8 +111,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       rows: this.rows,
       flushUsage: () => this.flushUsage(),
       forget: (apiKey) => this.forget(apiKey),
-      eventBus: () =>
-        (this.eventBus ??= moduleRef ? findEventBus(moduleRef) : Promise.resolve(null)),
+      eventBus: () => this.bus(),
     });
   }
 
@@ -230,11 +244,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (!stored) return { valid: false, reason: 'unknown', prefix };
     const { row, hashedKey } = stored;
     const now = this.options.clock();
-    if (row.revoked) return { valid: false, reason: 'revoked', prefix };
-    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
+    if (row.revoked) return { valid: false, reason: 'revoked', prefix, keyId: row.id };
+    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix, keyId: row.id };
     const outcome = await this.verifier.check(row, hashedKey, key);
-    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    if (options?.recordUse !== false) this.usage?.record(row, now);
+    if (outcome !== 'verified') {
+      if (outcome === 'bad_secret') this.guessing?.note(prefix, now);
+      return { valid: false, reason: outcome, prefix, keyId: row.id };
+    }
+    if (options?.recordUse !== false) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -291,15 +308,128 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     return this.dormancy.revoke(options);
   }
 
-  /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
+  /**
+   * Writes pending `lastUsedAt` marks and usage counts now (they are otherwise written every
+   * `usageTracking.interval` and `usageAnalytics.flushInterval`).
+   */
   async flushUsage(): Promise<void> {
-    await this.usage?.flush();
+    await this.lastUse?.flush();
+    await this.analytics?.flush();
   }
 
-  /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
+  /**
+   * Requests per hour or day by outcome, of one key (by id or prefix) or, without `key`, of the
+   * whole registration (unknown keys included), with totals. Counts this process has not written
+   * yet are written first, so they are included.
+   *
+   * @throws {ApiKeyValidationError} for a bad span or granularity, or with `usageAnalytics: false`
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async usage(query: ApiKeyUsageQuery): Promise<ApiKeyUsageReport> {
+    const analytics = this.requireAnalytics('usage');
+    usageSpan(query); // a bad query is refused before the key is looked for
+    let apiKey: T | null = null;
+    if (query.key !== undefined) {
+      apiKey = await this.findOne(query.key);
+      if (!apiKey) throw new ApiKeyNotFoundError(query.key);
+    }
+    const report = await this.rows.run('read API key usage', () =>
+      analytics.series(query, apiKey?.id),
+    );
+    return {
+      key: apiKey && { id: apiKey.id, prefix: apiKey.prefix, name: apiKey.name },
+      ...report,
+    };
+  }
+
+  /**
+   * The keys with the most requests from `since` to `until` (rounded out to whole hours), busiest
+   * first, at most `limit` (default 10), with their counts by outcome. `apiKey` is `null` for a
+   * key deleted since.
+   *
+   * @throws {ApiKeyValidationError} for a bad span, or with `usageAnalytics: false`
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async busiestKeys(query: {
+    since: Date;
+    until: Date;
+    limit?: number;
+  }): Promise<ApiKeyUsageByKey<T>[]> {
+    const analytics = this.requireAnalytics('busiestKeys');
+    const busiest = await this.rows.run('read API key usage', () => analytics.byKey(query));
+    const ids = busiest.map((entry) => entry.keyId);
+    const keys = await this.rows.run('list API keys', () =>
+      ids.length === 0
+        ? Promise.resolve([])
+        : this.repository.findBy({ id: In(ids) } as FindOptionsWhere<T>),
+    );
+    return busiest.map((entry) => ({
+      ...entry,
+      apiKey: keys.find((k) => k.id === entry.keyId) ?? null,
+    }));
+  }
+
+  /**
+   * Counts one request's outcome for usage analytics: what the guard calls once per keyed
+   * request, and integrations (the throttler guard) for the refusals they make. `keyId` is
+   * `null` for a key no row matched (counted as `unknown`, per registration). Does nothing with
+   * `usageAnalytics: false`. The hot path: one `Map` lookup, no I/O.
+   */
+  recordOutcome(outcome: ApiKeyUsageOutcome, keyId: string | null): void {
+    this.analytics?.count(keyId ?? '', keyId === null ? 'unknown' : outcome);
+  }
+
+  /**
+   * Prefixes of this registration's keys for which wrong secrets passed `guessingAlerts`'
+   * threshold within the last window, in this process: the admin page's warning badges.
+   */
+  suspiciousPrefixes(): string[] {
+    return this.guessing?.suspicious(this.options.clock()) ?? [];
+  }
+
+  /** Requests waiting for a slot on the cold path (the slow hash), in this process. */
+  get coldPathQueued(): number {
+    return this.verifier.queued;
+  }
+
+  /** Per-process totals by outcome (indexed as the outcomes are listed), for `/metrics`. */
+  get outcomeTotals(): readonly number[] | null {
+    return this.analytics?.tally.totals ?? null;
+  }
+
+  /**
+   * At boot, creates the usage analytics table when it is missing (as `synchronize` leaves it).
+   *
+   * @throws {ApiKeyConfigurationError} when it is missing and cannot be created
+   */
+  async onModuleInit(): Promise<void> {
+    await ensureUsageTable(this.repository, this.options);
+  }
+
+  /**
+   * Closes the change listener (notify mode), and writes pending `lastUsedAt` marks and usage
+   * counts before the data source closes.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     await this.rowCache.close();
-    await this.usage?.close();
+    await this.lastUse?.close();
+    await this.analytics?.close();
+  }
+
+  /** The app's event bus, looked for once. */
+  private bus(): Promise<ApiKeyEventBus | null> {
+    return (this.eventBus ??= this.moduleRef
+      ? findEventBus(this.moduleRef)
+      : Promise.resolve(null));
+  }
+
+  /** @throws {ApiKeyValidationError} when usage analytics is off for this registration */
+  private requireAnalytics(method: string): UsageAnalytics {
+    if (this.analytics) return this.analytics;
+    throw new ApiKeyValidationError(
+      `${method}() needs usage analytics, which is off for registration "${this.options.name}" (usageAnalytics: false, or a database it does not support).`,
+    );
   }
 
   /**
