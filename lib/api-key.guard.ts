@@ -216,18 +216,22 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       this.logger.debug(
         `API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`,
       );
-      this.apiKeyService.recordOutcome(refusalOutcome(result.reason), result.keyId ?? null);
+      this.apiKeyService.recordOutcome(
+        refusalOutcome(result.reason),
+        result.keyId ?? null,
+        result.prefix,
+      );
       return { status: 401, reason: result.reason };
     }
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
       const missingScopes = requiredScopes.filter((scope) => !result.apiKey.scopes.includes(scope));
       if (missingScopes.length > 0) {
-        this.apiKeyService.recordOutcome('forbidden', result.apiKey.id);
+        this.apiKeyService.recordOutcome('forbidden', result.apiKey.id, result.apiKey.prefix);
         return { status: 403, missingScopes };
       }
     }
-    this.apiKeyService.recordOutcome('ok', result.apiKey.id);
+    this.apiKeyService.recordOutcome('ok', result.apiKey.id, result.apiKey.prefix);
     this.onAuthenticated(request, result.apiKey, context);
     return null;
   }

@@ -27,7 +27,7 @@ import { GuessingAlerts } from './usage/guessing.js';
 import type { ApiKeyUsageOutcome } from './usage/outcomes.js';
 import { usageSpan, type ApiKeyUsageQuery, type ApiKeyUsageReport } from './usage/report.js';
 import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
-import { parseKey } from './keys/format.js';
+import { misspelledKeyPrefix, parseKey } from './keys/format.js';
 import {
   carriedColumns,
   validateCreateInput,
@@ -239,7 +239,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    */
   async verify(key: string, options?: { recordUse?: boolean }): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
-    if (prefix === null) return { valid: false, reason: 'malformed' };
+    if (prefix === null) return malformed(key, this.options.brand);
     const stored = await this.loadByPrefix(prefix);
     if (!stored) return { valid: false, reason: 'unknown', prefix };
     const { row, hashedKey } = stored;
@@ -327,7 +327,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async usage(query: ApiKeyUsageQuery): Promise<ApiKeyUsageReport> {
-    const analytics = this.requireAnalytics('usage');
+    const analytics = UsageAnalytics.require(this.analytics, this.options.name, 'usage');
     usageSpan(query); // a bad query is refused before the key is looked for
     let apiKey: T | null = null;
     if (query.key !== undefined) {
@@ -356,7 +356,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     until: Date;
     limit?: number;
   }): Promise<ApiKeyUsageByKey<T>[]> {
-    const analytics = this.requireAnalytics('busiestKeys');
+    const analytics = UsageAnalytics.require(this.analytics, this.options.name, 'busiestKeys');
     const busiest = await this.rows.run('read API key usage', () => analytics.byKey(query));
     const ids = busiest.map((entry) => entry.keyId);
     const keys = await this.rows.run('list API keys', () =>
@@ -373,11 +373,13 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   /**
    * Counts one request's outcome for usage analytics: what the guard calls once per keyed
    * request, and integrations (the throttler guard) for the refusals they make. `keyId` is
-   * `null` for a key no row matched (counted as `unknown`, per registration). Does nothing with
-   * `usageAnalytics: false`. The hot path: one `Map` lookup, no I/O.
+   * `null` for a key no row matched (counted as `unknown`, per registration); `prefix`, the
+   * key's prefix when known. Does nothing with `usageAnalytics: false`. The hot path: a `Map`
+   * lookup or two, no I/O.
    */
-  recordOutcome(outcome: ApiKeyUsageOutcome, keyId: string | null): void {
-    this.analytics?.count(keyId ?? '', keyId === null ? 'unknown' : outcome);
+  recordOutcome(outcome: ApiKeyUsageOutcome, keyId: string | null, prefix?: string): void {
+    if (this.analytics?.record(outcome, keyId, prefix) === 'wrong_secret')
+      this.guessing?.note(prefix!, this.options.clock());
   }
 
   /**
@@ -424,14 +426,6 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       : Promise.resolve(null));
   }
 
-  /** @throws {ApiKeyValidationError} when usage analytics is off for this registration */
-  private requireAnalytics(method: string): UsageAnalytics {
-    if (this.analytics) return this.analytics;
-    throw new ApiKeyValidationError(
-      `${method}() needs usage analytics, which is off for registration "${this.options.name}" (usageAnalytics: false, or a database it does not support).`,
-    );
-  }
-
   /**
    * Reads the row for a prefix, with its hash, honouring `usableWhere` and `revocationSync`.
    *
@@ -472,4 +466,12 @@ export function getApiKeyServiceToken(
   name: string = DEFAULT_API_KEY_NAME,
 ): string | typeof ApiKeyService {
   return name === DEFAULT_API_KEY_NAME ? ApiKeyService : `API_KEY:SERVICE:${name}`;
+}
+
+/** The refusal of a key `parseKey` refused, with its prefix when it has the checksummed shape. */
+function malformed<T extends AbstractApiKey>(key: string, brand: string): ApiKeyVerification<T> {
+  const prefix = misspelledKeyPrefix(key, brand);
+  return prefix === null
+    ? { valid: false, reason: 'malformed' }
+    : { valid: false, reason: 'malformed', prefix };
 }

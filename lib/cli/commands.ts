@@ -8,6 +8,7 @@ import { assignedColumns, extraColumnValues, extraColumns, settableColumns } fro
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import type { CliKeyStore, CliOutput } from './context.js';
 import { CliFailure } from './errors.js';
+import { showUsage } from './usage.js';
 import { describeKey, instant, keyFields, keyRows, printable, table } from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
@@ -48,6 +49,8 @@ export async function runCommand(
       return revokeDormantKeys(command, store, output);
     case 'rotate':
       return rotateKey(command, store, output);
+    case 'usage':
+      return showUsage(command, store, output);
   }
 }
 

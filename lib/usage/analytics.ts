@@ -32,6 +32,8 @@ import { usageWriterOf, type UsageWriter } from './writer.js';
  * `usageAnalytics` is on and the data source is PostgreSQL, MariaDB/MySQL or SQLite.
  */
 export class UsageAnalytics {
+  /** The analytics of each key entity's registration, for integrations that hold only a key. */
+  private static readonly byEntity = new WeakMap<object, UsageAnalytics>();
   readonly tally: UsageTally;
   private readonly writer: UsageWriter;
 
@@ -48,6 +50,7 @@ export class UsageAnalytics {
       maxPendingKeys: settings.maxPendingKeys,
       clock: options.clock,
     });
+    UsageAnalytics.byEntity.set(options.entity, this);
     this.writer = usageWriterOf(dataSource, dialect);
     this.writer.attach(this.tally, {
       flushInterval: settings.flushInterval,
@@ -76,9 +79,44 @@ export class UsageAnalytics {
     return new UsageAnalytics(dataSource, dialect, options as any);
   }
 
-  /** Counts one request; see `UsageTally.count`. */
-  count(keyId: string, outcome: ApiKeyUsageOutcome): void {
-    this.tally.count(keyId, outcome);
+  /**
+   * Counts a request the key guard let in (`ok`) as refused by a later guard instead (the
+   * throttler's `rate_limited`), in the registration of the key's entity, if it counts usage.
+   */
+  static refusedAfterGuard(apiKey: AbstractApiKey, outcome: ApiKeyUsageOutcome): void {
+    UsageAnalytics.byEntity.get(apiKey.constructor)?.tally.recount(apiKey.id, 'ok', outcome);
+  }
+
+  /**
+   * `analytics`, when usage analytics is on for the registration.
+   *
+   * @throws {ApiKeyValidationError} naming `method`, when it is off
+   */
+  static require(analytics: UsageAnalytics | null, registration: string, method: string) {
+    if (analytics) return analytics;
+    throw new ApiKeyValidationError(
+      `${method}() needs usage analytics, which is off for registration "${registration}" (usageAnalytics: false, or a database it does not support).`,
+    );
+  }
+
+  /**
+   * Counts one request (see `ApiKeyService.recordOutcome`). A refusal naming no row with the
+   * prefix of a key this process counted lately (a checksummed key with a wrong secret, refused
+   * unread) counts against that key as `unauthorized`, and returns `'wrong_secret'`.
+   */
+  record(
+    outcome: ApiKeyUsageOutcome,
+    keyId: string | null,
+    prefix: string | undefined,
+  ): 'wrong_secret' | undefined {
+    const known = keyId ?? (prefix === undefined ? undefined : this.tally.keyIdOf(prefix));
+    if (keyId !== null) this.tally.count(keyId, outcome, prefix);
+    else if (known === undefined) this.tally.count('', 'unknown');
+    else {
+      this.tally.count(known, 'unauthorized');
+      return 'wrong_secret';
+    }
+    return undefined;
   }
 
   /** Writes every pending count of this data source now. */

@@ -49,6 +49,8 @@ export class UsageTally {
   readonly maxPendingKeys: number;
   private readonly clock: () => Date;
   private cells = new Map<string, number[]>();
+  /** Prefixes of keys counted lately, to their ids (at most `maxPendingKeys`). */
+  private readonly known = new Map<string, string>();
   private hour: number;
   /** Requests not counted since the last `take()` because the tally was full. */
   private droppedSinceTake = 0;
@@ -64,6 +66,20 @@ export class UsageTally {
     this.hour = this.hourNow();
   }
 
+  /**
+   * The id of the key with `prefix`, if this process counted a request of it lately: how a
+   * checksummed key refused for its checksum (without a read) is counted against its key.
+   */
+  keyIdOf(prefix: string): string | undefined {
+    return this.known.get(prefix);
+  }
+
+  /** Remembers a key's prefix, forgetting every one when `maxPendingKeys` are remembered. */
+  private remember(prefix: string, keyId: string): void {
+    if (this.known.size >= this.maxPendingKeys) this.known.clear();
+    this.known.set(prefix, keyId);
+  }
+
   /** Distinct keys counted since the last `take()`. */
   get pendingKeys(): number {
     return this.cells.size;
@@ -71,9 +87,11 @@ export class UsageTally {
 
   /**
    * Counts one request of `keyId` (`''` when no key is known) with `outcome`. The hot path: a
-   * `Map` lookup and two increments, an array allocated once per key and hour.
+   * `Map` lookup and two increments, an array allocated once per key and hour. With `prefix`,
+   * the key's prefix is remembered, for `keyIdOf`.
    */
-  count(keyId: string, outcome: ApiKeyUsageOutcome): void {
+  count(keyId: string, outcome: ApiKeyUsageOutcome, prefix?: string): void {
+    if (prefix !== undefined && !this.known.has(prefix)) this.remember(prefix, keyId);
     const index = OUTCOME_INDEX[outcome];
     this.totals[index]++;
     let counts = this.cells.get(keyId);
@@ -86,6 +104,21 @@ export class UsageTally {
       this.cells.set(keyId, counts);
     }
     counts[index]++;
+  }
+
+  /**
+   * Moves one request of `keyId` counted as `from` to `to`: a request the guard let in (`ok`)
+   * that a later guard refused (`rate_limited`), so each request has one outcome. When `from`
+   * was written meanwhile, `to` is counted alone.
+   */
+  recount(keyId: string, from: ApiKeyUsageOutcome, to: ApiKeyUsageOutcome): void {
+    const counts = this.cells.get(keyId);
+    const index = OUTCOME_INDEX[from];
+    if (counts !== undefined && counts[index] > 0) {
+      counts[index]--;
+      this.totals[index]--;
+    }
+    this.count(keyId, to);
   }
 
   /**
