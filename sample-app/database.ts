@@ -1,6 +1,7 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   ApiKey,
+  CreateApiKeyUsage1799020800000,
   CreateApiKeys1764000000000,
   UpgradeApiKeys1796083200000,
   runMigrationsLocked,
@@ -13,7 +14,8 @@ import { Partner } from './partners/partner.entity.js';
 
 /**
  * The sample's schema, made only by migrations: the library's `api_keys` table and the
- * sample's partner tables, then the upgrades of tables made by earlier versions. The app runs
+ * sample's partner tables, then the upgrades of tables made by earlier versions, then the
+ * `api_key_usage` table of usage analytics. The app runs
  * them at start and the CLI before every command, both with `runMigrationsLocked`.
  */
 export function sampleDataSourceOptions(connection: DataSourceOptions): DataSourceOptions {
@@ -26,6 +28,7 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
       CreatePartnerTables1764100000000,
       UpgradeApiKeys1796083200000,
       UpgradePartnerApiKeys1796083200001,
+      CreateApiKeyUsage1799020800000,
     ],
     synchronize: false,
     logging: false,

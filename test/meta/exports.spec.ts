@@ -116,6 +116,13 @@ const PINNED: Record<string, string[]> = {
     'ApiKeyOwnerResolver',
     'ApiKeyStatusFilter',
   ],
+  './metrics': [
+    'API_KEY_COLD_PATH_QUEUE_METRIC',
+    'API_KEY_VERIFICATIONS_METRIC',
+    'ApiKeyMetrics',
+    'ApiKeyMetricsModule',
+    'ApiKeyMetricsOptions',
+  ],
   './secret-scanning': [
     'API_KEY_LEAKED_EVENT',
     'ApiKeyLeakedEvent',
@@ -148,6 +155,7 @@ const PINNED: Record<string, string[]> = {
 const ENTRY_FILES: Record<string, string> = {
   '.': 'index.ts',
   './admin': 'admin/index.ts',
+  './metrics': 'metrics/index.ts',
   './secret-scanning': 'secret-scanning/index.ts',
   './swagger': 'swagger/index.ts',
   './throttler': 'throttler/index.ts',
