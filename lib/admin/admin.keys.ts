@@ -1,5 +1,6 @@
 import {
   ConflictException,
+  HttpException,
   ForbiddenException,
   Inject,
   Injectable,
@@ -25,6 +26,7 @@ import {
 } from './admin.options.js';
 import { applyListQuery, keysQuery, parseListQuery } from './admin.query.js';
 import { presentKey, type ApiKeyAdminView, type ApiKeyList } from './admin.view.js';
+import { busiestKeys, keyUsage } from './admin.usage.js';
 
 /** Who asks: the owner they are confined to (`null` in admin mode) and the actor for events. */
 export interface AdminScope {
@@ -180,6 +182,25 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     return { apiKey: this.present(apiKey, now), key, previous: this.present(previous, now) };
   }
 
+  /** A key's requests per day by outcome. @throws {NotFoundException} for an unknown key */
+  async usage(scope: AdminScope, id: string, query: Record<string, unknown>) {
+    const apiKey = await this.find(scope, id);
+    return this.store(() => keyUsage(this.service, apiKey, query));
+  }
+
+  /** The scope's busiest keys over the last `hours`. */
+  async busiest(scope: AdminScope, query: Record<string, unknown>) {
+    return this.store(() =>
+      busiestKeys(this.service, query, async (ids) => {
+        if (ids.length === 0 || scope.owner === null) return new Set(ids);
+        const keys = await this.query(scope.owner)
+          .andWhere('key.id IN (:...ids)', { ids })
+          .getMany();
+        return new Set(keys.map((key) => key.id));
+      }),
+    );
+  }
+
   /** The key `id` (or prefix) names within the scope. @throws {NotFoundException} */
   private async find(scope: AdminScope, id: string): Promise<AbstractApiKey> {
     const found =
@@ -255,6 +276,7 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     try {
       return await operation();
     } catch (error) {
+      if (error instanceof HttpException) throw error; // already the answer (a bad parameter)
       if (error instanceof ApiKeyValidationError)
         throw new ApiKeyAdminBadRequest(error.field ?? 'body', error.message);
       // Any other failure of a query is the database's too: never a pass, never a 500 with details.

@@ -14,6 +14,7 @@ export {
   type ApiKeyOwnerResolver,
 } from './admin.options.js';
 export type { ApiKeyStatusFilter } from './admin.query.js';
+export type { ApiKeyAdminUsage } from './admin.usage.js';
 export {
   API_KEY_ADMIN_REQUEST_HEADER,
   API_KEY_ADMIN_REQUEST_VALUE,

@@ -111,6 +111,7 @@ const PINNED: Record<string, string[]> = {
     'ApiKeyAdminModule',
     'ApiKeyAdminOptions',
     'ApiKeyAdminSameOriginGuard',
+    'ApiKeyAdminUsage',
     'ApiKeyAdminView',
     'ApiKeyList',
     'ApiKeyOwnerResolver',
