@@ -16,6 +16,8 @@ describe.each(ADAPTERS)('usage on the admin page in Chromium on %s', (_platform,
   let started: AppOnNewDatabase;
   let context: BrowserContext;
   let page: Page;
+  let feed: string;
+  let ping: (key: string) => Promise<number>;
   const admin = { authorization: ADMIN_AUTH, 'x-requested-with': 'XMLHttpRequest' };
 
   beforeAll(async () => {
@@ -30,9 +32,9 @@ describe.each(ADAPTERS)('usage on the admin page in Chromium on %s', (_platform,
           body: { name },
         })
       ).body.key as string;
-    const feed = await create('Partner feed');
+    feed = await create('Partner feed');
     const quiet = await create('Quiet key');
-    const ping = async (key: string) =>
+    ping = async (key: string) =>
       (await call(`${started.url}/ping`, { headers: { authorization: `Api-Key ${key}` } })).status;
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push(await ping(feed));
@@ -81,6 +83,18 @@ describe.each(ADAPTERS)('usage on the admin page in Chromium on %s', (_platform,
           expect.stringMatching(/ Partner feed: 5$/),
           expect.stringMatching(/ Quiet key: 1$/),
         ]);
+  });
+
+  it('badges the row of a key that wrong secrets were sent for past the threshold', async () => {
+    const row = page.getByRole('row').filter({ hasText: 'Partner feed' });
+    expect(await row.getByText('Guessing?').count()).toBe(0);
+    // 2 were sent already; guessingAlerts' default threshold is 20.
+    for (let i = 0; i < 18; i++) expect(await ping(withWrongSecret(feed))).toBe(401);
+    await page.reload();
+    await expect.poll(() => row.getByText('Guessing?').count()).toBe(1);
+    expect(
+      await page.getByRole('row').filter({ hasText: 'Quiet key' }).getByText('Guessing?').count(),
+    ).toBe(0);
   });
 
   it('keeps the strict CSP: no inline style, script or remote file', async () => {
