@@ -24,7 +24,11 @@ if (compiled.status !== 0) {
   process.exit(compiled.status ?? 1);
 }
 
-const entries = { instructions: 'instructions.js', 'usage-memory': 'usage-memory.js' };
+const entries = {
+  instructions: 'instructions.js',
+  'usage-memory': 'usage-memory.js',
+  'usage-instructions': 'usage-instructions.js',
+};
 const entry = entries[process.argv[2]] ?? 'run.js';
 // --expose-gc: the usage-memory measurement collects garbage before each reading.
 const run = spawn(
