@@ -3,31 +3,19 @@
 // made-up history to api_key_usage (so the chart has days to show), and saves the usage panel
 // of the admin page as docs/usage-chart.png. Run `npm run build:sample` first.
 // Usage: node scripts/usage-screenshot.mjs [output.png]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { chromium } from 'playwright-core';
+import { launchChromium, root, startSampleApp } from './screenshot-support.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const output = resolve(process.argv[2] ?? join(root, 'docs/usage-chart.png'));
 const scratch = mkdtempSync(join(tmpdir(), 'usage-screenshot-'));
 const file = join(scratch, 's.sqlite');
 const env = { ...process.env, PORT: '3918', DATABASE_URL: `sqlite:${file}` };
-const app = spawn(process.execPath, [join(root, 'sample-app/dist/sample-app/main.js')], {
-  env,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-await new Promise((ready, fail) => {
-  app.stdout.on('data', (chunk) => String(chunk).includes('listening') && ready());
-  app.on('exit', () => fail(new Error('the sample app stopped')));
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const app = await startSampleApp(env);
+const browser = await launchChromium();
 try {
   const cli = (...args) =>
     execFileSync(
@@ -81,8 +69,6 @@ try {
   process.stdout.write(`Saved ${output}\n`);
 } finally {
   await browser.close();
-  const exited = new Promise((done) => app.once('exit', done));
-  app.kill();
-  await exited;
+  await app.stop();
   rmSync(scratch, { recursive: true, force: true });
 }

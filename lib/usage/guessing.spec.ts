@@ -4,11 +4,10 @@ import { EventEmitter2, EventEmitterModule } from '@nestjs/event-emitter';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../test/support/clock.js';
-import { FAST_BCRYPT, withWrongSecret } from '../../test/support/key-store.js';
+import { FAST_BCRYPT, withOtherSecret, withWrongSecret } from '../../test/support/key-store.js';
 import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyModule } from '../api-key.module.js';
 import { ApiKeyService } from '../api-key.service.js';
-import { checksumOf, generateKey } from '../keys/format.js';
 import {
   API_KEY_SUSPICIOUS_EVENT,
   GuessingDetector,
@@ -71,9 +70,7 @@ describe('alerts on guessing in ApiKeyService', () => {
 
   it('emits api-key.suspicious once per window when wrong secrets for one key pass the threshold', async () => {
     const { key, apiKey } = await service.create({ name: 'guessed' });
-    // Another secret with a correct checksum: read, hashed, refused as a wrong secret.
-    const body = `${key.slice(0, 12)}${generateKey().key.slice(9)}`;
-    const guess = body + checksumOf(body);
+    const guess = withOtherSecret(key);
     for (let i = 0; i < 4; i++) expect((await service.verify(guess)).valid).toBe(false);
     await new Promise((resolve) => setImmediate(resolve));
     expect(events).toEqual([

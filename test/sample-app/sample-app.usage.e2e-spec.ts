@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checksumOf, generateKey } from '../../lib/keys/format.js';
+import { generateKey } from '../../lib/keys/format.js';
 import { call } from '../support/http.js';
-import { withWrongSecret } from '../support/key-store.js';
+import { withOtherSecret, withWrongSecret } from '../support/key-store.js';
 import {
   SAMPLE_ENGINES,
   createSampleDatabase,
@@ -13,12 +13,6 @@ import {
 } from '../support/sample-app.js';
 
 const apiKey = (key: string) => ({ authorization: `Api-Key ${key}` });
-
-/** `key` with another secret and a correct checksum: read, hashed and refused as a wrong secret. */
-function withOtherSecret(key: string): string {
-  const body = `${key.slice(0, 12)}${generateKey('', 'plain').key.slice(9)}`;
-  return body + checksumOf(body);
-}
 
 /** The value of `api_key_verifications_total` for a registration and outcome in a scrape. */
 function verifications(metrics: string, outcome: string, registration = 'default'): number {

@@ -169,13 +169,15 @@ export async function loadBusiest() {
       const { items } = await api('GET', `/busiest?hours=${hours}`);
       $(id).replaceChildren(
         ...(items.length === 0
-          ? [el('li', { text: 'No requests.' })]
+          ? [el('li', { className: 'none', text: 'No requests.' })]
           : items.map((item) =>
               el('li', {}, el('code', { text: item.prefix }), ` ${item.name}: ${item.total}`),
             )),
       );
     } catch {
-      $(id).replaceChildren(el('li', { text: 'Usage analytics is unavailable.' }));
+      $(id).replaceChildren(
+        el('li', { className: 'none', text: 'Usage analytics is unavailable.' }),
+      );
     }
   }
 }
