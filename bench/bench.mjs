@@ -4,6 +4,7 @@
 // orchestrator, and removes the build whatever happens. `node bench/bench.mjs instructions`
 // (`npm run bench:instructions`) runs the instruction counts of bench/harness/instructions.ts instead,
 // and `--same-process` (`npm run bench -- --same-process`) the same-process row set alone.
+// and `node bench/bench.mjs usage-memory` the memory of usage analytics (bench/harness/usage-memory.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,16 +26,20 @@ if (compiled.status !== 0) {
 }
 
 // `lockout` runs bench/rows/lockout.ts, issue 25's timed flood, with the arguments that follow;
-// `--same-process` runs issue 26's row set (bench/harness/same-process.ts).
+// `--same-process` runs issue 26's row set (bench/harness/same-process.ts); `usage-memory` and
+// `usage-instructions` measure usage analytics (issue 28).
 const entries = {
   instructions: 'harness/instructions.js',
   lockout: 'rows/lockout.js',
   '--same-process': 'harness/same-process.js',
+  'usage-memory': 'harness/usage-memory.js',
+  'usage-instructions': 'harness/usage-instructions.js',
 };
 const entry = entries[process.argv[2]] ?? 'harness/run.js';
+// --expose-gc: the usage-memory measurement collects garbage before each reading.
 const run = spawn(
   process.execPath,
-  [path.join(buildDir, 'bench', entry), ...process.argv.slice(3)],
+  ['--expose-gc', path.join(buildDir, 'bench', entry), ...process.argv.slice(3)],
   {
     stdio: 'inherit',
     env: { BENCH_OUT: benchDir, ...process.env },

@@ -27,6 +27,7 @@ import {
 import { putApiKeyOnRequest } from './request/key-property.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
+import { refusalOutcome } from './usage/outcomes.js';
 import {
   ApiKeyService,
   type ApiKeyFailureReason,
@@ -233,8 +234,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   }
 
   /**
-   * Runs extraction, validation and the scope check. Returns `null` when the request may
-   * pass, or why it may not.
+   * Runs extraction, validation and the scope check, and counts the outcome of a request that
+   * carried a key (usage analytics). Returns `null` when the request may pass, or why it may not.
    *
    * @throws whatever `extractKey` or `validateKey` throw, other than `ApiKeyStoreUnavailableError`
    */
@@ -255,13 +256,22 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       this.logger.debug(
         `API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`,
       );
+      this.apiKeyService.recordOutcome(
+        refusalOutcome(result.reason),
+        result.keyId ?? null,
+        result.prefix,
+      );
       return { status: 401, reason: result.reason };
     }
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
       const missingScopes = requiredScopes.filter((scope) => !result.apiKey.scopes.includes(scope));
-      if (missingScopes.length > 0) return { status: 403, missingScopes };
+      if (missingScopes.length > 0) {
+        this.apiKeyService.recordOutcome('forbidden', result.apiKey.id, result.apiKey.prefix);
+        return { status: 403, missingScopes };
+      }
     }
+    this.apiKeyService.recordOutcome('ok', result.apiKey.id, result.apiKey.prefix);
     this.onAuthenticated(request, result.apiKey, context);
     return null;
   }

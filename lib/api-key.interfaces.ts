@@ -1,5 +1,6 @@
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import type { ApiKeyUsageCounts } from './usage/outcomes.js';
 
 /**
  * Why a presented key was refused. For logs and server-side callers only: the guard answers
@@ -17,7 +18,14 @@ export type ApiKeyFailureReason =
  * @publicApi
  */
 export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
-  { valid: true; apiKey: T } | { valid: false; reason: ApiKeyFailureReason; prefix?: string };
+  | { valid: true; apiKey: T }
+  | {
+      valid: false;
+      reason: ApiKeyFailureReason;
+      prefix?: string;
+      /** The id of the key refused, when its row was found (for usage analytics). */
+      keyId?: string;
+    };
 
 /**
  * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
@@ -117,4 +125,17 @@ export interface RotateApiKeyOptions {
  */
 export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends CreatedApiKey<T> {
   previous: T;
+}
+
+/**
+ * One key's requests over a span, by outcome, as `ApiKeyService.busiestKeys()` lists them.
+ *
+ * @publicApi
+ */
+export interface ApiKeyUsageByKey<T extends AbstractApiKey = ApiKey> {
+  keyId: string;
+  /** The key, or `null` when it was deleted since. */
+  apiKey: T | null;
+  counts: ApiKeyUsageCounts;
+  total: number;
 }

@@ -95,6 +95,23 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    */
   usageTracking?: { interval?: number } | false;
   /**
+   * Counts per key, per hour and by outcome (`ok`, `unauthorized`, `forbidden`, `usage_exceeded`,
+   * `rate_limited`, and `unknown` per registration), kept in memory and added to the
+   * `api_key_usage` table by one statement per `flushInterval` ms (default 60000), at each hour
+   * boundary and at shutdown; read them with `ApiKeyService.usage()`. At most `maxPendingKeys`
+   * distinct keys (default 100000) are held between writes: more ask for an early write, and while
+   * the store is unavailable, counts beyond that many rows are dropped, with one logged line saying
+   * how many. Counts older than `retentionDays` (default 90) are deleted. `false` turns it off.
+   * See docs/usage.md.
+   */
+  usageAnalytics?:
+    { flushInterval?: number; retentionDays?: number; maxPendingKeys?: number } | false;
+  /**
+   * Emit `api-key.suspicious` (and log a warning) when `threshold` wrong secrets (default 20) are
+   * sent for one key within `window` ms (default 600000), once per window. `false` turns it off.
+   */
+  guessingAlerts?: { threshold?: number; window?: number } | false;
+  /**
    * Milliseconds a key-store read or write may take before it counts as an outage: a request
    * whose key row has not come back by then gets 503 with `Retry-After`, however long the
    * database stalls, and service resumes by itself once it answers again. Also bounds the
@@ -234,6 +251,8 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
     failureMemoEntries: number;
   };
   usageTracking: { interval: number } | false;
+  usageAnalytics: { flushInterval: number; retentionDays: number; maxPendingKeys: number } | false;
+  guessingAlerts: { threshold: number; window: number } | false;
   storeTimeout: number;
   revocationSync: ApiKeyRevocationSync;
   /** Milliseconds between the change channel's round trips in notify mode (polls or pings). */

@@ -290,17 +290,20 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         valid: false,
         reason: 'bad_secret',
         prefix: good.apiKey.prefix,
+        keyId: good.apiKey.id,
       });
       expect(await service.verify(revokedKey.key)).toEqual({
         valid: false,
         reason: 'revoked',
         prefix: revokedKey.apiKey.prefix,
+        keyId: revokedKey.apiKey.id,
       });
       clock.advance(60_000);
       expect(await service.verify(expiring.key)).toEqual({
         valid: false,
         reason: 'expired',
         prefix: expiring.apiKey.prefix,
+        keyId: expiring.apiKey.id,
       });
       const ok = await service.verify(good.key);
       expect(ok.valid).toBe(true);
@@ -594,6 +597,7 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         valid: false,
         reason: 'bad_secret',
         prefix: apiKey.prefix,
+        keyId: apiKey.id,
       });
       expect(await fresh.isValid(key)).toBe(false);
     });

@@ -4,6 +4,7 @@ import {
   Logger,
   Optional,
   type BeforeApplicationShutdown,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
@@ -20,8 +21,14 @@ import {
 } from './store/dormant.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import { UsageAnalytics } from './usage/analytics.js';
+import { ensureUsageTable } from './usage/schema.js';
+import { GuessingAlerts } from './usage/guessing.js';
+import type { ApiKeyUsageOutcome } from './usage/outcomes.js';
+import { busiestKeys, keyUsage, type UsageQuerySources } from './usage/queries.js';
+import type { ApiKeyUsageQuery, ApiKeyUsageReport } from './usage/report.js';
 import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
-import { parseKey } from './keys/format.js';
+import { misspelledKeyPrefix, parseKey } from './keys/format.js';
 import {
   carriedColumns,
   validateCreateInput,
@@ -29,6 +36,7 @@ import {
   validateUpdateInput,
 } from './store/input.js';
 import type {
+  ApiKeyUsageByKey,
   ApiKeyVerification,
   CreateApiKeyInput,
   CreatedApiKey,
@@ -62,16 +70,22 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
  * @publicApi
  */
 @Injectable()
-export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
+export class ApiKeyService<T extends AbstractApiKey = ApiKey>
+  implements OnModuleInit, BeforeApplicationShutdown
+{
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: ApiKeyRowCache<T>;
   private readonly verifier: ApiKeyVerifier<T>;
-  private readonly usage: ApiKeyUsageRecorder<T> | null;
+  private readonly lastUse: ApiKeyUsageRecorder<T> | null;
+  private readonly analytics: UsageAnalytics | null;
+  private readonly guessing: GuessingAlerts | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
   private eventBus?: Promise<ApiKeyEventBus | null>;
+  /** What the usage queries read through. */
+  private readonly usageSources: UsageQuerySources<T>;
   /** Whether `verify` and `loadByPrefix` are this class's own, so `verifyAtOnce` may stand in for them. */
   private readonly verifiesAsDeclared =
     this.verify === ApiKeyService.prototype.verify &&
@@ -89,19 +103,29 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       logger: this.logger,
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
-    this.usage = options.usageTracking
+    this.lastUse = options.usageTracking
       ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
+      : null;
+    this.analytics = UsageAnalytics.create(options, repository);
+    this.guessing = options.guessingAlerts
+      ? new GuessingAlerts(options.name, options.guessingAlerts, this.logger, () => this.bus())
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
+    this.usageSources = {
+      analytics: this.analytics,
+      registration: options.name,
+      rows: this.rows,
+      repository,
+      findOne: (idOrPrefix) => this.findOne(idOrPrefix),
+    };
     this.dormancy = new ApiKeyDormancy({
       repository,
       options,
       rows: this.rows,
       flushUsage: () => this.flushUsage(),
       forget: (apiKey) => this.forget(apiKey),
-      eventBus: () =>
-        (this.eventBus ??= moduleRef ? findEventBus(moduleRef) : Promise.resolve(null)),
+      eventBus: () => this.bus(),
     });
   }
 
@@ -229,7 +253,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   async verify(key: string, options?: { recordUse?: boolean }): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
-    if (prefix === null) return { valid: false, reason: 'malformed' };
+    if (prefix === null) return malformed(key, this.options.brand);
     const stored = await this.loadByPrefix(prefix);
     const recordUse = options?.recordUse !== false;
     return (
@@ -250,7 +274,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   verifyAtOnce(key: string): ApiKeyVerification<T> | undefined {
     if (!this.verifiesAsDeclared) return undefined;
     const prefix = parseKey(key, this.options.brand);
-    if (prefix === null) return { valid: false, reason: 'malformed' };
+    if (prefix === null) return malformed(key, this.options.brand);
     const stored = this.cachedRow(prefix);
     return stored === undefined ? undefined : this.judge(key, prefix, stored, true);
   }
@@ -268,12 +292,12 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (!stored) return { valid: false, reason: 'unknown', prefix };
     const { row, hashedKey, secretTag } = stored;
     const now = this.options.clock();
-    if (row.revoked) return { valid: false, reason: 'revoked', prefix };
-    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
+    if (row.revoked) return { valid: false, reason: 'revoked', prefix, keyId: row.id };
+    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix, keyId: row.id };
     const outcome = this.verifier.checkAtOnce(row, hashedKey, key, secretTag ?? null);
     if (outcome === undefined) return undefined;
-    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    if (recordUse) this.usage?.record(row, now);
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row, now);
+    if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -286,9 +310,20 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   ): Promise<ApiKeyVerification<T>> {
     const now = this.options.clock();
     const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
-    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    if (recordUse) this.usage?.record(row, now);
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row, now);
+    if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
+  }
+
+  /** A refusal of a known key's secret; a wrong one is also noted for the guessing alerts. */
+  private refused(
+    outcome: 'bad_secret' | 'flooded',
+    prefix: string,
+    row: T,
+    now: Date,
+  ): ApiKeyVerification<T> {
+    if (outcome === 'bad_secret') this.guessing?.note(prefix, now);
+    return { valid: false, reason: outcome, prefix, keyId: row.id };
   }
 
   /**
@@ -344,15 +379,98 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     return this.dormancy.revoke(options);
   }
 
-  /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
+  /**
+   * Writes pending `lastUsedAt` marks and usage counts now (they are otherwise written every
+   * `usageTracking.interval` and `usageAnalytics.flushInterval`).
+   */
   async flushUsage(): Promise<void> {
-    await this.usage?.flush();
+    await this.lastUse?.flush();
+    await this.analytics?.flush();
   }
 
-  /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
+  /**
+   * Requests per hour or day by outcome, of one key (by id or prefix) or, without `key`, of the
+   * whole registration (unknown keys included), with totals. Counts this process has not written
+   * yet are written first, so they are included.
+   *
+   * @throws {ApiKeyValidationError} for a bad span or granularity, or with `usageAnalytics: false`
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async usage(query: ApiKeyUsageQuery): Promise<ApiKeyUsageReport> {
+    return keyUsage(this.usageSources, query);
+  }
+
+  /**
+   * The keys with the most requests from `since` to `until` (rounded out to whole hours), busiest
+   * first, at most `limit` (default 10), with their counts by outcome. `apiKey` is `null` for a
+   * key deleted since.
+   *
+   * @throws {ApiKeyValidationError} for a bad span, or with `usageAnalytics: false`
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async busiestKeys(query: {
+    since: Date;
+    until: Date;
+    limit?: number;
+  }): Promise<ApiKeyUsageByKey<T>[]> {
+    return busiestKeys(this.usageSources, query);
+  }
+
+  /**
+   * Counts one request's outcome for usage analytics: what the guard calls once per keyed
+   * request, and integrations (the throttler guard) for the refusals they make. `keyId` is
+   * `null` for a key no row matched (counted as `unknown`, per registration); `prefix`, the
+   * key's prefix when known. Does nothing with `usageAnalytics: false`. The hot path: a `Map`
+   * lookup or two, no I/O.
+   */
+  recordOutcome(outcome: ApiKeyUsageOutcome, keyId: string | null, prefix?: string): void {
+    if (this.analytics?.record(outcome, keyId, prefix) === 'wrong_secret')
+      this.guessing?.note(prefix!, this.options.clock());
+  }
+
+  /**
+   * Prefixes of this registration's keys for which wrong secrets passed `guessingAlerts`'
+   * threshold within the last window, in this process: the admin page's warning badges.
+   */
+  suspiciousPrefixes(): string[] {
+    return this.guessing?.suspicious(this.options.clock()) ?? [];
+  }
+
+  /** Requests waiting for a slot on the cold path (the slow hash), in this process. */
+  get coldPathQueued(): number {
+    return this.verifier.queued;
+  }
+
+  /** Per-process totals by outcome (indexed as the outcomes are listed), for `/metrics`. */
+  get outcomeTotals(): readonly number[] | null {
+    return this.analytics?.tally.totals ?? null;
+  }
+
+  /**
+   * At boot, creates the usage analytics table when it is missing (as `synchronize` leaves it).
+   *
+   * @throws {ApiKeyConfigurationError} when it is missing and cannot be created
+   */
+  async onModuleInit(): Promise<void> {
+    await ensureUsageTable(this.repository, this.options);
+  }
+
+  /**
+   * Closes the change listener (notify mode), and writes pending `lastUsedAt` marks and usage
+   * counts before the data source closes.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     await this.rowCache.close();
-    await this.usage?.close();
+    await this.lastUse?.close();
+    await this.analytics?.close();
+  }
+
+  /** The app's event bus, looked for once. */
+  private bus(): Promise<ApiKeyEventBus | null> {
+    return (this.eventBus ??= this.moduleRef
+      ? findEventBus(this.moduleRef)
+      : Promise.resolve(null));
   }
 
   /**
@@ -413,4 +531,12 @@ export function getApiKeyServiceToken(
   name: string = DEFAULT_API_KEY_NAME,
 ): string | typeof ApiKeyService {
   return name === DEFAULT_API_KEY_NAME ? ApiKeyService : `API_KEY:SERVICE:${name}`;
+}
+
+/** The refusal of a key `parseKey` refused, with its prefix when it has the checksummed shape. */
+function malformed<T extends AbstractApiKey>(key: string, brand: string): ApiKeyVerification<T> {
+  const prefix = misspelledKeyPrefix(key, brand);
+  return prefix === null
+    ? { valid: false, reason: 'malformed' }
+    : { valid: false, reason: 'malformed', prefix };
 }

@@ -80,6 +80,10 @@ export {
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
 } from './change-feed/migration.js';
+export { CreateApiKeyUsage1799020800000 } from './usage/migration.js';
+export { API_KEY_SUSPICIOUS_EVENT, type ApiKeySuspiciousEvent } from './usage/guessing.js';
+export type { ApiKeyUsageCounts, ApiKeyUsageOutcome } from './usage/outcomes.js';
+export type { ApiKeyUsagePoint, ApiKeyUsageQuery, ApiKeyUsageReport } from './usage/report.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {

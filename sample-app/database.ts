@@ -2,6 +2,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   AddApiKeySecretTags1796515200000,
   ApiKey,
+  CreateApiKeyUsage1799020800000,
   CreateApiKeys1764000000000,
   UpgradeApiKeys1796083200000,
   runMigrationsLocked,
@@ -15,7 +16,8 @@ import { Partner } from './partners/partner.entity.js';
 
 /**
  * The sample's schema, made only by migrations: the library's `api_keys` table and the
- * sample's partner tables, then the upgrades of tables made by earlier versions. The app runs
+ * sample's partner tables, then the upgrades of tables made by earlier versions, then the
+ * `api_key_usage` table of usage analytics. The app runs
  * them at start and the CLI before every command, both with `runMigrationsLocked`.
  */
 export function sampleDataSourceOptions(connection: DataSourceOptions): DataSourceOptions {
@@ -30,6 +32,7 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
       UpgradePartnerApiKeys1796083200001,
       AddApiKeySecretTags1796515200000,
       AddPartnerApiKeySecretTags1796515200001,
+      CreateApiKeyUsage1799020800000,
     ],
     synchronize: false,
     logging: false,

@@ -84,6 +84,20 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
       return { items: await this.keys.revoke(await this.keys.scopeOf(request), ids) };
     }
 
+    @Get('busiest')
+    async busiest(@Req() request: unknown, @Query() query: Record<string, unknown>) {
+      return this.keys.busiest(await this.keys.scopeOf(request), query);
+    }
+
+    @Get(':id/usage')
+    async usage(
+      @Req() request: unknown,
+      @Param('id') id: string,
+      @Query() query: Record<string, unknown>,
+    ) {
+      return this.keys.usage(await this.keys.scopeOf(request), id, query);
+    }
+
     @Get(':id')
     async show(@Req() request: unknown, @Param('id') id: string) {
       return this.keys.show(await this.keys.scopeOf(request), id);

@@ -1,5 +1,6 @@
 import {
   ConflictException,
+  HttpException,
   ForbiddenException,
   Inject,
   Injectable,
@@ -28,6 +29,7 @@ import {
 import { OwnerKeyPolicy } from './admin.policy.js';
 import { applyListQuery, keysQuery, parseListQuery, whereActive } from './admin.query.js';
 import { presentKey, type ApiKeyAdminView, type ApiKeyList } from './admin.view.js';
+import { busiestKeys, keyUsage } from './admin.usage.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -211,6 +213,25 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     return { apiKey: this.present(apiKey, now), key, previous: this.present(previous, now) };
   }
 
+  /** A key's requests per day by outcome. @throws {NotFoundException} for an unknown key */
+  async usage(scope: AdminScope, id: string, query: Record<string, unknown>) {
+    const apiKey = await this.find(scope, id);
+    return this.store(() => keyUsage(this.service, apiKey, query));
+  }
+
+  /** The scope's busiest keys over the last `hours`. */
+  async busiest(scope: AdminScope, query: Record<string, unknown>) {
+    return this.store(() =>
+      busiestKeys(this.service, query, async (ids) => {
+        if (ids.length === 0 || scope.owner === null) return new Set(ids);
+        const keys = await this.query(scope.owner)
+          .andWhere('key.id IN (:...ids)', { ids })
+          .getMany();
+        return new Set(keys.map((key) => key.id));
+      }),
+    );
+  }
+
   /** The key `id` (or prefix) names within the scope. @throws {NotFoundException} */
   private async find(scope: AdminScope, id: string): Promise<AbstractApiKey> {
     const found =
@@ -314,6 +335,7 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     try {
       return await operation();
     } catch (error) {
+      if (error instanceof HttpException) throw error; // already the answer (a bad parameter)
       if (error instanceof ApiKeyValidationError) {
         // A row the database refused: its words stay here, in the server log, never in the answer.
         if (error.cause)

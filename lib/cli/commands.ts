@@ -17,6 +17,7 @@ import {
   printableJson,
   table,
 } from './format.js';
+import { showUsage } from './usage.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
 
@@ -56,6 +57,8 @@ export async function runCommand(
       return revokeDormantKeys(command, store, output);
     case 'rotate':
       return rotateKey(command, store, output);
+    case 'usage':
+      return showUsage(command, store, output);
   }
 }
 

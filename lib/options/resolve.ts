@@ -57,6 +57,8 @@ export const KEY_OPTIONS = fieldNames({
   verificationMemo: true,
   coldPath: true,
   usageTracking: true,
+  usageAnalytics: true,
+  guessingAlerts: true,
   storeTimeout: true,
   revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
@@ -513,10 +515,30 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     usageTracking: usage && {
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
+    usageAnalytics: resolveCounts('usageAnalytics', given.usageAnalytics),
+    guessingAlerts: resolveCounts('guessingAlerts', given.guessingAlerts),
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     revocationSync: resolveRevocationSync(given),
     ...resolveNotifyPace(given),
   };
+}
+
+/**
+ * Defaults of `usageAnalytics` and `guessingAlerts`, whose fields are all positive whole numbers
+ * (their names are the fields the options take; `ResolvedApiKeyOptions` holds them to the types).
+ */
+const COUNT_DEFAULTS = {
+  usageAnalytics: { flushInterval: 60_000, retentionDays: 90, maxPendingKeys: 100_000 },
+  guessingAlerts: { threshold: 20, window: 600_000 },
+};
+
+function resolveCounts<O extends keyof typeof COUNT_DEFAULTS>(option: O, value: unknown) {
+  const given = nestedOption(option, value, Object.keys(COUNT_DEFAULTS[option]));
+  if (given === false) return false;
+  const resolved: Record<string, number> = {};
+  for (const [field, fallback] of Object.entries(COUNT_DEFAULTS[option]))
+    resolved[field] = positiveInteger(`${option}.${field}`, given[field], fallback);
+  return resolved as (typeof COUNT_DEFAULTS)[O];
 }
 
 function resolveStoreTimeout(value: unknown): number {

@@ -181,6 +181,11 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
     return check;
   }
 
+  /** Checks waiting for a slot on the cold path, for the metrics gauge. */
+  get queued(): number {
+    return this.limiter.queued;
+  }
+
   /** Drops what is memoised for a key, so its next check reads nothing from before. */
   forget(id: string): void {
     this.memo.delete(id);
