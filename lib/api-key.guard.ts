@@ -145,6 +145,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     if (result === undefined || !result.valid) return false;
     const requiredScopes = this.getRequiredScopes(context);
     for (const scope of requiredScopes) if (!result.apiKey.scopes.includes(scope)) return false;
+    // Counted as the full check counts a pass; a refusal is counted there, once.
+    this.apiKeyService.recordOutcome('ok', result.apiKey.id, result.apiKey.prefix);
     this.onAuthenticated(request, result.apiKey as T, context);
     return true;
   }

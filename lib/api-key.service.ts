@@ -256,10 +256,13 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     if (prefix === null) return malformed(key, this.options.brand);
     const stored = await this.loadByPrefix(prefix);
     const recordUse = options?.recordUse !== false;
-    return (
+    const verdict =
       this.judge(key, prefix, stored, recordUse) ??
-      this.judgeSlowly(key, prefix, stored!, recordUse)
-    );
+      (await this.judgeSlowly(key, prefix, stored!, recordUse));
+    // Here, not in judge(): verifyAtOnce() may judge a request that verify() then judges again.
+    if (!verdict.valid && verdict.reason === 'bad_secret')
+      this.guessing?.note(prefix, this.options.clock());
+    return verdict;
   }
 
   /**
@@ -296,7 +299,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix, keyId: row.id };
     const outcome = this.verifier.checkAtOnce(row, hashedKey, key, secretTag ?? null);
     if (outcome === undefined) return undefined;
-    if (outcome !== 'verified') return this.refused(outcome, prefix, row, now);
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row);
     if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
@@ -310,19 +313,17 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   ): Promise<ApiKeyVerification<T>> {
     const now = this.options.clock();
     const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
-    if (outcome !== 'verified') return this.refused(outcome, prefix, row, now);
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row);
     if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
-  /** A refusal of a known key's secret; a wrong one is also noted for the guessing alerts. */
+  /** A refusal of a known key's secret. */
   private refused(
     outcome: 'bad_secret' | 'flooded',
     prefix: string,
     row: T,
-    now: Date,
   ): ApiKeyVerification<T> {
-    if (outcome === 'bad_secret') this.guessing?.note(prefix, now);
     return { valid: false, reason: outcome, prefix, keyId: row.id };
   }
 
