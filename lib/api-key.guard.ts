@@ -25,6 +25,11 @@ import {
   setResponseHeader,
 } from './request/context.js';
 import { putApiKeyOnRequest } from './request/key-property.js';
+import {
+  ApiKeyIpNotAllowedException,
+  ApiKeyUsageExceededException,
+} from './policies/exceptions.js';
+import { creditsHeader, secondsToRefill } from './policies/headers.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
 import {
@@ -35,14 +40,21 @@ import {
 
 /**
  * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
- * sent), 403 with the scopes the key lacks, or 503 with the error of the unreadable key store.
+ * sent), 403 with the scopes the key lacks or because the client's address is not in the key's
+ * allow-list, 429 for a key with no credits left, or 503 with the error of the unreadable key
+ * store.
  *
  * @publicApi
  */
-export type ApiKeyDenial =
+export type ApiKeyDenial<T extends AbstractApiKey = AbstractApiKey> =
   | { status: 401; reason: ApiKeyFailureReason | 'missing' }
   | { status: 403; missingScopes: string[] }
+  | { status: 403; reason: 'ip_not_allowed' }
+  | { status: 429; reason: 'usage_exceeded'; apiKey?: T }
   | { status: 503; error: ApiKeyStoreUnavailableError };
+
+/** What the guard asks `verify()`: credits are spent after the scope check, not during it. */
+const SKIP_CREDITS = { credit: 'skip' } as const;
 
 /**
  * Lets a request through when it carries a usable API key holding every scope the route
@@ -189,7 +201,17 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     key: string,
     _context: ExecutionContext,
   ): Promise<ApiKeyVerification<T>> {
-    return this.apiKeyService.verify(key) as Promise<ApiKeyVerification<T>>;
+    // Credits are spent by `spendCredit()`, once the route's scopes have been checked.
+    return this.apiKeyService.verify(key, SKIP_CREDITS) as Promise<ApiKeyVerification<T>>;
+  }
+
+  /**
+   * The client's address, checked against a key's `allowedIps`: `request.ip`, which Express and
+   * Fastify work out under the app's own trust-proxy setting (see docs/policies.md). `null` when
+   * unknown, which no allow-list admits. Read only for keys that have one.
+   */
+  protected getClientIp(request: any, _context: ExecutionContext): string | null {
+    return typeof request?.ip === 'string' ? request.ip : null;
   }
 
   /**
@@ -201,7 +223,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   protected async authenticate(
     request: any,
     context: ExecutionContext,
-  ): Promise<ApiKeyDenial | null> {
+  ): Promise<ApiKeyDenial<T> | null> {
     const key = this.extractKey(request, context);
     if (key === null) return { status: 401, reason: 'missing' };
     let result: ApiKeyVerification<T>;
@@ -215,14 +237,46 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       this.logger.debug(
         `API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`,
       );
+      if (result.reason === 'ip_not_allowed') return { status: 403, reason: result.reason };
+      if (result.reason === 'usage_exceeded') return { status: 429, reason: result.reason };
       return { status: 401, reason: result.reason };
     }
+    const apiKey = result.apiKey;
+    // Policies are property reads for keys without them: no call, no await.
+    if (
+      apiKey.allowedIps != null &&
+      !this.apiKeyService.isAddressAllowed(apiKey, this.getClientIp(request, context))
+    )
+      return { status: 403, reason: 'ip_not_allowed' };
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
-      const missingScopes = requiredScopes.filter((scope) => !result.apiKey.scopes.includes(scope));
+      const missingScopes = requiredScopes.filter((scope) => !apiKey.scopes.includes(scope));
       if (missingScopes.length > 0) return { status: 403, missingScopes };
     }
-    this.onAuthenticated(request, result.apiKey, context);
+    if (apiKey.remaining != null && !this.routeRules.get(context).skipUsage) {
+      const denial = await this.spendCredit(apiKey, context);
+      if (denial !== null) return denial;
+    }
+    this.onAuthenticated(request, apiKey, context);
+    return null;
+  }
+
+  /**
+   * Spends one credit of a usage-limited key for an accepted request, and tells the client what
+   * is left in the `RateLimit` header (`"api-key-credits";r=41`).
+   */
+  protected async spendCredit(
+    apiKey: T,
+    context: ExecutionContext,
+  ): Promise<ApiKeyDenial<T> | null> {
+    try {
+      if (!(await this.apiKeyService.spendCredit(apiKey)))
+        return { status: 429, reason: 'usage_exceeded', apiKey };
+    } catch (error) {
+      if (error instanceof ApiKeyStoreUnavailableError) return { status: 503, error };
+      throw error;
+    }
+    setResponseHeader(context, 'RateLimit', creditsHeader(apiKey.remaining ?? 0));
     return null;
   }
 
@@ -240,12 +294,16 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws {ApiKeyUnauthorizedException | ApiKeyForbiddenException | ApiKeyUnavailableException} from the `deny*` hooks
    */
-  protected deny(context: ExecutionContext, denial: ApiKeyDenial): boolean {
+  protected deny(context: ExecutionContext, denial: ApiKeyDenial<T>): boolean {
     switch (denial.status) {
       case 401:
         return this.denyUnauthorized(context, denial.reason);
       case 403:
-        return this.denyForbidden(context, denial.missingScopes);
+        return 'missingScopes' in denial
+          ? this.denyForbidden(context, denial.missingScopes)
+          : this.denyIpNotAllowed(context);
+      case 429:
+        return this.denyUsageExceeded(context, denial.apiKey);
       case 503:
         return this.denyUnavailable(context, denial.error);
     }
@@ -274,6 +332,30 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   protected denyForbidden(context: ExecutionContext, missingScopes: string[]): boolean {
     if (!isHttpLike(context)) return false;
     throw new ApiKeyForbiddenException(missingScopes);
+  }
+
+  /**
+   * Refuses a right key used from an address outside its `allowedIps`.
+   *
+   * @throws {ApiKeyIpNotAllowedException} 403 in HTTP and GraphQL contexts; returns `false` elsewhere
+   */
+  protected denyIpNotAllowed(context: ExecutionContext): boolean {
+    if (!isHttpLike(context)) return false;
+    throw new ApiKeyIpNotAllowedException();
+  }
+
+  /**
+   * Refuses a right key with no credits left: `RateLimit` says `r=0`, and `Retry-After` the
+   * seconds to its next refill when it has one.
+   *
+   * @throws {ApiKeyUsageExceededException} 429 in HTTP and GraphQL contexts; returns `false` elsewhere
+   */
+  protected denyUsageExceeded(context: ExecutionContext, apiKey: T | undefined): boolean {
+    if (!isHttpLike(context)) return false;
+    setResponseHeader(context, 'RateLimit', creditsHeader(0));
+    const retryAfter = apiKey ? secondsToRefill(apiKey, this.apiKeyService.options.clock()) : null;
+    if (retryAfter !== null) setResponseHeader(context, 'Retry-After', String(retryAfter));
+    throw new ApiKeyUsageExceededException();
   }
 
   /**

@@ -6,7 +6,7 @@ import {
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
@@ -36,6 +36,7 @@ import type {
   RotateApiKeyOptions,
   RotatedApiKey,
   UpdateApiKeyInput,
+  VerifyApiKeyOptions,
 } from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './store/lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
@@ -47,6 +48,14 @@ import { storeUnavailable, ThrottledErrorLog } from './store/errors.js';
 import { ApiKeyUsageRecorder } from './store/usage.js';
 import { listWhere } from './store/where.js';
 import { ApiKeyVerifier } from './verification/verifier.js';
+import { ApiKeyPolicies } from './policies/enforce.js';
+import { checkPolicies } from './policies/input.js';
+import {
+  API_KEY_DISABLED_EVENT,
+  API_KEY_ENABLED_EVENT,
+  statusEvent,
+  type ApiKeyStatusEvent,
+} from './policies/events.js';
 
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
@@ -71,6 +80,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
+  private readonly policies: ApiKeyPolicies<T>;
   private eventBus?: Promise<ApiKeyEventBus | null>;
 
   /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
@@ -90,14 +100,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
+    this.policies = new ApiKeyPolicies(repository, (action, write) => this.rows.run(action, write));
     this.dormancy = new ApiKeyDormancy({
       repository,
       options,
       rows: this.rows,
       flushUsage: () => this.flushUsage(),
       forget: (apiKey) => this.forget(apiKey),
-      eventBus: () =>
-        (this.eventBus ??= moduleRef ? findEventBus(moduleRef) : Promise.resolve(null)),
+      eventBus: () => this.events(),
     });
   }
 
@@ -135,6 +145,33 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   }
 
   /**
+   * Suspends a key: it is refused (401, `verify()` reason `disabled`) until `enable()`. Idempotent:
+   * a disabled key keeps its first `disabledAt`. Takes effect as a revocation does. Emits
+   * `api-key.disabled` when it changed something.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async disable(idOrPrefix: string): Promise<T> {
+    return this.setDisabled(idOrPrefix, true);
+  }
+
+  /**
+   * Resumes a suspended key. Idempotent. A revoked key stays refused: enabling it is refused
+   * here, and by the table's trigger for any other writer. Emits `api-key.enabled` when it
+   * changed something.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyValidationError} if the key is revoked
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async enable(idOrPrefix: string): Promise<T> {
+    return this.setDisabled(idOrPrefix, false);
+  }
+
+  /**
    * Changes a usable key's name, scopes or expiry. A revoked or expired key is read-only.
    *
    * @param idOrPrefix the key's id or its 8-character prefix
@@ -151,6 +188,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw new ApiKeyValidationError(
         `API key ${apiKey.prefix} is revoked or expired; it is read-only.`,
       );
+    Object.assign(valid, checkPolicies(valid as Record<string, unknown>, apiKey));
     if (Object.keys(valid).length > 0) {
       // The revokedAt condition keeps a revocation made meanwhile from being written over.
       const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
@@ -178,6 +216,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       throw new ApiKeyValidationError(
         `API key ${old.prefix} is revoked or expired; create a new key instead.`,
       );
+    // A new key would not be suspended: rotating must not be a way round a suspension.
+    if (old.disabled)
+      throw new ApiKeyValidationError(`API key ${old.prefix} is disabled; enable it first.`);
     const created = await this.create({
       ...carriedColumns(this.repository.metadata, old),
       name: old.name,
@@ -217,13 +258,15 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
 
   /**
    * Checks a presented key and says why it failed. Reasons are for logs and callers, never for
-   * responses. Revoked and expired keys are refused before any hashing.
+   * responses. Revoked, expired and disabled keys are refused before any hashing; a right key's
+   * policies (IP allow-list, credits) are applied after it, see `VerifyApiKeyOptions`.
    *
-   * @param options `recordUse: false` leaves `lastUsedAt` alone, for checks that are no use of the
-   *   key (a leak report), so that they do not keep a dormant key alive
-   * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read (never a silent pass)
+   * @param options `recordUse: false` leaves `lastUsedAt` alone; `clientIp` checks the allow-list;
+   *   `credit` checks, spends or skips credits
+   * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read or a credit cannot be
+   *   spent (never a silent pass)
    */
-  async verify(key: string, options?: { recordUse?: boolean }): Promise<ApiKeyVerification<T>> {
+  async verify(key: string, options?: VerifyApiKeyOptions): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return { valid: false, reason: 'malformed' };
     const stored = await this.loadByPrefix(prefix);
@@ -232,10 +275,35 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
+    if (row.disabledAt != null) return { valid: false, reason: 'disabled', prefix };
     const outcome = await this.verifier.check(row, hashedKey, key);
     if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
+    if (ApiKeyPolicies.applyTo(row)) {
+      const refusal = await this.policies.admit(row, now, options);
+      if (refusal !== null) return { valid: false, reason: refusal, prefix };
+    }
     if (options?.recordUse !== false) this.usage?.record(row, now);
     return { valid: true, apiKey: row };
+  }
+
+  /**
+   * Whether a request from `clientIp` may use `apiKey`: the key has no `allowedIps`, or the
+   * address is in them (IPv4-mapped IPv6 addresses match IPv4 ranges). An unknown address
+   * (`null`) is in no list. The guard asks it with `request.ip`.
+   */
+  isAddressAllowed(apiKey: T, clientIp: string | null | undefined): boolean {
+    return this.policies.allowsAddress(apiKey, clientIp);
+  }
+
+  /**
+   * Spends one of a usage-limited key's credits (refilling it first when a refill is due) and
+   * sets `apiKey.remaining` to what is left; `false` when none is left. A key without a limit
+   * answers `true` with no write. The guard calls it for each request it accepts.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be written (never a silent pass)
+   */
+  async spendCredit(apiKey: T): Promise<boolean> {
+    return this.policies.spend(apiKey, this.options.clock());
   }
 
   /**
@@ -323,6 +391,51 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     if (this.rowCache.caching)
       this.rowCache.set(prefix, { row: ownCopy(stored.row), hashedKey: stored.hashedKey }, ticket);
     return stored;
+  }
+
+  /** Sets or clears a key's `disabledAt`, as `disable()` and `enable()` document. */
+  private async setDisabled(idOrPrefix: string, disabled: boolean): Promise<T> {
+    const apiKey = await this.findOne(idOrPrefix);
+    if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
+    if (!disabled && apiKey.revoked)
+      throw new ApiKeyValidationError(
+        `API key ${apiKey.prefix} is revoked; revocation is final, it cannot be enabled.`,
+      );
+    this.forget(apiKey);
+    if (apiKey.disabled === disabled) return apiKey;
+    const at = this.options.clock();
+    // Conditional on the state read, so two callers racing change it, and announce it, once;
+    // enabling also on the key not being revoked meanwhile (the trigger refuses that too).
+    const where = (
+      disabled
+        ? { id: apiKey.id, disabledAt: IsNull() }
+        : { id: apiKey.id, disabledAt: Not(IsNull()), revokedAt: IsNull() }
+    ) as FindOptionsWhere<T>;
+    const result = await this.rows.run(`${disabled ? 'disable' : 'enable'} an API key`, () =>
+      this.repository.update(where, { disabledAt: disabled ? at : null } as any),
+    );
+    const updated = (await this.findOne(apiKey.id)) as T;
+    if (result.affected !== 0) void this.announce(updated, disabled ? 'disabled' : 'enabled', at);
+    return updated;
+  }
+
+  /** Emits a key's suspension or resumption on the app's event bus, if it has one; never throws. */
+  private async announce(apiKey: T, type: ApiKeyStatusEvent['type'], at: Date): Promise<void> {
+    try {
+      (await this.events())?.emit(
+        type === 'disabled' ? API_KEY_DISABLED_EVENT : API_KEY_ENABLED_EVENT,
+        statusEvent(apiKey, type, this.options.name, at),
+      );
+    } catch (error) {
+      this.logger.warn(`An api-key.${type} listener failed: ${(error as Error)?.message}`);
+    }
+  }
+
+  /** The app's `@nestjs/event-emitter` bus, looked for once; `null` when there is none. */
+  private events(): Promise<ApiKeyEventBus | null> {
+    return (this.eventBus ??= this.moduleRef
+      ? findEventBus(this.moduleRef)
+      : Promise.resolve(null));
   }
 
   /** Drops what this process remembers of a key, so a revocation or rotation applies at once. */

@@ -75,6 +75,26 @@ export {
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
 } from './change-feed/migration.js';
+export {
+  AddApiKeyPolicies1798848000000,
+  createApiKeyPoliciesMigration,
+  type CreateApiKeyPoliciesMigrationOptions,
+} from './policies/schema.js';
+export { SkipApiKeyUsage, API_KEY_SKIP_USAGE_METADATA } from './policies/decorators.js';
+export {
+  API_KEY_IP_NOT_ALLOWED_MESSAGE,
+  API_KEY_USAGE_EXCEEDED_MESSAGE,
+  ApiKeyIpNotAllowedException,
+  ApiKeyUsageExceededException,
+} from './policies/exceptions.js';
+export {
+  API_KEY_DISABLED_EVENT,
+  API_KEY_ENABLED_EVENT,
+  type ApiKeyStatusEvent,
+} from './policies/events.js';
+export { API_KEY_CREDITS_POLICY } from './policies/headers.js';
+export type { ApiKeyRefillInterval } from './policies/refill-interval.js';
+export type { ApiKeyPolicyInput } from './policies/input.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {

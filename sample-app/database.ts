@@ -1,5 +1,6 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
+  AddApiKeyPolicies1798848000000,
   ApiKey,
   CreateApiKeys1764000000000,
   UpgradeApiKeys1796083200000,
@@ -8,6 +9,7 @@ import {
 } from '../lib/index.js';
 import { CreatePartnerTables1764100000000 } from './migrations/1764100000000-create-partner-tables.js';
 import { UpgradePartnerApiKeys1796083200001 } from './migrations/1796083200001-upgrade-partner-api-keys.js';
+import { AddPartnerApiKeyPolicies1798848000001 } from './migrations/1798848000001-add-partner-api-key-policies.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 
@@ -26,6 +28,8 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
       CreatePartnerTables1764100000000,
       UpgradeApiKeys1796083200000,
       UpgradePartnerApiKeys1796083200001,
+      AddApiKeyPolicies1798848000000,
+      AddPartnerApiKeyPolicies1798848000001,
     ],
     synchronize: false,
     logging: false,

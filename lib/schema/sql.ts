@@ -1,7 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The columns of `AbstractApiKey` that hold instants. */
-export const INSTANT_COLUMNS = ['created_at', 'expires_at', 'revoked_at', 'last_used_at'] as const;
+export const INSTANT_COLUMNS = [
+  'created_at',
+  'expires_at',
+  'revoked_at',
+  'last_used_at',
+  'disabled_at',
+  'last_refill_at',
+  'expiry_notified_at',
+] as const;
 
 /** What PostgreSQL calls the column type that drops the offset of every instant written to it. */
 export const ZONELESS_TIMESTAMP = 'timestamp without time zone';
