@@ -1,4 +1,4 @@
-import type { Repository } from 'typeorm';
+import type { QueryRunner, Repository } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { triggerDialect } from '../schema/sql.js';
 import type { ApiKeyRefillInterval } from './refill-interval.js';
@@ -37,8 +37,8 @@ export function hasCredit(apiKey: AbstractApiKey, now: Date): boolean {
  * - spending is `UPDATE … SET remaining = remaining - 1 WHERE id = ? AND remaining > 0`: the row
  *   lock makes concurrent spends queue, each seeing the count the one before left, and the
  *   `remaining > 0` condition refuses the spend once none is left. PostgreSQL and SQLite give the
- *   count left by `RETURNING`; MariaDB/MySQL by `LAST_INSERT_ID(expr)`, which the OK packet
- *   carries back;
+ *   count left by `RETURNING`; MariaDB/MySQL by `LAST_INSERT_ID(expr)`, read back on the same
+ *   connection;
  * - a refill, when due, is `UPDATE … SET remaining = refill_amount, last_refill_at = now WHERE
  *   id = ? AND COALESCE(last_refill_at, created_at) < period start`, run before the spend: of
  *   instances racing at a boundary, the first to take the row lock refills, and the others find
@@ -60,13 +60,19 @@ export class ApiKeyCredits<T extends AbstractApiKey> {
     const dialect = triggerDialect(this.repository.manager);
     const { table, remaining, id } = this.names();
     const parameters = [apiKey.id];
-    if (dialect === 'mysql') {
-      const result = await this.query(
-        `UPDATE ${table} SET ${remaining} = LAST_INSERT_ID(${remaining} - 1) WHERE ${id} = ? AND ${remaining} > 0`,
-        parameters,
-      );
-      return result.affected === 1 ? Number(result.raw.insertId) : null;
-    }
+    if (dialect === 'mysql')
+      return this.onOneConnection(async (queryRunner) => {
+        // LAST_INSERT_ID(expr) keeps the count for this connection's next LAST_INSERT_ID(): no
+        // other statement runs on it between the two, and no other connection sees it.
+        const result = await queryRunner.query(
+          `UPDATE ${table} SET ${remaining} = LAST_INSERT_ID(${remaining} - 1) WHERE ${id} = ? AND ${remaining} > 0`,
+          parameters,
+          true,
+        );
+        if (result.affected !== 1) return null;
+        const [row] = await queryRunner.query('SELECT LAST_INSERT_ID() AS remaining');
+        return Number(row.remaining);
+      });
     const placeholder = dialect === 'postgres' ? '$1' : '?';
     const result = await this.query(
       `UPDATE ${table} SET ${remaining} = ${remaining} - 1 WHERE ${id} = ${placeholder} AND ${remaining} > 0 RETURNING ${remaining}`,
@@ -98,10 +104,15 @@ export class ApiKeyCredits<T extends AbstractApiKey> {
   }
 
   /** Runs one statement and answers with the driver's structured result. */
-  private async query(sql: string, parameters: unknown[]) {
+  private query(sql: string, parameters: unknown[]) {
+    return this.onOneConnection((queryRunner) => queryRunner.query(sql, parameters, true));
+  }
+
+  /** Runs `work` on one connection of the pool, released afterwards. */
+  private async onOneConnection<R>(work: (queryRunner: QueryRunner) => Promise<R>): Promise<R> {
     const queryRunner = this.repository.manager.connection.createQueryRunner('master');
     try {
-      return await queryRunner.query(sql, parameters, true);
+      return await work(queryRunner);
     } finally {
       await queryRunner.release();
     }
