@@ -186,7 +186,7 @@ describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
       ['allowedIps', { allowedIps: '10.0.0.0/8' }],
       ['allowedIps', { allowedIps: ['10.0.0.0/8', "1.1.1.1'; DROP TABLE api_keys; --"] }],
       ['allowedIps', { allowedIps: [] }],
-      ['allowedIps', { allowedIps: [{ toString: () => '::1' }] }],
+      ['allowedIps', { allowedIps: [{ toString: (): string => '::1' }] }],
       ['remaining', { remaining: -1 }],
       ['remaining', { remaining: 1.5 }],
       ['remaining', { remaining: '5' }],
