@@ -101,6 +101,18 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
       return revoked;
     }
 
+    @Post(':id/disable')
+    @HttpCode(200)
+    async disable(@Req() request: unknown, @Param('id') id: string) {
+      return this.keys.setDisabled(await this.keys.scopeOf(request), id, true);
+    }
+
+    @Post(':id/enable')
+    @HttpCode(200)
+    async enable(@Req() request: unknown, @Param('id') id: string) {
+      return this.keys.setDisabled(await this.keys.scopeOf(request), id, false);
+    }
+
     @Post(':id/rotate')
     @HttpCode(200)
     async rotate(@Req() request: unknown, @Param('id') id: string, @Body() body: unknown) {

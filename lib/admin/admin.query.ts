@@ -3,7 +3,7 @@ import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 
 /** Which keys a list shows: `active` are neither revoked nor expired. */
-export type ApiKeyStatusFilter = 'all' | 'active' | 'revoked' | 'expired';
+export type ApiKeyStatusFilter = 'all' | 'active' | 'revoked' | 'expired' | 'disabled';
 
 /** The properties a list can be sorted by. */
 export const SORTABLE = ['createdAt', 'name', 'prefix', 'expiresAt', 'lastUsedAt'] as const;
@@ -19,7 +19,7 @@ export interface ListQuery {
   pageSize: number;
 }
 
-const STATUSES: readonly ApiKeyStatusFilter[] = ['all', 'active', 'revoked', 'expired'];
+const STATUSES: readonly ApiKeyStatusFilter[] = ['all', 'active', 'revoked', 'expired', 'disabled'];
 const MAX_PAGE_SIZE = 100;
 
 /**
@@ -89,7 +89,12 @@ export function applyListQuery<T extends AbstractApiKey>(
     );
   }
   const unexpired = '(key.expiresAt IS NULL OR key.expiresAt > :now)';
-  if (list.status === 'active') query.andWhere(`key.revokedAt IS NULL AND ${unexpired}`, { now });
+  if (list.status === 'active')
+    query.andWhere(`key.revokedAt IS NULL AND key.disabledAt IS NULL AND ${unexpired}`, { now });
+  if (list.status === 'disabled')
+    query.andWhere(`key.revokedAt IS NULL AND key.disabledAt IS NOT NULL AND ${unexpired}`, {
+      now,
+    });
   if (list.status === 'revoked') query.andWhere('key.revokedAt IS NOT NULL');
   if (list.status === 'expired')
     query.andWhere('key.revokedAt IS NULL AND key.expiresAt <= :now', { now });
