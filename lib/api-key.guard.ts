@@ -30,6 +30,7 @@ import {
   ApiKeyUsageExceededException,
 } from './policies/exceptions.js';
 import { creditsHeader, secondsToRefill } from './policies/headers.js';
+import { missingScopes } from './policies/any-scopes.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
 import {
@@ -162,7 +163,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     return this.routeRules.get(context).skip;
   }
 
-  /** Scopes the route requires (`@RequireScopes()`); method metadata overrides class metadata. */
+  /**
+   * Scopes the route requires (`@RequireScopes()`, or `@RequireScopes.any()`, whose list is
+   * tagged `anyOf`); method metadata overrides class metadata.
+   */
   protected getRequiredScopes(context: ExecutionContext): string[] {
     return this.routeRules.get(context).scopes;
   }
@@ -250,8 +254,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       return { status: 403, reason: 'ip_not_allowed' };
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
-      const missingScopes = requiredScopes.filter((scope) => !apiKey.scopes.includes(scope));
-      if (missingScopes.length > 0) return { status: 403, missingScopes };
+      const missing = missingScopes(requiredScopes, apiKey.scopes);
+      if (missing.length > 0) return { status: 403, missingScopes: missing };
     }
     if (apiKey.remaining != null && !this.routeRules.get(context).skipUsage) {
       const denial = await this.spendCredit(apiKey, context);

@@ -11,12 +11,24 @@ import {
   ApiKeyModule,
   ApiKeyService,
   CurrentApiKey,
+  RequireScopes,
   SkipApiKeyUsage,
 } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
 import { eventually, nextOrNotified } from '../support/revocation-sync-mode.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
+
+/** A route a key holding either scope may call. */
+@Controller('reports')
+@UseGuards(ApiKeyGuard)
+class ReportsController {
+  @Get()
+  @RequireScopes.any('reports:read', 'admin')
+  list() {
+    return { reports: [] };
+  }
+}
 
 /** A route that spends no credit, so a spent key can still ask how many it has left. */
 @Controller('usage')
@@ -55,7 +67,7 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s
       for (let i = 0; i < 2; i++) {
         @Module({
           imports: [typeOrmFor(options, { synchronize: i === 0 }), ApiKeyModule.forRoot()],
-          controllers: [keyPrefixController('who'), UsageController],
+          controllers: [keyPrefixController('who'), UsageController, ReportsController],
         })
         class AppModule {}
         apps.push(await startApp(AppModule, adapter));
@@ -155,6 +167,18 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s
       expect(usage.status).toBe(200);
       expect(usage.body).toMatchObject({ remaining: 0 });
       expect((await service().findOne(apiKey.id))!.remaining).toBe(0);
+    });
+
+    it('lets in a key holding any one scope of @RequireScopes.any(), and answers 403 to one with none', async () => {
+      for (const [scopes, status] of [
+        [['admin'], 200],
+        [['reports:read', 'other'], 200],
+        [['reports:write'], 403],
+        [[], 403],
+      ] as const) {
+        const { key } = await service().create({ name: 'reader', scopes: [...scopes] });
+        expect((await get(0, key, 'reports')).status, scopes.join()).toBe(status);
+      }
     });
 
     it('spends nothing for a key without credits, and sends no credit header', async () => {
