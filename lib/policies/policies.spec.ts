@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { ModuleRef } from '@nestjs/core';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
 import { ApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
@@ -10,7 +10,7 @@ import { ApiKeyService } from '../api-key.service.js';
 import { HmacSha256ApiKeyHasher } from '../keys/hasher.js';
 import { resolveApiKeyOptions } from '../options/resolve.js';
 import { CreateApiKeys1764000000000 } from '../schema/migration.js';
-import { refillPeriodStart } from './credits.js';
+import { ApiKeyCredits, refillPeriodStart } from './credits.js';
 import { API_KEY_DISABLED_EVENT, API_KEY_ENABLED_EVENT, type ApiKeyStatusEvent } from './events.js';
 
 describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
@@ -169,6 +169,21 @@ describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
       const stored = (await service.findOne(apiKey.id))!;
       expect(stored.lastRefillAt).toEqual(now);
       expect(stored.remaining).toBe(0);
+    });
+
+    it('writes nothing for a key without a limit, however it is asked to spend', async () => {
+      const spend = vi.spyOn(ApiKeyCredits.prototype, 'spend');
+      try {
+        const { key, apiKey } = await service.create({ name: 'unlimited' });
+        expect((await service.verify(key, { credit: 'spend' })).valid).toBe(true);
+        expect(await service.spendCredit(apiKey)).toBe(true);
+        expect(spend).not.toHaveBeenCalled();
+        const limited = await service.create({ name: 'limited', remaining: 1 });
+        expect(await service.spendCredit(limited.apiKey)).toBe(true);
+        expect(spend).toHaveBeenCalledTimes(1);
+      } finally {
+        spend.mockRestore();
+      }
     });
 
     it('gives a refill without remaining a full first period', async () => {
