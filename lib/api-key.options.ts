@@ -1,3 +1,4 @@
+import type { ApiKeyMaxLifetime, ResolvedMaxLifetime } from './policies/max-lifetime.js';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
@@ -105,6 +106,13 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * `5000`.
    */
   storeTimeout?: number;
+  /**
+   * Longest a key may live: `'90d'`, `'12h'`, `'2w'` or milliseconds. `create()`, `rotate()`,
+   * `update()` and the admin page then refuse a key without an expiry, or with a later one,
+   * naming the limit, as GitHub organisations limit fine-grained tokens. Keys made before keep
+   * theirs. Default: no limit.
+   */
+  maxLifetime?: ApiKeyMaxLifetime;
   /**
    * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
    * reaches this one. `'read'` (default): every request reads the key row, so a change applies
@@ -219,6 +227,8 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   };
   usageTracking: { interval: number } | false;
   storeTimeout: number;
+  /** `maxLifetime` in milliseconds, with the text naming it; `null` for no limit. */
+  maxLifetime: ResolvedMaxLifetime | null;
   revocationSync: ApiKeyRevocationSync;
   /** Milliseconds between polls of the change counter in notify mode (MariaDB/MySQL, SQLite). */
   revocationPollInterval: number;

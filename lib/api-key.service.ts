@@ -50,6 +50,7 @@ import { listWhere } from './store/where.js';
 import { ApiKeyVerifier } from './verification/verifier.js';
 import { ApiKeyPolicies } from './policies/enforce.js';
 import { checkPolicies } from './policies/input.js';
+import { checkLifetime } from './policies/max-lifetime.js';
 import {
   API_KEY_DISABLED_EVENT,
   API_KEY_ENABLED_EVENT,
@@ -119,7 +120,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
    */
   async create(input: CreateApiKeyInput<T>): Promise<CreatedApiKey<T>> {
     const now = this.options.clock();
-    return this.rows.insertNew(validateCreateInput(input, now), now);
+    const valid = validateCreateInput(input, now);
+    checkLifetime(valid.expiresAt, now, this.options.maxLifetime);
+    return this.rows.insertNew(valid, now);
   }
 
   /**
@@ -182,6 +185,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   async update(idOrPrefix: string, changes: UpdateApiKeyInput): Promise<T> {
     const now = this.options.clock();
     const valid = validateUpdateInput(changes, now);
+    if (valid.expiresAt !== undefined)
+      checkLifetime(valid.expiresAt, now, this.options.maxLifetime);
     const apiKey = await this.findOne(idOrPrefix);
     if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
     if (apiKey.revoked || apiKey.isExpired(now))

@@ -5,6 +5,7 @@
  * misconfiguration fails the same way, at boot, with an `ApiKeyConfigurationError` naming the
  * option and the fix.
  */
+import { parseMaxLifetime, type ResolvedMaxLifetime } from '../policies/max-lifetime.js';
 import { availableParallelism } from 'node:os';
 import type { Type } from '@nestjs/common';
 import { getMetadataArgsStorage, type FindOptionsWhere } from 'typeorm';
@@ -57,6 +58,7 @@ export const KEY_OPTIONS = fieldNames({
   coldPath: true,
   usageTracking: true,
   storeTimeout: true,
+  maxLifetime: true,
   revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
 
@@ -513,9 +515,21 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
+    maxLifetime: resolveMaxLifetime(given.maxLifetime),
     revocationSync: resolveRevocationSync(given),
     revocationPollInterval: resolvePollInterval(given),
   };
+}
+
+function resolveMaxLifetime(value: unknown): ResolvedMaxLifetime | null {
+  const resolved = parseMaxLifetime(value);
+  if (resolved === undefined)
+    fail(
+      'maxLifetime',
+      `${JSON.stringify(value)} is not a lifetime.`,
+      "give a duration such as '90d', '12h' or '2w' (at most a century), or milliseconds.",
+    );
+  return resolved;
 }
 
 function resolveStoreTimeout(value: unknown): number {

@@ -196,6 +196,54 @@ describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
     });
   });
 
+  describe('maxLifetime', () => {
+    it('refuses keys without an expiry or with a later one, naming the limit, in create, update and rotate', async () => {
+      const limited = new ApiKeyService(
+        resolveApiKeyOptions(
+          {
+            hasher: new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) }),
+            clock: () => now,
+            usageTracking: false,
+            maxLifetime: '30d',
+          },
+          { name: 'default', entity: ApiKey },
+        ),
+        dataSource.getRepository(ApiKey),
+      );
+      const day = 86_400_000;
+      const refusal = (promise: Promise<unknown>) => promise.catch((error: unknown) => error);
+      const forever = await refusal(limited.create({ name: 'forever' }));
+      expect(forever).toBeInstanceOf(ApiKeyValidationError);
+      expect(forever).toMatchObject({ field: 'expiresAt', message: /maxLifetime is 30d/ });
+      const tooLong = await refusal(
+        limited.create({ name: 'long', expiresAt: new Date(now.getTime() + 31 * day) }),
+      );
+      expect(tooLong).toMatchObject({ field: 'expiresAt', message: /past the maxLifetime of 30d/ });
+      const { apiKey } = await limited.create({
+        name: 'short',
+        expiresAt: new Date(now.getTime() + 30 * day),
+      });
+      expect(await refusal(limited.update(apiKey.id, { expiresAt: null }))).toMatchObject({
+        field: 'expiresAt',
+      });
+      // A key made before the limit, without an expiry, cannot be rotated into one.
+      const old = await service.create({ name: 'old' });
+      expect(await refusal(limited.rotate(old.apiKey.id, { gracePeriod: 0 }))).toMatchObject({
+        field: 'expiresAt',
+      });
+      expect((await limited.findOne(old.apiKey.id))!.revoked).toBe(false);
+    });
+
+    it.each([0, -1, 1.5, '90', '90y', 'soon', null])(
+      'refuses maxLifetime %j at boot',
+      (maxLifetime) => {
+        expect(() =>
+          resolveApiKeyOptions({ maxLifetime } as any, { name: 'default', entity: ApiKey }),
+        ).toThrow(/option "maxLifetime"/);
+      },
+    );
+  });
+
   describe('hostile input', () => {
     it.each([
       ['allowedIps', { allowedIps: '10.0.0.0/8' }],
