@@ -31,6 +31,7 @@ import {
 } from './policies/exceptions.js';
 import { creditsHeader, secondsToRefill } from './policies/headers.js';
 import { missingScopes } from './policies/any-scopes.js';
+import { API_KEY_EXPIRATION_HEADER, expirationHeaderValue } from './policies/expiry-notices.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
 import {
@@ -261,6 +262,13 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       const denial = await this.spendCredit(apiKey, context);
       if (denial !== null) return denial;
     }
+    const notices = this.apiKeyService.options.expiryNotices;
+    if (notices && notices.header && apiKey.expiresAt !== null)
+      setResponseHeader(
+        context,
+        API_KEY_EXPIRATION_HEADER,
+        expirationHeaderValue(apiKey.expiresAt),
+      );
     this.onAuthenticated(request, apiKey, context);
     return null;
   }

@@ -1,3 +1,7 @@
+import type {
+  ApiKeyExpiryNoticeOptions,
+  ResolvedExpiryNotices,
+} from './policies/expiry-notices.js';
 import type { ApiKeyMaxLifetime, ResolvedMaxLifetime } from './policies/max-lifetime.js';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
@@ -114,6 +118,12 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    */
   maxLifetime?: ApiKeyMaxLifetime;
   /**
+   * Expiry notices (docs/policies.md): an `api-key.expiring` event once per key expiring within
+   * `within` ms (default 7 days), from a sweep every `interval` ms (default 1 hour), and with
+   * `header: true` an `API-Key-Expiration` response header. Default: off.
+   */
+  expiryNotices?: ApiKeyExpiryNoticeOptions | false;
+  /**
    * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
    * reaches this one. `'read'` (default): every request reads the key row, so a change applies
    * to the next request. `'notify'`: verified rows are cached in the process and dropped when a
@@ -229,6 +239,7 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   storeTimeout: number;
   /** `maxLifetime` in milliseconds, with the text naming it; `null` for no limit. */
   maxLifetime: ResolvedMaxLifetime | null;
+  expiryNotices: ResolvedExpiryNotices | false;
   revocationSync: ApiKeyRevocationSync;
   /** Milliseconds between polls of the change counter in notify mode (MariaDB/MySQL, SQLite). */
   revocationPollInterval: number;

@@ -4,9 +4,10 @@ import {
   Logger,
   Optional,
   type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { IsNull, Not, type FindOptionsWhere, type Repository } from 'typeorm';
+import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
 import {
   DEFAULT_API_KEY_NAME,
   getApiKeyOptionsToken,
@@ -51,12 +52,8 @@ import { ApiKeyVerifier } from './verification/verifier.js';
 import { ApiKeyPolicies } from './policies/enforce.js';
 import { checkPolicies } from './policies/input.js';
 import { checkLifetime } from './policies/max-lifetime.js';
-import {
-  API_KEY_DISABLED_EVENT,
-  API_KEY_ENABLED_EVENT,
-  statusEvent,
-  type ApiKeyStatusEvent,
-} from './policies/events.js';
+import { ApiKeyExpirySweep } from './policies/expiry-notices.js';
+import { announceStatus, statusEvent, writeDisabled } from './policies/events.js';
 
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
@@ -72,7 +69,9 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
  * @publicApi
  */
 @Injectable()
-export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeApplicationShutdown {
+export class ApiKeyService<T extends AbstractApiKey = ApiKey>
+  implements OnApplicationBootstrap, BeforeApplicationShutdown
+{
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: ApiKeyRowCache<T>;
@@ -82,6 +81,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
   private readonly policies: ApiKeyPolicies<T>;
+  private readonly expirySweep: ApiKeyExpirySweep<T> | null;
   private eventBus?: Promise<ApiKeyEventBus | null>;
 
   /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
@@ -110,6 +110,28 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
       forget: (apiKey) => this.forget(apiKey),
       eventBus: () => this.events(),
     });
+    this.expirySweep = options.expiryNotices
+      ? new ApiKeyExpirySweep(options.expiryNotices, options, repository, this.logger, () =>
+          this.events(),
+        )
+      : null;
+  }
+
+  /** Starts the expiring-key sweep (`expiryNotices`), once the app is up. */
+  onApplicationBootstrap(): void {
+    this.expirySweep?.start();
+  }
+
+  /**
+   * Announces now, with `api-key.expiring`, the usable keys expiring within `expiryNotices.within`
+   * that no instance has announced yet, and returns them; `[]` without `expiryNotices`. The sweep
+   * calls it every `expiryNotices.interval`.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async notifyExpiring(): Promise<T[]> {
+    const sweep = this.expirySweep;
+    return sweep ? this.rows.run('find expiring API keys', () => sweep.sweep()) : [];
   }
 
   /**
@@ -194,6 +216,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
         `API key ${apiKey.prefix} is revoked or expired; it is read-only.`,
       );
     Object.assign(valid, checkPolicies(valid as Record<string, unknown>, apiKey));
+    // A new expiry is announced again before it comes.
+    if (valid.expiresAt !== undefined) (valid as Record<string, unknown>).expiryNotifiedAt = null;
     if (Object.keys(valid).length > 0) {
       // The revokedAt condition keeps a revocation made meanwhile from being written over.
       const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
@@ -371,6 +395,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
 
   /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.expirySweep?.stop();
     await this.rowCache.close();
     await this.usage?.close();
   }
@@ -409,31 +434,18 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey> implements BeforeA
     this.forget(apiKey);
     if (apiKey.disabled === disabled) return apiKey;
     const at = this.options.clock();
-    // Conditional on the state read, so two callers racing change it, and announce it, once;
-    // enabling also on the key not being revoked meanwhile (the trigger refuses that too).
-    const where = (
-      disabled
-        ? { id: apiKey.id, disabledAt: IsNull() }
-        : { id: apiKey.id, disabledAt: Not(IsNull()), revokedAt: IsNull() }
-    ) as FindOptionsWhere<T>;
-    const result = await this.rows.run(`${disabled ? 'disable' : 'enable'} an API key`, () =>
-      this.repository.update(where, { disabledAt: disabled ? at : null } as any),
+    const changed = await this.rows.run(`${disabled ? 'disable' : 'enable'} an API key`, () =>
+      writeDisabled(this.repository, apiKey, disabled, at),
     );
     const updated = (await this.findOne(apiKey.id)) as T;
-    if (result.affected !== 0) void this.announce(updated, disabled ? 'disabled' : 'enabled', at);
-    return updated;
-  }
-
-  /** Emits a key's suspension or resumption on the app's event bus, if it has one; never throws. */
-  private async announce(apiKey: T, type: ApiKeyStatusEvent['type'], at: Date): Promise<void> {
-    try {
-      (await this.events())?.emit(
-        type === 'disabled' ? API_KEY_DISABLED_EVENT : API_KEY_ENABLED_EVENT,
-        statusEvent(apiKey, type, this.options.name, at),
+    const type = disabled ? 'disabled' : 'enabled';
+    if (changed)
+      void announceStatus(
+        this.events(),
+        statusEvent(updated, type, this.options.name, at),
+        this.logger,
       );
-    } catch (error) {
-      this.logger.warn(`An api-key.${type} listener failed: ${(error as Error)?.message}`);
-    }
+    return updated;
   }
 
   /** The app's `@nestjs/event-emitter` bus, looked for once; `null` when there is none. */

@@ -93,6 +93,13 @@ export {
   type ApiKeyStatusEvent,
 } from './policies/events.js';
 export { API_KEY_CREDITS_POLICY } from './policies/headers.js';
+export {
+  API_KEY_EXPIRATION_HEADER,
+  API_KEY_EXPIRING_EVENT,
+  type ApiKeyExpiringEvent,
+  type ApiKeyExpiryNoticeOptions,
+} from './policies/expiry-notices.js';
+export type { ApiKeyMaxLifetime } from './policies/max-lifetime.js';
 export type { ApiKeyRefillInterval } from './policies/refill-interval.js';
 export type { ApiKeyPolicyInput } from './policies/input.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';

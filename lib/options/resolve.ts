@@ -5,7 +5,7 @@
  * misconfiguration fails the same way, at boot, with an `ApiKeyConfigurationError` naming the
  * option and the fix.
  */
-import { parseMaxLifetime, type ResolvedMaxLifetime } from '../policies/max-lifetime.js';
+import { resolveExpiryNotices, resolveMaxLifetime } from '../policies/options.js';
 import { availableParallelism } from 'node:os';
 import type { Type } from '@nestjs/common';
 import { getMetadataArgsStorage, type FindOptionsWhere } from 'typeorm';
@@ -59,6 +59,7 @@ export const KEY_OPTIONS = fieldNames({
   usageTracking: true,
   storeTimeout: true,
   maxLifetime: true,
+  expiryNotices: true,
   revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
 
@@ -98,6 +99,7 @@ export const COLD_PATH_FIELDS = fieldNames({
 } satisfies NestedFields<ApiKeyOptions['coldPath']>);
 
 /** Fields of `usageTracking`. */
+
 export const USAGE_TRACKING_FIELDS = fieldNames({
   interval: true,
 } satisfies NestedFields<ApiKeyOptions['usageTracking']>);
@@ -516,20 +518,10 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     },
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     maxLifetime: resolveMaxLifetime(given.maxLifetime),
+    expiryNotices: resolveExpiryNotices(given.expiryNotices),
     revocationSync: resolveRevocationSync(given),
     revocationPollInterval: resolvePollInterval(given),
   };
-}
-
-function resolveMaxLifetime(value: unknown): ResolvedMaxLifetime | null {
-  const resolved = parseMaxLifetime(value);
-  if (resolved === undefined)
-    fail(
-      'maxLifetime',
-      `${JSON.stringify(value)} is not a lifetime.`,
-      "give a duration such as '90d', '12h' or '2w' (at most a century), or milliseconds.",
-    );
-  return resolved;
 }
 
 function resolveStoreTimeout(value: unknown): number {

@@ -12,6 +12,7 @@ import { resolveApiKeyOptions } from '../options/resolve.js';
 import { CreateApiKeys1764000000000 } from '../schema/migration.js';
 import { ApiKeyCredits, refillPeriodStart } from './credits.js';
 import { API_KEY_DISABLED_EVENT, API_KEY_ENABLED_EVENT, type ApiKeyStatusEvent } from './events.js';
+import { API_KEY_EXPIRING_EVENT, type ApiKeyExpiringEvent } from './expiry-notices.js';
 
 describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
   let db: TestDatabase;
@@ -242,6 +243,54 @@ describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
         ).toThrow(/option "maxLifetime"/);
       },
     );
+  });
+
+  describe('expiry notices', () => {
+    it('announces each key expiring within the window once, however many instances sweep', async () => {
+      const day = 86_400_000;
+      const heard: ApiKeyExpiringEvent[] = [];
+      const bus = new EventEmitter2();
+      bus.on(API_KEY_EXPIRING_EVENT, (event: ApiKeyExpiringEvent) => heard.push(event));
+      const instance = () =>
+        new ApiKeyService(
+          resolveApiKeyOptions(
+            {
+              hasher: new HmacSha256ApiKeyHasher({ secret: 'x'.repeat(32) }),
+              clock: () => now,
+              usageTracking: false,
+              expiryNotices: { within: 7 * day },
+            },
+            { name: 'default', entity: ApiKey },
+          ),
+          dataSource.getRepository(ApiKey),
+          { get: () => bus } as unknown as ModuleRef,
+        );
+      const [a, b] = [instance(), instance()];
+      const soon = await a.create({ name: 'soon', expiresAt: new Date(now.getTime() + 3 * day) });
+      const later = await a.create({
+        name: 'later',
+        expiresAt: new Date(now.getTime() + 30 * day),
+      });
+      const gone = await a.create({ name: 'gone', expiresAt: new Date(now.getTime() + day) });
+      await a.revoke(gone.apiKey.id);
+      const swept = await Promise.all([a.notifyExpiring(), b.notifyExpiring(), a.notifyExpiring()]);
+      const mine = (keys: ApiKey[]) =>
+        keys.filter((k) => [soon, later, gone].some((c) => c.apiKey.id === k.id));
+      expect(swept.flatMap(mine).map((k) => k.id)).toEqual([soon.apiKey.id]);
+      const events = heard.filter((e) => e.id === soon.apiKey.id);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({
+        type: 'expiring',
+        prefix: soon.apiKey.prefix,
+        expiresAt: soon.apiKey.expiresAt,
+      });
+      expect(JSON.stringify(heard)).not.toContain(soon.key);
+      // A new expiry is announced again.
+      await a.update(soon.apiKey.id, { expiresAt: new Date(now.getTime() + 2 * day) });
+      expect(mine(await b.notifyExpiring()).map((k) => k.id)).toEqual([soon.apiKey.id]);
+      expect(mine(await a.notifyExpiring())).toEqual([]);
+      expect(later.apiKey.expiresAt).not.toBeNull();
+    });
   });
 
   describe('hostile input', () => {

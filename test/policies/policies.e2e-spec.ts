@@ -66,7 +66,11 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s
       }
       for (let i = 0; i < 2; i++) {
         @Module({
-          imports: [typeOrmFor(options, { synchronize: i === 0 }), ApiKeyModule.forRoot()],
+          imports: [
+            typeOrmFor(options, { synchronize: i === 0 }),
+            // Instance 1 sends each key's expiry; instance 0 does not.
+            ApiKeyModule.forRoot(i === 1 ? { expiryNotices: { header: true } } : {}),
+          ],
           controllers: [keyPrefixController('who'), UsageController, ReportsController],
         })
         class AppModule {}
@@ -179,6 +183,15 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s
         const { key } = await service().create({ name: 'reader', scopes: [...scopes] });
         expect((await get(0, key, 'reports')).status, scopes.join()).toBe(status);
       }
+    });
+
+    it('sends API-Key-Expiration only where expiryNotices.header is on, and only for keys that expire', async () => {
+      const expiresAt = new Date('2099-01-31T12:00:00.000Z');
+      const { key } = await service().create({ name: 'expiring', expiresAt });
+      expect((await get(1, key)).headers.get('api-key-expiration')).toBe('2099-01-31 12:00:00 UTC');
+      expect((await get(0, key)).headers.get('api-key-expiration')).toBeNull();
+      const forever = await service().create({ name: 'forever' });
+      expect((await get(1, forever.key)).headers.get('api-key-expiration')).toBeNull();
     });
 
     it('spends nothing for a key without credits, and sends no credit header', async () => {
