@@ -173,3 +173,16 @@ export function carriedColumns<T extends AbstractApiKey>(
   }
   return carried;
 }
+
+/**
+ * The entity's own columns of a key (its owner's, say), as events name them: `carriedColumns`
+ * without the policy columns, which say nothing of whose key it was.
+ */
+export function ownColumns<T extends AbstractApiKey>(
+  metadata: EntityMetadata,
+  apiKey: T,
+): Record<string, unknown> {
+  const columns = carriedColumns(metadata, apiKey);
+  for (const field of POLICY_FIELDS) delete columns[field];
+  return columns;
+}
