@@ -12,7 +12,13 @@ import {
 } from 'typeorm';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
 import { changeTriggerStatements, hasChangeTrigger } from '../change-feed/triggers.js';
-import { namedMigration, runStatements, triggerDialect } from '../schema/sql.js';
+import {
+  dropTriggerStatements,
+  hasTrigger,
+  namedMigration,
+  runStatements,
+  triggerDialect,
+} from '../schema/sql.js';
 
 /** The policy columns, by database name: what each holds. */
 const POLICY_COLUMNS = {
@@ -99,43 +105,12 @@ export function enableTriggerStatements(queryRunner: QueryRunner, table: string)
 
 /** Statements dropping the trigger of `enableTriggerStatements`. */
 export function dropEnableTriggerStatements(queryRunner: QueryRunner, table: string): string[] {
-  const trigger = enableTriggerName(table);
-  switch (triggerDialect(queryRunner)) {
-    case 'postgres':
-      return [
-        `DROP TRIGGER IF EXISTS "${trigger}" ON "${table}"`,
-        `DROP FUNCTION IF EXISTS "${trigger}"()`,
-      ];
-    case 'mysql':
-      return [`DROP TRIGGER IF EXISTS \`${trigger}\``];
-    case 'sqlite':
-      return [`DROP TRIGGER IF EXISTS "${trigger}"`];
-    default:
-      return [];
-  }
+  return dropTriggerStatements(queryRunner, table, enableTriggerName(table));
 }
 
 /** Whether `table` has the trigger of `enableTriggerStatements`; `null` on drivers without one. */
-export async function hasEnableTrigger(
-  queryRunner: QueryRunner,
-  table: string,
-): Promise<boolean | null> {
-  const trigger = enableTriggerName(table);
-  const dialect = triggerDialect(queryRunner);
-  if (dialect === null) return null;
-  const rows: unknown[] =
-    dialect === 'postgres'
-      ? await queryRunner.query(
-          'SELECT 1 FROM pg_trigger WHERE tgname = $1 AND tgrelid = to_regclass($2)',
-          [trigger, `"${table}"`],
-        )
-      : await queryRunner.query(
-          dialect === 'mysql'
-            ? 'SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?'
-            : "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-          [trigger],
-        );
-  return rows.length > 0;
+function hasEnableTrigger(queryRunner: QueryRunner, table: string): Promise<boolean | null> {
+  return hasTrigger(queryRunner, table, enableTriggerName(table));
 }
 
 /** The policy columns `table` lacks. */
