@@ -53,7 +53,12 @@ export function readRouteRules(
     alternatives:
       reflector.getAllAndOverride<Type<CanActivate>[]>(API_KEY_ALTERNATIVES_METADATA, targets) ??
       [],
-    skipUsage: reflector.getAllAndOverride<boolean>(API_KEY_SKIP_USAGE_METADATA, targets) === true,
+    // A hand-made context may have no class, whose metadata cannot be asked for.
+    skipUsage:
+      reflector.getAllAndOverride<boolean>(
+        API_KEY_SKIP_USAGE_METADATA,
+        owner ? targets : [handler],
+      ) === true,
   };
 }
 
