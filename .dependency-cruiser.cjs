@@ -16,17 +16,20 @@ module.exports = {
       name: 'core-stays-core',
       severity: 'error',
       comment:
-        'The core never imports the CLI or an integration (admin, swagger, throttler, secret scanning).',
-      from: { path: '^lib/', pathNot: '^lib/(cli|admin|swagger|throttler|secret-scanning)/' },
-      to: { path: '^lib/(cli|admin|swagger|throttler|secret-scanning)/' },
+        'The core never imports the CLI or an integration (admin, metrics, swagger, throttler, secret scanning).',
+      from: {
+        path: '^lib/',
+        pathNot: '^lib/(cli|admin|metrics|swagger|throttler|secret-scanning)/',
+      },
+      to: { path: '^lib/(cli|admin|metrics|swagger|throttler|secret-scanning)/' },
     },
     {
       name: 'integrations-use-the-core-only',
       severity: 'error',
       comment: 'An integration does not import another integration or the CLI.',
-      from: { path: '^lib/(admin|swagger|throttler|secret-scanning)/' },
+      from: { path: '^lib/(admin|metrics|swagger|throttler|secret-scanning)/' },
       to: {
-        path: '^lib/(cli|admin|swagger|throttler|secret-scanning)/',
+        path: '^lib/(cli|admin|metrics|swagger|throttler|secret-scanning)/',
         pathNot: '^lib/$1/',
       },
     },

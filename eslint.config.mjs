@@ -45,7 +45,13 @@ export default tseslint.config(
   // in one place, so no option is resolved anywhere else (docs/architecture.md).
   {
     files: ['lib/options/resolve.ts'],
-    rules: { 'max-lines': ['error', { max: 500, skipBlankLines: true, skipComments: true }] },
+    rules: { 'max-lines': ['error', { max: 600, skipBlankLines: true, skipComments: true }] },
+  },
+  // The service is the public face of every concern (keys, verification, usage, dormancy): each
+  // method delegates to its folder, but their signatures and JSDoc are its API.
+  {
+    files: ['lib/api-key.service.ts'],
+    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }] },
   },
   // The admin page's script runs in the browser, as is: no build step.
   { files: ['lib/admin/assets/**/*.js'], languageOptions: { globals: { ...globals.browser } } },

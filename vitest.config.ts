@@ -11,6 +11,9 @@ const shared = {
   fileParallelism: true,
 } as const;
 
+/** Fails any test that makes no assertion: set up in both projects. */
+const HAS_ASSERTIONS = 'test/support/has-assertions.setup.ts';
+
 /**
  * Specs the notify project leaves to the default one. Most never register keys over a database
  * (parsing, formats, hashers, limits, route rules, the admin/swagger/throttler/secret-scanning
@@ -69,6 +72,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'default',
+          setupFiles: [HAS_ASSERTIONS],
           // test/meta checks the README and the package manifest against the code.
           include: ['lib/**/*.spec.ts', 'test/**/*.e2e-spec.ts', 'test/meta/**/*.spec.ts'],
         },
@@ -82,7 +86,7 @@ export default defineConfig({
           name: 'notify',
           include: ['lib/**/*.spec.ts', 'test/**/*.e2e-spec.ts'],
           exclude: [...configDefaults.exclude, ...DEFAULT_MODE_ONLY],
-          setupFiles: ['test/support/notify-mode.setup.ts'],
+          setupFiles: [HAS_ASSERTIONS, 'test/support/notify-mode.setup.ts'],
           // Read by inNotifyProject() (test/support/revocation-sync-mode.ts).
           env: { NESTJS_API_KEY_TEST_REVOCATION_SYNC: 'notify' },
         },

@@ -19,7 +19,7 @@ import type { ApiKeyRefillInterval } from './policies/refill-interval.js';
  * ```
  *
  * The plaintext key is never a property of the entity: only `prefix` (public, for lookup and
- * display) and `hashedKey` (never selected unless asked for) are stored.
+ * display), `hashedKey` and its `secretTag` (never selected unless asked for) are stored.
  *
  * @publicApi
  */
@@ -42,6 +42,15 @@ export abstract class AbstractApiKey {
    */
   @Column({ name: 'hashed_key', type: 'varchar', length: 255, select: false })
   hashedKey!: string;
+
+  /**
+   * A short fast tag of the key (32 bits of its SHA-256, bound to `hashedKey`), checked before
+   * the slow hash so a wrong secret is refused without it; `null` for keys stored before tags
+   * (they gain one on their next successful check) and under HMAC. Kept like `hashedKey`:
+   * never selected unless asked for, left out of `toJSON()`. See docs/verification.md.
+   */
+  @Column({ name: 'secret_tag', type: 'varchar', length: 16, nullable: true, select: false })
+  secretTag?: string | null;
 
   /** Free-form label, required, at most 100 characters; need not be unique. */
   @Column({ type: 'varchar', length: 100 })
@@ -126,9 +135,12 @@ export abstract class AbstractApiKey {
     return this.expiresAt != null && this.expiresAt.getTime() <= now.getTime();
   }
 
-  /** The entity as JSON, without `hashedKey`, with `revoked` and `disabled` spelled out. */
+  /**
+   * The entity as JSON, without `hashedKey` and `secretTag`, with `revoked` and `disabled`
+   * spelled out.
+   */
   toJSON(): Record<string, unknown> {
-    const { hashedKey: _hidden, ...rest } = this as Record<string, unknown>;
+    const { hashedKey: _hidden, secretTag: _tag, ...rest } = this as Record<string, unknown>;
     return { ...rest, revoked: this.revoked, disabled: this.disabled };
   }
 

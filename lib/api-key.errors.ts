@@ -74,8 +74,10 @@ export class ApiKeyValidationError extends Error {
     message: string,
     /** The input field at fault (`name`, `scopes`, `expiresAt`...), when it is one field. */
     readonly field?: string,
+    /** `cause`: for a row the database refused, the driver's error, for the server log only. */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ApiKeyValidationError';
   }
 }

@@ -34,11 +34,15 @@ import { missingScopes } from './policies/any-scopes.js';
 import { API_KEY_EXPIRATION_HEADER, expirationHeaderValue } from './policies/expiry-notices.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
+import { refusalOutcome, type ApiKeyUsageOutcome } from './usage/outcomes.js';
 import {
   ApiKeyService,
   type ApiKeyFailureReason,
   type ApiKeyVerification,
 } from './api-key.service.js';
+
+/** What `canActivate` answers when the request may pass at once: one settled promise for all. */
+const PASSED: Promise<boolean> = Promise.resolve(true);
 
 /**
  * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
@@ -128,7 +132,49 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    * @throws {ApiKeyForbiddenException} 403 when the key lacks a required scope
    * @throws {ApiKeyUnavailableException} 503 when the key store cannot be read
    */
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      if (this.passesAtOnce(context)) return PASSED;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.checkRequest(context);
+  }
+
+  /**
+   * The fast path: whether the request may pass as far as can be told at once, with no read and
+   * no wait (the route skipped, or its key's row cached in notify mode and its digest memoised).
+   * `false` when it cannot be told so, and the full check follows. Only taken when `authenticate`
+   * and `validateKey` are this class's own, so that overrides are never bypassed; the other
+   * hooks it calls are called as the full check calls them.
+   */
+  private passesAtOnce(context: ExecutionContext): boolean {
+    if (!this.authenticatesAsDeclared) return false;
+    if (this.shouldSkip(context)) return true;
+    const request = this.getRequest(context);
+    const key = this.extractKey(request, context);
+    if (key === null) return false;
+    // `undefined` for a key with an IP allow-list or credits: the full check applies them.
+    const result = this.apiKeyService.verifyAtOnce(key);
+    // A refusal takes the full check, which logs, counts and denies it as it always has.
+    if (result === undefined || !result.valid) return false;
+    const apiKey = result.apiKey as T;
+    if (missingScopes(this.getRequiredScopes(context), apiKey.scopes).length > 0) return false;
+    // The expiration header is the full check's to set.
+    const notices = this.apiKeyService.options.expiryNotices;
+    if (apiKey.expiresAt !== null && notices && notices.header) return false;
+    this.apiKeyService.recordOutcome('ok', apiKey.id, apiKey.prefix);
+    this.onAuthenticated(request, apiKey, context);
+    return true;
+  }
+
+  /** Whether `authenticate` and `validateKey` are this class's own, so `passesAtOnce` may stand in for them. */
+  private readonly authenticatesAsDeclared =
+    this.authenticate === ApiKeyGuard.prototype.authenticate &&
+    this.validateKey === ApiKeyGuard.prototype.validateKey;
+
+  /** The full check: skip, authenticate, then the `@AllowApiKeyOr()` guards, then the refusal. */
+  private async checkRequest(context: ExecutionContext): Promise<boolean> {
     if (this.shouldSkip(context)) return true;
     const request = this.getRequest(context);
     const denial = await this.authenticate(request, context);
@@ -220,8 +266,8 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   }
 
   /**
-   * Runs extraction, validation and the scope check. Returns `null` when the request may
-   * pass, or why it may not.
+   * Runs extraction, validation and the scope check, and counts the outcome of a request that
+   * carried a key (usage analytics). Returns `null` when the request may pass, or why it may not.
    *
    * @throws whatever `extractKey` or `validateKey` throw, other than `ApiKeyStoreUnavailableError`
    */
@@ -242,6 +288,11 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       this.logger.debug(
         `API key refused (${result.reason})${result.prefix ? ` for prefix ${result.prefix}` : ''}.`,
       );
+      this.apiKeyService.recordOutcome(
+        refusalOutcome(result.reason),
+        result.keyId ?? null,
+        result.prefix,
+      );
       if (result.reason === 'ip_not_allowed') return { status: 403, reason: result.reason };
       if (result.reason === 'usage_exceeded') return { status: 429, reason: result.reason };
       return { status: 401, reason: result.reason };
@@ -252,14 +303,16 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
       apiKey.allowedIps != null &&
       !this.apiKeyService.isAddressAllowed(apiKey, this.getClientIp(request, context))
     )
-      return { status: 403, reason: 'ip_not_allowed' };
+      return this.counted(apiKey, 'forbidden', { status: 403, reason: 'ip_not_allowed' });
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
       const missing = missingScopes(requiredScopes, apiKey.scopes);
-      if (missing.length > 0) return { status: 403, missingScopes: missing };
+      if (missing.length > 0)
+        return this.counted(apiKey, 'forbidden', { status: 403, missingScopes: missing });
     }
     if (apiKey.remaining != null && !this.routeRules.get(context).skipUsage) {
       const denial = await this.spendCredit(apiKey, context);
+      if (denial?.status === 429) return this.counted(apiKey, 'usage_exceeded', denial);
       if (denial !== null) return denial;
     }
     const notices = this.apiKeyService.options.expiryNotices;
@@ -269,6 +322,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
         API_KEY_EXPIRATION_HEADER,
         expirationHeaderValue(apiKey.expiresAt),
       );
+    this.apiKeyService.recordOutcome('ok', apiKey.id, apiKey.prefix);
     this.onAuthenticated(request, apiKey, context);
     return null;
   }
@@ -290,6 +344,16 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     }
     setResponseHeader(context, 'RateLimit', creditsHeader(apiKey.remaining ?? 0));
     return null;
+  }
+
+  /** Counts the refusal of a right key as `outcome` for usage analytics, and returns it. */
+  private counted(
+    apiKey: T,
+    outcome: ApiKeyUsageOutcome,
+    denial: ApiKeyDenial<T>,
+  ): ApiKeyDenial<T> {
+    this.apiKeyService.recordOutcome(outcome, apiKey.id, apiKey.prefix);
+    return denial;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import type { ApiKeyPolicyInput } from './policies/input.js';
+import type { ApiKeyUsageCounts } from './usage/outcomes.js';
 
 /**
  * Why a presented key was refused. For logs and server-side callers only: the guard answers
@@ -28,7 +29,13 @@ export type ApiKeyPolicyRefusal = 'ip_not_allowed' | 'usage_exceeded';
  */
 export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
   | { valid: true; apiKey: T }
-  | { valid: false; reason: ApiKeyFailureReason | ApiKeyPolicyRefusal; prefix?: string };
+  | {
+      valid: false;
+      reason: ApiKeyFailureReason | ApiKeyPolicyRefusal;
+      prefix?: string;
+      /** The id of the key refused, when its row was found (for usage analytics). */
+      keyId?: string;
+    };
 
 /**
  * Options of `ApiKeyService.verify()`.
@@ -77,6 +84,7 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   | 'id'
   | 'prefix'
   | 'hashedKey'
+  | 'secretTag'
   | 'createdAt'
   | 'revokedAt'
   | 'lastUsedAt'
@@ -158,4 +166,17 @@ export interface RotateApiKeyOptions {
  */
 export interface RotatedApiKey<T extends AbstractApiKey = ApiKey> extends CreatedApiKey<T> {
   previous: T;
+}
+
+/**
+ * One key's requests over a span, by outcome, as `ApiKeyService.busiestKeys()` lists them.
+ *
+ * @publicApi
+ */
+export interface ApiKeyUsageByKey<T extends AbstractApiKey = ApiKey> {
+  keyId: string;
+  /** The key, or `null` when it was deleted since. */
+  apiKey: T | null;
+  counts: ApiKeyUsageCounts;
+  total: number;
 }

@@ -100,6 +100,23 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    */
   usageTracking?: { interval?: number } | false;
   /**
+   * Counts per key, per hour and by outcome (`ok`, `unauthorized`, `forbidden`, `usage_exceeded`,
+   * `rate_limited`, and `unknown` per registration), kept in memory and added to the
+   * `api_key_usage` table by one statement per `flushInterval` ms (default 60000), at each hour
+   * boundary and at shutdown; read them with `ApiKeyService.usage()`. At most `maxPendingKeys`
+   * distinct keys (default 100000) are held between writes: more ask for an early write, and while
+   * the store is unavailable, counts beyond that many rows are dropped, with one logged line saying
+   * how many. Counts older than `retentionDays` (default 90) are deleted. `false` turns it off.
+   * See docs/usage.md.
+   */
+  usageAnalytics?:
+    { flushInterval?: number; retentionDays?: number; maxPendingKeys?: number } | false;
+  /**
+   * Emit `api-key.suspicious` (and log a warning) when `threshold` wrong secrets (default 20) are
+   * sent for one key within `window` ms (default 600000), once per window. `false` turns it off.
+   */
+  guessingAlerts?: { threshold?: number; window?: number } | false;
+  /**
    * Milliseconds a key-store read or write may take before it counts as an outage: a request
    * whose key row has not come back by then gets 503 with `Retry-After`, however long the
    * database stalls, and service resumes by itself once it answers again. Also bounds the
@@ -131,8 +148,10 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * connection taken from the pool; on MariaDB/MySQL and SQLite triggers bump a one-row change
    * counter that each process polls every `pollInterval` ms (`{ mode: 'notify', pollInterval }`,
    * default 100), emptying its cache when it moves. Expiry is still checked against the clock
-   * on every request. While the channel is down, or may have missed a change, the cache is
-   * emptied and every request reads. The triggers are created at boot when missing (or ship
+   * on every request. Trust in the cache is a lease: a row is served from memory only while the
+   * channel has proved itself within `maxStaleness` ms (default 250), by a round trip every
+   * `pollInterval` (a ping of the `LISTEN` connection, or a poll); past it, and while the
+   * channel is down, every request reads. The triggers are created at boot when missing (or ship
    * `createApiKeyNotifyMigration()`); boot fails if they cannot be. With `usableWhere`, a
    * trigger on each table it reads empties every cache after an INSERT, DELETE or TRUNCATE there,
    * or an UPDATE of a column the condition (or a join) reads; `Raw(...)` conditions are refused.
@@ -149,14 +168,28 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
 export type ApiKeyRevocationSync = 'read' | 'notify';
 
 /**
- * `revocationSync` with settings: notify mode, polling the change counter every `pollInterval`
- * milliseconds on MariaDB/MySQL and SQLite (default 100; PostgreSQL is notified, not polled).
+ * `revocationSync` with settings: notify mode, with the pace of its change channel and the
+ * longest it may go unproven before the cache stops serving.
  *
  * @publicApi
  */
 export interface ApiKeyNotifySync {
   mode: 'notify';
+  /**
+   * Milliseconds between the channel's round trips: polls of the change counter on
+   * MariaDB/MySQL and SQLite, pings of the `LISTEN` connection on PostgreSQL. Default 100, or
+   * half of `maxStaleness` when that is smaller; it must be shorter than `maxStaleness`.
+   */
   pollInterval?: number;
+  /**
+   * The longest, in milliseconds, a row is served from memory after the last round trip that
+   * proved the channel had reported every change. It bounds what a silent partition (a black
+   * hole: nothing answers, nothing is refused) can let through: a key revoked during one may
+   * pass for at most this long after the link went silent, never after. Default
+   * `pollInterval + 150`, so 250 with the default interval; `revocationSync: 'read'` is the
+   * same with 0.
+   */
+  maxStaleness?: number;
 }
 
 /**
@@ -236,11 +269,15 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
     failureMemoEntries: number;
   };
   usageTracking: { interval: number } | false;
+  usageAnalytics: { flushInterval: number; retentionDays: number; maxPendingKeys: number } | false;
+  guessingAlerts: { threshold: number; window: number } | false;
   storeTimeout: number;
   /** `maxLifetime` in milliseconds, with the text naming it; `null` for no limit. */
   maxLifetime: ResolvedMaxLifetime | null;
   expiryNotices: ResolvedExpiryNotices | false;
   revocationSync: ApiKeyRevocationSync;
-  /** Milliseconds between polls of the change counter in notify mode (MariaDB/MySQL, SQLite). */
+  /** Milliseconds between the change channel's round trips in notify mode (polls or pings). */
   revocationPollInterval: number;
+  /** Milliseconds a cached row may be served after the channel last proved itself (notify mode). */
+  revocationMaxStaleness: number;
 }

@@ -78,6 +78,64 @@ describe.each(ENGINES)('the row cache on %s', (engine) => {
       }
     },
   );
+
+  it('answers a warm key at once with notify, refuses it at once once revoked, and never by default', async () => {
+    const caching = service({ revocationSync: 'notify' });
+    const reading = service({});
+    try {
+      await ensureChangeTrigger(dataSource.getRepository(ApiKey), caching.options);
+      const { key, apiKey } = await caching.create({ name: 'warm' });
+      expect(caching.verifyAtOnce(key)).toBeUndefined();
+      await until(() => (caching as any).rowCache.ticket() >= 0);
+      expect(await caching.verify(key)).toMatchObject({ valid: true });
+      expect(await caching.verify(key)).toMatchObject({ valid: true });
+      const atOnce = caching.verifyAtOnce(key);
+      expect(atOnce).toMatchObject({ valid: true, apiKey: { id: apiKey.id } });
+      // Its own entity, as verify() gives.
+      if (atOnce?.valid) atOnce.apiKey.scopes.push('admin');
+      expect(caching.verifyAtOnce(key)).toMatchObject({ valid: true, apiKey: { scopes: [] } });
+      expect(await reading.verify(key)).toMatchObject({ valid: true });
+      expect(reading.verifyAtOnce(key)).toBeUndefined();
+      await caching.revoke(apiKey.id);
+      expect(caching.verifyAtOnce(key)?.valid).not.toBe(true);
+      expect(await caching.verify(key)).toMatchObject({ valid: false, reason: 'revoked' });
+    } finally {
+      await caching.beforeApplicationShutdown();
+    }
+  });
+
+  it('leaves an overridden loadByPrefix to verify(), never answering at once past it', async () => {
+    const reads: string[] = [];
+    class AuditedService extends ApiKeyService<ApiKey> {
+      protected override loadByPrefix(prefix: string) {
+        reads.push(prefix);
+        return super.loadByPrefix(prefix);
+      }
+    }
+    const audited = new AuditedService(
+      resolveApiKeyOptions<ApiKey>(
+        {
+          hasher: new BcryptApiKeyHasher({ cost: 4 }),
+          usageTracking: false,
+          clock: () => now,
+          revocationSync: 'notify',
+        },
+        { name: 'default', entity: ApiKey },
+      ),
+      dataSource.getRepository(ApiKey),
+    );
+    try {
+      await ensureChangeTrigger(dataSource.getRepository(ApiKey), audited.options);
+      const { key } = await audited.create({ name: 'audited' });
+      await until(() => (audited as any).rowCache.ticket() >= 0);
+      await audited.verify(key);
+      await audited.verify(key);
+      expect(audited.verifyAtOnce(key)).toBeUndefined();
+      expect(reads).toHaveLength(2);
+    } finally {
+      await audited.beforeApplicationShutdown();
+    }
+  });
 });
 
 async function until(condition: () => boolean): Promise<void> {

@@ -14,6 +14,8 @@ import {
   ApiKeyValidationError,
 } from './api-key.errors.js';
 import { generateKey } from './keys/format.js';
+import { secretTagOfKey } from './keys/secret-tag.js';
+import { MANAGED_FIELDS } from './store/input.js';
 import { BcryptApiKeyHasher, HmacSha256ApiKeyHasher, type ApiKeyHasher } from './keys/hasher.js';
 import type { ApiKeyService } from './api-key.service.js';
 
@@ -68,6 +70,15 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         .where('k.id = :id', { id })
         .getOneOrFail()
     ).hashedKey;
+  /** The stored secret tag of a key, as `secretTagOfKey` makes it for its stored hash. */
+  const storedTag = async (id: string) =>
+    (
+      await repository
+        .createQueryBuilder('k')
+        .addSelect('k.secretTag')
+        .where('k.id = :id', { id })
+        .getOneOrFail()
+    ).secretTag;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
@@ -104,6 +115,7 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         revoked: false,
       });
       expect('hashedKey' in apiKey).toBe(false);
+      expect('secretTag' in apiKey).toBe(false);
       expect(await service.isValid(key)).toBe(true);
     });
 
@@ -113,6 +125,9 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect(row).toBeDefined();
       expect(row!.hashed_key).toMatch(/^\$2b\$04\$/);
       expect(row!.hashed_key).not.toBe(key);
+      // Beside it, the key's tag: 32 bits of its SHA-256, then 32 bits binding it to the hash.
+      expect(row!.secret_tag).toBe(secretTagOfKey(key, String(row!.hashed_key)));
+      expect(row!.secret_tag).toMatch(/^[0-9a-f]{16}$/);
       const secret = key.slice(9);
       for (const [column, value] of Object.entries(row!)) {
         const text = value instanceof Date ? value.toISOString() : String(value);
@@ -146,7 +161,7 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       expect((await service.findOne(apiKey.id))!.name).toBe('n'.repeat(100));
     });
 
-    it.each(['id', 'prefix', 'hashedKey', 'createdAt', 'revokedAt', 'lastUsedAt', 'revoked'])(
+    it.each([...MANAGED_FIELDS])(
       'refuses the managed field %s and writes nothing',
       async (field) => {
         const before = await countRows();
@@ -275,17 +290,20 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         valid: false,
         reason: 'bad_secret',
         prefix: good.apiKey.prefix,
+        keyId: good.apiKey.id,
       });
       expect(await service.verify(revokedKey.key)).toEqual({
         valid: false,
         reason: 'revoked',
         prefix: revokedKey.apiKey.prefix,
+        keyId: revokedKey.apiKey.id,
       });
       clock.advance(60_000);
       expect(await service.verify(expiring.key)).toEqual({
         valid: false,
         reason: 'expired',
         prefix: expiring.apiKey.prefix,
+        keyId: expiring.apiKey.id,
       });
       const ok = await service.verify(good.key);
       expect(ok.valid).toBe(true);
@@ -436,7 +454,8 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       for (const k of keys) {
         expect(k).toBeInstanceOf(ApiKey);
         expect('hashedKey' in k).toBe(false);
-        expect(JSON.stringify(k)).not.toMatch(/hashedKey|hashed_key|\$2b\$/);
+        expect('secretTag' in k).toBe(false);
+        expect(JSON.stringify(k)).not.toMatch(/hashedKey|hashed_key|secretTag|secret_tag|\$2b\$/);
       }
     });
 
@@ -475,17 +494,21 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
   });
 
   describe('JSON', () => {
-    it('never serialises hashedKey, even when it was loaded', async () => {
+    it('never serialises hashedKey nor secretTag, even when they were loaded', async () => {
       const { apiKey } = await service.create({ name: 'json' });
       const withHash = await repository
         .createQueryBuilder('k')
         .addSelect('k.hashedKey')
+        .addSelect('k.secretTag')
         .where('k.id = :id', { id: apiKey.id })
         .getOneOrFail();
       expect(withHash.hashedKey).toMatch(/^\$2b\$/);
+      expect(withHash.secretTag).toMatch(/^[0-9a-f]{16}$/);
       const json = JSON.parse(JSON.stringify(withHash));
       expect(json).not.toHaveProperty('hashedKey');
+      expect(json).not.toHaveProperty('secretTag');
       expect(JSON.stringify(withHash)).not.toContain(withHash.hashedKey);
+      expect(JSON.stringify(withHash)).not.toContain(withHash.secretTag);
       expect(json).toMatchObject({
         id: apiKey.id,
         prefix: apiKey.prefix,
@@ -509,6 +532,8 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       const upgraded = await storedHash(apiKey.id);
       expect(upgraded).toMatch(/^\$2b\$05\$/);
       expect(await new BcryptApiKeyHasher({ cost: 5 }).verify(key, upgraded)).toBe(true);
+      // The tag is rewritten with the hash, bound to the new one.
+      expect(await storedTag(apiKey.id)).toBe(secretTagOfKey(key, upgraded));
       // A fresh process, with nothing memoised, accepts the key under its new hash.
       expect(
         await store
@@ -524,6 +549,8 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
       const moved = await storedHash(apiKey.id);
       expect(moved).toMatch(/^hmac-sha256\$[0-9a-f]{64}$/);
       expect(await HMAC.verify(key, moved)).toBe(true);
+      // An HMAC hash is as fast as a tag: none is kept, so the table holds nothing testable without the pepper.
+      expect(await storedTag(apiKey.id)).toBeNull();
       expect(await store.service({ hasher: HMAC, clock: clock.now }).isValid(key)).toBe(true);
     });
 
@@ -570,6 +597,7 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         valid: false,
         reason: 'bad_secret',
         prefix: apiKey.prefix,
+        keyId: apiKey.id,
       });
       expect(await fresh.isValid(key)).toBe(false);
     });
@@ -617,6 +645,33 @@ describe.each(ENGINES)('ApiKeyService on %s', (engine) => {
         ownedService.create({ name: 'stranger', owner: { id: 'nobody' } as Owner }),
       ).rejects.toBeInstanceOf(ApiKeyValidationError);
       expect(await owned.dataSource.getRepository(OwnedApiKey).count()).toBe(before);
+    });
+
+    it('names the field of an unknown owner without the driver text, which is its cause', async () => {
+      const refused = await ownedService
+        .create({ name: 'stranger', owner: { id: 'nobody-at-all' } as Owner })
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ApiKeyValidationError);
+      expect(refused).toMatchObject({
+        field: 'owner',
+        message: 'The key could not be stored: owner names no existing Owner.',
+      });
+      // The driver's own words, for the caller's server log.
+      expect(String((refused as Error).cause)).toMatch(/foreign key/i);
+    });
+
+    it('refuses a NUL in a name before the database sees it, on create and update', async () => {
+      const nul = 'bad\u0000name';
+      await expect(
+        ownedService.create({ name: nul, owner: { id: 'owner-1' } as Owner }),
+      ).rejects.toMatchObject({ field: 'name', message: expect.stringMatching(/NUL/) });
+      const { apiKey } = await ownedService.create({
+        name: 'fine',
+        owner: { id: 'owner-1' } as Owner,
+      });
+      await expect(ownedService.update(apiKey.id, { name: nul })).rejects.toMatchObject({
+        field: 'name',
+      });
     });
   });
 

@@ -5,6 +5,7 @@ import {
   Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { IsNull, type FindOptionsWhere, type Repository } from 'typeorm';
@@ -21,8 +22,14 @@ import {
 } from './store/dormant.js';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from './api-key.errors.js';
+import { UsageAnalytics } from './usage/analytics.js';
+import { ensureUsageTable } from './usage/schema.js';
+import { GuessingAlerts } from './usage/guessing.js';
+import type { ApiKeyUsageOutcome } from './usage/outcomes.js';
+import { busiestKeys, keyUsage, type UsageQuerySources } from './usage/queries.js';
+import type { ApiKeyUsageQuery, ApiKeyUsageReport } from './usage/report.js';
 import { findEventBus, type ApiKeyEventBus } from './api-key.events.js';
-import { parseKey } from './keys/format.js';
+import { misspelledKeyPrefix, parseKey } from './keys/format.js';
 import {
   carriedColumns,
   validateCreateInput,
@@ -30,6 +37,7 @@ import {
   validateUpdateInput,
 } from './store/input.js';
 import type {
+  ApiKeyUsageByKey,
   ApiKeyVerification,
   CreateApiKeyInput,
   CreatedApiKey,
@@ -53,7 +61,7 @@ import { ApiKeyPolicies } from './policies/enforce.js';
 import { checkPolicies } from './policies/input.js';
 import { checkLifetime } from './policies/max-lifetime.js';
 import { ApiKeyExpirySweep } from './policies/expiry-notices.js';
-import { announceStatus, statusEvent, writeDisabled } from './policies/events.js';
+import { ApiKeySuspension } from './policies/suspension.js';
 
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
@@ -70,19 +78,28 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
  */
 @Injectable()
 export class ApiKeyService<T extends AbstractApiKey = ApiKey>
-  implements OnApplicationBootstrap, BeforeApplicationShutdown
+  implements OnApplicationBootstrap, OnModuleInit, BeforeApplicationShutdown
 {
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
   private readonly rowCache: ApiKeyRowCache<T>;
   private readonly verifier: ApiKeyVerifier<T>;
-  private readonly usage: ApiKeyUsageRecorder<T> | null;
+  private readonly lastUse: ApiKeyUsageRecorder<T> | null;
+  private readonly analytics: UsageAnalytics | null;
+  private readonly guessing: GuessingAlerts | null;
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
   private readonly policies: ApiKeyPolicies<T>;
+  private readonly suspension: ApiKeySuspension<T>;
   private readonly expirySweep: ApiKeyExpirySweep<T> | null;
   private eventBus?: Promise<ApiKeyEventBus | null>;
+  /** What the usage queries read through. */
+  private readonly usageSources: UsageQuerySources<T>;
+  /** Whether `verify` and `loadByPrefix` are this class's own, so `verifyAtOnce` may stand in for them. */
+  private readonly verifiesAsDeclared =
+    this.verify === ApiKeyService.prototype.verify &&
+    this.loadByPrefix === ApiKeyService.prototype.loadByPrefix;
 
   /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
   constructor(
@@ -96,23 +113,43 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       logger: this.logger,
       onRehashed: (row) => this.rowCache.delete(row.prefix),
     });
-    this.usage = options.usageTracking
+    this.lastUse = options.usageTracking
       ? new ApiKeyUsageRecorder(repository, options.usageTracking.interval, options)
+      : null;
+    this.analytics = UsageAnalytics.create(options, repository);
+    this.guessing = options.guessingAlerts
+      ? new GuessingAlerts(options.name, options.guessingAlerts, this.logger, () => this.bus())
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
     this.policies = new ApiKeyPolicies(repository, (action, write) => this.rows.run(action, write));
+    this.usageSources = {
+      analytics: this.analytics,
+      registration: options.name,
+      rows: this.rows,
+      repository,
+      findOne: (idOrPrefix) => this.findOne(idOrPrefix),
+    };
+    this.suspension = new ApiKeySuspension({
+      repository,
+      options,
+      rows: this.rows,
+      logger: this.logger,
+      bus: () => this.bus(),
+      findOne: (idOrPrefix) => this.findOne(idOrPrefix),
+      forget: (apiKey) => this.forget(apiKey),
+    });
     this.dormancy = new ApiKeyDormancy({
       repository,
       options,
       rows: this.rows,
       flushUsage: () => this.flushUsage(),
       forget: (apiKey) => this.forget(apiKey),
-      eventBus: () => this.events(),
+      eventBus: () => this.bus(),
     });
     this.expirySweep = options.expiryNotices
       ? new ApiKeyExpirySweep(options.expiryNotices, options, repository, this.logger, () =>
-          this.events(),
+          this.bus(),
         )
       : null;
   }
@@ -179,7 +216,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async disable(idOrPrefix: string): Promise<T> {
-    return this.setDisabled(idOrPrefix, true);
+    return this.suspension.set(idOrPrefix, true);
   }
 
   /**
@@ -193,7 +230,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
    */
   async enable(idOrPrefix: string): Promise<T> {
-    return this.setDisabled(idOrPrefix, false);
+    return this.suspension.set(idOrPrefix, false);
   }
 
   /**
@@ -297,22 +334,87 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    */
   async verify(key: string, options?: VerifyApiKeyOptions): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
-    if (prefix === null) return { valid: false, reason: 'malformed' };
+    if (prefix === null) return malformed(key, this.options.brand);
     const stored = await this.loadByPrefix(prefix);
-    if (!stored) return { valid: false, reason: 'unknown', prefix };
-    const { row, hashedKey } = stored;
+    const verdict =
+      this.judge(key, prefix, stored) ?? (await this.judgeSlowly(key, prefix, stored!));
+    if (!verdict.valid) return verdict;
     const now = this.options.clock();
-    if (row.revoked) return { valid: false, reason: 'revoked', prefix };
-    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix };
-    if (row.disabledAt != null) return { valid: false, reason: 'disabled', prefix };
-    const outcome = await this.verifier.check(row, hashedKey, key);
-    if (outcome !== 'verified') return { valid: false, reason: outcome, prefix };
-    if (ApiKeyPolicies.applyTo(row)) {
-      const refusal = await this.policies.admit(row, now, options);
-      if (refusal !== null) return { valid: false, reason: refusal, prefix };
+    if (ApiKeyPolicies.applyTo(verdict.apiKey)) {
+      const refusal = await this.policies.admit(verdict.apiKey, now, options);
+      if (refusal !== null)
+        return { valid: false, reason: refusal, prefix, keyId: verdict.apiKey.id };
     }
-    if (options?.recordUse !== false) this.usage?.record(row, now);
+    if (options?.recordUse !== false) this.lastUse?.record(verdict.apiKey, now);
+    return verdict;
+  }
+
+  /**
+   * What `verify(key)` would answer, when it can be told at once: the row cached (notify mode,
+   * channel up) and the key's digest memoised, or the key malformed. `undefined` otherwise, and
+   * whenever `verify` or `loadByPrefix` is overridden, so that an override is never bypassed;
+   * the caller then awaits `verify(key)`. No read, no hash, no wait: the guard's fast path.
+   * Records use as `verify` does. A right key with a request policy (an IP allow-list or credits)
+   * is `undefined` too: those need the request and a write, which only `verify` and the guard's
+   * full check apply.
+   *
+   * @internal
+   */
+  verifyAtOnce(key: string): ApiKeyVerification<T> | undefined {
+    if (!this.verifiesAsDeclared) return undefined;
+    const prefix = parseKey(key, this.options.brand);
+    if (prefix === null) return malformed(key, this.options.brand);
+    const stored = this.cachedRow(prefix);
+    if (stored === undefined) return undefined;
+    const verdict = this.judge(key, prefix, stored);
+    if (!verdict?.valid) return verdict;
+    if (ApiKeyPolicies.applyTo(verdict.apiKey)) return undefined;
+    this.lastUse?.record(verdict.apiKey, this.options.clock());
+    return verdict;
+  }
+
+  /**
+   * The verdict on `key`'s secret given its row (`null`: no such key), when the memos can tell:
+   * revoked, expired and disabled keys are refused before any hashing. `undefined` when the slow
+   * check is needed. A right key's request policies are the caller's to apply.
+   */
+  private judge(
+    key: string,
+    prefix: string,
+    stored: StoredApiKeyRow<T> | null,
+  ): ApiKeyVerification<T> | undefined {
+    if (!stored) return { valid: false, reason: 'unknown', prefix };
+    const { row, hashedKey, secretTag } = stored;
+    const now = this.options.clock();
+    if (row.revoked) return { valid: false, reason: 'revoked', prefix, keyId: row.id };
+    if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix, keyId: row.id };
+    if (row.disabledAt != null) return { valid: false, reason: 'disabled', prefix, keyId: row.id };
+    const outcome = this.verifier.checkAtOnce(row, hashedKey, key, secretTag ?? null);
+    if (outcome === undefined) return undefined;
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row, now);
     return { valid: true, apiKey: row };
+  }
+
+  /** The verdict on a key the memos do not know: the slow hash, bounded by the cold-path limiter. */
+  private async judgeSlowly(
+    key: string,
+    prefix: string,
+    { row, hashedKey, secretTag }: StoredApiKeyRow<T>,
+  ): Promise<ApiKeyVerification<T>> {
+    const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
+    if (outcome !== 'verified') return this.refused(outcome, prefix, row, this.options.clock());
+    return { valid: true, apiKey: row };
+  }
+
+  /** A refusal of a known key's secret; a wrong one is also noted for the guessing alerts. */
+  private refused(
+    outcome: 'bad_secret' | 'flooded',
+    prefix: string,
+    row: T,
+    now: Date,
+  ): ApiKeyVerification<T> {
+    if (outcome === 'bad_secret') this.guessing?.note(prefix, now);
+    return { valid: false, reason: outcome, prefix, keyId: row.id };
   }
 
   /**
@@ -388,16 +490,99 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     return this.dormancy.revoke(options);
   }
 
-  /** Writes pending `lastUsedAt` marks now (they are otherwise written every `usageTracking.interval`). */
+  /**
+   * Writes pending `lastUsedAt` marks and usage counts now (they are otherwise written every
+   * `usageTracking.interval` and `usageAnalytics.flushInterval`).
+   */
   async flushUsage(): Promise<void> {
-    await this.usage?.flush();
+    await this.lastUse?.flush();
+    await this.analytics?.flush();
   }
 
-  /** Closes the change listener (notify mode) and writes pending `lastUsedAt` marks before the data source closes. */
+  /**
+   * Requests per hour or day by outcome, of one key (by id or prefix) or, without `key`, of the
+   * whole registration (unknown keys included), with totals. Counts this process has not written
+   * yet are written first, so they are included.
+   *
+   * @throws {ApiKeyValidationError} for a bad span or granularity, or with `usageAnalytics: false`
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async usage(query: ApiKeyUsageQuery): Promise<ApiKeyUsageReport> {
+    return keyUsage(this.usageSources, query);
+  }
+
+  /**
+   * The keys with the most requests from `since` to `until` (rounded out to whole hours), busiest
+   * first, at most `limit` (default 10), with their counts by outcome. `apiKey` is `null` for a
+   * key deleted since.
+   *
+   * @throws {ApiKeyValidationError} for a bad span, or with `usageAnalytics: false`
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async busiestKeys(query: {
+    since: Date;
+    until: Date;
+    limit?: number;
+  }): Promise<ApiKeyUsageByKey<T>[]> {
+    return busiestKeys(this.usageSources, query);
+  }
+
+  /**
+   * Counts one request's outcome for usage analytics: what the guard calls once per keyed
+   * request, and integrations (the throttler guard) for the refusals they make. `keyId` is
+   * `null` for a key no row matched (counted as `unknown`, per registration); `prefix`, the
+   * key's prefix when known. Does nothing with `usageAnalytics: false`. The hot path: a `Map`
+   * lookup or two, no I/O.
+   */
+  recordOutcome(outcome: ApiKeyUsageOutcome, keyId: string | null, prefix?: string): void {
+    if (this.analytics?.record(outcome, keyId, prefix) === 'wrong_secret')
+      this.guessing?.note(prefix!, this.options.clock());
+  }
+
+  /**
+   * Prefixes of this registration's keys for which wrong secrets passed `guessingAlerts`'
+   * threshold within the last window, in this process: the admin page's warning badges.
+   */
+  suspiciousPrefixes(): string[] {
+    return this.guessing?.suspicious(this.options.clock()) ?? [];
+  }
+
+  /** Requests waiting for a slot on the cold path (the slow hash), in this process. */
+  get coldPathQueued(): number {
+    return this.verifier.queued;
+  }
+
+  /** Per-process totals by outcome (indexed as the outcomes are listed), for `/metrics`. */
+  get outcomeTotals(): readonly number[] | null {
+    return this.analytics?.tally.totals ?? null;
+  }
+
+  /**
+   * At boot, creates the usage analytics table when it is missing (as `synchronize` leaves it).
+   *
+   * @throws {ApiKeyConfigurationError} when it is missing and cannot be created
+   */
+  async onModuleInit(): Promise<void> {
+    await ensureUsageTable(this.repository, this.options);
+  }
+
+  /**
+   * Closes the change listener (notify mode), and writes pending `lastUsedAt` marks and usage
+   * counts before the data source closes.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     await this.expirySweep?.stop();
     await this.rowCache.close();
-    await this.usage?.close();
+    await this.lastUse?.close();
+    await this.analytics?.close();
+  }
+
+  /** The app's event bus, looked for once. */
+  private bus(): Promise<ApiKeyEventBus | null> {
+    return (this.eventBus ??= this.moduleRef
+      ? findEventBus(this.moduleRef)
+      : Promise.resolve(null));
   }
 
   /**
@@ -407,10 +592,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    */
   protected async loadByPrefix(prefix: string): Promise<StoredApiKeyRow<T> | null> {
     const ticket = this.rowCache.ticket();
-    const cached = this.rowCache.get(prefix, ticket);
-    // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
-    // must not change what later requests of the key are judged on.
-    if (cached) return { row: ownCopy(cached.row), hashedKey: cached.hashedKey };
+    const cached = this.cachedRow(prefix, ticket);
+    if (cached) return cached;
     let stored: StoredApiKeyRow<T> | null;
     try {
       stored = await this.lookup.find(prefix);
@@ -419,40 +602,28 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     }
     if (!stored) return null;
     if (this.rowCache.caching)
-      this.rowCache.set(prefix, { row: ownCopy(stored.row), hashedKey: stored.hashedKey }, ticket);
+      this.rowCache.set(prefix, { ...stored, row: ownCopy(stored.row) }, ticket);
     return stored;
   }
 
-  /** Sets or clears a key's `disabledAt`, as `disable()` and `enable()` document. */
-  private async setDisabled(idOrPrefix: string, disabled: boolean): Promise<T> {
-    const apiKey = await this.findOne(idOrPrefix);
-    if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
-    if (!disabled && apiKey.revoked)
-      throw new ApiKeyValidationError(
-        `API key ${apiKey.prefix} is revoked; revocation is final, it cannot be enabled.`,
-      );
-    this.forget(apiKey);
-    if (apiKey.disabled === disabled) return apiKey;
-    const at = this.options.clock();
-    const changed = await this.rows.run(`${disabled ? 'disable' : 'enable'} an API key`, () =>
-      writeDisabled(this.repository, apiKey, disabled, at),
+  /**
+   * The cached row of `prefix`, as a copy of its own, if the row cache may serve it to a read
+   * holding `ticket` (by default, one taken now).
+   */
+  private cachedRow(
+    prefix: string,
+    ticket = this.rowCache.ticket(),
+  ): StoredApiKeyRow<T> | undefined {
+    const cached = this.rowCache.get(prefix, ticket);
+    // Each request gets its own entity: a handler that edits request.apiKey (its scopes, say)
+    // must not change what later requests of the key are judged on.
+    return (
+      cached && {
+        row: ownCopy(cached.row),
+        hashedKey: cached.hashedKey,
+        secretTag: cached.secretTag,
+      }
     );
-    const updated = (await this.findOne(apiKey.id)) as T;
-    const type = disabled ? 'disabled' : 'enabled';
-    if (changed)
-      void announceStatus(
-        this.events(),
-        statusEvent(updated, type, this.options.name, at),
-        this.logger,
-      );
-    return updated;
-  }
-
-  /** The app's `@nestjs/event-emitter` bus, looked for once; `null` when there is none. */
-  private events(): Promise<ApiKeyEventBus | null> {
-    return (this.eventBus ??= this.moduleRef
-      ? findEventBus(this.moduleRef)
-      : Promise.resolve(null));
   }
 
   /** Drops what this process remembers of a key, so a revocation or rotation applies at once. */
@@ -472,4 +643,12 @@ export function getApiKeyServiceToken(
   name: string = DEFAULT_API_KEY_NAME,
 ): string | typeof ApiKeyService {
   return name === DEFAULT_API_KEY_NAME ? ApiKeyService : `API_KEY:SERVICE:${name}`;
+}
+
+/** The refusal of a key `parseKey` refused, with its prefix when it has the checksummed shape. */
+function malformed<T extends AbstractApiKey>(key: string, brand: string): ApiKeyVerification<T> {
+  const prefix = misspelledKeyPrefix(key, brand);
+  return prefix === null
+    ? { valid: false, reason: 'malformed' }
+    : { valid: false, reason: 'malformed', prefix };
 }

@@ -71,6 +71,11 @@ export {
   type CreateApiKeyUpgradeMigrationOptions,
 } from './schema/upgrade.js';
 export {
+  AddApiKeySecretTags1796515200000,
+  createApiKeySecretTagMigration,
+  type CreateApiKeySecretTagMigrationOptions,
+} from './schema/secret-tag.js';
+export {
   NotifyApiKeyChanges1798761600000,
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
@@ -102,6 +107,10 @@ export {
 export type { ApiKeyMaxLifetime } from './policies/max-lifetime.js';
 export type { ApiKeyRefillInterval } from './policies/refill-interval.js';
 export type { ApiKeyPolicyInput } from './policies/input.js';
+export { CreateApiKeyUsage1799020800000 } from './usage/migration.js';
+export { API_KEY_SUSPICIOUS_EVENT, type ApiKeySuspiciousEvent } from './usage/guessing.js';
+export type { ApiKeyUsageCounts, ApiKeyUsageOutcome } from './usage/outcomes.js';
+export type { ApiKeyUsagePoint, ApiKeyUsageQuery, ApiKeyUsageReport } from './usage/report.js';
 export { runMigrationsLocked, type RunMigrationsOptions } from './schema/lock.js';
 export { ApiKeyModule } from './api-key.module.js';
 export type {

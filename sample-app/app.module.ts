@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeyModule } from '../lib/index.js';
+import { ApiKeyMetricsModule } from '../lib/metrics/index.js';
 import { sampleKeyAdmin } from './admin/key-admin.js';
 import type { SampleConfig } from './config.js';
 import {
@@ -10,6 +11,7 @@ import {
 } from './database.js';
 import { HealthController } from './health.controller.js';
 import { LimitedController } from './limited.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 import {
@@ -59,6 +61,8 @@ export class AppModule {
         // The key admin pages (/admin/keys and a partner's own), behind HTTP Basic.
         ...sampleKeyAdmin(),
         sampleSecretScanning(),
+        // api_key_verifications_total and the cold-path gauge, served at /metrics.
+        ApiKeyMetricsModule.forRoot(),
       ],
       controllers: [
         HealthController,
@@ -67,6 +71,7 @@ export class AppModule {
         PartnerOrdersController,
         PartnersController,
         LimitedController,
+        MetricsController,
       ],
       providers: [{ provide: SAMPLE_CONFIG, useValue: config }, UserTokenGuard],
     };

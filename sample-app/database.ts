@@ -1,7 +1,9 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
+  AddApiKeySecretTags1796515200000,
   AddApiKeyPolicies1798848000000,
   ApiKey,
+  CreateApiKeyUsage1799020800000,
   CreateApiKeys1764000000000,
   UpgradeApiKeys1796083200000,
   runMigrationsLocked,
@@ -9,13 +11,15 @@ import {
 } from '../lib/index.js';
 import { CreatePartnerTables1764100000000 } from './migrations/1764100000000-create-partner-tables.js';
 import { UpgradePartnerApiKeys1796083200001 } from './migrations/1796083200001-upgrade-partner-api-keys.js';
+import { AddPartnerApiKeySecretTags1796515200001 } from './migrations/1796515200001-add-partner-api-key-secret-tags.js';
 import { AddPartnerApiKeyPolicies1798848000001 } from './migrations/1798848000001-add-partner-api-key-policies.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 
 /**
  * The sample's schema, made only by migrations: the library's `api_keys` table and the
- * sample's partner tables, then the upgrades of tables made by earlier versions. The app runs
+ * sample's partner tables, then the upgrades of tables made by earlier versions (secret tags,
+ * key policies), then the `api_key_usage` table of usage analytics. The app runs
  * them at start and the CLI before every command, both with `runMigrationsLocked`.
  */
 export function sampleDataSourceOptions(connection: DataSourceOptions): DataSourceOptions {
@@ -28,8 +32,11 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
       CreatePartnerTables1764100000000,
       UpgradeApiKeys1796083200000,
       UpgradePartnerApiKeys1796083200001,
+      AddApiKeySecretTags1796515200000,
+      AddPartnerApiKeySecretTags1796515200001,
       AddApiKeyPolicies1798848000000,
       AddPartnerApiKeyPolicies1798848000001,
+      CreateApiKeyUsage1799020800000,
     ],
     synchronize: false,
     logging: false,

@@ -1,29 +1,19 @@
 // Takes the README's screenshot of the key admin page: starts the sample app on a scratch SQLite
 // file, makes a few keys in the page, and saves docs/admin-page.png. Run `npm run build:sample` first.
 // Usage: node scripts/admin-screenshot.mjs [output.png]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium, root, startSampleApp } from './screenshot-support.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const output = resolve(process.argv[2] ?? join(root, 'docs/admin-page.png'));
 const scratch = mkdtempSync(join(tmpdir(), 'admin-screenshot-'));
 const port = 3917;
-const app = spawn(process.execPath, [join(root, 'sample-app/dist/sample-app/main.js')], {
-  env: { ...process.env, PORT: String(port), DATABASE_URL: `sqlite:${join(scratch, 's.sqlite')}` },
-  stdio: ['ignore', 'pipe', 'inherit'],
+const app = await startSampleApp({
+  PORT: String(port),
+  DATABASE_URL: `sqlite:${join(scratch, 's.sqlite')}`,
 });
-await new Promise((ready, fail) => {
-  app.stdout.on('data', (chunk) => String(chunk).includes('listening') && ready());
-  app.on('exit', () => fail(new Error('the sample app stopped')));
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({
     httpCredentials: { username: 'admin', password: 'demo-admin-password' },
@@ -51,6 +41,6 @@ try {
   process.stdout.write(`Saved ${output}\n`);
 } finally {
   await browser.close();
-  app.kill();
+  await app.stop();
   rmSync(scratch, { recursive: true, force: true });
 }

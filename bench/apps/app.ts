@@ -11,6 +11,7 @@ import {
   Injectable,
   Module,
   UnauthorizedException,
+  UseGuards,
   type CanActivate,
   type DynamicModule,
   type ExecutionContext,
@@ -43,6 +44,8 @@ import {
   BENCH_ROUTE,
   OPEN_ROUTE,
   STATIC_KEY_HEADER,
+  THREE_ROUTES,
+  THREE_ROUTES_BODY,
   type BenchDatabase,
   type BenchScenario,
   type BenchThrottle,
@@ -70,6 +73,46 @@ class OpenController {
   @Get(OPEN_ROUTE.slice(1))
   hello() {
     return { hello: 'world' };
+  }
+}
+
+/**
+ * The floor of any guard, for the same-process row set: reads the `Authorization` header and
+ * lets the request in when there is one.
+ */
+@Injectable()
+class AuthorizationHeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return typeof context.switchToHttp().getRequest().headers.authorization === 'string';
+  }
+}
+
+/** The same-process row set's open route. */
+@Controller()
+class OpenRouteController {
+  @Get(THREE_ROUTES.open.slice(1))
+  handle() {
+    return THREE_ROUTES_BODY;
+  }
+}
+
+/** The same handler behind the control guard. */
+@Controller()
+@UseGuards(AuthorizationHeaderGuard)
+class ControlRouteController {
+  @Get(THREE_ROUTES.control.slice(1))
+  handle() {
+    return THREE_ROUTES_BODY;
+  }
+}
+
+/** The same handler behind `ApiKeyGuard`. */
+@Controller()
+@UseGuards(ApiKeyGuard)
+class GuardedRouteController {
+  @Get(THREE_ROUTES.guarded.slice(1))
+  handle() {
+    return THREE_ROUTES_BODY;
   }
 }
 
@@ -185,6 +228,15 @@ function appModule(scenario: BenchScenario): DynamicModule {
         providers.push({ provide: APP_GUARD, useClass: ApiKeyThrottlerGuard });
       }
       break;
+    case 'three-routes':
+      imports.push(
+        TypeOrmModule.forRoot(typeOrmOptions(scenario.db) as any),
+        ApiKeyModule.forRoot(
+          scenario.revocationSync ? { revocationSync: scenario.revocationSync } : {},
+        ),
+      );
+      providers.push(AuthorizationHeaderGuard);
+      break;
     case 'memo-memory':
       imports.push(
         TypeOrmModule.forRoot(typeOrmOptions(scenario.db) as any),
@@ -197,9 +249,11 @@ function appModule(scenario: BenchScenario): DynamicModule {
       break;
   }
   const controllers =
-    scenario.guard === 'api-key' && scenario.openRoute
-      ? [HelloController, OpenController]
-      : [HelloController];
+    scenario.guard === 'three-routes'
+      ? [OpenRouteController, ControlRouteController, GuardedRouteController]
+      : scenario.guard === 'api-key' && scenario.openRoute
+        ? [HelloController, OpenController]
+        : [HelloController];
   @Module({})
   class BenchAppModule {}
   return { module: BenchAppModule, imports, providers, controllers };
@@ -282,7 +336,7 @@ async function main(): Promise<void> {
 
   let key: string | undefined;
   let seedMs: number | undefined;
-  if (scenario.guard === 'api-key') {
+  if (scenario.guard === 'api-key' || scenario.guard === 'three-routes') {
     const started = performance.now();
     // One real hash of the default hasher, shared by every filler row.
     const fillerHash = await app.get(ApiKeyService).options.hasher.hash(generateKey().key);

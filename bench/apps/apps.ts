@@ -231,7 +231,7 @@ export class AppPool {
     console.log(
       app.seedMs === undefined
         ? 'ready'
-        : `ready (${integer(scenario.guard === 'api-key' ? scenario.keys : 0)} keys seeded in ${(app.seedMs / 1000).toFixed(1)} s)`,
+        : `ready (${integer('keys' in scenario ? scenario.keys : 0)} keys seeded in ${(app.seedMs / 1000).toFixed(1)} s)`,
     );
     return app;
   };

@@ -35,7 +35,13 @@ export type BenchScenario =
       /** `storeTimeout`, ms: longer than the default under valgrind, which runs the app ~50× slower. */
       storeTimeout?: number;
     }
-  | { guard: 'memo-memory'; db: BenchDatabase; keys: number };
+  | { guard: 'memo-memory'; db: BenchDatabase; keys: number }
+  /**
+   * The same-process row set (row 13): one app serving the same handler at THREE_ROUTES.open
+   * (no guard), `.control` (a guard that reads `Authorization` and lets in) and `.guarded`
+   * (`ApiKeyGuard`, bcrypt), with `keys` keys.
+   */
+  | { guard: 'three-routes'; db: BenchDatabase; keys: number; revocationSync?: 'notify' };
 
 /** Child to parent. */
 export type ChildMessage =
@@ -83,3 +89,12 @@ export const BENCH_ROUTE = '/hello';
 export const OPEN_ROUTE = '/open';
 /** Header the passport and naive guards read the key from (the ApiKeyGuard rows use the default `Authorization: Api-Key`). */
 export const STATIC_KEY_HEADER = 'x-api-key';
+
+/** The routes of the same-process row set's app, all answering with THREE_ROUTES_BODY. */
+export const THREE_ROUTES = {
+  open: '/open',
+  control: '/control',
+  guarded: '/guarded',
+} as const;
+/** What each of the three routes answers. */
+export const THREE_ROUTES_BODY = { ok: true, items: [1, 2, 3] };

@@ -151,7 +151,8 @@ const soakFailed = (soak?: SoakReport): boolean =>
 /** Whether a revoked key got through where it never may: after B refused it, or while its channel was down. */
 const syncFailed = (sync?: SyncReport): boolean =>
   (sync?.propagation.some((row) => row.staleAfterRefusal > 0 || row.staleAtEnd > 0) ?? false) ||
-  (sync?.outages.some((row) => row.passes.length > 0) ?? false);
+  (sync?.outages.some((row) => row.passes.length > 0) ?? false) ||
+  (sync?.blackHoles.some((row) => row.staleAfterHealing > 0) ?? false);
 
 /** The rows, attack and same-process rows included, whose figures are spoilt by failed requests. */
 const failedRows = (report: Pick<BenchReport, 'rows' | 'attacks' | 'sync'>): BenchRow[] =>

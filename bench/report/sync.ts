@@ -2,7 +2,8 @@
  * The revocation-sync rows (issue 17) in the dated report in `bench/results/`: notify mode against per-request
  * reads, in separate apps (rows 3, 10a–10c against row 1) and in one app (rows 11a–11d, guarded
  * route against open route), how fast a revocation reaches another instance (12a, 12b), and
- * what a lost change channel lets through (12c, 12d).
+ * what a lost change channel lets through (12c, 12d), and what a black-hole partition lets
+ * through (12e, 12f).
  */
 import type { BenchRow } from './measurements.js';
 import { FULL_PROPAGATION_REVOCATIONS, REVOCATIONS } from '../harness/settings.js';
@@ -36,6 +37,31 @@ export interface OutageResult {
   servedFromMemory: boolean;
   /** The light load on B meanwhile (another, live key): requests and their answers. */
   background: { sent: number; statuses: Record<string, number> };
+}
+
+/** What instance B served across black-hole cuts of its link to the database. */
+export interface BlackHoleResult {
+  id: string;
+  engine: string;
+  rounds: number;
+  /** The lease B ran with (the default `maxStaleness`), ms. */
+  maxStaleness: number;
+  /** When, ms into each cut, a key was revoked through A. */
+  revokeOffsets: number[];
+  /** Requests sent to B during the cuts, and their answers. */
+  checks: number;
+  statuses: Record<string, number>;
+  /** The last 200 for the live key, across the cuts: sent, and answered, ms after the cut. */
+  lastServedSentMs: number;
+  lastServedAnsweredMs: number;
+  /** 200s for a key sent after its revocation was acknowledged, ms after the cut. */
+  passes: Array<{ revokedMs: number; sentMs: number }>;
+  /** 200s for the revoked keys once B served again after healing. */
+  staleAfterHealing: number;
+  /** From healing to B letting the live key in again, ms. */
+  backMs: number[];
+  /** Control: B let a key revoked without any notification through, so it was serving from memory. */
+  servedFromMemory: boolean;
 }
 
 /** p50, p99 and max of a set of times, ms. */
@@ -81,6 +107,7 @@ export interface SyncReport {
   sameProcess: SameProcessRow[];
   propagation: PropagationResult[];
   outages: OutageResult[];
+  blackHoles: BlackHoleResult[];
 }
 
 const fixed = (value: number, digits: number): string =>
@@ -137,6 +164,34 @@ function outageTable(rows: OutageResult[]): string[] {
   ];
 }
 
+/** The passes of a black-hole row, grouped by when the key was revoked. */
+function passText(r: BlackHoleResult): string {
+  if (r.passes.length === 0) return '0';
+  const byOffset = r.revokeOffsets.map((offset, i) => {
+    const next = r.revokeOffsets[i + 1] ?? Infinity;
+    const passes = r.passes.filter((p) => p.revokedMs >= offset && p.revokedMs < next);
+    const last = Math.max(...passes.map((p) => p.sentMs));
+    return passes.length
+      ? `${passes.length} revoked at ${offset} ms, last sent ${fixed(last, 0)} ms`
+      : '';
+  });
+  return `${r.passes.length} (${byOffset.filter(Boolean).join('; ')})`;
+}
+
+function blackHoleTable(rows: BlackHoleResult[]): string[] {
+  if (rows.length === 0) return [];
+  const line = (r: BlackHoleResult) =>
+    `| ${r.id} | ${r.engine} | ${r.rounds} | ${r.maxStaleness} | ${fixed(r.lastServedSentMs, 0)} / ${fixed(r.lastServedAnsweredMs, 0)} | ${r.revokeOffsets.join(', ')} | ${integer(r.checks)} | ${statusText(r.statuses)} | ${passText(r)} | ${r.staleAfterHealing} | ${fixed(Math.max(...r.backMs), 0)} | ${r.servedFromMemory ? 'yes' : '**no**'} |`;
+  return [
+    "Black hole: instance B reaches the database through a proxy that, mid-run, holds every byte both ways and accepts new connections without answering them (nothing refused, nothing reset), with B's keys warm; A, connected directly, revokes one key at each of the times given into the cut, and B is asked for every key every 25 ms for 1.5 s after the cut (past the 1 s after which its channel declares the link lost), without waiting for answers. Last served from memory: the latest 200 for a live key, sent / answered, ms after the cut (the database answers nothing then, so every 200 comes from memory). A pass is a 200 for a key sent after its revocation was acknowledged; the link then heals, and B is asked until it lets the live key in again, and once more for each revoked key.",
+    '',
+    '| # | Engine | cuts | maxStaleness ms | last served from memory, sent / answered ms after the cut | keys revoked at, ms into the cut | requests | answers | passes (ms after the cut) | passes after healing | back after healing, max ms | served from memory |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | --- |',
+    ...rows.map(line),
+    '',
+  ];
+}
+
 /** The section of the report, empty when none of rows 11 and 12 ran. */
 export function syncSection(sync?: SyncReport): string[] {
   if (!sync) return [];
@@ -144,6 +199,7 @@ export function syncSection(sync?: SyncReport): string[] {
     ...sameProcessTable(sync.sameProcess),
     ...propagationTable(sync.propagation),
     ...outageTable(sync.outages),
+    ...blackHoleTable(sync.blackHoles),
   ];
   return body.length === 0 ? [] : ['## Revocation sync', '', ...body];
 }

@@ -8,7 +8,13 @@ import {
 } from './measurements.js';
 import { BASE_KEYS, SCALE_KEYS, integer } from '../harness/settings.js';
 import { HEAP_GROWTH_LIMIT, memorySpan, spanText, type SoakResult } from './soak.js';
-import { cpuAdded, type OutageResult, type PropagationResult, type SyncReport } from './sync.js';
+import {
+  cpuAdded,
+  type BlackHoleResult,
+  type OutageResult,
+  type PropagationResult,
+  type SyncReport,
+} from './sync.js';
 
 /** The most app CPU per request the default mode (a read per request) may add to no guard, µs. */
 const DEFAULT_MODE_CPU_LIMIT_US = 20;
@@ -180,6 +186,26 @@ function outageCheck(result: OutageResult): TargetCheck {
   };
 }
 
+/** The bound issue 29 sets on serving from memory after a black-hole cut, with the defaults, ms. */
+const BLACK_HOLE_BOUND_MS = 500;
+
+/**
+ * Rows 12e, 12f: nothing served from memory later than BLACK_HOLE_BOUND_MS after a black-hole
+ * cut, no pass of a key revoked once the lease had run out, none after healing.
+ */
+function blackHoleCheck(result: BlackHoleResult): TargetCheck {
+  const late = result.passes.filter((p) => p.revokedMs >= result.maxStaleness).length;
+  return {
+    target: `Black hole, ${result.engine} (row ${result.id}): nothing served from memory later than ${BLACK_HOLE_BOUND_MS} ms after the cut; 0 passes of keys revoked past maxStaleness (${result.maxStaleness} ms) or after healing`,
+    measured: `last 200 from memory sent ${result.lastServedSentMs.toFixed(0)} ms after the cut (answered ${result.lastServedAnsweredMs.toFixed(0)}); ${late} passes past maxStaleness, ${result.passes.length} in all; ${result.staleAfterHealing} after healing; served from memory before: ${result.servedFromMemory ? 'yes' : 'no'}`,
+    met:
+      result.lastServedAnsweredMs <= BLACK_HOLE_BOUND_MS &&
+      late === 0 &&
+      result.staleAfterHealing === 0 &&
+      result.servedFromMemory,
+  };
+}
+
 /** Every target the measured rows can judge, in the report's order. */
 export function checkTargets(
   rows: Map<string, BenchRow>,
@@ -196,6 +222,7 @@ export function checkTargets(
     ...syncThroughputChecks(rows, sync),
     ...(sync?.propagation ?? []).flatMap(propagationChecks),
     ...(sync?.outages ?? []).map(outageCheck),
+    ...(sync?.blackHoles ?? []).map(blackHoleCheck),
     ...soakChecks(soaks),
   ];
 }

@@ -123,12 +123,22 @@ function engineOps(
   };
 }
 
-/** Boots A (with BASE_KEYS keys) then B, both in notify mode, on a new database of `engine`. */
-export async function startSyncPair(boot: AppPool['boot'], engine: SyncEngine): Promise<SyncPair> {
+/**
+ * Boots A (with BASE_KEYS keys) then B, both in notify mode, on a new database of `engine`;
+ * B reaches it where `routeB` says (a proxy the row can cut), A directly.
+ */
+export async function startSyncPair(
+  boot: AppPool['boot'],
+  engine: SyncEngine,
+  routeB: (db: BenchDatabase) => Promise<BenchDatabase> = async (db) => db,
+): Promise<SyncPair> {
   const db = await engine.database();
   const scenario = { ...bcryptGuarded(db, BASE_KEYS), revocationSync: 'notify' as const };
   const a = await boot(scenario, `instance A, notify mode on ${engine.name}`);
-  const b = await boot({ ...scenario, keys: 1 }, `instance B, notify mode on ${engine.name}`);
+  const b = await boot(
+    { ...scenario, db: await routeB(db), keys: 1 },
+    `instance B, notify mode on ${engine.name}`,
+  );
   if (db.engine === 'sqlite') throw new Error('rows 12 run on PostgreSQL and MariaDB');
   const sql = await new DataSource(db.options as unknown as DataSourceOptions).initialize();
   const pair: SyncPair = {

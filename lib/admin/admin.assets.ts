@@ -7,6 +7,7 @@ export const ADMIN_ASSET_TYPES: Readonly<Record<string, string>> = {
   'admin.js': 'text/javascript; charset=utf-8',
   'admin-shared.js': 'text/javascript; charset=utf-8',
   'admin-dialogs.js': 'text/javascript; charset=utf-8',
+  'admin-usage.js': 'text/javascript; charset=utf-8',
   'admin.css': 'text/css; charset=utf-8',
 };
 

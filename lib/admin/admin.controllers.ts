@@ -30,7 +30,11 @@ export function createAdminControllers(
   path: string,
   guard: Type<CanActivate> | CanActivate,
 ): Type[] {
-  return [createPageController(path, guard), createApiController(path, guard)];
+  return [
+    createPageController(path, guard),
+    createApiController(path, guard),
+    createStatusController(path, guard),
+  ];
 }
 
 /** The page and its scripts and stylesheet. */
@@ -84,6 +88,20 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
       return { items: await this.keys.revoke(await this.keys.scopeOf(request), ids) };
     }
 
+    @Get('busiest')
+    async busiest(@Req() request: unknown, @Query() query: Record<string, unknown>) {
+      return this.keys.busiest(await this.keys.scopeOf(request), query);
+    }
+
+    @Get(':id/usage')
+    async usage(
+      @Req() request: unknown,
+      @Param('id') id: string,
+      @Query() query: Record<string, unknown>,
+    ) {
+      return this.keys.usage(await this.keys.scopeOf(request), id, query);
+    }
+
     @Get(':id')
     async show(@Req() request: unknown, @Param('id') id: string) {
       return this.keys.show(await this.keys.scopeOf(request), id);
@@ -101,6 +119,24 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
       return revoked;
     }
 
+    @Post(':id/rotate')
+    @HttpCode(200)
+    async rotate(@Req() request: unknown, @Param('id') id: string, @Body() body: unknown) {
+      return this.keys.rotate(await this.keys.scopeOf(request), id, body);
+    }
+  }
+
+  return ApiKeyAdminApiController;
+}
+
+/** The management API's suspension routes, beside the others: disable and enable one key. */
+function createStatusController(path: string, guard: Type<CanActivate> | CanActivate): Type {
+  @Controller(`${path}/api/keys`)
+  @UseGuards(guard, ApiKeyAdminSameOriginGuard)
+  @UseInterceptors(ApiKeyAdminHeadersInterceptor)
+  class ApiKeyAdminStatusController {
+    constructor(private readonly keys: ApiKeyAdminKeys) {}
+
     @Post(':id/disable')
     @HttpCode(200)
     async disable(@Req() request: unknown, @Param('id') id: string) {
@@ -112,13 +148,7 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
     async enable(@Req() request: unknown, @Param('id') id: string) {
       return this.keys.setDisabled(await this.keys.scopeOf(request), id, false);
     }
-
-    @Post(':id/rotate')
-    @HttpCode(200)
-    async rotate(@Req() request: unknown, @Param('id') id: string, @Body() body: unknown) {
-      return this.keys.rotate(await this.keys.scopeOf(request), id, body);
-    }
   }
 
-  return ApiKeyAdminApiController;
+  return ApiKeyAdminStatusController;
 }

@@ -1,8 +1,10 @@
 import {
   ConflictException,
+  HttpException,
   ForbiddenException,
   Inject,
   Injectable,
+  Logger,
   NotFoundException,
   ServiceUnavailableException,
   type OnModuleInit,
@@ -13,7 +15,8 @@ import { getApiKeyRepositoryToken } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
 import { isPrefix } from '../keys/format.js';
-import type { CreateApiKeyInput } from '../api-key.interfaces.js';
+import { ThrottledErrorLog } from '../store/errors.js';
+import type { CreateApiKeyInput, UpdateApiKeyInput } from '../api-key.interfaces.js';
 import { ApiKeyService, getApiKeyServiceToken } from '../api-key.service.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 import { ApiKeyAdminEvents } from './admin.events.js';
@@ -23,8 +26,12 @@ import {
   ApiKeyAdminConfigurationError,
   type ResolvedApiKeyAdminOptions,
 } from './admin.options.js';
-import { applyListQuery, keysQuery, parseListQuery } from './admin.query.js';
+import { OwnerKeyPolicy } from './admin.policy.js';
+import { applyListQuery, keysQuery, parseListQuery, whereActive } from './admin.query.js';
 import { presentKey, type ApiKeyAdminView, type ApiKeyList } from './admin.view.js';
+import { busiestKeys, keyUsage } from './admin.usage.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Who asks: the owner they are confined to (`null` in admin mode) and the actor for events. */
 export interface AdminScope {
@@ -41,12 +48,18 @@ export interface AdminScope {
 export class ApiKeyAdminKeys implements OnModuleInit {
   private service!: ApiKeyService<AbstractApiKey>;
   private repository!: Repository<AbstractApiKey>;
+  private readonly policy: OwnerKeyPolicy;
+  private readonly logger = new Logger('ApiKeyAdmin');
+  /** Refused rows' driver messages, at most one line per cause every 10 s. */
+  private readonly refusals = new ThrottledErrorLog({ error: (line) => this.logger.warn(line) });
 
   constructor(
     @Inject(API_KEY_ADMIN_OPTIONS) private readonly options: ResolvedApiKeyAdminOptions,
     private readonly moduleRef: ModuleRef,
     private readonly events: ApiKeyAdminEvents,
-  ) {}
+  ) {
+    this.policy = new OwnerKeyPolicy(options.ownerPolicy);
+  }
 
   /**
    * Finds the registration's service and repository, and checks `ownerColumn` against its entity.
@@ -120,12 +133,20 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     const now = this.now();
     const { owner, ...input } = parseKeyFields(bodyOf(body), now, this.ownerInput(scope)) as {
       owner?: unknown;
-    };
+    } & UpdateApiKeyInput;
     this.refuseOwnerCredits(scope, input);
     const owned = this.createOwner(scope, owner);
-    const { apiKey, key } = await this.store(() =>
-      this.service.create({ ...input, ...owned } as CreateApiKeyInput),
-    );
+    const create = () =>
+      this.store(() => this.service.create({ ...input, ...owned } as CreateApiKeyInput));
+    let created: Awaited<ReturnType<typeof create>>;
+    if (scope.owner === null) created = await create();
+    else {
+      await this.policy.checkScopes(scope.owner, input.scopes);
+      const expiresAt = this.policy.expiryOnCreate(input.expiresAt, now);
+      if (expiresAt !== undefined) input.expiresAt = expiresAt;
+      created = await this.policy.withinKeyLimit(scope.owner, this.activeCount(scope), create);
+    }
+    const { apiKey, key } = created;
     await this.emit('created', apiKey, scope);
     return { apiKey: this.present(apiKey, now), key };
   }
@@ -140,6 +161,10 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     const changes = parseKeyFields(bodyOf(body), this.now());
     this.refuseOwnerCredits(scope, changes);
     const apiKey = this.usable(await this.find(scope, id), 'changed');
+    if (scope.owner !== null) {
+      await this.policy.checkScopes(scope.owner, changes.scopes);
+      this.policy.checkExpiry(changes.expiresAt, apiKey.createdAt);
+    }
     const updated = await this.store(() => this.service.update(apiKey.id, changes));
     await this.emit('updated', updated, scope, { changes: Object.keys(changes) });
     return this.present(updated, this.now());
@@ -188,15 +213,42 @@ export class ApiKeyAdminKeys implements OnModuleInit {
   async rotate(scope: AdminScope, id: string, body: unknown) {
     const gracePeriod = parseGracePeriod(bodyOf(body ?? {}));
     const old = this.usable(await this.find(scope, id), 'rotated');
-    const { apiKey, key, previous } = await this.store(() =>
-      this.service.rotate(old.id, { gracePeriod }),
-    );
+    const rotate = () => this.store(() => this.service.rotate(old.id, { gracePeriod }));
+    // With a grace period the old key stays active beside the new one: that is one more.
+    const { apiKey, key, previous } =
+      scope.owner === null
+        ? await rotate()
+        : await this.policy.withinKeyLimit(
+            scope.owner,
+            this.activeCount(scope),
+            rotate,
+            gracePeriod > 0,
+          );
     const now = this.now();
     const { id: previousId, prefix, expiresAt, revoked } = previous;
     await this.emit('rotated', apiKey, scope, {
       previous: { id: previousId, prefix, expiresAt, revoked },
     });
     return { apiKey: this.present(apiKey, now), key, previous: this.present(previous, now) };
+  }
+
+  /** A key's requests per day by outcome. @throws {NotFoundException} for an unknown key */
+  async usage(scope: AdminScope, id: string, query: Record<string, unknown>) {
+    const apiKey = await this.find(scope, id);
+    return this.store(() => keyUsage(this.service, apiKey, query));
+  }
+
+  /** The scope's busiest keys over the last `hours`. */
+  async busiest(scope: AdminScope, query: Record<string, unknown>) {
+    return this.store(() =>
+      busiestKeys(this.service, query, async (ids) => {
+        if (ids.length === 0 || scope.owner === null) return new Set(ids);
+        const keys = await this.query(scope.owner)
+          .andWhere('key.id IN (:...ids)', { ids })
+          .getMany();
+        return new Set(keys.map((key) => key.id));
+      }),
+    );
   }
 
   /** The key `id` (or prefix) names within the scope. @throws {NotFoundException} */
@@ -249,9 +301,37 @@ export class ApiKeyAdminKeys implements OnModuleInit {
       if (nullable) return {};
       throw new ApiKeyAdminBadRequest('owner', 'a key of this kind needs an owner.');
     }
-    if (typeof owner !== 'string' || owner.length > 100)
+    const type = this.repository.metadata.findColumnWithPropertyName(column)?.type;
+    if (
+      typeof owner !== 'string' ||
+      owner.length > 100 ||
+      owner.includes('\0') ||
+      // PostgreSQL refuses anything else in a uuid column: say so before it does.
+      (type === 'uuid' && !UUID.test(owner))
+    )
       throw new ApiKeyAdminBadRequest('owner', 'expected an owner id.');
     return ownerFields(this.repository.metadata, column, owner);
+  }
+
+  /** Whether `property` is the owner column, or the relation that shares its database column. */
+  private isOwnerProperty(property: string): boolean {
+    const column = this.options.ownerColumn;
+    if (!column) return false;
+    const metadata = this.repository.metadata;
+    const owner = metadata.findColumnWithPropertyName(column)?.databaseName;
+    return (
+      property === column ||
+      metadata.manyToOneRelations.some(
+        (relation) =>
+          relation.propertyName === property &&
+          relation.joinColumns.some((join) => join.databaseName === owner),
+      )
+    );
+  }
+
+  /** Counts the scope's owner's active keys, when called. */
+  private activeCount(scope: AdminScope): () => Promise<number> {
+    return () => this.store(() => whereActive(this.query(scope.owner), this.now()).getCount());
   }
 
   private query(owner: string | null) {
@@ -286,8 +366,18 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     try {
       return await operation();
     } catch (error) {
-      if (error instanceof ApiKeyValidationError)
+      if (error instanceof HttpException) throw error; // already the answer (a bad parameter)
+      if (error instanceof ApiKeyValidationError) {
+        // A row the database refused: its words stay here, in the server log, never in the answer.
+        if (error.cause)
+          this.refusals.error(
+            `The database refused an API key row (${error.field ?? 'no field named'}): ${(error.cause as Error)?.message ?? String(error.cause)}`,
+          );
+        // A missing owner row is named as the API names it; the entity's own name stays inside.
+        if (error.field !== undefined && this.isOwnerProperty(error.field))
+          throw new ApiKeyAdminBadRequest('owner', 'no owner has this id.');
         throw new ApiKeyAdminBadRequest(error.field ?? 'body', error.message);
+      }
       // Any other failure of a query is the database's too: never a pass, never a 500 with details.
       throw new ServiceUnavailableException('The key store is temporarily unavailable.', {
         cause: error,

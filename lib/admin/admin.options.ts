@@ -2,6 +2,8 @@ import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
 import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
 import { API_KEY_REVOKED_EVENT } from '../api-key.events.js';
+import { readDuration } from '../keys/expiry.js';
+import { isScope } from '../keys/format.js';
 
 /**
  * What happened to a key through the admin page or API.
@@ -64,6 +66,46 @@ export type ApiKeyOwnerResolver = (
 ) => string | number | null | undefined | Promise<string | number | null | undefined>;
 
 /**
+ * What an owner may do to its own keys in owner-scoped mode, so that self-service cannot grant
+ * more than the app means to: which scopes, how many keys, how long they live. Each rule is off
+ * when left unset. A refusal is a 403 (scopes, key count) or a 400 (expiry) naming the rule.
+ *
+ * @publicApi
+ */
+export interface ApiKeyOwnerPolicy {
+  /**
+   * The scopes an owner may give its keys, on create and on update: a list, or a function of the
+   * owner returning one (say, from its plan). Default: any scope.
+   */
+  grantableScopes?:
+    readonly string[] | ((owner: string) => readonly string[] | Promise<readonly string[]>);
+  /**
+   * The most keys an owner may hold that are neither revoked nor expired; a create beyond it is
+   * refused. Exact within one process; see docs/admin.md for several. Default: no limit.
+   */
+  maxActiveKeys?: number;
+  /**
+   * The longest a key may live from its creation, in milliseconds or as a duration (`90d`, `2w`):
+   * a later `expiresAt` is refused on create and on update, and a key created without one gets
+   * the longest. Default: no limit.
+   */
+  maxLifetime?: number | string;
+  /**
+   * Whether a key may never expire (`expiresAt: null`). Default: `true` without `maxLifetime`,
+   * which a key that never expires would exceed, and `false` with it.
+   */
+  allowNoExpiry?: boolean;
+}
+
+/** An owner policy once checked: the lifetime in milliseconds, the scopes as a function. */
+export interface ResolvedOwnerPolicy {
+  grantableScopes: ((owner: string) => readonly string[] | Promise<readonly string[]>) | null;
+  maxActiveKeys: number | null;
+  maxLifetime: number | null;
+  allowNoExpiry: boolean;
+}
+
+/**
  * Options of `ApiKeyAdminModule.forRoot()`.
  *
  * @publicApi
@@ -103,6 +145,8 @@ export interface ApiKeyAdminOptions {
    * for an app whose proxy rewrites the `Host` header.
    */
   allowedOrigins?: string[];
+  /** Owner-scoped mode's limits: grantable scopes, most active keys, expiry. Needs `owner`. */
+  ownerPolicy?: ApiKeyOwnerPolicy;
 }
 
 /**
@@ -119,11 +163,12 @@ export class ApiKeyAdminConfigurationError extends ApiKeyConfigurationError {
 }
 
 /** The options once checked, with defaults. */
-export interface ResolvedApiKeyAdminOptions extends ApiKeyAdminOptions {
+export interface ResolvedApiKeyAdminOptions extends Omit<ApiKeyAdminOptions, 'ownerPolicy'> {
   path: string;
   registration: string;
   actor: (request: any) => string | null | undefined;
   allowedOrigins: string[];
+  ownerPolicy: ResolvedOwnerPolicy;
 }
 
 /** Token of a module's resolved options. */
@@ -181,6 +226,7 @@ export function resolveAdminOptions(options: ApiKeyAdminOptions): ResolvedApiKey
     );
   return {
     ...options,
+    ownerPolicy: resolveOwnerPolicy(options.ownerPolicy, owner !== undefined),
     path: path.replace(/^\/+|\/+$/g, ''),
     registration: options.registration ?? DEFAULT_API_KEY_NAME,
     actor: actor ?? defaultActor,
@@ -197,4 +243,95 @@ function defaultActor(request: any): string | null {
     if (typeof value === 'string' || typeof value === 'number') return String(value);
   }
   return null;
+}
+
+/** The longest `maxLifetime` taken: a century. */
+const MAX_LIFETIME_MS = 100 * 365 * 86_400_000;
+
+/**
+ * Checks `ownerPolicy`.
+ *
+ * @param ownerScoped whether the module has `owner`, without which the policy would apply to nobody
+ * @throws {ApiKeyAdminConfigurationError} naming the rule at fault and the fix
+ */
+function resolveOwnerPolicy(
+  policy: ApiKeyOwnerPolicy | undefined,
+  ownerScoped: boolean,
+): ResolvedOwnerPolicy {
+  const fail = (rule: string, problem: string, fix: string) =>
+    new ApiKeyAdminConfigurationError(`ownerPolicy.${rule}`, problem, fix);
+  if (policy === undefined)
+    return { grantableScopes: null, maxActiveKeys: null, maxLifetime: null, allowNoExpiry: true };
+  if (typeof policy !== 'object' || policy === null || !ownerScoped)
+    throw new ApiKeyAdminConfigurationError(
+      'ownerPolicy',
+      ownerScoped
+        ? 'expected an object of rules.'
+        : 'it limits what owners do to their own keys, and this module has no owner.',
+      ownerScoped
+        ? "pass e.g. ownerPolicy: { grantableScopes: ['orders:read'], maxActiveKeys: 10 }."
+        : 'add owner: (request) => <the owner id> for a self-service page, or remove ownerPolicy.',
+    );
+  const { grantableScopes, maxActiveKeys, maxLifetime, allowNoExpiry } = policy;
+  const grantable = grantableScopesOf(grantableScopes);
+  if (maxActiveKeys !== undefined && !(Number.isSafeInteger(maxActiveKeys) && maxActiveKeys > 0))
+    throw fail(
+      'maxActiveKeys',
+      `expected a whole number of keys, 1 or more, got ${JSON.stringify(maxActiveKeys)}.`,
+      'give the most active keys an owner may hold, e.g. maxActiveKeys: 10.',
+    );
+  const lifetime = lifetimeOf(maxLifetime);
+  if (lifetime === undefined)
+    throw fail(
+      'maxLifetime',
+      `expected milliseconds or a duration up to a century, got ${JSON.stringify(maxLifetime)}.`,
+      "give the longest a key may live, e.g. maxLifetime: '90d'.",
+    );
+  if (allowNoExpiry !== undefined && typeof allowNoExpiry !== 'boolean')
+    throw fail(
+      'allowNoExpiry',
+      'expected true or false.',
+      'set allowNoExpiry: false, or leave it unset.',
+    );
+  if (allowNoExpiry === true && lifetime !== null)
+    throw fail(
+      'allowNoExpiry',
+      'a key that never expires would outlive maxLifetime.',
+      'leave allowNoExpiry unset (false with maxLifetime), or remove maxLifetime.',
+    );
+  return {
+    grantableScopes: grantable,
+    maxActiveKeys: maxActiveKeys ?? null,
+    maxLifetime: lifetime,
+    allowNoExpiry: allowNoExpiry ?? lifetime === null,
+  };
+}
+
+/**
+ * `grantableScopes` as a function of the owner, or `null` for any scope.
+ *
+ * @throws {ApiKeyAdminConfigurationError} unless it is a list of scopes or a function
+ */
+function grantableScopesOf(
+  value: ApiKeyOwnerPolicy['grantableScopes'],
+): ResolvedOwnerPolicy['grantableScopes'] {
+  if (value === undefined) return null;
+  if (isFunction(value)) return value;
+  if (!Array.isArray(value) || !value.every(isScope))
+    throw new ApiKeyAdminConfigurationError(
+      'ownerPolicy.grantableScopes',
+      `expected a list of scopes or a function of the owner, got ${JSON.stringify(value)}.`,
+      "list the scopes owners may grant, e.g. grantableScopes: ['orders:read', 'orders:write'].",
+    );
+  const scopes = [...value];
+  return () => scopes;
+}
+
+/** `maxLifetime` in milliseconds, `null` when unset, `undefined` when it is no duration. */
+function lifetimeOf(value: unknown): number | null | undefined {
+  if (value === undefined || value === null) return null;
+  const ms = typeof value === 'string' ? (readDuration(value) ?? NaN) : value;
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_LIFETIME_MS
+    ? ms
+    : undefined;
 }

@@ -74,6 +74,20 @@ export function keysQuery<T extends AbstractApiKey>(
   return query;
 }
 
+/**
+ * Narrows `query` to keys neither revoked nor expired at `now`. Disabled keys are among them: they
+ * can be enabled again, so they count against an owner's key limit.
+ */
+export function whereActive<T extends AbstractApiKey>(
+  query: SelectQueryBuilder<T>,
+  now: Date,
+): SelectQueryBuilder<T> {
+  return query.andWhere(
+    'key.revokedAt IS NULL AND (key.expiresAt IS NULL OR key.expiresAt > :now)',
+    { now },
+  );
+}
+
 /** Narrows `query` to the list's search and status, sorted and paged. */
 export function applyListQuery<T extends AbstractApiKey>(
   query: SelectQueryBuilder<T>,
@@ -88,13 +102,8 @@ export function applyListQuery<T extends AbstractApiKey>(
       { pattern },
     );
   }
-  const unexpired = '(key.expiresAt IS NULL OR key.expiresAt > :now)';
-  if (list.status === 'active')
-    query.andWhere(`key.revokedAt IS NULL AND key.disabledAt IS NULL AND ${unexpired}`, { now });
-  if (list.status === 'disabled')
-    query.andWhere(`key.revokedAt IS NULL AND key.disabledAt IS NOT NULL AND ${unexpired}`, {
-      now,
-    });
+  if (list.status === 'active') whereActive(query, now).andWhere('key.disabledAt IS NULL');
+  if (list.status === 'disabled') whereActive(query, now).andWhere('key.disabledAt IS NOT NULL');
   if (list.status === 'revoked') query.andWhere('key.revokedAt IS NOT NULL');
   if (list.status === 'expired')
     query.andWhere('key.revokedAt IS NULL AND key.expiresAt <= :now', { now });

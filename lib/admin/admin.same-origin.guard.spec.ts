@@ -15,8 +15,13 @@ const guard = new ApiKeyAdminSameOriginGuard(
 
 const PROOF = { 'x-requested-with': 'XMLHttpRequest' };
 
-function check(method: string, headers: Record<string, string | undefined>): boolean {
-  const context = new ExecutionContextHost([{ method, headers }, {}, () => undefined]);
+/** Runs the guard on a request the framework reports as made over `protocol`. */
+function check(
+  method: string,
+  headers: Record<string, string | undefined>,
+  protocol = 'https',
+): boolean {
+  const context = new ExecutionContextHost([{ method, headers, protocol }, {}, () => undefined]);
   context.setType('http');
   return guard.canActivate(context);
 }
@@ -69,6 +74,29 @@ describe('ApiKeyAdminSameOriginGuard', () => {
     expect(() => check('POST', { ...PROOF, origin: 'https://keys.example.com' })).toThrow(
       ForbiddenException,
     );
+  });
+
+  it("compares the Origin's scheme and port too, by the protocol the framework reports", () => {
+    const host = '127.0.0.1:3101';
+    expect(check('POST', { ...PROOF, host, origin: 'http://127.0.0.1:3101' }, 'http')).toBe(true);
+    for (const origin of [
+      'https://127.0.0.1:3101',
+      'http://127.0.0.1:3102',
+      'http://127.0.0.1',
+      'ws://127.0.0.1:3101',
+    ])
+      expect(() => check('POST', { ...PROOF, host, origin }, 'http'), origin).toThrow(
+        'its Origin is not this site',
+      );
+    // Behind a trusted proxy the framework reports https: the https page's Origin is its own.
+    expect(check('POST', { ...PROOF, host, origin: 'https://127.0.0.1:3101' }, 'https')).toBe(true);
+    expect(() =>
+      check('POST', { ...PROOF, host, origin: 'http://127.0.0.1:3101' }, 'https'),
+    ).toThrow('its Origin is not this site');
+    // A default port in Host is the origin without one, as browsers write it.
+    expect(
+      check('POST', { ...PROOF, host: 'keys.example.com:443', origin: 'https://keys.example.com' }),
+    ).toBe(true);
   });
 
   it('takes JSON bodies only', () => {

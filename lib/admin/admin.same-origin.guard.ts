@@ -24,7 +24,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * Refuses a state-changing request without same-origin proof: the custom header, a
  * `Sec-Fetch-Site` (when the browser sends one) of `same-origin`, an `Origin` (when sent) that is
- * the request's own host or an `allowedOrigins` entry, and a JSON body if any. Non-browser
+ * the request's own origin (scheme, host and port) or an `allowedOrigins` entry, and a JSON body
+ * if any. Non-browser
  * clients send neither `Origin` nor `Sec-Fetch-Site`, and pass with the header alone.
  *
  * @publicApi
@@ -49,7 +50,7 @@ export class ApiKeyAdminSameOriginGuard implements CanActivate {
     if (site !== undefined && site !== 'same-origin')
       throw this.refuse(`it came from a ${String(site)} page`);
     const origin = headers.origin;
-    if (origin !== undefined && !this.isAllowedOrigin(origin, headers.host))
+    if (origin !== undefined && !this.isAllowedOrigin(origin, ownOrigin(request)))
       throw this.refuse('its Origin is not this site');
     const type = headers['content-type'];
     if (type !== undefined && !/^application\/json\s*(;|$)/i.test(String(type)))
@@ -57,12 +58,17 @@ export class ApiKeyAdminSameOriginGuard implements CanActivate {
     return true;
   }
 
-  /** Whether `origin` is the request's own host or one of `allowedOrigins`. */
-  protected isAllowedOrigin(origin: unknown, host: unknown): boolean {
+  /**
+   * Whether `origin` is the request's own origin (scheme, host and port) or one of
+   * `allowedOrigins`.
+   *
+   * @param own the request's origin, as `ownOrigin()` tells it, or `null` when it cannot be told
+   */
+  protected isAllowedOrigin(origin: unknown, own: string | null): boolean {
     if (typeof origin !== 'string' || !URL.canParse(origin)) return false;
-    const url = new URL(origin);
-    if (this.options.allowedOrigins.includes(url.origin)) return true;
-    return typeof host === 'string' && url.host === host.toLowerCase();
+    const { origin: normalized } = new URL(origin);
+    if (this.options.allowedOrigins.includes(normalized)) return true;
+    return own !== null && normalized === own;
   }
 
   /** The 403 of a request without same-origin proof. */
@@ -71,4 +77,27 @@ export class ApiKeyAdminSameOriginGuard implements CanActivate {
       `Refused: ${reason}. Keys are changed from the admin page, or with the header ${API_KEY_ADMIN_REQUEST_HEADER}: ${API_KEY_ADMIN_REQUEST_VALUE}.`,
     );
   }
+}
+
+/**
+ * The origin a request was made to: the scheme the framework reports (Express's and Fastify's
+ * `request.protocol`, which honour their trust-proxy settings and so `X-Forwarded-Proto` only
+ * from a trusted proxy; else whether the socket is TLS) with the `Host` header, normalized as
+ * browsers write `Origin` (lower case, no default port). `null` without a usable `Host`.
+ */
+export function ownOrigin(request: {
+  protocol?: unknown;
+  headers?: Record<string, unknown>;
+  socket?: { encrypted?: unknown };
+}): string | null {
+  const host = request.headers?.host;
+  const scheme =
+    request.protocol === 'https' || request.protocol === 'http'
+      ? request.protocol
+      : request.socket?.encrypted
+        ? 'https'
+        : 'http';
+  if (typeof host !== 'string' || host === '' || /[/?#@\\\s]/.test(host)) return null;
+  const url = `${scheme}://${host}`;
+  return URL.canParse(url) ? new URL(url).origin : null;
 }

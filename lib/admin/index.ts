@@ -11,9 +11,12 @@ export {
   type ApiKeyAdminEvent,
   type ApiKeyAdminEventType,
   type ApiKeyAdminOptions,
+  type ApiKeyOwnerPolicy,
   type ApiKeyOwnerResolver,
 } from './admin.options.js';
+export { ApiKeyAdminPolicyRefusal } from './admin.policy.js';
 export type { ApiKeyStatusFilter } from './admin.query.js';
+export type { ApiKeyAdminUsage } from './admin.usage.js';
 export {
   API_KEY_ADMIN_REQUEST_HEADER,
   API_KEY_ADMIN_REQUEST_VALUE,

@@ -59,9 +59,12 @@ describe('ApiKeyRouteScanner', () => {
   });
 
   it('finds a guard given to app.useGlobalGuards(), not only APP_GUARD providers', async () => {
+    const scans = vi.spyOn(ApiKeyRouteScanner.prototype as any, 'routes');
     const app = await createApp([HealthController]);
     app.useGlobalGuards(new ApiKeyGuard(app.get(ApiKeyService), new Reflector()));
-    await app.init();
+    // The same app refuses to start without the global guard (the first case above).
+    await expect(app.init()).resolves.toBe(app);
+    expect(scans).toHaveBeenCalledTimes(1);
     await app.close();
   });
 

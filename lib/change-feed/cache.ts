@@ -55,6 +55,11 @@ export interface ApiKeyChangeSink {
   down(): void;
   /** The channel is up and will report every change from now on. */
   up(): void;
+  /**
+   * Every change committed before `since` (a `performance.now()` time) has been reported: a
+   * round trip that began then came back. It renews the cache's lease.
+   */
+  proven(since: number): void;
 }
 
 /** A change channel the cache starts and stops. */
@@ -66,18 +71,34 @@ export interface ApiKeyChangeChannel {
 }
 
 /**
- * `revocationSync: 'notify'`: rows are served from memory only while a change channel is up,
- * and dropped when it reports their change. Every report and every outage moves an epoch; a
- * ticket is the epoch a read began in (or -1 while the channel is down), and a row read under an
- * older epoch is not stored, since a change may have been reported while it was on its way.
- * Expiry needs no report: the service checks `expiresAt` against the clock on every request.
+ * `revocationSync: 'notify'`: rows are served from memory only while a change channel is up and
+ * holds a lease, and dropped when it reports their change. Every report and every outage moves
+ * an epoch; a ticket is the epoch a read began in (or -1 while the channel is down or its lease
+ * has lapsed), and a row read under an older epoch is not stored, since a change may have been
+ * reported while it was on its way. Expiry needs no report: the service checks `expiresAt`
+ * against the clock on every request.
+ *
+ * The lease: a channel that goes silent without closing (a black hole) reports nothing, not
+ * even that it is down, until a timeout says so. So a row is served only until `maxStaleness`
+ * ms after the start of the channel's last successful round trip (`proven`), which bounds how
+ * long a change made during such a partition can go unheard. A lapse alone empties nothing: the
+ * next round trip proves every change before it was reported, so the rows kept are current.
+ * The check reads the clock instead of waiting for a timer, so a busy event loop cannot delay it.
  */
 export class NotifiedRowCache<T> implements ApiKeyRowCache<T>, ApiKeyChangeSink {
   private readonly rows = new LruMap<string, StoredApiKeyRow<T>>(ROW_CACHE_ENTRIES);
   private epoch = 0;
   private healthy = false;
+  /** The `performance.now()` time the lease ends at; `-Infinity` when there is none. */
+  private trustedUntil = -Infinity;
   private channel: ApiKeyChangeChannel | null = null;
   readonly caching = true;
+
+  /**
+   * @param maxStaleness milliseconds a row may be served after the start of the channel's last
+   *   successful round trip
+   */
+  constructor(readonly maxStaleness: number) {}
 
   /** Starts `channel`, which keeps this cache current from now on. */
   attach(channel: ApiKeyChangeChannel): void {
@@ -85,13 +106,22 @@ export class NotifiedRowCache<T> implements ApiKeyRowCache<T>, ApiKeyChangeSink 
     channel.start();
   }
 
-  /** Whether rows may be served now (the channel is up). */
+  /** Whether the channel is up (its lease may still have lapsed: see `ticket`). */
   get serving(): boolean {
     return this.healthy;
   }
 
+  /**
+   * When the current lease ends, as a `performance.now()` time (`-Infinity` while the channel
+   * is down): no row is served from memory at or after it unless a round trip renews it.
+   */
+  get leaseEnd(): number {
+    return this.trustedUntil;
+  }
+
   ticket(): number {
-    return this.healthy ? this.epoch : -1;
+    // One clock read and a comparison: the hit path stays synchronous and takes no timer.
+    return this.healthy && performance.now() < this.trustedUntil ? this.epoch : -1;
   }
 
   get(prefix: string, ticket: number): StoredApiKeyRow<T> | undefined {
@@ -114,6 +144,7 @@ export class NotifiedRowCache<T> implements ApiKeyRowCache<T>, ApiKeyChangeSink 
 
   down(): void {
     this.healthy = false;
+    this.trustedUntil = -Infinity;
     this.epoch++;
     this.rows.clear();
   }
@@ -121,6 +152,11 @@ export class NotifiedRowCache<T> implements ApiKeyRowCache<T>, ApiKeyChangeSink 
   up(): void {
     this.epoch++;
     this.healthy = true;
+  }
+
+  proven(since: number): void {
+    // A round trip of a channel since lost proves nothing about the one that replaced it.
+    if (this.healthy) this.trustedUntil = Math.max(this.trustedUntil, since + this.maxStaleness);
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,7 @@ export interface ListeningPool {
 
 /** How the listener is paced. */
 export interface ListenerTiming {
-  /** Milliseconds between liveness pings of the listening connection. */
+  /** Milliseconds between liveness pings of the listening connection, each renewing the lease. */
   heartbeat: number;
   /** Milliseconds a ping may take before the connection counts as lost. */
   timeout: number;
@@ -46,9 +46,14 @@ export const LISTENER_APPLICATION_NAME = 'nestjs-api-key listener';
  * One `LISTEN` connection per registration, taken from the data source's pool and kept open, on
  * the channel the change trigger of the key table notifies. The sink is told it is up only once
  * `LISTEN` runs and the trigger is known to exist; it is told it is down as soon as the
- * connection errors, ends, or misses a ping, and the listener reconnects with backoff. A
- * connection that goes silent without closing is caught by the ping, so the window in which a
- * change can go unheard is bounded by `heartbeat + timeout`.
+ * connection errors, ends, or misses a ping, and the listener reconnects with backoff.
+ *
+ * Every `heartbeat` a ping (`SELECT 1`) goes down the listening connection; when it comes back,
+ * the sink is told every change committed before it was sent has been reported (PostgreSQL
+ * delivers a session's pending notifications before the answer to its next query), which
+ * renews the cache's lease. A connection that goes silent without closing (a black hole)
+ * renews nothing, so the cache stops serving `maxStaleness` after the last ping that came back,
+ * long before the ping's timeout declares the connection lost.
  */
 export class PostgresChangeListener implements ApiKeyChangeChannel {
   private client: ListeningClient | null = null;
@@ -58,6 +63,8 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private endingTimer: NodeJS.Timeout | undefined;
   private reportedOutage = false;
+  /** The connection a ping is on its way on: one at a time, so it leaves when it is sent. */
+  private pinging: ListeningClient | null = null;
 
   constructor(
     private readonly pool: ListeningPool,
@@ -105,6 +112,8 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
       await own.query(`LISTEN "${channel}"`);
       const run = async (sql: string, parameters: unknown[]) =>
         (await own.query(sql, parameters)).rows;
+      // The trigger check is the first round trip after LISTEN: it starts the lease.
+      const checked = performance.now();
       if (!(await hasChangeTriggers(run, 'postgres', this.table, this.owners)))
         throw new Error(
           `a change trigger of "${this.table}" is missing (${changeTriggerNames(this.table, this.owners)}). ` +
@@ -116,6 +125,7 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
         this.logger.log(`Listening for API key changes again on "${this.table}".`);
       this.reportedOutage = false;
       this.sink.up();
+      this.sink.proven(checked);
       this.heartbeatTimer = setInterval(() => this.ping(own), this.timing.heartbeat).unref();
     } catch (error) {
       this.lost(client, error as Error);
@@ -123,9 +133,20 @@ export class PostgresChangeListener implements ApiKeyChangeChannel {
   }
 
   private ping(client: ListeningClient): void {
-    withinStoreTimeout(client.query('SELECT 1'), this.timing.timeout).catch((error: Error) =>
-      this.lost(client, error),
-    );
+    // One late ping is enough to stop the lease; it is declared lost only after its timeout.
+    if (this.pinging === client) return;
+    this.pinging = client;
+    const sent = performance.now();
+    withinStoreTimeout(client.query('SELECT 1'), this.timing.timeout)
+      .then(
+        () => {
+          if (client === this.client) this.sink.proven(sent);
+        },
+        (error: Error) => this.lost(client, error),
+      )
+      .finally(() => {
+        if (this.pinging === client) this.pinging = null;
+      });
   }
 
   /** The connection `client` failed: serve nothing cached, give it up, and reconnect. */

@@ -1,6 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ChangeCounterPoller } from './poller.js';
 
 const INTERVAL = 50;
@@ -13,6 +12,9 @@ function harness() {
     /** Whether the data source is open; a closed one throws, as TypeORM's does. */
     open: true,
     queries: 0,
+    /** When each read of the version was issued, and what each success proved. */
+    reads: [] as number[],
+    proofs: [] as number[],
     events: [] as string[],
     warnings: [] as string[],
   };
@@ -20,6 +22,7 @@ function harness() {
     state.queries++;
     if (!state.open) throw new TypeError('The database connection is not open');
     if (!sql.startsWith('SELECT version')) return state.triggers ? [{ 1: 1 }] : [];
+    state.reads.push(performance.now());
     if (state.version === 'hang') return new Promise<unknown[]>(() => {});
     if (state.version instanceof Error) throw state.version;
     return [{ version: String(state.version) }];
@@ -28,11 +31,13 @@ function harness() {
     changed: (prefix: string) => state.events.push(`changed ${prefix}`),
     down: () => state.events.push('down'),
     up: () => state.events.push('up'),
+    proven: (since: number) => void state.proofs.push(since),
   };
   const logger = new Logger('test');
   logger.warn = (message: string) => void state.warnings.push(message);
   logger.log = () => {};
-  const timing = { interval: INTERVAL, timeout: 1_000 };
+  // The clock is faked, so the lease can be as tight as in production: an interval plus a margin.
+  const timing = { interval: INTERVAL, timeout: 1_000, maxStaleness: 2 * INTERVAL + 10 };
   const isOpen = () => state.open;
   const poller = new ChangeCounterPoller(
     query,
@@ -47,18 +52,35 @@ function harness() {
   return { state, poller };
 }
 
+/**
+ * The poller is paced by the clock, so the clock is faked: each test moves it by whole intervals
+ * and every poll due by then has run (and its queries settled) before the test looks.
+ */
 describe('ChangeCounterPoller', () => {
   let stop: (() => Promise<void>) | undefined;
-  afterEach(async () => stop?.());
+  beforeEach(() => {
+    vi.useFakeTimers({
+      toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance'],
+    });
+  });
+  afterEach(async () => {
+    await stop?.();
+    vi.useRealTimers();
+  });
+
+  /** Moves the clock on by `intervals` poll intervals, running every poll due on the way. */
+  const pass = (intervals: number) => vi.advanceTimersByTimeAsync(intervals * INTERVAL);
 
   it('goes up after a poll, and drops every row when the version moves, not before', async () => {
     const { state, poller } = harness();
     stop = () => poller.close();
     poller.start();
-    await sleep(3 * INTERVAL);
+    await pass(3);
     expect(state.events).toEqual(['up']);
     state.version = 1;
-    await sleep(3 * INTERVAL);
+    await pass(1);
+    expect(state.events).toEqual(['up', 'changed *']);
+    await pass(3);
     expect(state.events).toEqual(['up', 'changed *']);
   });
 
@@ -66,39 +88,58 @@ describe('ChangeCounterPoller', () => {
     const { state, poller } = harness();
     stop = () => poller.close();
     poller.start();
-    await sleep(3 * INTERVAL);
+    await pass(1);
     state.version = new Error('connection lost');
-    await sleep(3 * INTERVAL);
-    expect(state.events.at(-1)).toBe('down');
+    await pass(1);
+    expect(state.events).toEqual(['up', 'down']);
+    expect(state.warnings).toEqual([expect.stringContaining('connection lost')]);
     state.version = 5;
-    await sleep(3 * INTERVAL);
+    await pass(1);
     // Back up without a change report: the cache was emptied when it went down.
-    expect(state.events.at(-1)).toBe('up');
-    expect(state.events).not.toContain('changed *');
+    expect(state.events).toEqual(['up', 'down', 'up']);
   });
 
-  it('goes down when no poll has succeeded for two intervals (a stalled connection)', async () => {
+  it('proves each successful poll from before it was read, and nothing once polls stall', async () => {
     const { state, poller } = harness();
     stop = () => poller.close();
     poller.start();
-    await sleep(3 * INTERVAL);
+    await pass(3);
+    expect(state.proofs.length).toBeGreaterThan(0);
+    // A proof covers changes committed before the poll began, never later than its read.
+    state.proofs.forEach((since, i) => expect(since).toBeLessThanOrEqual(state.reads[i]));
     state.version = 'hang';
-    await sleep(5 * INTERVAL);
+    // A poll begun at this same instant has already read (timers due now ran in pass(3)).
+    const hungAt = performance.now();
+    await pass(3);
+    expect(state.proofs.filter((since) => since > hungAt)).toEqual([]);
+  });
+
+  it('goes down when no poll has succeeded for maxStaleness (a stalled connection)', async () => {
+    const { state, poller } = harness();
+    stop = () => poller.close();
+    poller.start();
+    await pass(1);
+    state.version = 'hang';
+    await pass(2);
+    // Not maxStaleness (two intervals and 10 ms) yet since the last successful poll began.
+    expect(state.events).toEqual(['up']);
+    await pass(1);
     expect(state.events).toEqual(['up', 'down']);
+    expect(state.warnings).toEqual([expect.stringContaining('no poll of the change counter')]);
   });
 
   it('stops polling, quietly, once the data source is destroyed before it was closed', async () => {
     const { state, poller } = harness();
     stop = () => poller.close();
     poller.start();
-    await sleep(3 * INTERVAL);
+    await pass(1);
     expect(state.events).toEqual(['up']);
     state.open = false;
-    await sleep(2 * INTERVAL);
+    await pass(1);
     const queries = state.queries;
-    await sleep(3 * INTERVAL);
+    await pass(3);
     // Serving nothing cached, polling nothing, and reporting no outage: nothing is left to poll.
-    expect(state.events.at(-1)).toBe('down');
+    expect(state.events).toEqual(['up', 'down']);
     expect(state.queries).toBe(queries);
     expect(state.warnings).toEqual([]);
   });
@@ -108,10 +149,11 @@ describe('ChangeCounterPoller', () => {
     stop = () => poller.close();
     state.triggers = false;
     poller.start();
-    await sleep(4 * INTERVAL);
-    expect(state.events).not.toContain('up');
+    await pass(4);
+    expect(state.queries).toBeGreaterThanOrEqual(4);
+    expect(state.events).toEqual([]);
     state.triggers = true;
-    await sleep(3 * INTERVAL);
-    expect(state.events.at(-1)).toBe('up');
+    await pass(1);
+    expect(state.events).toEqual(['up']);
   });
 });

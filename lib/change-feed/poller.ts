@@ -15,16 +15,23 @@ export interface PollerTiming {
   interval: number;
   /** Milliseconds a poll may take before it counts as failed. */
   timeout: number;
+  /**
+   * Milliseconds the cache may serve after the start of the last successful poll (its lease);
+   * with no success for that long, the counter counts as lost.
+   */
+  maxStaleness: number;
 }
 
 /**
  * Polls the change counter of the key table (MariaDB/MySQL, SQLite), one query per interval on
  * the data source's pool: when its version moves, every cached row is dropped. The sink is told
  * it is up once a poll succeeds (the first after an outage also checks that the triggers exist),
- * and down as soon as a poll fails, or when no poll has succeeded for two intervals (a stalled
- * connection, a lock, a busy event loop), since a change could then have gone unseen. A poll
- * that answers late counts as failed. The window in which a cached row can outlive its change
- * is one interval plus one poll.
+ * and each success proves every change committed before the poll began was seen, which renews
+ * the cache's lease for `maxStaleness`. It is told down as soon as a poll fails, or when no poll
+ * has succeeded for `maxStaleness` (a stalled connection, a lock, a busy event loop), since a
+ * change could then have gone unseen; a poll that answers later than that counts as failed. The
+ * window in which a cached row can outlive its change is one interval plus one poll while polls
+ * succeed, and `maxStaleness` from the last success when they stop.
  */
 export class ChangeCounterPoller implements ApiKeyChangeChannel {
   private timer: NodeJS.Timeout | undefined;
@@ -65,7 +72,7 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
 
   /** How long since the last successful poll began before the cache may no longer be served. */
   private get lateAfter(): number {
-    return 2 * this.timing.interval;
+    return this.timing.maxStaleness;
   }
 
   private tick(): void {
@@ -89,6 +96,7 @@ export class ChangeCounterPoller implements ApiKeyChangeChannel {
       this.version = version;
       this.seenUntil = started;
       if (!this.healthy) this.recovered();
+      this.sink.proven(started);
     } catch (error) {
       if (this.isOpen()) this.lost(error as Error);
       else void this.close();

@@ -12,8 +12,12 @@ import { ownerTablesOf } from './owners.js';
 import { NotifiedRowCache, UncachedRows, type ApiKeyRowCache } from './cache.js';
 import { changeTriggerStatements, hasChangeTrigger } from './triggers.js';
 
-/** Liveness ping and reconnect pacing of the PostgreSQL listener. */
-const HEARTBEAT = 1_000;
+/**
+ * The longest a ping or a poll is waited for before the channel counts as lost (or
+ * `storeTimeout`, if shorter). The cache stops serving long before, when its lease lapses.
+ */
+const ROUND_TRIP_TIMEOUT = 1_000;
+/** Reconnect pacing of the PostgreSQL listener. */
 const RETRY = { first: 100, max: 5_000 };
 
 /**
@@ -29,20 +33,24 @@ export function createRowCache<T extends AbstractApiKey>(
   logger: Logger,
 ): ApiKeyRowCache<T> {
   if (options.revocationSync !== 'notify') return new UncachedRows();
-  const cache = new NotifiedRowCache<T>();
+  const cache = new NotifiedRowCache<T>(options.revocationMaxStaleness);
   const table = repository.metadata.tableName;
   const owners = options.usableWhere ? ownerTablesOf(repository.metadata, options.usableWhere) : [];
   const dialect = triggerDialect(repository.manager);
-  const timeout = Math.min(options.storeTimeout, HEARTBEAT);
+  const timeout = Math.min(options.storeTimeout, ROUND_TRIP_TIMEOUT);
   const pool = (repository.manager.connection.driver as unknown as { master?: ListeningPool })
     .master;
   if (dialect === 'postgres' && pool) {
-    const timing = { heartbeat: HEARTBEAT, timeout, retry: RETRY };
+    const timing = { heartbeat: options.revocationPollInterval, timeout, retry: RETRY };
     cache.attach(new PostgresChangeListener(pool, table, cache, logger, timing, owners));
   } else if (dialect === 'mysql' || dialect === 'sqlite') {
     const query = (sql: string, parameters?: unknown[]) =>
       repository.query(sql, parameters) as Promise<unknown[]>;
-    const timing = { interval: options.revocationPollInterval, timeout };
+    const timing = {
+      interval: options.revocationPollInterval,
+      timeout,
+      maxStaleness: options.revocationMaxStaleness,
+    };
     const isOpen = () => repository.manager.connection.isInitialized;
     cache.attach(
       new ChangeCounterPoller(query, dialect, table, cache, logger, timing, owners, isOpen),
@@ -139,6 +147,7 @@ async function createOrRefuse(
       // its DROP and CREATE can interleave with ours, so try again before giving up.
       if (await trigger.present().catch(() => false)) return;
       if (attempt < CREATE_ATTEMPTS) {
+        // A back-off on the clock on purpose: the other instance sends no signal to wait for.
         await sleep(50 * attempt);
         continue;
       }

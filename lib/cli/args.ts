@@ -51,6 +51,9 @@ Commands:
   rotate <id-or-prefix> [--grace <0 | 30m | 1h | 7d>] [--json]
                              replace a key with a new one, printed once; the old key keeps
                              working for the grace period (default 0: revoked at once)
+  usage <id-or-prefix> [--days <1-400>] [--json]
+                             requests per day (UTC) by outcome over the last --days
+                             (default 30), with a sparkline; --json: totals and days
   help                       this text
 
 With --json, the last line of standard output is one JSON document.`;
@@ -95,6 +98,7 @@ const COMMANDS: Record<string, CommandSpec> = {
     argumentOr: 'unused-for',
   },
   rotate: { options: { grace: { type: 'string' }, ...JSON_OPTION }, argument: 'id-or-prefix' },
+  usage: { options: { days: { type: 'string' }, ...JSON_OPTION }, argument: 'id-or-prefix' },
 };
 /** Options every command takes, before or after its name. */
 const GLOBAL_OPTIONS = {
@@ -142,7 +146,8 @@ export type CliCommand =
     })
   /** `revoke --unused-for`. */
   | (DatabaseCommandBase & { command: 'revoke-dormant'; unusedFor: CliUnusedFor; dryRun: boolean })
-  | (DatabaseCommandBase & { command: 'rotate'; target: string; graceMs: number });
+  | (DatabaseCommandBase & { command: 'rotate'; target: string; graceMs: number })
+  | (DatabaseCommandBase & { command: 'usage'; target: string; days: number });
 
 /** A command that works on the database: every one but `help`. */
 export type CliDatabaseCommand = Exclude<CliCommand, { command: 'help' }>;
@@ -175,6 +180,8 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
       return revokeArguments(values, argument, base);
     case 'rotate':
       return { command, ...base, target: argument!, graceMs: graceOf(values) };
+    case 'usage':
+      return { command, ...base, target: argument!, days: daysOf(values) };
     default:
       return { command: command as 'show' | 'disable' | 'enable', ...base, target: argument! };
   }
@@ -200,6 +207,15 @@ const graceOf = (values: OptionValues) =>
     (values.grace as string | undefined) ?? '0',
     '0 (revoke the old key at once) or a duration such as 30m, 1h or 7d',
   );
+
+/** `usage --days`: a whole number of days from 1 to 400, default 30. */
+function daysOf(values: OptionValues): number {
+  const text = (values.days as string | undefined) ?? '30';
+  const days = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(days >= 1 && days <= 400))
+    throw new CliUsageError(`--days "${text}" is not a whole number of days from 1 to 400.`);
+  return days;
+}
 
 const unusedForOf = (text: string): CliUnusedFor => {
   const examples = 'a duration such as 90d, 12w or 720h';

@@ -7,7 +7,7 @@ import type { CliDatabaseCommand } from './args.js';
 import { assignedColumns, extraColumnValues, extraColumns, settableColumns } from './columns.js';
 import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import type { CliKeyStore, CliOutput } from './context.js';
-import { CliFailure } from './errors.js';
+import { CliFailure, oneLine } from './errors.js';
 import {
   credits,
   describeKey,
@@ -16,8 +16,10 @@ import {
   keyFields,
   keyRows,
   printable,
+  printableJson,
   table,
 } from './format.js';
+import { showUsage } from './usage.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyNotFoundError, ApiKeyValidationError } from '../api-key.errors.js';
 
@@ -60,6 +62,8 @@ export async function runCommand(
       return setKeyDisabled(command, store, output);
     case 'rotate':
       return rotateKey(command, store, output);
+    case 'usage':
+      return showUsage(command, store, output);
   }
 }
 
@@ -97,8 +101,10 @@ function withColumnsHint(error: unknown, metadata: EntityMetadata): unknown {
   const refused =
     error instanceof ApiKeyValidationError && /^The key could not be stored/.test(error.message);
   if (!refused || names.length === 0) return error;
+  // The operator's own terminal: the database's words say which constraint the row broke.
+  const driver = error.cause ? ` (${oneLine(error.cause)})` : '';
   return new CliFailure(
-    `${error.message.replace(/[.\s]*$/, '')}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
+    `${error.message.replace(/[.\s]*$/, '')}${driver}. Give the key's owner with --set <column>=<value> (${metadata.targetName} has ${names.join(', ')}).`,
   );
 }
 
@@ -140,7 +146,7 @@ function printNewKey(
 ): void {
   if (json) {
     output.out(
-      JSON.stringify({
+      printableJson({
         ...extraColumnValues(apiKey, extraColumns(metadata)),
         id: apiKey.id,
         prefix: apiKey.prefix,
@@ -191,7 +197,7 @@ export async function listKeys(
     keys = keys.filter((k) => k.expiresAt !== null && k.expiresAt.getTime() <= until);
   }
   if (command.json) {
-    output.out(JSON.stringify(keys.map((k) => describeKey(k, now, columns))));
+    output.out(printableJson(keys.map((k) => describeKey(k, now, columns))));
     return;
   }
   if (keys.length === 0) {
@@ -224,7 +230,7 @@ export async function showKey(
   // With relation ids, an owner known only through its relation is shown by its id.
   const apiKey = await findKey(command.target, service, true);
   if (command.json) {
-    output.out(JSON.stringify(describeKey(apiKey, now, columns)));
+    output.out(printableJson(describeKey(apiKey, now, columns)));
     return;
   }
   for (const [label, value] of keyFields(apiKey, now, columns))
@@ -245,9 +251,7 @@ export async function revokeKey(
   const before = await findKey(command.target, service);
   const apiKey = await service.revoke(before.id);
   if (command.json) {
-    output.out(
-      JSON.stringify(describeKey(apiKey, service.options.clock(), extraColumns(metadata))),
-    );
+    output.out(printableJson(describeKey(apiKey, service.options.clock(), extraColumns(metadata))));
     return;
   }
   output.out(

@@ -5,7 +5,7 @@
 import type { CliDatabaseCommand, CliUnusedFor } from './args.js';
 import { extraColumns } from './columns.js';
 import type { CliKeyStore, CliOutput } from './context.js';
-import { describeKey, instant, keyRows, table } from './format.js';
+import { describeKey, instant, keyRows, printableJson, table } from './format.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 
 type ListCommand = Extract<CliDatabaseCommand, { command: 'list' }> & { unusedFor: CliUnusedFor };
@@ -24,7 +24,7 @@ export async function listDormantKeys(
 ): Promise<void> {
   const keys = await store.service.findDormant({ unusedFor: command.unusedFor.ms });
   if (command.json) {
-    output.out(JSON.stringify(describeAll(keys, store)));
+    output.out(printableJson(describeAll(keys, store)));
     return;
   }
   if (keys.length === 0) {
@@ -52,7 +52,7 @@ export async function revokeDormantKeys(
   });
   if (command.json) {
     const described = describeAll(keys, store);
-    output.out(JSON.stringify({ dryRun, cutoff: cutoff.toISOString(), keys: described }));
+    output.out(printableJson({ dryRun, cutoff: cutoff.toISOString(), keys: described }));
     return;
   }
   const unused = `unused for ${command.unusedFor.text} (since ${instant(cutoff, '')})`;

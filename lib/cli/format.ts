@@ -5,13 +5,35 @@
 import { columnHeader, extraColumnValues, type ColumnMetadata } from './columns.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 
-/** Text that is safe to print on one line of a terminal: control characters are escaped. */
+/**
+ * Characters a terminal would act on rather than show: C0 and C1 controls and DEL (ESC and CSI
+ * start escape sequences), and the bidirectional controls and line separators that reorder or
+ * break what is shown (U+061C, U+200E-U+200F, U+2028-U+202E, U+2066-U+2069).
+ */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+const TERMINAL_CONTROLS = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+/** `\uXXXX` of a character, as JSON and JavaScript write it. */
+const unicodeEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Text that is safe to print on one line of a terminal: every terminal control is escaped,
+ * C0 and C1 controls as `\xNN`, the others as `\uNNNN`.
+ */
 export function printable(text: string): string {
-  return text.replace(
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
-    /[\x00-\x1f\x7f-\x9f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  return text.replace(TERMINAL_CONTROLS, (c) =>
+    c.charCodeAt(0) <= 0xff
+      ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+      : unicodeEscape(c),
   );
+}
+
+/**
+ * `value` as one line of JSON that is safe to print on a terminal: the controls JSON would leave
+ * raw (DEL, C1, bidirectional controls) are `\u`-escaped too, so the line still parses to `value`.
+ */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value).replace(TERMINAL_CONTROLS, unicodeEscape);
 }
 
 /** An instant to the second, or `none` for no instant. */

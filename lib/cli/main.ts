@@ -31,6 +31,7 @@ import {
   type LoadedDataSource,
 } from './data-source.js';
 import { CliFailure, oneLine } from './errors.js';
+import { printable } from './format.js';
 import { readableDuration } from './values.js';
 import {
   ApiKeyConfigurationError,
@@ -110,8 +111,14 @@ function failureLine(error: unknown): string {
  */
 export async function runApiKeyCli(
   argv: string[],
-  output: CliOutput = processOutput,
+  terminal: CliOutput = processOutput,
 ): Promise<number> {
+  // Every line is escaped on its way out, whatever it echoes (a key's name, an argument): JSON
+  // lines are already escaped by printableJson, which leaves nothing for this to change.
+  const output: CliOutput = {
+    out: (line) => terminal.out(printable(line)),
+    err: (line) => terminal.err(printable(line)),
+  };
   let command: CliCommand;
   try {
     command = parseCommandLine(argv);

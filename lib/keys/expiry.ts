@@ -13,6 +13,17 @@ export const EXPIRY_FORMS =
   'an ISO-8601 date such as 2030-01-31 or 2030-01-31T12:00:00Z, or a duration such as 30d, 12h or 2w';
 
 /**
+ * Reads a duration in hours, days or weeks, such as `12h`, `30d` or `2w`.
+ *
+ * @returns milliseconds, or `null` when the text is no such duration or one of zero
+ */
+export function readDuration(text: string): number | null {
+  const duration = /^(\d{1,6})([hdw])$/.exec(text);
+  const ms = duration ? Number(duration[1]) * UNIT_MS[duration[2]] : 0;
+  return ms > 0 ? ms : null;
+}
+
+/**
  * Reads an expiry: an ISO-8601 date or date-time (a date alone is midnight UTC; a time without
  * an offset is local time, as in JavaScript), or a duration from `now` such as `30d`, `12h`, `2w`.
  *
@@ -20,12 +31,9 @@ export const EXPIRY_FORMS =
  *   exist, such as 2030-02-30)
  */
 export function readExpiry(text: string, now: Date): Date | null {
-  const duration = /^(\d{1,6})([hdw])$/.exec(text);
-  if (duration) {
-    const amount = Number(duration[1]);
-    return amount === 0
-      ? null
-      : checkedDate(new Date(now.getTime() + amount * UNIT_MS[duration[2]]));
+  if (/^\d+[hdw]$/.test(text)) {
+    const ms = readDuration(text);
+    return ms === null ? null : checkedDate(new Date(now.getTime() + ms));
   }
   const iso = ISO_8601.exec(text);
   if (!iso) return null;

@@ -137,20 +137,41 @@ export function parseKey(presented: unknown, brand: string): string | null {
 
 /** `parseKey` for a key of the checksummed length: `<brand>v1_<prefix>_<secret><checksum>`. */
 function parseChecksummedKey(presented: string, brand: string): string | null {
+  const prefix = checksummedShapePrefix(presented, brand);
+  // Not secret: anyone can compute it, so a plain comparison leaks nothing.
+  return prefix !== null &&
+    presented.endsWith(checksumOf(presented.slice(0, presented.length - CHECKSUM_LENGTH)))
+    ? prefix
+    : null;
+}
+
+/** The prefix of a key of the checksummed length and shape, its checksum unchecked; else `null`. */
+function checksummedShapePrefix(presented: string, brand: string): string | null {
   const start = brand.length + CHECKSUMMED_KEY_MARKER.length;
   const separator = start + API_KEY_PREFIX_LENGTH;
-  const bodyEnd = presented.length - CHECKSUM_LENGTH;
   if (
     !presented.startsWith(CHECKSUMMED_KEY_MARKER, brand.length) ||
     presented.charAt(separator) !== '_' ||
     !isAlphanumericRun(presented, start, separator) ||
-    !isAlphanumericRun(presented, separator + 1, bodyEnd)
+    !isAlphanumericRun(presented, separator + 1, presented.length - CHECKSUM_LENGTH)
   )
     return null;
-  // Not secret: anyone can compute it, so a plain comparison leaks nothing.
-  return presented.endsWith(checksumOf(presented.slice(0, bodyEnd)))
-    ? presented.slice(start, separator)
-    : null;
+  return presented.slice(start, separator);
+}
+
+/**
+ * The prefix of a key `parseKey` refused that has the checksummed shape (a mistyped or guessed
+ * secret fails its checksum), or `null`. Only for counting that refusal against the key it
+ * names (usage analytics), never for a lookup: such keys are refused without a database read.
+ */
+export function misspelledKeyPrefix(presented: unknown, brand: string): string | null {
+  if (
+    typeof presented !== 'string' ||
+    !presented.startsWith(brand) ||
+    presented.length !== keyLength(brand, 'checksummed')
+  )
+    return null;
+  return checksummedShapePrefix(presented, brand);
 }
 
 /**

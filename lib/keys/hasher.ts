@@ -131,6 +131,11 @@ export class BcryptApiKeyHasher implements ApiKeyHasher {
 
 const HMAC_PREFIX = 'hmac-sha256$';
 
+/** Whether a stored hash is in `HmacSha256ApiKeyHasher`'s format, whose check is already fast. */
+export function isHmacHash(hashed: string): boolean {
+  return hashed.startsWith(HMAC_PREFIX) && hashed.length === HMAC_PREFIX.length + 64;
+}
+
 /**
  * HMAC-SHA-256 under a server-side secret (a pepper) kept out of the database, so a stolen
  * table alone cannot be used to test guessed keys. Fast: about a microsecond a check. Keys
@@ -171,7 +176,7 @@ export class HmacSha256ApiKeyHasher implements ApiKeyHasher {
   }
 
   recognizes(hashed: string): boolean {
-    return hashed.startsWith(HMAC_PREFIX) && hashed.length === HMAC_PREFIX.length + 64;
+    return isHmacHash(hashed);
   }
 
   needsRehash(): boolean {

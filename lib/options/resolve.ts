@@ -16,6 +16,7 @@ import type {
   ApiKeyModuleAsyncOptions,
   ApiKeyModuleOptions,
   ApiKeyOptions,
+  ApiKeyNotifySync,
   ApiKeyRevocationSync,
   ResolvedApiKeyOptions,
 } from '../api-key.options.js';
@@ -57,6 +58,8 @@ export const KEY_OPTIONS = fieldNames({
   verificationMemo: true,
   coldPath: true,
   usageTracking: true,
+  usageAnalytics: true,
+  guessingAlerts: true,
   storeTimeout: true,
   maxLifetime: true,
   expiryNotices: true,
@@ -516,12 +519,32 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     usageTracking: usage && {
       interval: positiveInteger('usageTracking.interval', usage.interval, 60_000),
     },
+    usageAnalytics: resolveCounts('usageAnalytics', given.usageAnalytics),
+    guessingAlerts: resolveCounts('guessingAlerts', given.guessingAlerts),
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
     maxLifetime: resolveMaxLifetime(given.maxLifetime),
     expiryNotices: resolveExpiryNotices(given.expiryNotices),
     revocationSync: resolveRevocationSync(given),
-    revocationPollInterval: resolvePollInterval(given),
+    ...resolveNotifyPace(given),
   };
+}
+
+/**
+ * Defaults of `usageAnalytics` and `guessingAlerts`, whose fields are all positive whole numbers
+ * (their names are the fields the options take; `ResolvedApiKeyOptions` holds them to the types).
+ */
+const COUNT_DEFAULTS = {
+  usageAnalytics: { flushInterval: 60_000, retentionDays: 90, maxPendingKeys: 100_000 },
+  guessingAlerts: { threshold: 20, window: 600_000 },
+};
+
+function resolveCounts<O extends keyof typeof COUNT_DEFAULTS>(option: O, value: unknown) {
+  const given = nestedOption(option, value, Object.keys(COUNT_DEFAULTS[option]));
+  if (given === false) return false;
+  const resolved: Record<string, number> = {};
+  for (const [field, fallback] of Object.entries(COUNT_DEFAULTS[option]))
+    resolved[field] = positiveInteger(`${option}.${field}`, given[field], fallback);
+  return resolved as (typeof COUNT_DEFAULTS)[O];
 }
 
 function resolveStoreTimeout(value: unknown): number {
@@ -548,6 +571,15 @@ export function defaultColdConcurrency(cores: number = availableParallelism()): 
 export const DEFAULT_POLL_INTERVAL = 100;
 
 /**
+ * What the default `maxStaleness` adds to `pollInterval`: room for a round trip that answers
+ * late under load, so that one slow ping or poll does not make every request read.
+ */
+export const STALENESS_MARGIN = 150;
+
+/** Default `maxStaleness`, in milliseconds, with the default `pollInterval`. */
+export const DEFAULT_MAX_STALENESS = DEFAULT_POLL_INTERVAL + STALENESS_MARGIN;
+
+/**
  * Validates `revocationSync`. Notify mode caches rows, so it refuses the options that would make
  * a cached row wrong without a notification: a `usableWhere` holding `Raw(...)` SQL (which may
  * read the clock or tables no trigger watches). Other `usableWhere` conditions are heard through
@@ -568,7 +600,7 @@ function resolveRevocationSync<T extends AbstractApiKey>(
   )
     throw new ApiKeyConfigurationError(
       'revocationSync',
-      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval }), got ${JSON.stringify(setting)}.`,
+      `expected 'read' or 'notify' (or { mode: 'notify', pollInterval, maxStaleness }), got ${JSON.stringify(setting)}.`,
       "set 'notify' to cache rows kept current by change notifications, or leave it unset.",
     );
   const raw = mode === 'notify' ? findRawCondition(given.usableWhere, 'usableWhere') : null;
@@ -581,25 +613,50 @@ function resolveRevocationSync<T extends AbstractApiKey>(
   return mode;
 }
 
+const NOTIFY_SETTINGS = ['mode', 'pollInterval', 'maxStaleness'];
+
 function unknownSettings(setting: object): string[] {
-  return Object.keys(setting).filter((key) => key !== 'mode' && key !== 'pollInterval');
+  return Object.keys(setting).filter((key) => !NOTIFY_SETTINGS.includes(key));
 }
 
 /**
- * The poll interval of notify mode on MariaDB/MySQL and SQLite.
+ * The pace of notify mode's change channel: a round trip every `pollInterval` ms, and rows
+ * served from memory only within `maxStaleness` ms of the last one that succeeded. Either
+ * follows from the other when only one is given (`maxStaleness` = interval + margin; the
+ * interval at most half of `maxStaleness`).
  *
- * @throws {ApiKeyConfigurationError} when `pollInterval` is not a whole number of 1 to 60000 ms
+ * @throws {ApiKeyConfigurationError} when either is not a whole number in its range, or the
+ *   interval is not shorter than `maxStaleness`
  */
-function resolvePollInterval<T extends AbstractApiKey>(given: ApiKeyOptions<T>): number {
-  const setting = given.revocationSync;
-  const interval =
-    typeof setting === 'object' && setting !== null ? setting.pollInterval : undefined;
-  if (interval === undefined) return DEFAULT_POLL_INTERVAL;
-  if (!Number.isInteger(interval) || interval < 1 || interval > 60_000)
-    throw new ApiKeyConfigurationError(
+function resolveNotifyPace<T extends AbstractApiKey>(given: ApiKeyOptions<T>) {
+  const setting = typeof given.revocationSync === 'object' ? given.revocationSync : null;
+  const interval = milliseconds('pollInterval', setting?.pollInterval, 60_000);
+  const staleness = milliseconds('maxStaleness', setting?.maxStaleness, 120_000);
+  // With neither given, half of Infinity leaves the default interval.
+  const half = Math.max(1, Math.floor((staleness ?? Infinity) / 2));
+  const revocationPollInterval = interval ?? Math.min(DEFAULT_POLL_INTERVAL, half);
+  const revocationMaxStaleness = staleness ?? revocationPollInterval + STALENESS_MARGIN;
+  if (revocationPollInterval >= revocationMaxStaleness)
+    fail(
       'revocationSync',
-      `pollInterval: expected a whole number of milliseconds from 1 to 60000, got ${JSON.stringify(interval)}.`,
-      `set pollInterval to at most the window a revocation may take to apply (default ${DEFAULT_POLL_INTERVAL}).`,
+      `pollInterval (${revocationPollInterval} ms) must be shorter than maxStaleness (${revocationMaxStaleness} ms): the lease would lapse between round trips, and every request would read.`,
+      'set pollInterval to at most half of maxStaleness, or leave it unset.',
     );
-  return interval;
+  return { revocationPollInterval, revocationMaxStaleness };
+}
+
+/**
+ * A setting of `revocationSync` in milliseconds, or `undefined` when not given.
+ *
+ * @throws {ApiKeyConfigurationError} when it is not a whole number from 1 to `max`
+ */
+function milliseconds(name: keyof ApiKeyNotifySync, value: unknown, max: number) {
+  const ms = value as number;
+  if (value !== undefined && !(Number.isInteger(ms) && ms >= 1 && ms <= max))
+    fail(
+      'revocationSync',
+      `${name}: expected a whole number of milliseconds from 1 to ${max}, got ${JSON.stringify(value)}.`,
+      `set ${name} in that range, or leave it unset (default ${name === 'pollInterval' ? DEFAULT_POLL_INTERVAL : DEFAULT_MAX_STALENESS}).`,
+    );
+  return value as number | undefined;
 }

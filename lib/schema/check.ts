@@ -47,7 +47,8 @@ export function getApiKeySchemaCheckToken(name: string): string {
 /**
  * Checks the table of a key repository once, at boot:
  *
- * - a missing table stops the boot with its fix, instead of a 503 on every keyed request;
+ * - a missing table, or a table without the `secret_tag` column, stops the boot with its fix,
+ *   instead of a 503 on every keyed request;
  * - on PostgreSQL, instant columns still `timestamp without time zone` (a table made by
  *   `synchronize`, or by the migration of an earlier version) get one warning naming the upgrade
  *   migration: there, an instant's reading depends on each process's time zone;
@@ -80,6 +81,7 @@ export async function checkApiKeySchema<T extends AbstractApiKey>(
         createTableFix(tableName),
       );
     }
+    await requireSecretTagColumn(queryRunner, repository);
     const instantColumns = INSTANT_PROPERTIES.flatMap(
       (property) => repository.metadata.findColumnWithPropertyName(property)?.databaseName ?? [],
     );
@@ -97,6 +99,30 @@ export async function checkApiKeySchema<T extends AbstractApiKey>(
   } finally {
     await queryRunner.release();
   }
+}
+
+/**
+ * Stops the boot when the key table lacks the secret tag's column, which every key read
+ * selects: without it, every keyed request would get a 503.
+ *
+ * @throws {ApiKeyConfigurationError} naming the migration that adds it
+ */
+async function requireSecretTagColumn<T extends AbstractApiKey>(
+  queryRunner: QueryRunner,
+  repository: Repository<T>,
+): Promise<void> {
+  const { tableName, tablePath, name: entity } = repository.metadata;
+  const column = repository.metadata.findColumnWithPropertyName('secretTag')?.databaseName;
+  if (column === undefined || (await queryRunner.hasColumn(tablePath, column))) return;
+  const migration =
+    tableName === 'api_keys'
+      ? 'AddApiKeySecretTags1796515200000 (from nestjs-api-key)'
+      : `a migration made by createApiKeySecretTagMigration({ table: '${tableName}', name })`;
+  throw new ApiKeyConfigurationError(
+    'dataSource',
+    `the table "${tablePath}" of ${entity} has no column "${column}", which this version reads with every key.`,
+    `add ${migration} to the data source's migrations and run them; in development, synchronize: true also adds it.`,
+  );
 }
 
 /** Creates the revocation trigger of `table` when it has none, as `synchronize` leaves it. */

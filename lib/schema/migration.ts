@@ -7,6 +7,7 @@ import {
   type TableForeignKeyOptions,
   type TableIndexOptions,
 } from 'typeorm';
+import { SECRET_TAG_COLUMN } from './secret-tag.js';
 import {
   dropRevocationTriggerStatements,
   namedMigration,
@@ -41,6 +42,7 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
     { name: 'id', type: 'varchar', length: '36', isPrimary: true },
     { name: 'prefix', type: 'varchar', length: '16' },
     { name: 'hashed_key', type: 'varchar', length: '255' },
+    SECRET_TAG_COLUMN,
     { name: 'name', type: 'varchar', length: '100' },
     { name: 'scopes', type: text },
     instant('created_at', false),

@@ -20,6 +20,9 @@ import { CreateApiKeys1764000000000 } from './migration.js';
 import { UpgradeApiKeys1796083200000, createApiKeyUpgradeMigration } from './upgrade.js';
 import { INSTANT_COLUMNS } from './sql.js';
 import { AddApiKeyPolicies1798848000000 } from '../policies/schema.js';
+import { AddApiKeySecretTags1796515200000, createApiKeySecretTagMigration } from './secret-tag.js';
+import { checkApiKeySchema } from './check.js';
+import { ApiKeyConfigurationError } from '../api-key.errors.js';
 
 /**
  * `CreateApiKeys1764000000000` as the previous version shipped it: instants in the driver's
@@ -149,6 +152,7 @@ const EXPECTED = KEYS.map((key) =>
 const CURRENT_MIGRATIONS = [
   CreateApiKeys1764000000000,
   UpgradeApiKeys1796083200000,
+  AddApiKeySecretTags1796515200000,
   AddApiKeyPolicies1798848000000,
 ];
 
@@ -170,6 +174,19 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
       synchronize: false,
     } as DataSourceOptions);
     return dataSource.initialize();
+  }
+
+  /** The migrations of the previous version, after which the secret tag's is the one left. */
+  const UPGRADED = [CreateApiKeys1764000000000, UpgradeApiKeys1796083200000];
+
+  /** Whether `api_keys` has the tag's column now. */
+  async function hasTagColumn(ds: DataSource): Promise<boolean> {
+    const queryRunner = ds.createQueryRunner();
+    try {
+      return await queryRunner.hasColumn('api_keys', 'secret_tag');
+    } finally {
+      await queryRunner.release();
+    }
   }
 
   /** The revoked key of KEYS made usable again by changing its prefix, in raw SQL. */
@@ -218,6 +235,7 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     const ran = await inTimeZone('Asia/Tokyo', () => ds.runMigrations());
     expect(ran.map((m) => m.name)).toEqual([
       'UpgradeApiKeys1796083200000',
+      'AddApiKeySecretTags1796515200000',
       'AddApiKeyPolicies1798848000000',
     ]);
     // Read by processes 17 and 9 hours away from the one that wrote them.
@@ -239,6 +257,7 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     const ds = await connect([
       CreateApiKeys1764000000000,
       UpgradeTokyoKeys1796083200000,
+      AddApiKeySecretTags1796515200000,
       AddApiKeyPolicies1798848000000,
     ]);
     await inTimeZone('America/New_York', () => ds.runMigrations());
@@ -265,11 +284,55 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     else rmSync(join(dir!, 'keys.sqlite'));
     const ds = await connect(CURRENT_MIGRATIONS);
     const ran = await ds.runMigrations();
-    expect(ran).toHaveLength(3);
+    expect(ran).toHaveLength(CURRENT_MIGRATIONS.length);
     const diff = await ds.driver.createSchemaBuilder().log();
     // The diff of the Date entity against timestamptz columns on PostgreSQL (a drop and an add
     // per instant column), and nothing else.
     expect(diff.upQueries.length).toBe(engine === 'postgres' ? 2 * INSTANT_COLUMNS.length : 0);
+  });
+
+  it('stops the boot without the column, naming the migration; adds it in place, keeping keys and triggers', async () => {
+    const before = await connect(UPGRADED);
+    await before.runMigrations();
+    const check = checkApiKeySchema(before.getRepository(ApiKey));
+    await expect(check).rejects.toBeInstanceOf(ApiKeyConfigurationError);
+    await expect(check).rejects.toThrow(/no column "secret_tag".*AddApiKeySecretTags1796515200000/);
+
+    // The policies' migration too, which the boot check demands next.
+    const ds = await connect([
+      ...UPGRADED,
+      AddApiKeySecretTags1796515200000,
+      AddApiKeyPolicies1798848000000,
+    ]);
+    expect((await ds.runMigrations()).map((m) => m.name)).toEqual([
+      'AddApiKeySecretTags1796515200000',
+      'AddApiKeyPolicies1798848000000',
+    ]);
+    expect(await hasTagColumn(ds)).toBe(true);
+    await checkApiKeySchema(ds.getRepository(ApiKey));
+    const stored = await ds
+      .getRepository(ApiKey)
+      .findOne({ where: { prefix: 'Upgrade1' }, select: { id: true, secretTag: true } });
+    expect(stored).toMatchObject({ id: KEYS[0].id, secretTag: null });
+    // Added in place: SQLite's table was not rebuilt, so the upgrade's trigger is still there.
+    await expect(movePrefix(ds)).rejects.toThrow(/prefix cannot be changed/);
+  });
+
+  it('leaves a table that has the column alone, and down() drops it', async () => {
+    const ds = await connect([...UPGRADED, AddApiKeySecretTags1796515200000]);
+    await ds.runMigrations();
+    const AddAgain1796515200009 = createApiKeySecretTagMigration({
+      name: 'AddAgain1796515200009',
+    });
+    const queryRunner = ds.createQueryRunner();
+    try {
+      await new AddAgain1796515200009().up(queryRunner);
+      expect(await hasTagColumn(ds)).toBe(true);
+      await new AddApiKeySecretTags1796515200000().down(queryRunner);
+      expect(await hasTagColumn(ds)).toBe(false);
+    } finally {
+      await queryRunner.release();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import {
+  BadRequestException,
   Inject,
   Injectable,
   Logger,
@@ -9,11 +10,14 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { DEFAULT_API_KEY_NAME } from '../api-key.constants.js';
+import { QueryFailedError, type Repository } from 'typeorm';
+import { DEFAULT_API_KEY_NAME, getApiKeyRepositoryToken } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyConfigurationError, ApiKeyStoreUnavailableError } from '../api-key.errors.js';
 import { deliverEvent, findEventBus, type ApiKeyEventBus } from '../api-key.events.js';
 import { getApiKeyServiceToken, type ApiKeyService } from '../api-key.service.js';
+import { BcryptApiKeyHasher } from '../keys/hasher.js';
+import { ThrottledErrorLog } from '../store/errors.js';
 import {
   API_KEY_LEAKED_EVENT,
   SECRET_SCANNING_OPTIONS,
@@ -24,6 +28,7 @@ import {
   GITHUB_SECRET_SCANNING_KEYS_URL,
   SecretScanningPublicKeys,
 } from './secret-scanning.public-keys.js';
+import { DEFAULT_MAX_BODY_BYTES, type ReportBody } from './secret-scanning.body.js';
 import {
   parseLeakReport,
   type LeakReportEntry,
@@ -39,7 +44,9 @@ import {
 @Injectable()
 export class SecretScanningHandler implements OnModuleInit {
   protected readonly logger = new Logger('SecretScanning');
-  private services: [string, ApiKeyService<AbstractApiKey>][] = [];
+  private services: [string, ApiKeyService<AbstractApiKey>, Repository<AbstractApiKey>][] = [];
+  /** Warnings about requests, at most one line per cause every 10 s whatever is sent. */
+  private readonly warnings = new ThrottledErrorLog({ error: (line) => this.logger.warn(line) });
   private publicKeys!: SecretScanningPublicKeys;
   private bus: ApiKeyEventBus | null = null;
 
@@ -59,7 +66,11 @@ export class SecretScanningHandler implements OnModuleInit {
     );
     this.services = (this.options.registrations ?? [DEFAULT_API_KEY_NAME]).map((name) => {
       try {
-        return [name, this.moduleRef.get(getApiKeyServiceToken(name), { strict: false })];
+        return [
+          name,
+          this.moduleRef.get(getApiKeyServiceToken(name), { strict: false }),
+          this.moduleRef.get(getApiKeyRepositoryToken(name), { strict: false }),
+        ];
       } catch {
         throw new ApiKeyConfigurationError(
           'secretScanning.registrations',
@@ -74,22 +85,26 @@ export class SecretScanningHandler implements OnModuleInit {
   /**
    * Answers one report.
    *
-   * @param raw the request body exactly as received (`req.rawBody`)
+   * @param raw the request body exactly as received: `null` when it was over `maxBodyBytes`,
+   *   `undefined` when it could not be read
    * @throws {UnauthorizedException} when the signature is missing or does not verify
    * @throws {PayloadTooLargeException} for a body over `maxBodyBytes`
    * @throws {BadRequestException} for a body that is not a list of matches
    * @throws {ServiceUnavailableException} when the key store or GitHub's keys cannot be reached
    */
   async handle(
-    raw: Buffer | undefined,
+    raw: ReportBody | undefined,
     identifier: unknown,
     signature: unknown,
   ): Promise<SecretScanningLabel[]> {
-    if (!Buffer.isBuffer(raw))
-      throw new Error(
-        'Secret scanning needs the raw request body: create the app with NestFactory.create(AppModule, { rawBody: true }).',
+    if (raw === undefined) {
+      // The reader matched no route (a versioned one, say) and the app keeps no raw bodies.
+      this.warnings.error(
+        "Secret scanning could not read a report's body: mount the endpoint without versioning, or create the app with NestFactory.create(AppModule, { rawBody: true }).",
       );
-    if (raw.length > (this.options.maxBodyBytes ?? 1024 * 1024))
+      throw new BadRequestException("The report's body could not be read.");
+    }
+    if (raw === null || raw.length > (this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES))
       throw new PayloadTooLargeException();
     if (typeof identifier !== 'string' || typeof signature !== 'string')
       throw new UnauthorizedException();
@@ -104,17 +119,26 @@ export class SecretScanningHandler implements OnModuleInit {
     return labels;
   }
 
-  /** Whether one reported token is a key of ours, acting on it if it is live. */
+  /**
+   * Whether one reported token is a key of ours, acting on it if it is live. `true_positive`
+   * means the token is, or was, a key this app issued: its secret matches a stored hash, whether
+   * the key is live, revoked or expired. Anything else, a made-up secret on a real prefix
+   * included, is a `false_positive`.
+   */
   protected async judge(entry: LeakReportEntry): Promise<SecretScanningLabel> {
     let label: SecretScanningLabel['label'] = 'false_positive';
-    for (const [registration, service] of this.services) {
+    for (const [registration, service, repository] of this.services) {
       // A report is no use of the key: it must not keep a dormant key alive.
       const result = await this.storeCall(() => service.verify(entry.token, { recordUse: false }));
       if (result.valid) {
         await this.act(registration, service, result.apiKey, entry);
         label = 'true_positive';
-      } else if (result.reason === 'revoked' || result.reason === 'expired') {
-        // A well-formed token on a dead key's prefix: a replay, or a key leaked after its end.
+      } else if (
+        ['revoked', 'expired', 'unknown'].includes(result.reason) &&
+        result.prefix !== undefined &&
+        (await this.storeCall(() => wasIssued(service, repository, result.prefix!, entry.token)))
+      ) {
+        // A dead key (or one usableWhere refuses) whose secret it is: a replay, or a late leak.
         label = 'true_positive';
       }
     }
@@ -150,8 +174,36 @@ export class SecretScanningHandler implements OnModuleInit {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof ApiKeyStoreUnavailableError) throw new ServiceUnavailableException();
+      if (error instanceof ApiKeyStoreUnavailableError || error instanceof QueryFailedError)
+        throw new ServiceUnavailableException();
       throw error;
     }
   }
+}
+
+/** Checks bcrypt hashes, which every registration recognises whatever its hashers. */
+const BCRYPT = new BcryptApiKeyHasher();
+
+/**
+ * Whether `token` is the secret of the key stored under `prefix`, live or not (and whatever
+ * `usableWhere` says): the stored hash, read by prefix, checked by each hasher that recognises it.
+ */
+async function wasIssued(
+  service: ApiKeyService<AbstractApiKey>,
+  repository: Repository<AbstractApiKey>,
+  prefix: string,
+  token: string,
+): Promise<boolean> {
+  const row = await repository
+    .createQueryBuilder('key')
+    .select('key.id')
+    .addSelect('key.hashedKey')
+    .where('key.prefix = :prefix', { prefix })
+    .getOne();
+  if (!row?.hashedKey) return false;
+  const { hasher, legacyHashers } = service.options;
+  for (const candidate of [hasher, ...legacyHashers, BCRYPT])
+    if (candidate.recognizes(row.hashedKey) && (await candidate.verify(token, row.hashedKey)))
+      return true;
+  return false;
 }

@@ -10,6 +10,7 @@ import {
   type Type,
 } from '@nestjs/common';
 import { SkipApiKey } from '../api-key.decorators.js';
+import { reportBodyOf, SecretScanningBodyReader } from './secret-scanning.body.js';
 import { SecretScanningHandler } from './secret-scanning.handler.js';
 import { SECRET_SCANNING_OPTIONS, type SecretScanningOptions } from './secret-scanning.options.js';
 import type { SecretScanningLabel } from './secret-scanning.report.js';
@@ -26,11 +27,17 @@ function secretScanningController(
     @Post()
     @HttpCode(200)
     report(
-      @Req() request: { rawBody?: Buffer },
+      @Req() request: { rawBody?: Buffer; raw?: unknown },
       @Headers('github-public-key-identifier') identifier: unknown,
       @Headers('github-public-key-signature') signature: unknown,
     ): Promise<SecretScanningLabel[]> {
-      return this.handler.handle(request.rawBody, identifier, signature);
+      // The reader's copy (null when too large); Nest's rawBody only where the reader did not run.
+      const read = reportBodyOf(request);
+      return this.handler.handle(
+        read === undefined ? request.rawBody : read,
+        identifier,
+        signature,
+      );
     }
   }
   // GitHub signs its reports instead of sending a key; the boot check refuses a needless skip.
@@ -40,8 +47,9 @@ function secretScanningController(
 }
 
 /**
- * GitHub's secret-scanning partner endpoint for this app's keys. The app must keep raw bodies:
- * `NestFactory.create(AppModule, { rawBody: true })`, on Express and Fastify alike.
+ * GitHub's secret-scanning partner endpoint for this app's keys. It reads its requests' raw
+ * bodies itself, up to `maxBodyBytes`, whatever the app's body-parser settings, on Express and
+ * Fastify alike.
  *
  * @publicApi
  */
@@ -54,7 +62,11 @@ export class SecretScanningModule {
       controllers: [
         secretScanningController(options.path ?? 'secret-scanning', options.skipApiKey),
       ],
-      providers: [{ provide: SECRET_SCANNING_OPTIONS, useValue: options }, SecretScanningHandler],
+      providers: [
+        { provide: SECRET_SCANNING_OPTIONS, useValue: options },
+        SecretScanningHandler,
+        SecretScanningBodyReader,
+      ],
       exports: [SecretScanningHandler],
     };
   }

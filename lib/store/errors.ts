@@ -19,6 +19,46 @@ export function isRowRejected(error: unknown): boolean {
   return /^[0-9A-Z]{5}$/.test(state) && !/^(08|53|57|58)/.test(state);
 }
 
+/** The driver's own error of a failed query: its codes, and the column or constraint it names. */
+type DriverError = {
+  code?: unknown;
+  sqlState?: unknown;
+  errno?: unknown;
+  column?: unknown;
+  constraint?: unknown;
+  detail?: unknown;
+  message?: unknown;
+};
+
+/**
+ * Whether a refused row broke a foreign key: an owner that does not exist. PostgreSQL's 23503,
+ * MySQL and MariaDB's errno 1452 (1216 on old servers), SQLite's SQLITE_CONSTRAINT_FOREIGNKEY.
+ */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const driverError = (error as { driverError?: DriverError })?.driverError;
+  return (
+    driverError?.code === '23503' ||
+    driverError?.errno === 1452 ||
+    driverError?.errno === 1216 ||
+    driverError?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+  );
+}
+
+/**
+ * Which of `columns` (database names) a refused row's error names, if the driver says (SQLite
+ * names none for a foreign key). Only ever compared against known names: the driver's text itself
+ * is never part of a message for a client.
+ */
+export function columnNamedBy(error: unknown, columns: string[]): string | undefined {
+  const driverError = (error as { driverError?: DriverError })?.driverError ?? {};
+  const said = [driverError.column, driverError.detail, driverError.message]
+    .filter((text): text is string => typeof text === 'string')
+    .join(' ');
+  // SQLite writes `table.column`, PostgreSQL `"column"` or `Key (column)=`, MySQL `'column'`.
+  const words = new Set(said.split(/[^A-Za-z0-9_$]+/));
+  return columns.find((column) => driverError.column === column || words.has(column));
+}
+
 /** Where store failures are written: a Nest `Logger`, or a `ThrottledErrorLog` around one. */
 export interface ErrorLog {
   error(message: string): void;

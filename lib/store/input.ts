@@ -14,6 +14,7 @@ export const MANAGED_FIELDS = [
   'id',
   'prefix',
   'hashedKey',
+  'secretTag',
   'createdAt',
   'revokedAt',
   'lastUsedAt',
@@ -99,6 +100,9 @@ function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '' || name.length > 100) {
     throw new ApiKeyValidationError('A key needs a name of 1 to 100 characters.', 'name');
   }
+  // PostgreSQL's text cannot hold NUL at all, and it ends a C string everywhere else.
+  if (name.includes('\0'))
+    throw new ApiKeyValidationError('A key name cannot contain the NUL character.', 'name');
   return name;
 }
 

@@ -18,6 +18,11 @@ export interface StoredApiKeyRow<T> {
   row: T;
   /** The stored hash of the key's secret, for the memo or the hasher to check against. */
   hashedKey: string;
+  /**
+   * The key's secret tag, checked before the slow hash; `null` (or absent, from an override of
+   * `loadByPrefix` written before tags) when the row has none.
+   */
+  secretTag?: string | null;
 }
 
 /** A prefix with a read pending or out, and the callers waiting for its next read. */
@@ -84,9 +89,9 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
 
   /**
    * The row whose prefix is `prefix` and that meets `usableWhere`, or `null`; its stored hash
-   * comes beside it, never on the entity, so nothing that logs or serialises the entity can
-   * carry the hash. The compiled read never puts the hash on the entity; the query builder
-   * does, and it is deleted from there.
+   * and secret tag come beside it, never on the entity, so nothing that logs or serialises the
+   * entity can carry them. The compiled read never puts them on the entity; the query builder
+   * does, and they are deleted from there.
    *
    * @throws whatever the driver throws when the database cannot be read
    * @throws {ApiKeyStoreTimeoutError} when the database did not answer within `storeTimeout`
@@ -97,10 +102,11 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     if (compiled === null) {
       const row = await withinStoreTimeout(this.queryBuilder(prefix).getOne(), this.storeTimeout);
       if (row === null) return null;
-      const hashedKey = row.hashedKey;
-      // The slower path pays for the delete; the hash must not stay on the entity.
+      const { hashedKey, secretTag = null } = row;
+      // The slower path pays for the deletes; neither may stay on the entity.
       delete (row as Partial<T>).hashedKey;
-      return { row, hashedKey };
+      delete (row as Partial<T>).secretTag;
+      return { row, hashedKey, secretTag };
     }
     const stored = await this.sharedRead(prefix);
     if (stored !== null && compiled.afterLoad) await compiled.afterLoad([stored.row]);
@@ -204,12 +210,14 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     }
     // Taken off every row first: with case-folding collations one row may answer two prefixes.
     const hashes = rows.map((row) => compiled.hashOf(row));
+    const tags = rows.map((row) => compiled.tagOf(row));
     batch.forEach((state, i) => {
       const own: any[] = [];
       let hashedKey = '';
+      let secretTag: string | null = null;
       rows.forEach((row, r) => {
         if (!this.belongsTo(compiled, row, state.prefix)) return;
-        if (own.length === 0) hashedKey = hashes[r];
+        if (own.length === 0) [hashedKey, secretTag] = [hashes[r], tags[r]];
         own.push(row);
       });
       let first: T | undefined;
@@ -217,7 +225,7 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
         const row = first === undefined ? undefined : (compiled.copyEntity?.(first) as T | null);
         const entity = row ?? this.hydrate(compiled, own, first === undefined);
         first ??= entity;
-        waiter.resolve(entity === undefined ? null : { row: entity, hashedKey });
+        waiter.resolve(entity === undefined ? null : { row: entity, hashedKey, secretTag });
       }
     });
   }
@@ -248,7 +256,8 @@ export class ApiKeyPrefixLookup<T extends AbstractApiKey> {
     this.repository
       .createQueryBuilder('api_key')
       .setFindOptions({ where: { ...(this.usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
-      .addSelect('api_key.hashedKey');
+      .addSelect('api_key.hashedKey')
+      .addSelect('api_key.secretTag');
 
   /**
    * Compiles the lookup once, on first use, when the data source is connected and its driver

@@ -1,13 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { FindOptionsWhere, Repository } from 'typeorm';
+import type { EntityMetadata } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
 import { generateKey, isPrefix } from '../keys/format.js';
+import { secretTagOfKey } from '../keys/secret-tag.js';
 import type { ValidCreateInput } from './input.js';
 import type { CreatedApiKey } from '../api-key.interfaces.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import { withinStoreTimeout } from './deadline.js';
-import { isRowRejected, storeUnavailable, type ThrottledErrorLog } from './errors.js';
+import {
+  columnNamedBy,
+  isForeignKeyViolation,
+  isRowRejected,
+  storeUnavailable,
+  type ThrottledErrorLog,
+} from './errors.js';
 
 /**
  * The `ApiKeyService`'s reads and writes of key rows (verification's reads excepted): each
@@ -66,11 +74,13 @@ export class ApiKeyRows<T extends AbstractApiKey> {
   ): Promise<CreatedApiKey<T>> {
     for (let attempt = 1; ; attempt++) {
       const { key, prefix } = generateKey(this.options.brand, this.options.keyFormat);
+      const hashedKey = await this.options.hasher.hash(key);
       const apiKey = this.repository.create({
         ...extra,
         id: randomUUID(),
         prefix,
-        hashedKey: await this.options.hasher.hash(key),
+        hashedKey,
+        secretTag: secretTagOfKey(key, hashedKey),
         name,
         scopes: [...new Set(scopes)],
         createdAt: now,
@@ -84,15 +94,54 @@ export class ApiKeyRows<T extends AbstractApiKey> {
         // 62^8 prefixes make a clash very unlikely, but the unique index is the arbiter: retry on one.
         if (attempt < 3 && (await this.prefixTaken(prefix))) continue;
         // A constraint the row breaks (a missing owner, say) is the caller's to fix, not an outage.
-        if (isRowRejected(error))
-          throw new ApiKeyValidationError(
-            `The key could not be stored: ${(error as Error).message}`,
-          );
+        if (isRowRejected(error)) throw this.rowRejected(error, extra);
         throw storeUnavailable(this.storeErrors, 'create an API key', error);
       }
       delete (apiKey as Partial<T>).hashedKey;
+      delete (apiKey as Partial<T>).secretTag;
       return { apiKey, key };
     }
+  }
+
+  /**
+   * The error of a new row the database refused, naming the field at fault where it can be told
+   * and never quoting the driver in its message: the driver's error (table, constraint and column
+   * names, values) is its `cause`, for the caller's server log.
+   *
+   * @param given the entity's further columns the caller gave, the likeliest at fault
+   */
+  private rowRejected(error: unknown, given: Record<string, unknown>): ApiKeyValidationError {
+    const metadata = this.repository.metadata;
+    if (isForeignKeyViolation(error)) {
+      const foreignKeys = metadata.foreignKeys.filter((key) =>
+        key.columns.some((column) => isGiven(column, given)),
+      );
+      const named = columnNamedBy(
+        error,
+        foreignKeys.flatMap((key) => key.columns.map((column) => column.databaseName)),
+      );
+      const key =
+        foreignKeys.find((k) => k.columns.some((c) => c.databaseName === named)) ?? foreignKeys[0];
+      const field = key?.columns[0]?.propertyName;
+      return new ApiKeyValidationError(
+        `The key could not be stored: ${field ?? 'a reference'} names no existing ${key?.referencedEntityMetadata.name ?? 'row'}.`,
+        field,
+        { cause: error },
+      );
+    }
+    const column = metadata.columns.find(
+      (c) =>
+        c.databaseName ===
+        columnNamedBy(
+          error,
+          metadata.columns.map((c) => c.databaseName),
+        ),
+    );
+    return new ApiKeyValidationError(
+      `The key could not be stored: the database refused ${column ? `the value of ${column.propertyName}` : 'one of its values'}.`,
+      column?.propertyName,
+      { cause: error },
+    );
   }
 
   /** Whether a row holds `prefix`; `false` when that cannot be told either. */
@@ -102,4 +151,16 @@ export class ApiKeyRows<T extends AbstractApiKey> {
       this.options.storeTimeout,
     ).catch(() => false);
   }
+}
+
+/** Whether the caller gave a value for `column`, by its property or the relation it joins. */
+function isGiven(
+  column: EntityMetadata['columns'][number],
+  given: Record<string, unknown>,
+): boolean {
+  return (
+    given[column.propertyName] !== undefined ||
+    (column.relationMetadata !== undefined &&
+      given[column.relationMetadata.propertyName] !== undefined)
+  );
 }

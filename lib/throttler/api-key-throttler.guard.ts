@@ -1,7 +1,12 @@
 import { Injectable, type ExecutionContext, type Type } from '@nestjs/common';
-import { ThrottlerGuard, type ThrottlerRequest } from '@nestjs/throttler';
+import {
+  ThrottlerGuard,
+  type ThrottlerLimitDetail,
+  type ThrottlerRequest,
+} from '@nestjs/throttler';
 import { API_KEY_REQUEST_PROPERTY } from '../api-key.constants.js';
 import type { AbstractApiKey } from '../api-key.entity.js';
+import { UsageAnalytics } from '../usage/analytics.js';
 
 /** A key's own limit for one throttler, overriding the route's and the module's. */
 export interface ApiKeyRateLimit {
@@ -82,6 +87,19 @@ export class ApiKeyThrottlerGuard extends ThrottlerGuard {
       ...(own && { limit: own.limit, ttl: own.ttl, blockDuration: own.blockDuration ?? own.ttl }),
       getTracker: () => tracker,
     });
+  }
+
+  /**
+   * Refuses the request with the throttler's 429; a request of a key is counted as
+   * `rate_limited` in usage analytics (instead of the `ok` its key guard counted).
+   */
+  protected override async throwThrottlingException(
+    context: ExecutionContext,
+    detail: ThrottlerLimitDetail,
+  ): Promise<void> {
+    const apiKey = this.getApiKey(context);
+    if (apiKey) UsageAnalytics.refusedAfterGuard(apiKey, 'rate_limited');
+    return super.throwThrottlingException(context, detail);
   }
 
   /** The key an API key guard verified for this request, or `undefined` when none did. */

@@ -3,6 +3,8 @@ import type { Logger } from '@nestjs/common';
 import type { FindOptionsWhere, Repository } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { BcryptApiKeyHasher, type ApiKeyHasher } from '../keys/hasher.js';
+import { compareSecretTag, secretTagFor } from '../keys/secret-tag.js';
+import { withinStoreTimeout } from '../store/deadline.js';
 import { ConcurrencyLimiter } from './limiter.js';
 import { LruMap } from './lru.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
@@ -16,10 +18,18 @@ const SUSPECT_WINDOW = 60_000;
 const SUSPECT_ENTRIES = 10_000;
 
 /**
- * The presented key's digest as bytes, for the memo's constant-time comparison. Written and
- * compared with no `await` between, so one buffer serves every check without an allocation.
+ * The presented key's digest as bytes, for the memo's and the tag's constant-time comparisons.
+ * Written and compared with no `await` between, so one buffer serves every check without an
+ * allocation.
  */
 const presentedDigest = Buffer.alloc(32);
+
+/**
+ * The presented key's SHA-256 digest, one-shot and as text: neither a Hash object nor a Buffer
+ * is allocated on every request (a Buffer costs twice the hash), and the failure memo keys on
+ * the text as it is.
+ */
+const digestOf = (key: string): string => hash('sha256', key, 'base64');
 
 /**
  * What a check found: the right secret, a wrong one, or none checked because the key's share of
@@ -31,7 +41,7 @@ export type ApiKeyCheckOutcome = 'verified' | 'bad_secret' | 'flooded';
 export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
   repository: Repository<T>;
   logger: Logger;
-  /** Called after a key's stored hash was replaced, so copies of the old row can be dropped. */
+  /** Called after a key's stored hash or tag was replaced, so copies of the old row can be dropped. */
   onRehashed: (row: T) => void;
 }
 
@@ -40,6 +50,12 @@ export interface ApiKeyVerifierDependencies<T extends AbstractApiKey> {
  * rarely as is safe. Internal to `ApiKeyService`, which reads the row and applies revocation
  * and expiry first; this class only answers "is this the secret".
  *
+ * - **Secret tag.** A row may hold, beside its hash, 32 bits of its key's SHA-256 (bound to that
+ *   hash; see `keys/secret-tag.ts`). A key whose bits differ is a wrong secret, refused before
+ *   the slow hash and its queue, without being remembered as a failure: so guesses at a known
+ *   prefix cost what an unknown prefix costs, and never delay nor crowd out the key's own checks.
+ *   Only a key with the right 32 bits (the right key, or one guess in 2^32) reaches the hasher.
+ *   A row without a tag (stored before tags) gains one when its key next verifies.
  * - **Success memo.** A stored hash accepts exactly one key (keys have one length, within every
  *   hasher's `maxInputBytes`), so once a key verified, its SHA-256 digest is kept by key id
  *   together with the hash it verified against. Later requests compare digests in constant time
@@ -100,21 +116,64 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
    * @param row the key's row, for its id and prefix
    * @throws {ApiKeyStoreUnavailableError} if the cold-path queue is full of other keys' checks
    */
-  async check(row: T, hashedKey: string, key: string): Promise<ApiKeyCheckOutcome> {
-    // One-shot and as text: neither a Hash object nor a Buffer is allocated on every request
-    // (a Buffer costs twice the hash), and the failure memo keys on the text as it is.
-    const digest = hash('sha256', key, 'base64');
+  check(
+    row: T,
+    hashedKey: string,
+    key: string,
+    secretTag: string | null = null,
+  ): Promise<ApiKeyCheckOutcome> {
+    const digest = digestOf(key);
+    const known = this.checkMemoised(row, hashedKey, digest, secretTag);
+    return known === undefined
+      ? this.checkOnce(row, hashedKey, key, digest, secretTag)
+      : Promise.resolve(known);
+  }
+
+  /**
+   * What the memos and the secret tag already tell of `key` against `hashedKey`, decided at once
+   * with no hashing and no wait: `verified` or `bad_secret`, or `undefined` when only `check()`
+   * can tell.
+   */
+  checkAtOnce(
+    row: T,
+    hashedKey: string,
+    key: string,
+    secretTag: string | null = null,
+  ): 'verified' | 'bad_secret' | undefined {
+    return this.checkMemoised(row, hashedKey, digestOf(key), secretTag);
+  }
+
+  /** The answer known without hashing: the success memo, then the secret tag, then recent failures. */
+  private checkMemoised(
+    row: T,
+    hashedKey: string,
+    digest: string,
+    secretTag: string | null,
+  ): 'verified' | 'bad_secret' | undefined {
+    presentedDigest.write(digest, 'base64');
     const known = this.memo.get(row.id);
-    if (known && known.hashedKey === hashedKey) {
-      presentedDigest.write(digest, 'base64');
+    if (known && known.hashedKey === hashedKey)
       return timingSafeEqual(known.digest, presentedDigest) ? 'verified' : 'bad_secret';
-    }
+    // Not remembered as a failure nor as a suspect: it cost nothing, and must not defer the key.
+    if (compareSecretTag(secretTag, presentedDigest, hashedKey) === 'mismatch') return 'bad_secret';
+    return this.failures.get(`${row.id}:${digest}`) === hashedKey ? 'bad_secret' : undefined;
+  }
+
+  /** The slow check of a key the memos do not know, shared by identical checks in flight. */
+  private checkOnce(
+    row: T,
+    hashedKey: string,
+    key: string,
+    digest: string,
+    secretTag: string | null,
+  ): Promise<ApiKeyCheckOutcome> {
+    presentedDigest.write(digest, 'base64');
+    const tagged = compareSecretTag(secretTag, presentedDigest, hashedKey) === 'match';
     const failureKey = `${row.id}:${digest}`;
-    if (this.failures.get(failureKey) === hashedKey) return 'bad_secret';
     const checkKey = `${failureKey}:${hashedKey}`;
     let check = this.slowChecks.get(checkKey);
     if (check === undefined) {
-      check = this.slowCheck(row, hashedKey, key, digest, failureKey).finally(() =>
+      check = this.slowCheck(row, hashedKey, key, digest, failureKey, tagged).finally(() =>
         this.slowChecks.delete(checkKey),
       );
       this.slowChecks.set(checkKey, check);
@@ -122,18 +181,29 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
     return check;
   }
 
+  /** Checks waiting for a slot on the cold path, for the metrics gauge. */
+  get queued(): number {
+    return this.limiter.queued;
+  }
+
   /** Drops what is memoised for a key, so its next check reads nothing from before. */
   forget(id: string): void {
     this.memo.delete(id);
   }
 
-  /** The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the outcome. */
+  /**
+   * The hasher check of a key not memoised, bounded by the cold-path limiter; memoises the
+   * outcome, and stores the key's tag after a success when the row had none for its hash.
+   *
+   * @param tagged whether the row's tag, for this hash, matched the key
+   */
   private async slowCheck(
     row: T,
     hashedKey: string,
     key: string,
     digest: string,
     failureKey: string,
+    tagged: boolean,
   ): Promise<ApiKeyCheckOutcome> {
     const candidates = this.hashersFor(hashedKey);
     if (candidates.length === 0) {
@@ -163,11 +233,14 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
       return 'bad_secret';
     }
     this.suspects.delete(row.id);
+    const keyDigest = Buffer.from(digest, 'base64');
     let current = hashedKey;
     if (verifiedBy !== this.options.hasher || verifiedBy.needsRehash(hashedKey)) {
-      current = await this.rehash(row, hashedKey, key);
+      current = await this.rehash(row, hashedKey, key, keyDigest);
+    } else if (!tagged) {
+      await this.storeTag(row, hashedKey, keyDigest);
     }
-    this.memo.set(row.id, { hashedKey: current, digest: Buffer.from(digest, 'base64') });
+    this.memo.set(row.id, { hashedKey: current, digest: keyDigest });
     return 'verified';
   }
 
@@ -201,23 +274,54 @@ export class ApiKeyVerifier<T extends AbstractApiKey> {
     });
   }
 
-  /** Stores the key's hash from the current hasher; returns the hash the row now holds. */
-  private async rehash(row: T, oldHash: string, key: string): Promise<string> {
-    const { repository, logger, onRehashed } = this.dependencies;
+  /**
+   * Stores the key's hash from the current hasher, with its tag; returns the hash the row now
+   * holds.
+   */
+  private async rehash(row: T, oldHash: string, key: string, keyDigest: Buffer): Promise<string> {
     const newHash = await this.options.hasher.hash(key);
+    const stored = await this.updateRow(row, oldHash, 're-hash', {
+      hashedKey: newHash,
+      secretTag: secretTagFor(keyDigest, newHash),
+    });
+    if (!stored) return oldHash;
+    this.dependencies.logger.log(
+      `Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`,
+    );
+    return newHash;
+  }
+
+  /** Stores the tag of a key that verified against `hashedKey` (none for an HMAC hash). */
+  private async storeTag(row: T, hashedKey: string, keyDigest: Buffer): Promise<void> {
+    const secretTag = secretTagFor(keyDigest, hashedKey);
+    if (secretTag !== null) await this.updateRow(row, hashedKey, 'tag', { secretTag });
+  }
+
+  /**
+   * Writes `values` to the key's row if it still holds `oldHash`, within `storeTimeout`; says
+   * whether the write went through.
+   *
+   * @param what the write, for the warning if it fails
+   */
+  private async updateRow(
+    row: T,
+    oldHash: string,
+    what: string,
+    values: { hashedKey?: string; secretTag: string | null },
+  ): Promise<boolean> {
+    const { repository, logger, onRehashed } = this.dependencies;
     try {
       // Conditional on the old hash, so a secret changed meanwhile by another process is kept.
-      await repository.update(
-        { id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>,
-        { hashedKey: newHash } as any,
+      await withinStoreTimeout(
+        repository.update({ id: row.id, hashedKey: oldHash } as FindOptionsWhere<T>, values as any),
+        this.options.storeTimeout,
       );
       onRehashed(row);
-      logger.log(`Re-hashed API key ${row.prefix} with ${this.options.hasher.algorithm}.`);
-      return newHash;
+      return true;
     } catch (error) {
-      // The key did verify; failing to upgrade its hash is no reason to refuse it.
-      logger.warn(`Could not re-hash API key ${row.prefix}: ${(error as Error).message}`);
-      return oldHash;
+      // The key did verify; failing to upgrade its row is no reason to refuse it.
+      logger.warn(`Could not ${what} API key ${row.prefix}: ${(error as Error).message}`);
+      return false;
     }
   }
 }

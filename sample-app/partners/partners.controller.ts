@@ -3,6 +3,7 @@ import {
   Body,
   Controller,
   Get,
+  Header,
   HttpCode,
   NotFoundException,
   Param,
@@ -22,6 +23,10 @@ import {
 import { UserTokenGuard } from '../user-token.guard.js';
 import { PartnerApiKey } from './partner-api-key.entity.js';
 import { Partner } from './partner.entity.js';
+
+/** NUL (which PostgreSQL's text cannot hold) and the other controls: never part of a name. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f-\x9f]/;
 
 /** Registration name of the partner key type: its own service, guard and table. */
 export const PARTNER_KEYS = 'partner';
@@ -60,17 +65,25 @@ export class PartnersController {
    * when either write fails: the partner is removed again if its key cannot be made.
    *
    * @throws {BadRequestException} when `name` is not a string of 1 to 93 characters (its key
-   *   is named after it, and key names hold at most 100)
+   *   is named after it, and key names hold at most 100) without control characters
    */
   @Post()
+  // The answer holds a live key: no cache along the way may keep it.
+  @Header('Cache-Control', 'no-store')
   async create(@Body() body: { name?: unknown } | undefined) {
     const name = body?.name;
-    const keyName = `${String(name)} orders`;
-    if (typeof name !== 'string' || name.trim() === '' || keyName.length > 100) {
+    // Checked before any use as text: an object's own toString could be anything.
+    if (
+      typeof name !== 'string' ||
+      name.trim() === '' ||
+      `${name} orders`.length > 100 ||
+      CONTROL_CHARACTERS.test(name)
+    ) {
       throw new BadRequestException(
-        `name must be a string of 1 to ${100 - ' orders'.length} characters.`,
+        `name must be a string of 1 to ${100 - ' orders'.length} characters, without control characters.`,
       );
     }
+    const keyName = `${name} orders`;
     const partner = await this.partners.save(
       this.partners.create({ id: randomUUID(), name, active: true }),
     );

@@ -1,9 +1,8 @@
-import { ExpressAdapter } from '@nestjs/platform-express';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyAdminModule, type ApiKeyAdminEvent } from '../../lib/admin/index.js';
 import { ENGINES } from '../support/databases.js';
-import { call, startOnNewDatabase, type AppOnNewDatabase } from '../support/http.js';
+import { ADAPTERS, call, startOnNewDatabase, type AppOnNewDatabase } from '../support/http.js';
 import { ADMIN_AUTH, AdminTestModule } from './admin.app.js';
 
 const JSON_HEADERS = { authorization: ADMIN_AUTH, 'x-requested-with': 'XMLHttpRequest' };
@@ -26,7 +25,11 @@ describe('ApiKeyAdminModule options', () => {
   });
 });
 
-describe.each(ENGINES)('the management API on %s', (engine) => {
+const CASES = ENGINES.flatMap((engine) =>
+  ADAPTERS.map(([platform, adapter]) => [engine, platform, adapter] as const),
+);
+
+describe.each(CASES)('the management API on %s (%s)', (engine, _platform, adapter) => {
   let started: AppOnNewDatabase;
   let base: string;
   let now = new Date('2030-01-01T00:00:00.000Z');
@@ -49,10 +52,8 @@ describe.each(ENGINES)('the management API on %s', (engine) => {
     (await call(`${base}/ping`, { headers: { authorization: `Api-Key ${key}` } })).status;
 
   beforeAll(async () => {
-    started = await startOnNewDatabase(
-      engine,
-      () => new ExpressAdapter(),
-      (database) => AdminTestModule.register(database, events, () => now),
+    started = await startOnNewDatabase(engine, adapter, (database) =>
+      AdminTestModule.register(database, events, () => now),
     );
     base = started.url;
     started.app.get(EventEmitter2).onAny((name, event) => {
@@ -85,6 +86,7 @@ describe.each(ENGINES)('the management API on %s', (engine) => {
       expiresAt: new Date(now.getTime() + 30 * 86_400_000).toISOString(),
     });
     expect(apiKey).not.toHaveProperty('hashedKey');
+    expect(apiKey).not.toHaveProperty('secretTag');
     expect(await ping(key)).toBe(200);
     const shown = await api(`/${apiKey.id}`);
     expect(shown.status).toBe(200);

@@ -1,8 +1,15 @@
 import 'reflect-metadata';
 import type { DynamicModule } from '@nestjs/common';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ApiKeyConfigurationError, ApiKeyModule, ApiKeyService } from '../../lib/index.js';
-import { PartnerApiKey } from '../custom-entity/partner.entities.js';
+import { getRepositoryToken } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import {
+  ApiKeyConfigurationError,
+  ApiKeyModule,
+  ApiKeyService,
+  getApiKeyServiceToken,
+} from '../../lib/index.js';
+import { Partner, PartnerApiKey } from '../custom-entity/partner.entities.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { bootError as configurationError } from '../support/boot-error.js';
 import { ADAPTERS, call, startApp, type AdapterFactory } from '../support/http.js';
@@ -170,16 +177,22 @@ describe.each(ADAPTERS)('boot checks on %s', (_platform, adapter) => {
   });
 
   describe('usableWhere', () => {
-    const partnerKeys = (usableWhere: object) =>
-      BootChecksAppModule.register([
-        ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
-        ApiKeyModule.forRoot({
-          name: 'partner',
-          entity: PartnerApiKey,
-          usableWhere,
-          hasher: FAST_BCRYPT,
-        }),
-      ]);
+    const partnerKeys = (
+      usableWhere: object,
+      options?: Parameters<typeof BootChecksAppModule.register>[1],
+    ) =>
+      BootChecksAppModule.register(
+        [
+          ApiKeyModule.forRoot({ hasher: FAST_BCRYPT }),
+          ApiKeyModule.forRoot({
+            name: 'partner',
+            entity: PartnerApiKey,
+            usableWhere,
+            hasher: FAST_BCRYPT,
+          }),
+        ],
+        options,
+      );
 
     it('refuses a relation the entity lacks, naming the path and the entity', async () => {
       const error = await bootError(partnerKeys({ owner: { active: true } }), adapter);
@@ -200,9 +213,20 @@ describe.each(ADAPTERS)('boot checks on %s', (_platform, adapter) => {
       expect(error.message).toContain('(id, name, active, apiKeys)');
     });
 
-    it('boots with a usableWhere the entity has', async () => {
-      const { app } = await boot(partnerKeys({ partner: { active: true } }));
-      expect(app).toBeDefined();
+    it('boots with a usableWhere the entity has, and applies it', async () => {
+      const { app, url } = await boot(
+        partnerKeys({ partner: { active: true } }, { controllers: [PartnerOnlyController] }),
+      );
+      const partners = app.get(getRepositoryToken(Partner)) as Repository<Partner>;
+      const service = app.get(getApiKeyServiceToken('partner')) as ApiKeyService<PartnerApiKey>;
+      const keyOf = async (id: string, active: boolean) => {
+        await partners.save({ id, name: id, active });
+        return (await service.create({ name: id, partnerId: id })).key;
+      };
+      const asPartner = async (key: string) =>
+        call(`${url}/partner`, { headers: { authorization: `Api-Key ${key}` } });
+      expect((await asPartner(await keyOf('active', true))).status).toBe(200);
+      expectUnauthorized(await asPartner(await keyOf('inactive', false)));
     });
   });
 });

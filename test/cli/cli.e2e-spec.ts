@@ -190,10 +190,11 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     const created = JSON.parse(lastLine(made.stdout));
     const gone = JSON.parse(lastLine((await cli('create', '--name', 'gone', '--json')).stdout));
     expect((await cli('revoke', gone.prefix)).code).toBe(0);
-    const hashes = (await db.rows('api_keys', ['id', 'hashed_key'])).map(
-      (row) => row.hashed_key as string,
-    );
+    const stored = await db.rows('api_keys', ['id', 'hashed_key', 'secret_tag']);
+    const hashes = stored.map((row) => row.hashed_key as string);
+    const tags = stored.map((row) => row.secret_tag as string);
     expect(hashes.length).toBeGreaterThan(2);
+    expect(tags.every((tag) => /^[0-9a-f]{16}$/.test(tag))).toBe(true);
 
     const outputs: CliResult[] = [];
     for (const args of [
@@ -214,7 +215,8 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
       expect(stdout).not.toContain(created.key);
       expect(stdout).not.toContain(created.key.slice(12, 44));
       for (const hash of hashes) expect(stdout).not.toContain(hash);
-      expect(stdout).not.toMatch(/hash/i);
+      for (const tag of tags) expect(stdout).not.toContain(tag);
+      expect(stdout).not.toMatch(/hash|secret_?tag/i);
     }
 
     const [table, tableAll, json, jsonAll, shown, shownJson] = outputs;
@@ -340,13 +342,14 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
 
     it('an unreachable database', async () => {
       const before = await storedState();
-      // SQLite: a file under a path that is a regular file; PostgreSQL: a port nothing listens on.
+      // SQLite: a file under a path that is a regular file; a server: a port nothing listens on.
       const notADirectory = join(tmpdir(), `nestjs-api-key-not-a-dir-${randomUUID()}`);
       writeFileSync(notADirectory, '');
+      const user = engine === 'postgres' ? 'postgres' : 'root';
       const url =
         engine === 'sqlite'
           ? `sqlite:${notADirectory}/keys.sqlite`
-          : `postgres://postgres@127.0.0.1:${await closedPort()}/keys`;
+          : `${engine}://${user}@127.0.0.1:${await closedPort()}/keys`;
       try {
         for (const args of [['list'], ['create', '--name', 'x']]) {
           const result = await runCli(args, { DATABASE_URL: url });

@@ -81,7 +81,10 @@ function hostileValues(valid: string): Array<[string, string | Buffer]> {
   ];
 }
 
-/** Bytes Node's strict parser refuses itself, before any app code runs. */
+/**
+ * Bytes a strict HTTP parser refuses itself, before any app code runs. Node 20 to 26 all refuse
+ * each of them (400, or 431 for the 100 KB values); whether a later line does is up to Node.
+ */
 function parserRefusedValues(valid: string): Array<[string, string]> {
   return [
     ['100 KB value', `Api-Key ${'A'.repeat(100_000)}`],
@@ -168,10 +171,12 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
       await expectStillServing();
     });
 
-    it('gets a 4xx from the HTTP parser, never a 500, for bytes a strict server refuses', async () => {
+    it('gets a 4xx from the HTTP parser or the generic 401, never a 500, for bytes a strict server refuses', async () => {
       for (const [label, value] of parserRefusedValues(valid.key)) {
         const answer = await send(value);
-        expect([400, 431], `${label}: ${answer.status}`).toContain(answer.status);
+        // What a Node line's parser lets through must meet the guard's one refusal instead.
+        if (answer.status === 401) expectSameRefusal(answer, label);
+        else expect([400, 431], `${label}: ${answer.status}`).toContain(answer.status);
       }
       await expectStillServing();
     });

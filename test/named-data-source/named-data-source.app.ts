@@ -15,19 +15,17 @@ export class Note {
   text!: string;
 }
 
-/** App data in the default data source; keys in a second one named `keys`. */
+/**
+ * App data in the default data source; keys in a second one named `keys`. Two databases of one
+ * engine, so a suite named for PostgreSQL or MariaDB needs no SQLite (nor its native module).
+ */
 @Module({})
 export class NamedDataSourceAppModule {
-  static register(keysDatabase: DataSourceOptions): DynamicModule {
+  static register(keysDatabase: DataSourceOptions, appDatabase: DataSourceOptions): DynamicModule {
     return {
       module: NamedDataSourceAppModule,
       imports: [
-        TypeOrmModule.forRoot({
-          type: 'better-sqlite3',
-          database: ':memory:',
-          entities: [Note],
-          synchronize: true,
-        }),
+        TypeOrmModule.forRoot({ ...appDatabase, entities: [Note], synchronize: true }),
         typeOrmFor(keysDatabase, { name: 'keys' }),
         ApiKeyModule.forRoot({ dataSource: 'keys', hasher: FAST_BCRYPT }),
       ],

@@ -4,7 +4,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, ApiKeyService } from '../../lib/index.js';
-import { ENGINES, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, ENGINES, type TestDatabase } from '../support/databases.js';
 import { expectUnauthorized } from '../support/denials.js';
 import { ADAPTERS, call, startOnNewDatabase } from '../support/http.js';
 import { NamedDataSourceAppModule, Note } from './named-data-source.app.js';
@@ -13,16 +13,22 @@ import { NamedDataSourceAppModule, Note } from './named-data-source.app.js';
 describe.each(ENGINES)('keys in a named data source on %s', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
     let db: TestDatabase;
+    /** The default data source's database: a second one on the same engine. */
+    let appDb: TestDatabase;
     let app: INestApplication;
     let url: string;
     let stop: () => Promise<void>;
 
     beforeAll(async () => {
+      appDb = await createTestDatabase(engine);
       ({ app, url, db, stop } = await startOnNewDatabase(engine, adapter, (database) =>
-        NamedDataSourceAppModule.register(database),
+        NamedDataSourceAppModule.register(database, appDb.options),
       ));
     });
-    afterAll(() => stop?.());
+    afterAll(async () => {
+      await stop?.();
+      await appDb?.drop();
+    });
 
     it('registers the key entity with the named data source only', () => {
       const keys = app.get<DataSource>(getDataSourceToken('keys'));

@@ -8,7 +8,15 @@ import {
   requiredPeers,
   type PackedPackage,
 } from '../support/packed-package.js';
-import { blocksOf, shellWords, sourceFiles, walk, walkedCommands } from './readme-walk.js';
+import {
+  blocksOf,
+  quickStartTsconfig,
+  shellWords,
+  sourceFiles,
+  walk,
+  walkedCommands,
+  withDiffApplied,
+} from './readme-walk.js';
 import { scratchApp, type ModuleKind, type ScratchApp } from './scratch-app.js';
 
 /**
@@ -22,16 +30,7 @@ import { scratchApp, type ModuleKind, type ScratchApp } from './scratch-app.js';
 const quickStart = blocksOf('README.md', 'quick-start');
 const customEntities = blocksOf('docs/custom-entities.md');
 
-/** The quick start's `tsconfig.json`, changed for CommonJS as "CommonJS apps" says. */
-function tsconfigFor(kind: ModuleKind): { compilerOptions: Record<string, unknown> } {
-  const printed = quickStart.find((block) => block.language === 'json');
-  const tsconfig = JSON.parse(printed!.code) as { compilerOptions: Record<string, unknown> };
-  if (kind === 'cjs') {
-    tsconfig.compilerOptions.module = 'commonjs';
-    delete tsconfig.compilerOptions.moduleResolution;
-  }
-  return tsconfig;
-}
+const tsconfigFor = (kind: ModuleKind) => quickStartTsconfig(quickStart, kind);
 
 describe('a newcomer following the README', () => {
   let packed: PackedPackage;
@@ -75,30 +74,46 @@ describe('a newcomer following the README', () => {
     );
   });
 
-  for (const kind of ['esm', 'cjs'] as const) {
-    it(`goes from the quick start to a 200, and to a 401 once the key is revoked (${kind})`, async () => {
-      const app = track(await scratchApp(packed, kind, tsconfigFor(kind), sourceFiles(quickStart)));
-      const steps = await walk(app, walkedCommands(quickStart));
+  /**
+   * The quick start's files, plus `extra`, on SQLite as printed or on PostgreSQL as its diff
+   * says, with the environment the app and the CLI then need.
+   */
+  async function appFiles(
+    engine: 'sqlite' | 'postgres',
+    extra: Map<string, string> = new Map(),
+  ): Promise<{
+    sources: Map<string, string>;
+    env: Record<string, string>;
+    database?: SampleDatabase;
+  }> {
+    const sources = new Map([...sourceFiles(quickStart), ...extra]);
+    if (engine === 'sqlite') return { sources, env: {} };
+    const database = track(await createSampleDatabase('postgres'));
+    return {
+      sources: withDiffApplied(sources, quickStart, 'data-source.ts'),
+      env: { DATABASE_URL: database.url },
+      database,
+    };
+  }
+
+  for (const [kind, engine] of [
+    ['esm', 'sqlite'],
+    ['cjs', 'sqlite'],
+    ['esm', 'postgres'],
+  ] as const) {
+    it(`goes from the quick start to a 200, and to a 401 once the key is revoked (${kind}, ${engine})`, async () => {
+      const { sources, env, database } = await appFiles(engine);
+      const app = track(await scratchApp(packed, kind, tsconfigFor(kind), sources));
+      const steps = await walk(app, walkedCommands(quickStart), env);
       expect(steps.filter((step) => step.status).map((step) => step.status)).toEqual([200, 401]);
+      // The app and the CLI worked on PostgreSQL, not on a SQLite file beside them.
+      if (database) expect(await database.rows('api_keys', ['name'])).toEqual([{ name: 'first' }]);
     }, 180_000);
   }
 
   for (const engine of ['sqlite', 'postgres'] as const) {
     it(`runs the custom entity example: the handler sees the calling partner's id (${engine})`, async () => {
-      const sources = new Map([...sourceFiles(quickStart), ...sourceFiles(customEntities)]);
-      const env: Record<string, string> = {};
-      if (engine === 'postgres') {
-        const database = track(await createSampleDatabase('postgres'));
-        // As the quick start's data-source.ts comment says, for PostgreSQL.
-        const dataSource = sources.get('data-source.ts')!;
-        const onPostgres = dataSource.replace(
-          "type: 'better-sqlite3',\n  database: 'app.sqlite',",
-          "type: 'postgres',\n  url: process.env.DATABASE_URL,",
-        );
-        expect(onPostgres).not.toBe(dataSource);
-        sources.set('data-source.ts', onPostgres);
-        env.DATABASE_URL = database.url;
-      }
+      const { sources, env } = await appFiles(engine, sourceFiles(customEntities));
       const app = track(await scratchApp(packed, 'esm', tsconfigFor('esm'), sources));
       const steps = await walk(app, walkedCommands(customEntities), env);
       const [onboarded, called] = steps.filter((step) => step.status);

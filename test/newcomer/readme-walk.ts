@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { fencedBlocks, TYPESCRIPT_FENCES, type Block } from '../support/markdown-blocks.js';
 import { REPO_ROOT } from '../support/packed-package.js';
-import type { RunningApp, ScratchApp } from './scratch-app.js';
+import type { ModuleKind, RunningApp, ScratchApp } from './scratch-app.js';
 
 /** What one walked command gave: the status and body of a `curl`, the stdout of the CLI. */
 export interface Step {
@@ -29,6 +29,40 @@ export function sourceFiles(blocks: Block[]): Map<string, string> {
     files.set(block.name, block.code);
   }
   return files;
+}
+
+/**
+ * The files with the section's one `diff` block applied to `file`: its `-` lines, in a row, give
+ * way to its `+` lines, as a reader edits them.
+ */
+export function withDiffApplied(
+  files: Map<string, string>,
+  blocks: Block[],
+  file: string,
+): Map<string, string> {
+  const diffs = blocks.filter((block) => block.language === 'diff');
+  expect(diffs, 'one diff block').toHaveLength(1);
+  const lines = diffs[0].code.split('\n');
+  const changed = (sign: string) =>
+    lines.filter((line) => line.startsWith(sign)).map((line) => `${line.slice(1)}\n`);
+  const [removed, added] = [changed('-').join(''), changed('+').join('')];
+  const before = files.get(file)!;
+  expect(before, `${file} holds the lines the diff removes`).toContain(removed);
+  return new Map([...files, [file, before.replace(removed, added)]]);
+}
+
+/** The quick start's `tsconfig.json`, changed for CommonJS as "CommonJS apps" says. */
+export function quickStartTsconfig(
+  quickStart: Block[],
+  kind: ModuleKind,
+): { compilerOptions: Record<string, unknown> } {
+  const printed = quickStart.find((block) => block.language === 'json');
+  const tsconfig = JSON.parse(printed!.code) as { compilerOptions: Record<string, unknown> };
+  if (kind === 'cjs') {
+    tsconfig.compilerOptions.module = 'commonjs';
+    delete tsconfig.compilerOptions.moduleResolution;
+  }
+  return tsconfig;
 }
 
 /** The command lines of the `bash` blocks that run the app, with `\` continuations joined. */

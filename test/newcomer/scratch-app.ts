@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,8 @@ export interface ScratchApp {
   dir: string;
   /** Runs the package's `bin` with these arguments in the app folder; resolves to its stdout. */
   cli(args: string[], env?: Record<string, string>): Promise<string>;
+  /** Runs the installed `bin` named `command` in the app folder, as `npx`; resolves to its stdout. */
+  npx(command: string, args: string[], env?: Record<string, string>): Promise<string>;
   /** Starts `node dist/main.js` on a free port and resolves once it answers HTTP. */
   start(env?: Record<string, string>): Promise<RunningApp>;
   remove(): Promise<void>;
@@ -66,18 +68,23 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** The environment of a child process: nothing leaks in from the test runner's module setup. */
+/**
+ * The environment of a child process: nothing leaks in from the test runner, neither its module
+ * setup nor its own variables (a Vitest the app runs must not think it is one of our workers).
+ */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   delete env.NODE_PATH;
   delete env.NODE_OPTIONS;
+  for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name];
   return env;
 }
 
 /**
  * Makes the app a newcomer would: the packed package installed, `package.json` with
  * `"type": "module"` for ESM (none for CommonJS), `tsconfig.json`, and the given `src/` files;
- * then compiles it with `tsc -p .`, against the installed package.
+ * then compiles it with `tsc -p .`, against the installed package. `devPackages` are what a
+ * page beyond the quick start has the newcomer install as well.
  *
  * @throws {Error} with the compiler's diagnostics when the files do not compile
  */
@@ -86,8 +93,9 @@ export async function scratchApp(
   kind: ModuleKind,
   tsconfig: object,
   sources: Map<string, string>,
+  devPackages: string[] = [],
 ): Promise<ScratchApp> {
-  const install = await installPackedPackage(packed, APP_PACKAGES);
+  const install = await installPackedPackage(packed, [...APP_PACKAGES, ...devPackages]);
   const { dir } = install;
   await symlink(await typescriptFromRegistry(), join(dir, 'node_modules', 'typescript'), 'dir');
   const manifest = {
@@ -109,27 +117,49 @@ export async function scratchApp(
   }
   return {
     dir,
-    cli: (args, env = {}) => runBin(install, args, env),
+    cli: (args, env = {}) => runBin(install, 'nestjs-api-key', args, env),
+    npx: (command, args, env = {}) => runBin(install, command, args, env),
     start: (env = {}) => startApp(dir, env),
     remove: install.remove,
   };
 }
 
+/** The script of the installed package whose `bin` is named `command`, as npx finds it. */
+async function binScript(modules: string, command: string): Promise<string> {
+  const top = await readdir(modules);
+  const packages = [
+    ...top.filter((name) => !name.startsWith('@')),
+    ...(
+      await Promise.all(
+        top
+          .filter((scope) => scope.startsWith('@'))
+          .map(async (scope) => (await readdir(join(modules, scope))).map((n) => `${scope}/${n}`)),
+      )
+    ).flat(),
+  ].filter((name) => existsSync(join(modules, name, 'package.json')));
+  for (const name of packages) {
+    const { bin } = JSON.parse(await readFile(join(modules, name, 'package.json'), 'utf8')) as {
+      bin?: string | Record<string, string>;
+    };
+    // A lone bin is named after the package, without its scope.
+    const bins = typeof bin === 'string' ? { [name.split('/').pop()!]: bin } : (bin ?? {});
+    if (bins[command]) return join(modules, name, bins[command]);
+  }
+  throw new Error(`No installed package has a bin named ${command}`);
+}
+
+/** Runs the installed `bin` named `command` with Node, in the app folder. */
 async function runBin(
   install: ScratchInstall,
+  command: string,
   args: string[],
   env: Record<string, string>,
 ): Promise<string> {
-  const installed = join(install.dir, 'node_modules', 'nestjs-api-key');
-  const { bin } = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
-  const { stdout } = await run(
-    process.execPath,
-    [join(installed, bin['nestjs-api-key']), ...args],
-    {
-      cwd: install.dir,
-      env: childEnv(env),
-    },
-  );
+  const script = await binScript(join(install.dir, 'node_modules'), command);
+  const { stdout } = await run(process.execPath, [script, ...args], {
+    cwd: install.dir,
+    env: childEnv(env),
+  });
   return stdout;
 }
 

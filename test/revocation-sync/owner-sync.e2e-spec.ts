@@ -1,13 +1,12 @@
 import 'reflect-metadata';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasOwnerTrigger } from '../../lib/change-feed/owner-triggers.js';
-import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
 import { ADAPTERS, call } from '../support/http.js';
+import { eventually } from '../support/revocation-sync-mode.js';
 import type { Engine } from '../support/databases.js';
 import { OWNER_SCENARIO, Partner, PartnerKey } from './owner-sync.app.js';
 import { itPropagatesChanges } from './propagation.cases.js';
-import { BOUND, startNotifyPair, statusWithin, type NotifyPair } from './revocation-sync.app.js';
+import { startNotifyPair, statusWithin, type NotifyPair } from './revocation-sync.app.js';
 
 const ENGINES: Engine[] = ['postgres', 'mariadb', 'sqlite'];
 const CASES = ENGINES.flatMap((engine) =>
@@ -52,7 +51,7 @@ describe.each(CASES)('usableWhere in notify mode on %s (%s)', (engine, _platform
   beforeAll(async () => {
     pair = await startNotifyPair(engine, adapter, OWNER_SCENARIO);
     // The first polls (MariaDB, SQLite) or LISTEN (PostgreSQL), which let the instances cache.
-    await sleep(3 * DEFAULT_POLL_INTERVAL);
+    await pair.channelsUp();
   });
   afterAll(async () => {
     await pair?.close();
@@ -164,10 +163,7 @@ async function changeWatcher(pair: NotifyPair, engine: Engine): Promise<ChangeWa
   const flush = async () => {
     const mark = `marker-${++marker}`;
     await pair.sql.query("SELECT pg_notify('owner_sync_keys_changes', $1)", [mark]);
-    for (const deadline = Date.now() + BOUND; !payloads.includes(mark);) {
-      if (Date.now() > deadline) throw new Error(`${mark} never arrived`);
-      await sleep(5);
-    }
+    await eventually(() => payloads.includes(mark), `${mark} to arrive`);
     return payloads.indexOf(mark);
   };
   return {

@@ -1,9 +1,7 @@
 import 'reflect-metadata';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStatements } from '../../lib/schema/sql.js';
-import { DEFAULT_POLL_INTERVAL } from '../../lib/options/resolve.js';
 import { changeTriggerStatements } from '../../lib/change-feed/triggers.js';
 import { ADAPTERS, call } from '../support/http.js';
 import { startNotifyPair, statusWithin, type NotifyPair } from './revocation-sync.app.js';
@@ -36,7 +34,7 @@ describe.each(CASES)("revocationSync: 'notify' on %s (%s)", (engine, _platform, 
     pair = await startNotifyPair(engine, adapter);
     ({ sql, apps } = pair);
     // The first polls, which let the instances serve from memory.
-    await sleep(3 * DEFAULT_POLL_INTERVAL);
+    await pair.channelsUp();
   });
   afterAll(async () => {
     await pair?.close();
@@ -89,8 +87,9 @@ describe.each(CASES)("revocationSync: 'notify' on %s (%s)", (engine, _platform, 
 
   it('a key revoked while the polls fail, its bump missed, is refused on the next request', async () => {
     const { key, apiKey } = await warmKey();
+    const before = pair.tickets();
     await sql.query('ALTER TABLE api_keys_changes RENAME TO api_keys_changes_away');
-    await sleep(3 * DEFAULT_POLL_INTERVAL);
+    await pair.outageNoticed(before);
     // Without its trigger the revoke leaves the counter where it was, when the polls resume.
     await sql.query('DROP TRIGGER api_keys_notify_change');
     await sql.query(REVOKE, [apiKey.id]);

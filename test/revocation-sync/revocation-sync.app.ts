@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { expect } from 'vitest';
 import { ApiKeyGuard, ApiKeyModule, ApiKeyService, RequireScopes } from '../../lib/index.js';
 import { createTestDatabase, type Engine, type TestDatabase } from '../support/databases.js';
 import { call, startApp, type AdapterFactory } from '../support/http.js';
+import { eventually, notifiedCache, pollUntil } from '../support/revocation-sync-mode.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
 /** How long another instance may take to refuse a changed key: generous, the machine is shared. */
@@ -40,13 +40,11 @@ export function notifyModeApp(database: DataSourceOptions, first: boolean): Dyna
 
 /** Polls `url` until it answers `status`; every status it answered, in order. */
 export async function statusesUntil(url: string, key: string, status: number): Promise<number[]> {
-  const deadline = Date.now() + BOUND;
   const seen: number[] = [];
-  do {
+  await pollUntil(async () => {
     seen.push((await call(url, { headers: { authorization: `Api-Key ${key}` } })).status);
-    if (seen.at(-1) === status) return seen;
-    await sleep(10);
-  } while (Date.now() < deadline);
+    return seen.at(-1) === status;
+  }, BOUND);
   return seen;
 }
 
@@ -64,6 +62,15 @@ export interface NotifyPair {
   service(): ApiKeyService;
   /** A key both instances have let in, so the second one has cached its row. */
   warmKey(scopes?: string[]): Promise<Awaited<ReturnType<ApiKeyService['create']>>>;
+  /** Waits until every instance's change channel is up: its first poll or `LISTEN` succeeded. */
+  channelsUp(): Promise<void>;
+  /** Every instance's cache ticket now (`NotifiedRowCache.ticket()`), for `outageNoticed`. */
+  tickets(): number[];
+  /**
+   * Waits until every instance's ticket differs from `before`: while nothing is notified only
+   * an outage moves it (the channel went down, emptying the cache, and may be up again).
+   */
+  outageNoticed(before: number[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,6 +115,19 @@ export async function startNotifyPair(
         expect((await call(`${url}/who`, { headers })).status).toBe(200);
       }
       return created;
+    },
+    async channelsUp() {
+      await eventually(
+        () => pair.tickets().every((ticket) => ticket >= 0),
+        "every instance's change channel to be up",
+      );
+    },
+    tickets: () => pair.apps.map(({ app }) => notifiedCache(app.get(ApiKeyService))!.ticket()),
+    async outageNoticed(before) {
+      await eventually(
+        () => pair.tickets().every((ticket, i) => ticket !== before[i]),
+        'every instance to notice the outage',
+      );
     },
     async close() {
       for (const { app } of pair.apps) await app.close();

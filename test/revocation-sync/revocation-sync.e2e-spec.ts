@@ -1,9 +1,9 @@
 import 'reflect-metadata';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LISTENER_APPLICATION_NAME } from '../../lib/change-feed/listener.js';
 import { ADAPTERS, call } from '../support/http.js';
+import { pollUntil } from '../support/revocation-sync-mode.js';
 import {
   BOUND,
   startNotifyPair,
@@ -30,12 +30,8 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
     );
   /** Waits until both instances listen again, on connections other than `killed`. */
   const listenersBack = async (killed: Array<{ pid: number }>) => {
-    const deadline = Date.now() + BOUND;
     let back = await listeners();
-    while (back.length < 2 && Date.now() < deadline) {
-      await sleep(20);
-      back = await listeners();
-    }
+    await pollUntil(async () => (back = await listeners()).length === 2, BOUND);
     expect(back).toHaveLength(2);
     expect(back.map(({ pid }) => pid)).not.toEqual(
       expect.arrayContaining(killed.map(({ pid }) => pid)),
@@ -51,8 +47,7 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
   beforeAll(async () => {
     pair = await startNotifyPair('postgres', adapter);
     ({ sql, apps } = pair);
-    const deadline = Date.now() + BOUND;
-    while ((await listeners()).length < 2 && Date.now() < deadline) await sleep(20);
+    await pair.channelsUp();
   });
   afterAll(async () => {
     await pair?.close();
@@ -88,11 +83,12 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
   it('a key revoked while the listener is killed is refused on the next request, and the listener resyncs', async () => {
     const { key, apiKey } = await warmKey();
     const killed = await listeners();
+    const before = pair.tickets();
     for (const { pid } of killed) await sql.query('SELECT pg_terminate_backend($1)', [pid]);
     // Not notified, then or after the reconnect: only the cache dropped with the connection refuses it.
     await revokeUnnotified(apiKey.id);
-    // Long enough for the instances to see their connection close, not for a test of speed.
-    await sleep(200);
+    // Until the instances see their connection close a cached row may pass, as designed.
+    await pair.outageNoticed(before);
     for (const { url } of apps) {
       const response = await call(`${url}/who`, { headers: { authorization: `Api-Key ${key}` } });
       expect(response.status).toBe(401);
@@ -107,11 +103,12 @@ describe.each(ADAPTERS)("revocationSync: 'notify' on postgres (%s)", (_platform,
   it('resyncs after every connection of both instances is cut, as a database restart does', async () => {
     const { key, apiKey } = await warmKey();
     const killed = await listeners();
+    const before = pair.tickets();
     await sql.query(
       'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
     );
     await revokeUnnotified(apiKey.id);
-    await sleep(200);
+    await pair.outageNoticed(before);
     // A request may meet a connection that died with the others (a 503): never a pass.
     for (const { url } of apps) {
       const statuses = await statusesUntil(`${url}/who`, key, 401);

@@ -11,6 +11,7 @@ import {
   startSampleApp,
   type RunningSampleApp,
   type SampleDatabase,
+  type SampleEngine,
 } from '../support/sample-app.js';
 
 /** The request of the `curl -H "<name>: <value>" <url>` line the app prints on a first start. */
@@ -39,6 +40,14 @@ async function openApiDocument(baseUrl: string): Promise<any> {
   const response = await call(`${baseUrl}/docs-json`);
   expect(response.status).toBe(200);
   return response.body;
+}
+/** SQL listing the trigger called `name` on `engine`: one row if it exists. */
+function triggerNamed(engine: SampleEngine, name: string): string {
+  if (engine === 'postgres')
+    return `SELECT tgname AS name FROM pg_trigger WHERE tgname = '${name}'`;
+  if (engine === 'mariadb')
+    return `SELECT trigger_name AS name FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name = '${name}'`;
+  return `SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = '${name}'`;
 }
 /** The lookup prefix of a sample key, `v1_<prefix>_<secret><checksum>` (the sample makes checksummed keys). */
 const prefixOf = (key: string) => key.slice(3, 11);
@@ -346,9 +355,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
     it('installs the change trigger at boot, and a revocation made by the CLI reaches both instances', async () => {
       // The notify mode's trigger exists only when the app booted in that mode.
       const triggers = (await db.execute(
-        engine === 'postgres'
-          ? "SELECT tgname AS name FROM pg_trigger WHERE tgname = 'api_keys_notify_change'"
-          : "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'api_keys_notify_change'",
+        triggerNamed(engine, 'api_keys_notify_change'),
       )) as unknown[];
       expect(triggers).toHaveLength(1);
       const made = await runCli(['create', '--name', 'synced', '--json'], { DATABASE_URL: db.url });
@@ -371,9 +378,7 @@ describe.each(SAMPLE_ENGINES)('sample app on %s', { timeout: 120_000 }, (engine)
 
     it('caches partner keys too, and a partner deactivated through one instance is refused by the other', async () => {
       const triggers = (await db.execute(
-        engine === 'postgres'
-          ? "SELECT tgname AS name FROM pg_trigger WHERE tgname = 'partner_api_keys_notify_owner_partners'"
-          : "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name = 'partner_api_keys_notify_owner_partners'",
+        triggerNamed(engine, 'partner_api_keys_notify_owner_partners'),
       )) as unknown[];
       expect(triggers).toHaveLength(1);
       const [one, two] = instances.map((instance) => instance.url);

@@ -1,33 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/databases.js';
 import { call } from '../support/http.js';
 import {
   createSampleDatabase,
+  SAMPLE_ENGINES,
+  type SampleDatabase,
   lastLine,
   runCli,
   startSampleApp,
   type CliResult,
   type RunningSampleApp,
 } from '../support/sample-app.js';
-
-/** A DATABASE_URL for the sample app and CLI on one engine, and how to drop its database. */
-interface Database {
-  url: string;
-  drop(): Promise<void>;
-}
-
-/** A fresh, empty database; MariaDB's too, which the sample app takes as a mariadb:// URL. */
-async function emptyDatabase(engine: 'sqlite' | 'postgres' | 'mariadb'): Promise<Database> {
-  if (engine !== 'mariadb') return createSampleDatabase(engine);
-  const db = await createTestDatabase('mariadb');
-  const { username, host, port, database } = db.options as {
-    username: string;
-    host: string;
-    port: number;
-    database: string;
-  };
-  return { url: `mariadb://${username}@${host}:${port}/${database}`, drop: () => db.drop() };
-}
 
 /** The JSON document a `--json` command printed last, once it succeeded. */
 function json(result: CliResult): any {
@@ -40,18 +22,18 @@ const LOS_ANGELES = 'America/Los_Angeles';
 const TOKYO = 'Asia/Tokyo';
 const NEW_YORK = 'America/New_York';
 
-describe.each(['sqlite', 'postgres', 'mariadb'] as const)(
+describe.each(SAMPLE_ENGINES)(
   'key instants across time zones on %s',
   { timeout: 120_000 },
   (engine) => {
-    let db: Database;
+    let db: SampleDatabase;
     let app: RunningSampleApp;
     /** The CLI run in a process whose time zone is `zone`. */
     const cli = (zone: string, ...args: string[]) =>
       runCli(args, { DATABASE_URL: db.url, TZ: zone });
 
     beforeAll(async () => {
-      db = await emptyDatabase(engine);
+      db = await createSampleDatabase(engine);
       // The first command makes the schema; the app then runs in yet another zone.
       app = await startSampleApp({ DATABASE_URL: db.url, TZ: TOKYO });
     });
@@ -101,9 +83,9 @@ describe.each(['postgres', 'mariadb'] as const)(
   'key CLI started several times at once on an empty %s database',
   { timeout: 120_000 },
   (engine) => {
-    let db: Database;
+    let db: SampleDatabase;
     beforeAll(async () => {
-      db = await emptyDatabase(engine);
+      db = await createSampleDatabase(engine);
     });
     afterAll(async () => {
       await db?.drop();

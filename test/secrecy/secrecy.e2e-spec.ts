@@ -53,9 +53,14 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
     let url: string;
     let stop: () => Promise<void>;
     const logger = new CapturingLogger();
-    // TypeORM's own log of every statement and its parameters goes to the same place.
+    // TypeORM's own log of every statement and its parameters goes to the same place. Its
+    // INSERTs hold the hash and the tag, as the app's own logging setting chose.
+    const sqlLines = new Set<string>();
     const typeormLogger = {
-      logQuery: (query: string, parameters?: unknown[]) => logger.log(query, parameters ?? []),
+      logQuery: (query: string, parameters?: unknown[]) => {
+        logger.log(query, parameters ?? []);
+        sqlLines.add(logger.lines.at(-1)!);
+      },
       logQueryError: (error: unknown, query: string, parameters?: unknown[]) =>
         logger.error(String(error), query, parameters ?? []),
       logQuerySlow: (time: number, query: string, parameters?: unknown[]) =>
@@ -128,6 +133,15 @@ describe.each(['sqlite', 'postgres'] as const)('the plaintext key leaks nowhere 
       expect(listed).toContain(key.slice(0, 8));
       expect(listed).not.toContain(secret);
       expect(listed).not.toContain('hashed');
+      expect(listed).not.toMatch(/secret_?tag/i);
+      // The tag stays in the table: no response body or line of the library's logs holds it.
+      const [{ secret_tag: tag }] = await app
+        .get(DataSource)
+        .query(`SELECT secret_tag FROM api_keys WHERE prefix = '${key.slice(0, 8)}'`);
+      expect(tag).toMatch(/^[0-9a-f]{16}$/);
+      const libraryLines = logger.lines.filter((line) => !sqlLines.has(line));
+      expect(libraryLines.length).toBeGreaterThan(0);
+      for (const text of [...libraryLines, ...bodies]) expect(text).not.toContain(tag);
     });
 
     it('stores only a hash', async () => {

@@ -1,6 +1,6 @@
 import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import type { DataSourceOptions } from 'typeorm';
-import { ApiKeyModule } from '../../lib/index.js';
+import { ApiKeyModule, type ApiKeyOptions } from '../../lib/index.js';
 import { FAST_BCRYPT } from '../support/key-store.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
@@ -19,10 +19,15 @@ class OpenHealthController {
  */
 @Module({})
 export class StallAppModule {
-  static register(database: DataSourceOptions, storeTimeout: number): DynamicModule {
+  static register(
+    database: DataSourceOptions,
+    storeTimeout: number,
+    revocationSync?: ApiKeyOptions['revocationSync'],
+  ): DynamicModule {
+    const options = { hasher: FAST_BCRYPT, storeTimeout, revocationSync };
     return {
       module: StallAppModule,
-      imports: [typeOrmFor(database), ApiKeyModule.forRoot({ hasher: FAST_BCRYPT, storeTimeout })],
+      imports: [typeOrmFor(database), ApiKeyModule.forRoot(options)],
       controllers: [keyPrefixController('orders'), OpenHealthController],
     };
   }

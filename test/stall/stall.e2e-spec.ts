@@ -70,6 +70,8 @@ describe.each(['postgres', 'mariadb'] as const)('key store stall on %s', (engine
           [used.key, used.key, unused.key, unknown].map((key) => timed(() => get(key))),
         );
         // Arrives while the reads above are stalled: it must not wait on them past its own bound.
+        // A wait on the clock on purpose: the subject is a request arriving midway through
+        // the others' deadline, and only the clock says where midway is.
         await sleep(STORE_TIMEOUT / 2);
         const late = timed(() => get(used.key));
         // Routes without the guard, and requests refused before any lookup, need no database.

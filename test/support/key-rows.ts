@@ -19,11 +19,13 @@ export async function getOneByPrefix<T extends AbstractApiKey>(
     .createQueryBuilder('api_key')
     .setFindOptions({ where: { ...(usableWhere ?? {}), prefix } as FindOptionsWhere<T> })
     .addSelect('api_key.hashedKey')
+    .addSelect('api_key.secretTag')
     .getOne();
   if (row === null) return null;
-  const hashedKey = row.hashedKey;
+  const { hashedKey, secretTag = null } = row;
   delete (row as Partial<T>).hashedKey;
-  return { row, hashedKey };
+  delete (row as Partial<T>).secretTag;
+  return { row, hashedKey, secretTag };
 }
 
 /** Inserts a key row with every column filled the way the service fills it. */

@@ -4,11 +4,13 @@ import { onTestFinished } from 'vitest';
 import {
   AbstractApiKey,
   ApiKey,
+  API_KEY_SECRET_LENGTH,
   ApiKeyService,
   BcryptApiKeyHasher,
   type ApiKeyOptions,
 } from '../../lib/index.js';
 import { ensureChangeTrigger } from '../../lib/change-feed/setup.js';
+import { checksumOf, generateKey } from '../../lib/keys/format.js';
 import { registerRevocationSubscriber } from '../../lib/schema/subscriber.js';
 import { wireApiKeys } from '../../lib/api-key.wiring.js';
 import { createTestDatabase, type Engine, type TestDatabase } from './databases.js';
@@ -24,6 +26,15 @@ export const FAST_BCRYPT = new BcryptApiKeyHasher({ cost: 4 });
  */
 export function withWrongSecret(key: string): string {
   return key.slice(0, -1) + (key.endsWith('x') ? 'y' : 'x');
+}
+
+/**
+ * A checksummed `key` with another secret and a correct checksum: unlike `withWrongSecret`'s, it
+ * is read and hashed, and refused as a wrong secret (`bad_secret`), not for its checksum.
+ */
+export function withOtherSecret(key: string): string {
+  const body = `${key.slice(0, -(API_KEY_SECRET_LENGTH + 6))}${generateKey().key.slice(-API_KEY_SECRET_LENGTH)}`;
+  return body + checksumOf(body);
 }
 
 /** A fresh database holding key tables, for tests of the service without booting Nest. */

@@ -33,16 +33,29 @@ export function withNotifyDefault<T>(options: T): T {
 export const NOTIFY_BOUND = 5_000;
 
 /**
+ * Checks `done()` until it holds or `bound` milliseconds have passed; whether it held. The one
+ * poll loop of the suites: `eventually`, `nextOrNotified` and the revocation-sync helpers use it.
+ */
+export async function pollUntil(
+  done: () => boolean | Promise<boolean>,
+  bound: number = NOTIFY_BOUND,
+): Promise<boolean> {
+  const deadline = Date.now() + bound;
+  while (!(await done())) {
+    if (Date.now() > deadline) return false;
+    // The pause between two checks: what ends the wait is `done()`, never this.
+    await sleep(10);
+  }
+  return true;
+}
+
+/**
  * Waits until `done()` holds, checking every 10 ms, for at most `NOTIFY_BOUND`; throws `what`
  * otherwise. For the notify project, where another process's change arrives by notification
  * (PostgreSQL) or the next poll of the change counter (MariaDB, SQLite), not on the next request.
  */
 export async function eventually(done: () => boolean | Promise<boolean>, what: string) {
-  const deadline = Date.now() + NOTIFY_BOUND;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${NOTIFY_BOUND} ms`);
-    await sleep(10);
-  }
+  if (!(await pollUntil(done))) throw new Error(`${what}: not within ${NOTIFY_BOUND} ms`);
 }
 
 /**
@@ -53,19 +66,22 @@ export async function eventually(done: () => boolean | Promise<boolean>, what: s
 export async function nextOrNotified<T>(attempt: () => Promise<T>, expected: T): Promise<T> {
   let answer = await attempt();
   if (!inNotifyProject()) return answer;
-  const deadline = Date.now() + NOTIFY_BOUND;
-  while (answer !== expected && Date.now() < deadline) {
-    await sleep(10);
-    answer = await attempt();
-  }
+  // The first check looks at the answer above; each later one asks again.
+  let asked = true;
+  await pollUntil(async () => {
+    if (!asked) answer = await attempt();
+    asked = false;
+    return answer === expected;
+  });
   return answer;
 }
 
 /**
- * In the notify project, waits until `service`'s change channel has noticed that the database is
- * gone (its row cache then serves nothing and every request reads): until then a cached row may
- * pass, for at most about two heartbeats (PostgreSQL) or two poll intervals, as designed. At
- * once in the default project, which caches nothing.
+ * In the notify project, waits until `service`'s row cache serves nothing, every request reading:
+ * when its change channel noticed the database is gone, or, if the channel cannot tell (a
+ * stall), when its lease ran out, at most `maxStaleness` after the last round trip that came
+ * back. Until then a cached row may pass, as designed. At once in the default project, which
+ * caches nothing.
  */
 export async function untilChannelLost(service: ApiKeyService<any>): Promise<void> {
   const cache = notifiedCache(service);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from './databases.js';
+import { createTestDatabase, ENGINES, type Engine } from './databases.js';
 import { inNotifyProject } from './revocation-sync-mode.js';
 
 /** The repository root: where `npm start` and `npm run keys` run. */
@@ -14,9 +14,9 @@ const SAMPLE_MAIN = join(BUILD_DIR, 'sample-app/main.js');
 const CLI = join(BUILD_DIR, 'lib/cli/main.js');
 const SAMPLE_DATA_SOURCE = join(BUILD_DIR, 'sample-app/data-source.js');
 
-/** The engines the sample app and CLI are driven on, as the README's users would run them. */
-export const SAMPLE_ENGINES = ['sqlite', 'postgres'] as const;
-export type SampleEngine = (typeof SAMPLE_ENGINES)[number];
+/** The engines the sample app and CLI are driven on, as the README's users would run them: all. */
+export const SAMPLE_ENGINES = ENGINES;
+export type SampleEngine = Engine;
 
 /**
  * The environment of a child process: the variables the sample app reads come only from
@@ -63,7 +63,8 @@ export interface SampleDatabase {
 
 /**
  * A fresh, empty database: a file in a new temporary directory for SQLite (not created yet:
- * the app makes it), or a new PostgreSQL database on the local server.
+ * the app makes it), or a new database on the local PostgreSQL or MariaDB server, which the
+ * sample app takes as a `postgres://` or `mariadb://` URL.
  */
 export async function createSampleDatabase(engine: SampleEngine): Promise<SampleDatabase> {
   let url: string;
@@ -76,15 +77,16 @@ export async function createSampleDatabase(engine: SampleEngine): Promise<Sample
     options = { type: 'better-sqlite3', database: file };
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   } else {
-    const db: TestDatabase = await createTestDatabase('postgres');
-    const pg = db.options as {
+    const db = await createTestDatabase(engine);
+    const server = db.options as {
       username: string;
       password?: string;
       host: string;
       port: number;
       database: string;
     };
-    url = `postgres://${encodeURIComponent(pg.username)}${pg.password ? `:${encodeURIComponent(pg.password)}` : ''}@${pg.host}:${pg.port}/${pg.database}`;
+    const password = server.password ? `:${encodeURIComponent(server.password)}` : '';
+    url = `${engine}://${encodeURIComponent(server.username)}${password}@${server.host}:${server.port}/${server.database}`;
     options = db.options;
     cleanup = () => db.drop();
   }

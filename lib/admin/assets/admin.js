@@ -13,6 +13,7 @@ import {
   showErrors,
   showNewKey,
 } from './admin-shared.js';
+import { fillRowUsage, loadBusiest, openUsage } from './admin-usage.js';
 
 const STATUS_LABELS = {
   active: 'Active',
@@ -89,11 +90,15 @@ function row(key, owners) {
       button('Revoke', () => openRevoke(key), 'danger'),
     );
   }
+  actions.push(button('Usage', () => openUsage(key)));
+  const status = cell(
+    'Status',
+    el('span', { className: `badge ${key.status}`, text: STATUS_LABELS[key.status] }),
+  );
+  const usage = cell('Requests, 14 days');
+  void fillRowUsage(key, usage, status);
   const cells = [
-    cell(
-      'Status',
-      el('span', { className: `badge ${key.status}`, text: STATUS_LABELS[key.status] }),
-    ),
+    status,
     cell('Prefix', el('code', { text: key.prefix })),
     cell('Name', key.name),
     cell('Scopes', key.scopes.length > 0 ? key.scopes.join(', ') : 'None'),
@@ -103,6 +108,7 @@ function row(key, owners) {
     cell('Credits', credits(key)),
   ];
   if (owners) cells.push(cell('Owner', key.owner ?? ''));
+  cells.push(usage);
   cells.push(cell('Actions', el('div', { className: 'row-actions' }, ...actions)));
   return el('tr', { 'data-id': key.id }, ...cells);
 }
@@ -210,3 +216,4 @@ $('next-page').addEventListener('click', () => {
 
 afterKeyChange(load);
 load();
+loadBusiest();

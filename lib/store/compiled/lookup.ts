@@ -53,6 +53,8 @@ export interface CompiledLookup {
   prefixOf(row: any): unknown;
   /** Takes the stored hash out of a raw row (the caller's own copy), so hydration leaves it off the entity. */
   hashOf(row: any): string;
+  /** Takes the secret tag out of a raw row, as `hashOf` the hash; `null` when the row has none. */
+  tagOf(row: any): string | null;
   /** Whether the database compares prefixes without case (MySQL/MariaDB default collations). */
   foldsCase: boolean;
   /** Hydrates raw rows into entities, as `getOne()` does. */
@@ -163,12 +165,13 @@ async function compile<T extends ObjectLiteral>(
   const mainAlias = map.mainAlias!;
   const prefixColumn = mainAlias.metadata.findColumnWithPropertyName('prefix');
   const hashColumn = mainAlias.metadata.findColumnWithPropertyName('hashedKey');
+  const tagColumn = mainAlias.metadata.findColumnWithPropertyName('secretTag');
   // Building the first statement also applies the find options to `map`, which hydration reads.
   const statementFor = statementCompiler(dataSource.options.type, queryBuilder, builder);
-  if (!prefixColumn || !hashColumn || statementFor === null) return null;
+  if (!prefixColumn || !hashColumn || !tagColumn || statementFor === null) return null;
   const aliasOf = (column: { databaseName: string }) =>
     DriverUtils.buildAlias(dataSource.driver, undefined, mainAlias.name, column.databaseName);
-  const [prefixAlias, hashAlias] = [aliasOf(prefixColumn), aliasOf(hashColumn)];
+  const [prefixAlias, hashAlias, tagAlias] = [prefixColumn, hashColumn, tagColumn].map(aliasOf);
   const transformer = new Transformer(map, dataSource.driver, [], undefined);
   const listened =
     map.callListeners &&
@@ -184,6 +187,11 @@ async function compile<T extends ObjectLiteral>(
       // The transformer skips undefined columns; deleting would turn the row into a slow dictionary.
       row[hashAlias] = undefined;
       return hashedKey;
+    },
+    tagOf: (row) => {
+      const secretTag = row[tagAlias];
+      row[tagAlias] = undefined;
+      return secretTag ?? null;
     },
     foldsCase: type === 'mysql' || type === 'mariadb' || type === 'aurora-mysql',
     toEntities: (rows) => transformer.transform(rows, mainAlias),

@@ -1,0 +1,161 @@
+/**
+ * Row 13, the same-process row set (issue 26): what a user of one app sees. Per engine and mode
+ * one Nest app serves the same handler on three routes: open, behind a control guard that only
+ * reads `Authorization` and lets in, and behind `ApiKeyGuard` (bcrypt, SAME_PROCESS_KEYS keys).
+ * autocannon drives each route for WARMUP seconds (discarded), then ROUNDS rounds of one window
+ * of ROUND_WINDOW seconds per route, the order rotating by one route each round, so that no
+ * route always follows the same one. Each round gives guarded ÷ open and control ÷ open from
+ * windows seconds apart on the same process; a row reports their medians, and the medians of
+ * the rounds' p99 differences. The control says how far the machine lets two routes of one app
+ * differ when the guard does next to nothing.
+ */
+import { appCpu, mariadbDb, postgresDb, sqliteDb, type AppPool } from '../apps/apps.js';
+import { THREE_ROUTES, type BenchDatabase } from '../apps/scenario.js';
+import { answeredCount, apiKeyHeaders, load } from '../harness/load.js';
+import { positiveFromEnv, WARMUP, wanted } from '../harness/settings.js';
+import { median, percentile, pooled } from '../harness/stats.js';
+
+/** Keys in the table of the row set's apps. */
+export const SAME_PROCESS_KEYS = 200;
+/** Rounds of one window per route (`BENCH_ROUNDS`). */
+export const ROUNDS = positiveFromEnv('BENCH_ROUNDS', 5);
+/** Seconds per window (`BENCH_ROUND_WINDOW`). */
+export const ROUND_WINDOW = positiveFromEnv('BENCH_ROUND_WINDOW', 4);
+
+/** The three routes, in the order of the first round. */
+export const ROUTES = ['open', 'control', 'guarded'] as const;
+export type RouteName = (typeof ROUTES)[number];
+
+/** One engine and mode of the row set. */
+export interface SameProcessSetup {
+  id: string;
+  engine: string;
+  notify: boolean;
+  database: () => Promise<BenchDatabase>;
+}
+
+/** Every engine and mode, in the order they run: `BENCH_ONLY=13` runs all, `13c` one. */
+export const SAME_PROCESS_SETUPS: SameProcessSetup[] = [
+  { id: '13a', engine: 'SQLite', notify: false, database: async () => sqliteDb('13a') },
+  { id: '13b', engine: 'SQLite', notify: true, database: async () => sqliteDb('13b') },
+  { id: '13c', engine: 'PostgreSQL', notify: false, database: postgresDb },
+  { id: '13d', engine: 'PostgreSQL', notify: true, database: postgresDb },
+  { id: '13e', engine: 'MariaDB', notify: false, database: mariadbDb },
+  { id: '13f', engine: 'MariaDB', notify: true, database: mariadbDb },
+];
+
+/** What one route's windows add up to. */
+export interface RouteTally {
+  /** req/s (2xx) of each round's window. */
+  rps: number[];
+  /** p99 of each round's window, ms. */
+  p99: number[];
+  /** Latencies of every window, ms, for pooled percentiles. */
+  latencies: Float64Array[];
+  /** App CPU time during the route's windows, µs, and the answers given in them. */
+  cpuMicros: number;
+  answered: number;
+  /** Answers that were not 2xx, socket errors and timeouts. */
+  failures: number;
+}
+
+/** One engine and mode, measured. */
+export interface SameProcessResult {
+  setup: Omit<SameProcessSetup, 'database'>;
+  routes: Record<RouteName, RouteTally>;
+  /** Per round: guarded ÷ open and control ÷ open, and their p99 minus open's (ms). */
+  guardedRatios: number[];
+  controlRatios: number[];
+  guardedP99Added: number[];
+  controlP99Added: number[];
+}
+
+const emptyTally = (): RouteTally => ({
+  rps: [],
+  p99: [],
+  latencies: [],
+  cpuMicros: 0,
+  answered: 0,
+  failures: 0,
+});
+
+/** The routes in the order of round `round`: the first round's, rotated by `round`. */
+export const roundOrder = (round: number): RouteName[] =>
+  ROUTES.map((_, i) => ROUTES[(i + round) % ROUTES.length]);
+
+/** Whether any setup of the row set is wanted. */
+export const wantsSameProcessSet = (): boolean => SAME_PROCESS_SETUPS.some((s) => wanted(s.id));
+
+/** A row's label: engine and mode. */
+export const setupLabel = (setup: Pick<SameProcessSetup, 'engine' | 'notify'>): string =>
+  `${setup.engine}, ${setup.notify ? "revocationSync: 'notify'" : 'default (read per request)'}`;
+
+/** Boots one setup's app, measures its three routes, and stops it. */
+export async function measureSetup(
+  setup: SameProcessSetup,
+  boot: AppPool['boot'],
+): Promise<SameProcessResult> {
+  const { database, ...described } = setup;
+  const app = await boot(
+    {
+      guard: 'three-routes',
+      db: await database(),
+      keys: SAME_PROCESS_KEYS,
+      ...(setup.notify ? { revocationSync: 'notify' as const } : {}),
+    },
+    `${setup.id}. ${setupLabel(setup)}`,
+  );
+  try {
+    const origin = new URL(app.url).origin;
+    // Every route gets the same header, so that they differ by their guard alone.
+    const headers = apiKeyHeaders(app.key!);
+    const drive = (route: RouteName, duration: number) =>
+      load({ url: `${origin}${THREE_ROUTES[route]}`, headers, duration });
+    process.stdout.write(
+      `  ${setup.id}. ${setupLabel(setup)}: warm-up ${WARMUP} s per route, ${ROUNDS} rounds of ${ROUND_WINDOW} s windows ... `,
+    );
+    for (const route of ROUTES) await drive(route, WARMUP);
+    const routes = { open: emptyTally(), control: emptyTally(), guarded: emptyTally() };
+    const result: SameProcessResult = {
+      setup: described,
+      routes,
+      guardedRatios: [],
+      controlRatios: [],
+      guardedP99Added: [],
+      controlP99Added: [],
+    };
+    for (let round = 0; round < ROUNDS; round++) {
+      const rps = {} as Record<RouteName, number>;
+      const p99 = {} as Record<RouteName, number>;
+      for (const route of roundOrder(round)) {
+        const before = await appCpu(app);
+        const window = await drive(route, ROUND_WINDOW);
+        const tally = routes[route];
+        tally.cpuMicros += (await appCpu(app)) - before;
+        tally.answered += answeredCount(window);
+        tally.failures += window.failures;
+        tally.latencies.push(window.latencies);
+        rps[route] = window.ok / window.seconds;
+        p99[route] = percentile(window.latencies, 99);
+        tally.rps.push(rps[route]);
+        tally.p99.push(p99[route]);
+      }
+      result.guardedRatios.push(rps.guarded / rps.open);
+      result.controlRatios.push(rps.control / rps.open);
+      result.guardedP99Added.push(p99.guarded - p99.open);
+      result.controlP99Added.push(p99.control - p99.open);
+    }
+    console.log(
+      `guarded ${median(result.guardedRatios).toFixed(3)}, control ${median(result.controlRatios).toFixed(3)} of open (${Math.round(median(routes.open.rps))} req/s)`,
+    );
+    return result;
+  } finally {
+    await app.stop();
+  }
+}
+
+/** A route's pooled p50 and p99, ms. */
+export function pooledPercentiles(tally: RouteTally): { p50: number; p99: number } {
+  const all = pooled(tally.latencies);
+  return { p50: percentile(all, 50), p99: percentile(all, 99) };
+}
