@@ -64,6 +64,7 @@ describe.each(ENGINES)('key policies in ApiKeyService on %s', (engine) => {
         valid: false,
         reason: 'disabled',
         prefix: apiKey.prefix,
+        keyId: apiKey.id,
       });
       // Idempotent: the first disabledAt stays, and nothing more is announced.
       const later = now;
