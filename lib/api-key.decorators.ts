@@ -17,6 +17,7 @@ import {
   getApiKeyOptionsToken,
 } from './api-key.constants.js';
 import { isScope } from './keys/format.js';
+import { anyOfScopes } from './policies/any-scopes.js';
 import { ImplicitApiKeyGuard, isImplicit } from './guards/implicit.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { ApiKeyDecoratedRouteCheck } from './boot-checks/decorated-route.js';
@@ -92,16 +93,41 @@ function checked(decorator: MethodDecorator & ClassDecorator): MethodDecorator &
  * @publicApi
  */
 export function RequireScopes(...scopes: string[]): MethodDecorator & ClassDecorator {
+  checkScopeArguments('@RequireScopes()', scopes);
+  return checked(SetMetadata(API_KEY_SCOPES_METADATA, [...new Set(scopes)]));
+}
+
+/**
+ * Requires the key to hold at least one of the listed scopes; a valid key with none of them gets
+ * 403. Otherwise as `@RequireScopes()`: on a method it replaces the controller's requirement
+ * (either kind), the OpenAPI document shows it, and a route no API key guard checks is refused
+ * at boot.
+ *
+ * @example
+ * ```ts
+ * @RequireScopes.any('reports:read', 'admin')
+ * @Get('reports')
+ * list() {}
+ * ```
+ * @throws {TypeError} at decoration time if no scope is given or one is not a valid scope
+ * @publicApi
+ */
+RequireScopes.any = function anyOf(...scopes: string[]): MethodDecorator & ClassDecorator {
+  checkScopeArguments('@RequireScopes.any()', scopes);
+  return checked(SetMetadata(API_KEY_SCOPES_METADATA, anyOfScopes(scopes)));
+};
+
+/** @throws {TypeError} if no scope is given or one is not a valid scope */
+function checkScopeArguments(decorator: string, scopes: string[]): void {
   if (scopes.length === 0)
-    throw new TypeError('@RequireScopes() needs at least one scope; remove it to require none.');
+    throw new TypeError(`${decorator} needs at least one scope; remove it to require none.`);
   for (const scope of scopes) {
     if (!isScope(scope)) {
       throw new TypeError(
-        `@RequireScopes(): ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._-").`,
+        `${decorator}: ${JSON.stringify(scope)} is not a valid scope (letters, digits and ":._-").`,
       );
     }
   }
-  return checked(SetMetadata(API_KEY_SCOPES_METADATA, [...new Set(scopes)]));
 }
 
 /**

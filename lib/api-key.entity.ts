@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { ApiKeyRefillInterval } from './policies/refill-interval.js';
 
 /**
  * The columns every API key entity has. Extend it to make your own key type, for instance
@@ -78,6 +79,48 @@ export abstract class AbstractApiKey {
   @Column({ name: 'last_used_at', type: Date, precision: 3, nullable: true })
   lastUsedAt!: Date | null;
 
+  /**
+   * When the key was suspended; `null` while it is not. Unlike `revokedAt` it can be cleared
+   * (`ApiKeyService.enable()`), except on a revoked key. See docs/policies.md.
+   */
+  @Column({ name: 'disabled_at', type: Date, precision: 3, nullable: true })
+  disabledAt!: Date | null;
+
+  /**
+   * IPv4/IPv6 addresses and CIDR ranges the key may be used from; `null` for any address. A
+   * request from elsewhere gets 403.
+   */
+  @Column({ name: 'allowed_ips', type: 'simple-json', nullable: true })
+  allowedIps!: string[] | null;
+
+  /**
+   * Credits left: each request the guard accepts spends one, and a key with none left gets 429.
+   * `null` for unlimited (no write at all per request).
+   */
+  @Column({ type: 'integer', nullable: true })
+  remaining!: number | null;
+
+  /** Credits the key is topped up to at each `refillInterval` boundary (UTC); `null`: no refill. */
+  @Column({ name: 'refill_amount', type: 'integer', nullable: true })
+  refillAmount!: number | null;
+
+  /** When credits are topped up to `refillAmount`: each `day` or `month`, at UTC boundaries. */
+  @Column({ name: 'refill_interval', type: 'varchar', length: 8, nullable: true })
+  refillInterval!: ApiKeyRefillInterval | null;
+
+  /** When credits were last topped up; `null` if never (the period of `createdAt` counts as refilled). */
+  @Column({ name: 'last_refill_at', type: Date, precision: 3, nullable: true })
+  lastRefillAt!: Date | null;
+
+  /** When an `api-key.expiring` event was sent for the key's current expiry; `null` if none was. */
+  @Column({ name: 'expiry_notified_at', type: Date, precision: 3, nullable: true })
+  expiryNotifiedAt!: Date | null;
+
+  /** Whether the key is suspended (`disabledAt` set). A disabled key is refused like a revoked one. */
+  get disabled(): boolean {
+    return this.disabledAt != null;
+  }
+
   /** Whether the key has been revoked. Revocation cannot be undone. */
   get revoked(): boolean {
     return this.revokedAt != null;
@@ -92,10 +135,13 @@ export abstract class AbstractApiKey {
     return this.expiresAt != null && this.expiresAt.getTime() <= now.getTime();
   }
 
-  /** The entity as JSON, without `hashedKey` and `secretTag`, with `revoked` spelled out. */
+  /**
+   * The entity as JSON, without `hashedKey` and `secretTag`, with `revoked` and `disabled`
+   * spelled out.
+   */
   toJSON(): Record<string, unknown> {
     const { hashedKey: _hidden, secretTag: _tag, ...rest } = this as Record<string, unknown>;
-    return { ...rest, revoked: this.revoked };
+    return { ...rest, revoked: this.revoked, disabled: this.disabled };
   }
 
   /** The key's name, as DRF API Key's `__str__` gives it. */

@@ -216,7 +216,8 @@ describe('ApiKeyGuard on SQLite', () => {
             httpContext({ authorization: `Api-Key ${valid}` }, read, ReportsController).context,
           ),
         ).toBe(true);
-      expect(reads).toHaveBeenCalledTimes(3);
+      // One read per decorator the guard honours (skip, scopes, alternatives, skip usage).
+      expect(reads).toHaveBeenCalledTimes(4);
       // The same inherited handler under another class has that class's scopes, not the cached ones.
       await expect(
         routeGuard.canActivate(
@@ -230,7 +231,7 @@ describe('ApiKeyGuard on SQLite', () => {
             .context,
         ),
       ).toBe(true);
-      expect(reads).toHaveBeenCalledTimes(6);
+      expect(reads).toHaveBeenCalledTimes(8);
     });
 
     it('opens a route marked @SkipApiKey() without looking at the key', async () => {

@@ -25,9 +25,16 @@ import {
   setResponseHeader,
 } from './request/context.js';
 import { putApiKeyOnRequest } from './request/key-property.js';
+import {
+  ApiKeyIpNotAllowedException,
+  ApiKeyUsageExceededException,
+} from './policies/exceptions.js';
+import { creditsHeader, secondsToRefill } from './policies/headers.js';
+import { missingScopes } from './policies/any-scopes.js';
+import { API_KEY_EXPIRATION_HEADER, expirationHeaderValue } from './policies/expiry-notices.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
 import { RouteRulesCache } from './request/route-rules.js';
-import { refusalOutcome } from './usage/outcomes.js';
+import { refusalOutcome, type ApiKeyUsageOutcome } from './usage/outcomes.js';
 import {
   ApiKeyService,
   type ApiKeyFailureReason,
@@ -39,14 +46,21 @@ const PASSED: Promise<boolean> = Promise.resolve(true);
 
 /**
  * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
- * sent), 403 with the scopes the key lacks, or 503 with the error of the unreadable key store.
+ * sent), 403 with the scopes the key lacks or because the client's address is not in the key's
+ * allow-list, 429 for a key with no credits left, or 503 with the error of the unreadable key
+ * store.
  *
  * @publicApi
  */
-export type ApiKeyDenial =
+export type ApiKeyDenial<T extends AbstractApiKey = AbstractApiKey> =
   | { status: 401; reason: ApiKeyFailureReason | 'missing' }
   | { status: 403; missingScopes: string[] }
+  | { status: 403; reason: 'ip_not_allowed' }
+  | { status: 429; reason: 'usage_exceeded'; apiKey?: T }
   | { status: 503; error: ApiKeyStoreUnavailableError };
+
+/** What the guard asks `verify()`: credits are spent after the scope check, not during it. */
+const SKIP_CREDITS = { credit: 'skip' } as const;
 
 /**
  * Lets a request through when it carries a usable API key holding every scope the route
@@ -140,14 +154,17 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     const request = this.getRequest(context);
     const key = this.extractKey(request, context);
     if (key === null) return false;
+    // `undefined` for a key with an IP allow-list or credits: the full check applies them.
     const result = this.apiKeyService.verifyAtOnce(key);
-    // A refusal takes the full check, which logs and denies it as it always has.
+    // A refusal takes the full check, which logs, counts and denies it as it always has.
     if (result === undefined || !result.valid) return false;
-    const requiredScopes = this.getRequiredScopes(context);
-    for (const scope of requiredScopes) if (!result.apiKey.scopes.includes(scope)) return false;
-    // Counted as the full check counts a pass; a refusal is counted there, once.
-    this.apiKeyService.recordOutcome('ok', result.apiKey.id, result.apiKey.prefix);
-    this.onAuthenticated(request, result.apiKey as T, context);
+    const apiKey = result.apiKey as T;
+    if (missingScopes(this.getRequiredScopes(context), apiKey.scopes).length > 0) return false;
+    // The expiration header is the full check's to set.
+    const notices = this.apiKeyService.options.expiryNotices;
+    if (apiKey.expiresAt !== null && notices && notices.header) return false;
+    this.apiKeyService.recordOutcome('ok', apiKey.id, apiKey.prefix);
+    this.onAuthenticated(request, apiKey, context);
     return true;
   }
 
@@ -193,7 +210,10 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     return this.routeRules.get(context).skip;
   }
 
-  /** Scopes the route requires (`@RequireScopes()`); method metadata overrides class metadata. */
+  /**
+   * Scopes the route requires (`@RequireScopes()`, or `@RequireScopes.any()`, whose list is
+   * tagged `anyOf`); method metadata overrides class metadata.
+   */
   protected getRequiredScopes(context: ExecutionContext): string[] {
     return this.routeRules.get(context).scopes;
   }
@@ -232,7 +252,17 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     key: string,
     _context: ExecutionContext,
   ): Promise<ApiKeyVerification<T>> {
-    return this.apiKeyService.verify(key) as Promise<ApiKeyVerification<T>>;
+    // Credits are spent by `spendCredit()`, once the route's scopes have been checked.
+    return this.apiKeyService.verify(key, SKIP_CREDITS) as Promise<ApiKeyVerification<T>>;
+  }
+
+  /**
+   * The client's address, checked against a key's `allowedIps`: `request.ip`, which Express and
+   * Fastify work out under the app's own trust-proxy setting (see docs/policies.md). `null` when
+   * unknown, which no allow-list admits. Read only for keys that have one.
+   */
+  protected getClientIp(request: any, _context: ExecutionContext): string | null {
+    return typeof request?.ip === 'string' ? request.ip : null;
   }
 
   /**
@@ -244,7 +274,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   protected async authenticate(
     request: any,
     context: ExecutionContext,
-  ): Promise<ApiKeyDenial | null> {
+  ): Promise<ApiKeyDenial<T> | null> {
     const key = this.extractKey(request, context);
     if (key === null) return { status: 401, reason: 'missing' };
     let result: ApiKeyVerification<T>;
@@ -263,19 +293,67 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
         result.keyId ?? null,
         result.prefix,
       );
+      if (result.reason === 'ip_not_allowed') return { status: 403, reason: result.reason };
+      if (result.reason === 'usage_exceeded') return { status: 429, reason: result.reason };
       return { status: 401, reason: result.reason };
     }
+    const apiKey = result.apiKey;
+    // Policies are property reads for keys without them: no call, no await.
+    if (
+      apiKey.allowedIps != null &&
+      !this.apiKeyService.isAddressAllowed(apiKey, this.getClientIp(request, context))
+    )
+      return this.counted(apiKey, 'forbidden', { status: 403, reason: 'ip_not_allowed' });
     const requiredScopes = this.getRequiredScopes(context);
     if (requiredScopes.length > 0) {
-      const missingScopes = requiredScopes.filter((scope) => !result.apiKey.scopes.includes(scope));
-      if (missingScopes.length > 0) {
-        this.apiKeyService.recordOutcome('forbidden', result.apiKey.id, result.apiKey.prefix);
-        return { status: 403, missingScopes };
-      }
+      const missing = missingScopes(requiredScopes, apiKey.scopes);
+      if (missing.length > 0)
+        return this.counted(apiKey, 'forbidden', { status: 403, missingScopes: missing });
     }
-    this.apiKeyService.recordOutcome('ok', result.apiKey.id, result.apiKey.prefix);
-    this.onAuthenticated(request, result.apiKey, context);
+    if (apiKey.remaining != null && !this.routeRules.get(context).skipUsage) {
+      const denial = await this.spendCredit(apiKey, context);
+      if (denial?.status === 429) return this.counted(apiKey, 'usage_exceeded', denial);
+      if (denial !== null) return denial;
+    }
+    const notices = this.apiKeyService.options.expiryNotices;
+    if (notices && notices.header && apiKey.expiresAt !== null)
+      setResponseHeader(
+        context,
+        API_KEY_EXPIRATION_HEADER,
+        expirationHeaderValue(apiKey.expiresAt),
+      );
+    this.apiKeyService.recordOutcome('ok', apiKey.id, apiKey.prefix);
+    this.onAuthenticated(request, apiKey, context);
     return null;
+  }
+
+  /**
+   * Spends one credit of a usage-limited key for an accepted request, and tells the client what
+   * is left in the `RateLimit` header (`"api-key-credits";r=41`).
+   */
+  protected async spendCredit(
+    apiKey: T,
+    context: ExecutionContext,
+  ): Promise<ApiKeyDenial<T> | null> {
+    try {
+      if (!(await this.apiKeyService.spendCredit(apiKey)))
+        return { status: 429, reason: 'usage_exceeded', apiKey };
+    } catch (error) {
+      if (error instanceof ApiKeyStoreUnavailableError) return { status: 503, error };
+      throw error;
+    }
+    setResponseHeader(context, 'RateLimit', creditsHeader(apiKey.remaining ?? 0));
+    return null;
+  }
+
+  /** Counts the refusal of a right key as `outcome` for usage analytics, and returns it. */
+  private counted(
+    apiKey: T,
+    outcome: ApiKeyUsageOutcome,
+    denial: ApiKeyDenial<T>,
+  ): ApiKeyDenial<T> {
+    this.apiKeyService.recordOutcome(outcome, apiKey.id, apiKey.prefix);
+    return denial;
   }
 
   /**
@@ -292,12 +370,16 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    *
    * @throws {ApiKeyUnauthorizedException | ApiKeyForbiddenException | ApiKeyUnavailableException} from the `deny*` hooks
    */
-  protected deny(context: ExecutionContext, denial: ApiKeyDenial): boolean {
+  protected deny(context: ExecutionContext, denial: ApiKeyDenial<T>): boolean {
     switch (denial.status) {
       case 401:
         return this.denyUnauthorized(context, denial.reason);
       case 403:
-        return this.denyForbidden(context, denial.missingScopes);
+        return 'missingScopes' in denial
+          ? this.denyForbidden(context, denial.missingScopes)
+          : this.denyIpNotAllowed(context);
+      case 429:
+        return this.denyUsageExceeded(context, denial.apiKey);
       case 503:
         return this.denyUnavailable(context, denial.error);
     }
@@ -326,6 +408,30 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   protected denyForbidden(context: ExecutionContext, missingScopes: string[]): boolean {
     if (!isHttpLike(context)) return false;
     throw new ApiKeyForbiddenException(missingScopes);
+  }
+
+  /**
+   * Refuses a right key used from an address outside its `allowedIps`.
+   *
+   * @throws {ApiKeyIpNotAllowedException} 403 in HTTP and GraphQL contexts; returns `false` elsewhere
+   */
+  protected denyIpNotAllowed(context: ExecutionContext): boolean {
+    if (!isHttpLike(context)) return false;
+    throw new ApiKeyIpNotAllowedException();
+  }
+
+  /**
+   * Refuses a right key with no credits left: `RateLimit` says `r=0`, and `Retry-After` the
+   * seconds to its next refill when it has one.
+   *
+   * @throws {ApiKeyUsageExceededException} 429 in HTTP and GraphQL contexts; returns `false` elsewhere
+   */
+  protected denyUsageExceeded(context: ExecutionContext, apiKey: T | undefined): boolean {
+    if (!isHttpLike(context)) return false;
+    setResponseHeader(context, 'RateLimit', creditsHeader(0));
+    const retryAfter = apiKey ? secondsToRefill(apiKey, this.apiKeyService.options.clock()) : null;
+    if (retryAfter !== null) setResponseHeader(context, 'Retry-After', String(retryAfter));
+    throw new ApiKeyUsageExceededException();
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey, ApiKey } from './api-key.entity.js';
+import type { ApiKeyPolicyInput } from './policies/input.js';
 import type { ApiKeyUsageCounts } from './usage/outcomes.js';
 
 /**
@@ -10,7 +11,16 @@ import type { ApiKeyUsageCounts } from './usage/outcomes.js';
  * @publicApi
  */
 export type ApiKeyFailureReason =
-  'malformed' | 'unknown' | 'revoked' | 'expired' | 'bad_secret' | 'flooded';
+  'malformed' | 'unknown' | 'revoked' | 'expired' | 'disabled' | 'bad_secret' | 'flooded';
+
+/**
+ * Why a key that is right and usable was refused for this request by one of its policies: the
+ * client's address is not in its `allowedIps` (the guard answers 403), or it has no credits left
+ * (429). See docs/policies.md.
+ *
+ * @publicApi
+ */
+export type ApiKeyPolicyRefusal = 'ip_not_allowed' | 'usage_exceeded';
 
 /**
  * Result of `ApiKeyService.verify()`.
@@ -21,11 +31,38 @@ export type ApiKeyVerification<T extends AbstractApiKey = ApiKey> =
   | { valid: true; apiKey: T }
   | {
       valid: false;
-      reason: ApiKeyFailureReason;
+      reason: ApiKeyFailureReason | ApiKeyPolicyRefusal;
       prefix?: string;
       /** The id of the key refused, when its row was found (for usage analytics). */
       keyId?: string;
     };
+
+/**
+ * Options of `ApiKeyService.verify()`.
+ *
+ * @publicApi
+ */
+export interface VerifyApiKeyOptions {
+  /**
+   * `false` leaves `lastUsedAt` alone, for checks that are no use of the key (a leak report), so
+   * that they do not keep a dormant key alive. Default `true`.
+   */
+  recordUse?: boolean;
+  /**
+   * The client's address, checked against the key's `allowedIps` (`ip_not_allowed` when not in
+   * it). A function is called only for keys that have a list. `null` (or a function answering
+   * nothing) is an unknown address, which no list admits. Left out, the list is not checked:
+   * the guard always gives it (`request.ip`).
+   */
+  clientIp?: string | null | (() => string | null | undefined);
+  /**
+   * What to do with a usage-limited key's credits: `check` (the default) refuses a key with
+   * none left (`usage_exceeded`) but spends nothing; `spend` spends one, refilling first when
+   * due; `skip` leaves them alone (the guard's choice: it spends after the scope check, unless
+   * the route has `@SkipApiKeyUsage()`).
+   */
+  credit?: 'check' | 'spend' | 'skip';
+}
 
 /**
  * What `create()` takes: a name, optional expiry and scopes, and any further columns of your
@@ -52,6 +89,10 @@ export type CreateApiKeyInput<T extends AbstractApiKey = ApiKey> = {
   | 'revokedAt'
   | 'lastUsedAt'
   | 'revoked'
+  | 'disabledAt'
+  | 'disabled'
+  | 'lastRefillAt'
+  | 'expiryNotifiedAt'
   | 'name'
   | 'expiresAt'
   | 'scopes'
@@ -96,7 +137,7 @@ export interface ListApiKeysOptions<T extends AbstractApiKey = ApiKey> {
  *
  * @publicApi
  */
-export interface UpdateApiKeyInput {
+export interface UpdateApiKeyInput extends ApiKeyPolicyInput {
   /** Free-form label, 1 to 100 characters. */
   name?: string;
   /** Scopes for `@RequireScopes()`, replacing the key's scopes. */

@@ -1,3 +1,8 @@
+import type {
+  ApiKeyExpiryNoticeOptions,
+  ResolvedExpiryNotices,
+} from './policies/expiry-notices.js';
+import type { ApiKeyMaxLifetime, ResolvedMaxLifetime } from './policies/max-lifetime.js';
 import type { ModuleMetadata, Provider, Type } from '@nestjs/common';
 import type { DataSource, DataSourceOptions, FindOptionsWhere } from 'typeorm';
 import type { AbstractApiKey } from './api-key.entity.js';
@@ -122,6 +127,19 @@ export interface ApiKeyOptions<T extends AbstractApiKey = AbstractApiKey> {
    * `5000`.
    */
   storeTimeout?: number;
+  /**
+   * Longest a key may live: `'90d'`, `'12h'`, `'2w'` or milliseconds. `create()`, `rotate()`,
+   * `update()` and the admin page then refuse a key without an expiry, or with a later one,
+   * naming the limit, as GitHub organisations limit fine-grained tokens. Keys made before keep
+   * theirs. Default: no limit.
+   */
+  maxLifetime?: ApiKeyMaxLifetime;
+  /**
+   * Expiry notices (docs/policies.md): an `api-key.expiring` event once per key expiring within
+   * `within` ms (default 7 days), from a sweep every `interval` ms (default 1 hour), and with
+   * `header: true` an `API-Key-Expiration` response header. Default: off.
+   */
+  expiryNotices?: ApiKeyExpiryNoticeOptions | false;
   /**
    * How a change made by another process (a revoke, delete, rotation, scope or expiry update)
    * reaches this one. `'read'` (default): every request reads the key row, so a change applies
@@ -254,6 +272,9 @@ export interface ResolvedApiKeyOptions<T extends AbstractApiKey = AbstractApiKey
   usageAnalytics: { flushInterval: number; retentionDays: number; maxPendingKeys: number } | false;
   guessingAlerts: { threshold: number; window: number } | false;
   storeTimeout: number;
+  /** `maxLifetime` in milliseconds, with the text naming it; `null` for no limit. */
+  maxLifetime: ResolvedMaxLifetime | null;
+  expiryNotices: ResolvedExpiryNotices | false;
   revocationSync: ApiKeyRevocationSync;
   /** Milliseconds between the change channel's round trips in notify mode (polls or pings). */
   revocationPollInterval: number;

@@ -4,6 +4,7 @@ import {
   Logger,
   Optional,
   type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
   type OnModuleInit,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
@@ -44,6 +45,7 @@ import type {
   RotateApiKeyOptions,
   RotatedApiKey,
   UpdateApiKeyInput,
+  VerifyApiKeyOptions,
 } from './api-key.interfaces.js';
 import { ApiKeyPrefixLookup, type StoredApiKeyRow } from './store/lookup.js';
 import type { ResolvedApiKeyOptions } from './api-key.options.js';
@@ -55,6 +57,11 @@ import { storeUnavailable, ThrottledErrorLog } from './store/errors.js';
 import { ApiKeyUsageRecorder } from './store/usage.js';
 import { listWhere } from './store/where.js';
 import { ApiKeyVerifier } from './verification/verifier.js';
+import { ApiKeyPolicies } from './policies/enforce.js';
+import { checkPolicies } from './policies/input.js';
+import { checkLifetime } from './policies/max-lifetime.js';
+import { ApiKeyExpirySweep } from './policies/expiry-notices.js';
+import { ApiKeySuspension } from './policies/suspension.js';
 
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
@@ -71,7 +78,7 @@ export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfac
  */
 @Injectable()
 export class ApiKeyService<T extends AbstractApiKey = ApiKey>
-  implements OnModuleInit, BeforeApplicationShutdown
+  implements OnApplicationBootstrap, OnModuleInit, BeforeApplicationShutdown
 {
   protected readonly logger = new Logger('ApiKeyService');
   private readonly storeErrors = new ThrottledErrorLog(this.logger);
@@ -83,6 +90,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   private readonly lookup: ApiKeyPrefixLookup<T>;
   private readonly rows: ApiKeyRows<T>;
   private readonly dormancy: ApiKeyDormancy<T>;
+  private readonly policies: ApiKeyPolicies<T>;
+  private readonly suspension: ApiKeySuspension<T>;
+  private readonly expirySweep: ApiKeyExpirySweep<T> | null;
   private eventBus?: Promise<ApiKeyEventBus | null>;
   /** What the usage queries read through. */
   private readonly usageSources: UsageQuerySources<T>;
@@ -112,6 +122,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       : null;
     this.lookup = new ApiKeyPrefixLookup(repository, options.usableWhere, options.storeTimeout);
     this.rows = new ApiKeyRows(repository, options, this.storeErrors);
+    this.policies = new ApiKeyPolicies(repository, (action, write) => this.rows.run(action, write));
     this.usageSources = {
       analytics: this.analytics,
       registration: options.name,
@@ -119,6 +130,15 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       repository,
       findOne: (idOrPrefix) => this.findOne(idOrPrefix),
     };
+    this.suspension = new ApiKeySuspension({
+      repository,
+      options,
+      rows: this.rows,
+      logger: this.logger,
+      bus: () => this.bus(),
+      findOne: (idOrPrefix) => this.findOne(idOrPrefix),
+      forget: (apiKey) => this.forget(apiKey),
+    });
     this.dormancy = new ApiKeyDormancy({
       repository,
       options,
@@ -127,6 +147,28 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       forget: (apiKey) => this.forget(apiKey),
       eventBus: () => this.bus(),
     });
+    this.expirySweep = options.expiryNotices
+      ? new ApiKeyExpirySweep(options.expiryNotices, options, repository, this.logger, () =>
+          this.bus(),
+        )
+      : null;
+  }
+
+  /** Starts the expiring-key sweep (`expiryNotices`), once the app is up. */
+  onApplicationBootstrap(): void {
+    this.expirySweep?.start();
+  }
+
+  /**
+   * Announces now, with `api-key.expiring`, the usable keys expiring within `expiryNotices.within`
+   * that no instance has announced yet, and returns them; `[]` without `expiryNotices`. The sweep
+   * calls it every `expiryNotices.interval`.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async notifyExpiring(): Promise<T[]> {
+    const sweep = this.expirySweep;
+    return sweep ? this.rows.run('find expiring API keys', () => sweep.sweep()) : [];
   }
 
   /**
@@ -137,7 +179,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    */
   async create(input: CreateApiKeyInput<T>): Promise<CreatedApiKey<T>> {
     const now = this.options.clock();
-    return this.rows.insertNew(validateCreateInput(input, now), now);
+    const valid = validateCreateInput(input, now);
+    checkLifetime(valid.expiresAt, now, this.options.maxLifetime);
+    return this.rows.insertNew(valid, now);
   }
 
   /**
@@ -163,6 +207,33 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   }
 
   /**
+   * Suspends a key: it is refused (401, `verify()` reason `disabled`) until `enable()`. Idempotent:
+   * a disabled key keeps its first `disabledAt`. Takes effect as a revocation does. Emits
+   * `api-key.disabled` when it changed something.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async disable(idOrPrefix: string): Promise<T> {
+    return this.suspension.set(idOrPrefix, true);
+  }
+
+  /**
+   * Resumes a suspended key. Idempotent. A revoked key stays refused: enabling it is refused
+   * here, and by the table's trigger for any other writer. Emits `api-key.enabled` when it
+   * changed something.
+   *
+   * @param idOrPrefix the key's id or its 8-character prefix
+   * @throws {ApiKeyNotFoundError} if no key has that id or prefix
+   * @throws {ApiKeyValidationError} if the key is revoked
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be reached
+   */
+  async enable(idOrPrefix: string): Promise<T> {
+    return this.suspension.set(idOrPrefix, false);
+  }
+
+  /**
    * Changes a usable key's name, scopes or expiry. A revoked or expired key is read-only.
    *
    * @param idOrPrefix the key's id or its 8-character prefix
@@ -173,12 +244,17 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   async update(idOrPrefix: string, changes: UpdateApiKeyInput): Promise<T> {
     const now = this.options.clock();
     const valid = validateUpdateInput(changes, now);
+    if (valid.expiresAt !== undefined)
+      checkLifetime(valid.expiresAt, now, this.options.maxLifetime);
     const apiKey = await this.findOne(idOrPrefix);
     if (!apiKey) throw new ApiKeyNotFoundError(idOrPrefix);
     if (apiKey.revoked || apiKey.isExpired(now))
       throw new ApiKeyValidationError(
         `API key ${apiKey.prefix} is revoked or expired; it is read-only.`,
       );
+    Object.assign(valid, checkPolicies(valid as Record<string, unknown>, apiKey));
+    // A new expiry is announced again before it comes.
+    if (valid.expiresAt !== undefined) (valid as Record<string, unknown>).expiryNotifiedAt = null;
     if (Object.keys(valid).length > 0) {
       // The revokedAt condition keeps a revocation made meanwhile from being written over.
       const where = { id: apiKey.id, revokedAt: IsNull() } as FindOptionsWhere<T>;
@@ -206,6 +282,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
       throw new ApiKeyValidationError(
         `API key ${old.prefix} is revoked or expired; create a new key instead.`,
       );
+    // A new key would not be suspended: rotating must not be a way round a suspension.
+    if (old.disabled)
+      throw new ApiKeyValidationError(`API key ${old.prefix} is disabled; enable it first.`);
     const created = await this.create({
       ...carriedColumns(this.repository.metadata, old),
       name: old.name,
@@ -245,23 +324,32 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
 
   /**
    * Checks a presented key and says why it failed. Reasons are for logs and callers, never for
-   * responses. Revoked and expired keys are refused before any hashing.
+   * responses. Revoked, expired and disabled keys are refused before any hashing; a right key's
+   * policies (IP allow-list, credits) are applied after it, see `VerifyApiKeyOptions`.
    *
-   * @param options `recordUse: false` leaves `lastUsedAt` alone, for checks that are no use of the
-   *   key (a leak report), so that they do not keep a dormant key alive
-   * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read (never a silent pass)
+   * @param options `recordUse: false` leaves `lastUsedAt` alone; `clientIp` checks the allow-list;
+   *   `credit` checks, spends or skips credits
+   * @throws {ApiKeyStoreUnavailableError} if the key store cannot be read or a credit cannot be
+   *   spent (never a silent pass)
    */
-  async verify(key: string, options?: { recordUse?: boolean }): Promise<ApiKeyVerification<T>> {
+  async verify(key: string, options?: VerifyApiKeyOptions): Promise<ApiKeyVerification<T>> {
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return malformed(key, this.options.brand);
     const stored = await this.loadByPrefix(prefix);
-    const recordUse = options?.recordUse !== false;
     const verdict =
-      this.judge(key, prefix, stored, recordUse) ??
-      (await this.judgeSlowly(key, prefix, stored!, recordUse));
-    // Here, not in judge(): verifyAtOnce() may judge a request that verify() then judges again.
-    if (!verdict.valid && verdict.reason === 'bad_secret')
-      this.guessing?.note(prefix, this.options.clock());
+      this.judge(key, prefix, stored) ?? (await this.judgeSlowly(key, prefix, stored!));
+    const now = this.options.clock();
+    if (!verdict.valid) {
+      // Here, not in judge(): verifyAtOnce() may judge a request that verify() then judges again.
+      if (verdict.reason === 'bad_secret') this.guessing?.note(prefix, now);
+      return verdict;
+    }
+    if (ApiKeyPolicies.applyTo(verdict.apiKey)) {
+      const refusal = await this.policies.admit(verdict.apiKey, now, options);
+      if (refusal !== null)
+        return { valid: false, reason: refusal, prefix, keyId: verdict.apiKey.id };
+    }
+    if (options?.recordUse !== false) this.lastUse?.record(verdict.apiKey, now);
     return verdict;
   }
 
@@ -270,7 +358,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * channel up) and the key's digest memoised, or the key malformed. `undefined` otherwise, and
    * whenever `verify` or `loadByPrefix` is overridden, so that an override is never bypassed;
    * the caller then awaits `verify(key)`. No read, no hash, no wait: the guard's fast path.
-   * Records use as `verify` does.
+   * Records use as `verify` does. A right key with a request policy (an IP allow-list or credits)
+   * is `undefined` too: those need the request and a write, which only `verify` and the guard's
+   * full check apply.
    *
    * @internal
    */
@@ -279,28 +369,33 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return malformed(key, this.options.brand);
     const stored = this.cachedRow(prefix);
-    return stored === undefined ? undefined : this.judge(key, prefix, stored, true);
+    if (stored === undefined) return undefined;
+    const verdict = this.judge(key, prefix, stored);
+    if (!verdict?.valid) return verdict;
+    if (ApiKeyPolicies.applyTo(verdict.apiKey)) return undefined;
+    this.lastUse?.record(verdict.apiKey, this.options.clock());
+    return verdict;
   }
 
   /**
-   * The verdict on `key` given its row (`null`: no such key), when the memos can tell: revoked
-   * and expired keys are refused before any hashing. `undefined` when the slow check is needed.
+   * The verdict on `key`'s secret given its row (`null`: no such key), when the memos can tell:
+   * revoked, expired and disabled keys are refused before any hashing. `undefined` when the slow
+   * check is needed. A right key's request policies are the caller's to apply.
    */
   private judge(
     key: string,
     prefix: string,
     stored: StoredApiKeyRow<T> | null,
-    recordUse: boolean,
   ): ApiKeyVerification<T> | undefined {
     if (!stored) return { valid: false, reason: 'unknown', prefix };
     const { row, hashedKey, secretTag } = stored;
     const now = this.options.clock();
     if (row.revoked) return { valid: false, reason: 'revoked', prefix, keyId: row.id };
     if (row.isExpired(now)) return { valid: false, reason: 'expired', prefix, keyId: row.id };
+    if (row.disabledAt != null) return { valid: false, reason: 'disabled', prefix, keyId: row.id };
     const outcome = this.verifier.checkAtOnce(row, hashedKey, key, secretTag ?? null);
     if (outcome === undefined) return undefined;
     if (outcome !== 'verified') return this.refused(outcome, prefix, row);
-    if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -309,12 +404,9 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     key: string,
     prefix: string,
     { row, hashedKey, secretTag }: StoredApiKeyRow<T>,
-    recordUse: boolean,
   ): Promise<ApiKeyVerification<T>> {
-    const now = this.options.clock();
     const outcome = await this.verifier.check(row, hashedKey, key, secretTag ?? null);
     if (outcome !== 'verified') return this.refused(outcome, prefix, row);
-    if (recordUse) this.lastUse?.record(row, now);
     return { valid: true, apiKey: row };
   }
 
@@ -325,6 +417,26 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     row: T,
   ): ApiKeyVerification<T> {
     return { valid: false, reason: outcome, prefix, keyId: row.id };
+  }
+
+  /**
+   * Whether a request from `clientIp` may use `apiKey`: the key has no `allowedIps`, or the
+   * address is in them (IPv4-mapped IPv6 addresses match IPv4 ranges). An unknown address
+   * (`null`) is in no list. The guard asks it with `request.ip`.
+   */
+  isAddressAllowed(apiKey: T, clientIp: string | null | undefined): boolean {
+    return this.policies.allowsAddress(apiKey, clientIp);
+  }
+
+  /**
+   * Spends one of a usage-limited key's credits (refilling it first when a refill is due) and
+   * sets `apiKey.remaining` to what is left; `false` when none is left. A key without a limit
+   * answers `true` with no write. The guard calls it for each request it accepts.
+   *
+   * @throws {ApiKeyStoreUnavailableError} if the database cannot be written (never a silent pass)
+   */
+  async spendCredit(apiKey: T): Promise<boolean> {
+    return this.policies.spend(apiKey, this.options.clock());
   }
 
   /**
@@ -462,6 +574,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * counts before the data source closes.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.expirySweep?.stop();
     await this.rowCache.close();
     await this.lastUse?.close();
     await this.analytics?.close();

@@ -80,6 +80,33 @@ export {
   createApiKeyNotifyMigration,
   type CreateApiKeyNotifyMigrationOptions,
 } from './change-feed/migration.js';
+export {
+  AddApiKeyPolicies1798848000000,
+  createApiKeyPoliciesMigration,
+  type CreateApiKeyPoliciesMigrationOptions,
+} from './policies/schema.js';
+export { SkipApiKeyUsage, API_KEY_SKIP_USAGE_METADATA } from './policies/decorators.js';
+export {
+  API_KEY_IP_NOT_ALLOWED_MESSAGE,
+  API_KEY_USAGE_EXCEEDED_MESSAGE,
+  ApiKeyIpNotAllowedException,
+  ApiKeyUsageExceededException,
+} from './policies/exceptions.js';
+export {
+  API_KEY_DISABLED_EVENT,
+  API_KEY_ENABLED_EVENT,
+  type ApiKeyStatusEvent,
+} from './policies/events.js';
+export { API_KEY_CREDITS_POLICY } from './policies/headers.js';
+export {
+  API_KEY_EXPIRATION_HEADER,
+  API_KEY_EXPIRING_EVENT,
+  type ApiKeyExpiringEvent,
+  type ApiKeyExpiryNoticeOptions,
+} from './policies/expiry-notices.js';
+export type { ApiKeyMaxLifetime } from './policies/max-lifetime.js';
+export type { ApiKeyRefillInterval } from './policies/refill-interval.js';
+export type { ApiKeyPolicyInput } from './policies/input.js';
 export { CreateApiKeyUsage1799020800000 } from './usage/migration.js';
 export { API_KEY_SUSPICIOUS_EVENT, type ApiKeySuspiciousEvent } from './usage/guessing.js';
 export type { ApiKeyUsageCounts, ApiKeyUsageOutcome } from './usage/outcomes.js';

@@ -1,6 +1,7 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   AddApiKeySecretTags1796515200000,
+  AddApiKeyPolicies1798848000000,
   ApiKey,
   CreateApiKeyUsage1799020800000,
   CreateApiKeys1764000000000,
@@ -11,13 +12,14 @@ import {
 import { CreatePartnerTables1764100000000 } from './migrations/1764100000000-create-partner-tables.js';
 import { UpgradePartnerApiKeys1796083200001 } from './migrations/1796083200001-upgrade-partner-api-keys.js';
 import { AddPartnerApiKeySecretTags1796515200001 } from './migrations/1796515200001-add-partner-api-key-secret-tags.js';
+import { AddPartnerApiKeyPolicies1798848000001 } from './migrations/1798848000001-add-partner-api-key-policies.js';
 import { PartnerApiKey } from './partners/partner-api-key.entity.js';
 import { Partner } from './partners/partner.entity.js';
 
 /**
  * The sample's schema, made only by migrations: the library's `api_keys` table and the
- * sample's partner tables, then the upgrades of tables made by earlier versions, then the
- * `api_key_usage` table of usage analytics. The app runs
+ * sample's partner tables, then the upgrades of tables made by earlier versions (secret tags,
+ * key policies), then the `api_key_usage` table of usage analytics. The app runs
  * them at start and the CLI before every command, both with `runMigrationsLocked`.
  */
 export function sampleDataSourceOptions(connection: DataSourceOptions): DataSourceOptions {
@@ -32,6 +34,8 @@ export function sampleDataSourceOptions(connection: DataSourceOptions): DataSour
       UpgradePartnerApiKeys1796083200001,
       AddApiKeySecretTags1796515200000,
       AddPartnerApiKeySecretTags1796515200001,
+      AddApiKeyPolicies1798848000000,
+      AddPartnerApiKeyPolicies1798848000001,
       CreateApiKeyUsage1799020800000,
     ],
     synchronize: false,

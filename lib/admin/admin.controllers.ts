@@ -30,7 +30,11 @@ export function createAdminControllers(
   path: string,
   guard: Type<CanActivate> | CanActivate,
 ): Type[] {
-  return [createPageController(path, guard), createApiController(path, guard)];
+  return [
+    createPageController(path, guard),
+    createApiController(path, guard),
+    createStatusController(path, guard),
+  ];
 }
 
 /** The page and its scripts and stylesheet. */
@@ -123,4 +127,28 @@ function createApiController(path: string, guard: Type<CanActivate> | CanActivat
   }
 
   return ApiKeyAdminApiController;
+}
+
+/** The management API's suspension routes, beside the others: disable and enable one key. */
+function createStatusController(path: string, guard: Type<CanActivate> | CanActivate): Type {
+  @Controller(`${path}/api/keys`)
+  @UseGuards(guard, ApiKeyAdminSameOriginGuard)
+  @UseInterceptors(ApiKeyAdminHeadersInterceptor)
+  class ApiKeyAdminStatusController {
+    constructor(private readonly keys: ApiKeyAdminKeys) {}
+
+    @Post(':id/disable')
+    @HttpCode(200)
+    async disable(@Req() request: unknown, @Param('id') id: string) {
+      return this.keys.setDisabled(await this.keys.scopeOf(request), id, true);
+    }
+
+    @Post(':id/enable')
+    @HttpCode(200)
+    async enable(@Req() request: unknown, @Param('id') id: string) {
+      return this.keys.setDisabled(await this.keys.scopeOf(request), id, false);
+    }
+  }
+
+  return ApiKeyAdminStatusController;
 }

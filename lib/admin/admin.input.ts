@@ -20,9 +20,10 @@ export function bodyOf(body: unknown): Body {
 }
 
 /**
- * Reads name, scopes and expiry as the page and API send them: scopes as a list or a
- * comma-separated string, expiry as an ISO-8601 date-time, a duration (`30d`, `12h`, `2w`) or
- * `null`. Other fields are refused, except those in `allowed`, which are passed on as given.
+ * Reads name, scopes, expiry and the policies as the page and API send them: scopes and
+ * `allowedIps` as a list or a comma-separated string, expiry as an ISO-8601 date-time, a duration
+ * (`30d`, `12h`, `2w`) or `null`, `remaining` and `refillAmount` as numbers or digits. Other fields
+ * are refused, except those in `allowed`, which are passed on as given.
  *
  * @throws {ApiKeyAdminBadRequest} naming the field at fault
  */
@@ -34,10 +35,37 @@ export function parseKeyFields(body: Body, now: Date, allowed: string[] = []): U
       fields.name = value.trim();
     } else if (field === 'scopes') fields.scopes = parseScopes(value);
     else if (field === 'expiresAt') fields.expiresAt = parseExpiresAt(value, now);
+    else if (field === 'allowedIps') fields.allowedIps = parseAllowedIps(value);
+    else if (field === 'remaining' || field === 'refillAmount')
+      fields[field] = parseCount(field, value);
+    else if (field === 'refillInterval')
+      fields.refillInterval = (value === '' ? null : value) as UpdateApiKeyInput['refillInterval'];
     else if (allowed.includes(field)) (fields as Body)[field] = value;
     else throw new ApiKeyAdminBadRequest(field, 'is not a field that can be set here.');
   }
   return fields;
+}
+
+/**
+ * An allow-list as a list or comma-separated text; empty text or `null` for any address. Its
+ * entries are checked by the service, which names those at fault.
+ */
+function parseAllowedIps(value: unknown): string[] | null {
+  if (value === null || value === '') return null;
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== '');
+  return value as string[];
+}
+
+/** A count of credits as a number or digits; empty text or `null` for none (unlimited, no refill). */
+function parseCount(field: string, value: unknown): number | null {
+  if (value === null || value === '') return null;
+  if (typeof value === 'string' && /^\s*\d{1,10}\s*$/.test(value)) return Number(value);
+  if (typeof value === 'number') return value;
+  throw new ApiKeyAdminBadRequest(field, 'expected a whole number, or empty for none.');
 }
 
 function parseScopes(value: unknown): string[] {

@@ -134,6 +134,7 @@ export class ApiKeyAdminKeys implements OnModuleInit {
     const { owner, ...input } = parseKeyFields(bodyOf(body), now, this.ownerInput(scope)) as {
       owner?: unknown;
     } & UpdateApiKeyInput;
+    this.refuseOwnerCredits(scope, input);
     const owned = this.createOwner(scope, owner);
     const create = () =>
       this.store(() => this.service.create({ ...input, ...owned } as CreateApiKeyInput));
@@ -158,6 +159,7 @@ export class ApiKeyAdminKeys implements OnModuleInit {
    */
   async update(scope: AdminScope, id: string, body: unknown): Promise<ApiKeyAdminView> {
     const changes = parseKeyFields(bodyOf(body), this.now());
+    this.refuseOwnerCredits(scope, changes);
     const apiKey = this.usable(await this.find(scope, id), 'changed');
     if (scope.owner !== null) {
       await this.policy.checkScopes(scope.owner, changes.scopes);
@@ -179,6 +181,23 @@ export class ApiKeyAdminKeys implements OnModuleInit {
       revoked.push(this.present(after, this.now()));
     }
     return revoked;
+  }
+
+  /**
+   * Suspends or resumes a key; idempotent. The service announces each change
+   * (`api-key.disabled`, `api-key.enabled`).
+   *
+   * @throws {ConflictException} for a revoked or expired key, which is read-only
+   */
+  async setDisabled(scope: AdminScope, id: string, disabled: boolean): Promise<ApiKeyAdminView> {
+    // A key suspended by the administrator (an unpaid bill, say) stays so for its owner.
+    if (!disabled && scope.owner !== null)
+      throw new ForbiddenException('Only an administrator can enable a key.');
+    const apiKey = this.usable(await this.find(scope, id), disabled ? 'disabled' : 'enabled');
+    const after = await this.store(() =>
+      disabled ? this.service.disable(apiKey.id) : this.service.enable(apiKey.id),
+    );
+    return this.present(after, this.now());
   }
 
   /** The ids of a bulk revocation body. @throws {ApiKeyAdminBadRequest} */
@@ -253,6 +272,18 @@ export class ApiKeyAdminKeys implements OnModuleInit {
         `API key ${apiKey.prefix} is revoked or expired: it is read-only and cannot be ${verb}.`,
       );
     return apiKey;
+  }
+
+  /**
+   * Refuses credits set by an owner: they are what the owner is billed or limited by.
+   *
+   * @throws {ApiKeyAdminBadRequest} naming the field, in owner-scoped mode
+   */
+  private refuseOwnerCredits(scope: AdminScope, fields: object): void {
+    if (scope.owner === null) return;
+    for (const field of ['remaining', 'refillAmount', 'refillInterval'])
+      if (field in fields)
+        throw new ApiKeyAdminBadRequest(field, 'only an administrator can set credits.');
   }
 
   /** Fields create takes besides the key's own: `owner`, in admin mode with an owner column. */

@@ -3,7 +3,7 @@ import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyAdminBadRequest } from './admin.errors.js';
 
 /** Which keys a list shows: `active` are neither revoked nor expired. */
-export type ApiKeyStatusFilter = 'all' | 'active' | 'revoked' | 'expired';
+export type ApiKeyStatusFilter = 'all' | 'active' | 'revoked' | 'expired' | 'disabled';
 
 /** The properties a list can be sorted by. */
 export const SORTABLE = ['createdAt', 'name', 'prefix', 'expiresAt', 'lastUsedAt'] as const;
@@ -19,7 +19,7 @@ export interface ListQuery {
   pageSize: number;
 }
 
-const STATUSES: readonly ApiKeyStatusFilter[] = ['all', 'active', 'revoked', 'expired'];
+const STATUSES: readonly ApiKeyStatusFilter[] = ['all', 'active', 'revoked', 'expired', 'disabled'];
 const MAX_PAGE_SIZE = 100;
 
 /**
@@ -74,7 +74,10 @@ export function keysQuery<T extends AbstractApiKey>(
   return query;
 }
 
-/** Narrows `query` to keys neither revoked nor expired at `now`. */
+/**
+ * Narrows `query` to keys neither revoked nor expired at `now`. Disabled keys are among them: they
+ * can be enabled again, so they count against an owner's key limit.
+ */
 export function whereActive<T extends AbstractApiKey>(
   query: SelectQueryBuilder<T>,
   now: Date,
@@ -99,7 +102,8 @@ export function applyListQuery<T extends AbstractApiKey>(
       { pattern },
     );
   }
-  if (list.status === 'active') whereActive(query, now);
+  if (list.status === 'active') whereActive(query, now).andWhere('key.disabledAt IS NULL');
+  if (list.status === 'disabled') whereActive(query, now).andWhere('key.disabledAt IS NOT NULL');
   if (list.status === 'revoked') query.andWhere('key.revokedAt IS NOT NULL');
   if (list.status === 'expired')
     query.andWhere('key.revokedAt IS NULL AND key.expiresAt <= :now', { now });

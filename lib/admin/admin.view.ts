@@ -10,12 +10,24 @@ export interface ApiKeyAdminView {
   prefix: string;
   name: string;
   scopes: string[];
-  /** `revoked` wins over `expired`: a revoked key stays revoked whatever its expiry. */
-  status: 'active' | 'revoked' | 'expired';
+  /**
+   * `revoked` wins over `expired`, and both over `disabled`: a revoked key stays revoked whatever
+   * its expiry, and a suspended key that expired is expired.
+   */
+  status: 'active' | 'revoked' | 'expired' | 'disabled';
   createdAt: Date;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** When the key was suspended; `null` while it is not. */
+  disabledAt: Date | null;
+  /** Addresses and CIDR ranges the key works from; `null` for any. */
+  allowedIps: string[] | null;
+  /** Credits left; `null` for unlimited. */
+  remaining: number | null;
+  /** Credits a refill tops the key up to, and when; `null` for no refill. */
+  refillAmount: number | null;
+  refillInterval: 'day' | 'month' | null;
   /** The owner (`ownerColumn`), when the module has one. */
   owner?: string | null;
 }
@@ -46,11 +58,22 @@ export function presentKey(
     prefix: apiKey.prefix,
     name: apiKey.name,
     scopes: apiKey.scopes,
-    status: apiKey.revoked ? 'revoked' : apiKey.isExpired(now) ? 'expired' : 'active',
+    status: apiKey.revoked
+      ? 'revoked'
+      : apiKey.isExpired(now)
+        ? 'expired'
+        : apiKey.disabledAt != null
+          ? 'disabled'
+          : 'active',
     createdAt: apiKey.createdAt,
     expiresAt: apiKey.expiresAt,
     lastUsedAt: apiKey.lastUsedAt,
     revokedAt: apiKey.revokedAt,
+    disabledAt: apiKey.disabledAt ?? null,
+    allowedIps: apiKey.allowedIps ?? null,
+    remaining: apiKey.remaining ?? null,
+    refillAmount: apiKey.refillAmount ?? null,
+    refillInterval: apiKey.refillInterval ?? null,
   };
   if (ownerColumn) {
     const owner = (apiKey as unknown as Record<string, unknown>)[ownerColumn];

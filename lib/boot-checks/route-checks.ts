@@ -1,3 +1,4 @@
+import { API_KEY_SKIP_USAGE_METADATA } from '../policies/decorators.js';
 import type { Type } from '@nestjs/common';
 import { GUARDS_METADATA } from '@nestjs/common/constants.js';
 import type { Reflector } from '@nestjs/core';
@@ -34,6 +35,8 @@ export interface RouteDecorators {
   readonly skipped: readonly string[];
   readonly scopes: string[];
   readonly alternatives: unknown[];
+  /** `@SkipApiKeyUsage()`: the route spends no credits, so it never answers 429 for them. */
+  readonly skipUsage?: boolean;
 }
 
 const quoted = (names: Iterable<string>) => [...names].map((name) => `"${name}"`).join(', ');
@@ -88,6 +91,7 @@ export function keyGuardsOnRoute(
     scopes: reflector.getAllAndOverride<string[]>(API_KEY_SCOPES_METADATA, targets) ?? [],
     alternatives:
       reflector.getAllAndOverride<unknown[]>(API_KEY_ALTERNATIVES_METADATA, targets) ?? [],
+    skipUsage: reflector.getAllAndOverride(API_KEY_SKIP_USAGE_METADATA, targets) === true,
   };
   const declared = declaredKeyGuards(handler, owner);
   const implicit = guardsListed(owner, handler).some(isImplicit);

@@ -13,6 +13,7 @@ describe('parseCommandLine', () => {
       name: 'ci',
       scopes: ['a:read', 'b'],
       expiresAt: new Date(NOW.getTime() + 12 * HOUR),
+      policies: {},
     };
     expect(
       parseCommandLine(
@@ -54,6 +55,7 @@ describe('parseCommandLine', () => {
       name: '',
       scopes: [],
       expiresAt: null,
+      policies: {},
     });
   });
 
@@ -135,8 +137,66 @@ describe('parseCommandLine', () => {
       name: 'p',
       scopes: [],
       expiresAt: null,
+      policies: {},
       columns: { partnerId: '42', note: 'a=b', tag: '' },
     });
+  });
+
+  it('reads the policies of create, and refuses --uses and --refill it cannot read', () => {
+    const command = parseCommandLine(
+      [
+        'create',
+        '--name',
+        'trial',
+        '--allowed-ips',
+        '10.0.0.0/8, 2001:db8::/32,',
+        '--uses',
+        '100',
+        '--refill',
+        '100/day',
+        '--data-source=ds.js',
+      ],
+      NOW,
+    );
+    expect(command).toMatchObject({
+      policies: {
+        allowedIps: ['10.0.0.0/8', '2001:db8::/32'],
+        remaining: 100,
+        refillAmount: 100,
+        refillInterval: 'day',
+      },
+    });
+    for (const [option, value, message] of [
+      ['--uses', '-1', /--uses "-1" is not a whole number/],
+      ['--uses', '1.5', /--uses "1.5" is not a whole number/],
+      ['--refill', '100/week', /--refill "100\/week" is not of the form <n>\/day or <n>\/month/],
+      ['--refill', '100', /--refill "100" is not of the form/],
+    ] as const)
+      expect(() =>
+        parseCommandLine(['create', '--name', 'x', option, value, '--data-source=ds.js'], NOW),
+      ).toThrow(message);
+  });
+
+  it('reads disable, enable and list --expiring-in', () => {
+    expect(parseCommandLine(['disable', 'AbCd1234', '--data-source=ds.js'])).toEqual({
+      command: 'disable',
+      dataSource: 'ds.js',
+      json: false,
+      target: 'AbCd1234',
+    });
+    expect(parseCommandLine(['enable', 'AbCd1234', '--json', '--data-source=ds.js'])).toMatchObject(
+      { command: 'enable', json: true, target: 'AbCd1234' },
+    );
+    expect(parseCommandLine(['list', '--expiring-in', '7d', '--data-source=ds.js'])).toMatchObject({
+      command: 'list',
+      expiringInMs: 7 * 24 * HOUR,
+    });
+    expect(() =>
+      parseCommandLine(['list', '--expiring-in', '7d', '--all', '--data-source=ds.js']),
+    ).toThrow(/drop --all/);
+    expect(() =>
+      parseCommandLine(['list', '--expiring-in', 'soon', '--data-source=ds.js']),
+    ).toThrow(/--expiring-in "soon" is not a duration/);
   });
 
   it('answers help without needing a data source', () => {

@@ -5,6 +5,9 @@
 import { parseArgs } from 'node:util';
 import { CliUsageError } from './errors.js';
 import { parseAssignments, parseDuration, parseExpiry } from './values.js';
+import { policyArguments, type CliPolicies } from './policy-args.js';
+
+export type { CliPolicies } from './policy-args.js';
 
 /** The CLI's name, as it starts every line it writes to stderr. */
 export const PROGRAM = 'nestjs-api-key';
@@ -23,17 +26,25 @@ application's. The whole command gives up after --timeout (default 15s; 0 waits 
 
 Commands:
   create --name <name> [--scopes a,b] [--expires <ISO-8601 | 30d | 12h | 2w>]
+         [--allowed-ips <10.0.0.0/8,2001:db8::/32>] [--uses <n> [--refill <n>/<day|month>]]
          [--set <column>=<value>]... [--json]
-                             make a key and print it once; --set fills the entity's own
-                             columns, such as its owner (--set partnerId=42)
-  list [--all] [--unused-for <90d | 12w>] [--json]
+                             make a key and print it once; --allowed-ips: the only addresses
+                             it works from; --uses: credits, one spent per request, topped up
+                             to --refill's n each UTC day or month; --set fills the entity's
+                             own columns, such as its owner (--set partnerId=42)
+  list [--all] [--unused-for <90d | 12w>] [--expiring-in <7d>] [--json]
                              keys without secrets or hashes (--all: also revoked and expired;
                              --unused-for: only usable keys last used, or never used and
-                             created, longer ago than that)
+                             created, longer ago than that; --expiring-in: only usable keys
+                             expiring within that time)
   show <id-or-prefix> [--json]
                              one key
   revoke <id-or-prefix> [--json]
                              revoke a key for good (revoking it again is not an error)
+  disable <id-or-prefix> [--json]
+                             suspend a key: refused until enabled again
+  enable <id-or-prefix> [--json]
+                             resume a suspended key (never a revoked one)
   revoke --unused-for <90d | 12w> [--dry-run] [--json]
                              revoke every usable key unused that long (see list --unused-for);
                              --dry-run only prints what would be revoked
@@ -63,12 +74,24 @@ const COMMANDS: Record<string, CommandSpec> = {
       name: { type: 'string' },
       scopes: { type: 'string' },
       expires: { type: 'string' },
+      'allowed-ips': { type: 'string' },
+      uses: { type: 'string' },
+      refill: { type: 'string' },
       set: { type: 'string', multiple: true },
       ...JSON_OPTION,
     },
   },
-  list: { options: { all: { type: 'boolean' }, ...UNUSED_FOR_OPTION, ...JSON_OPTION } },
+  list: {
+    options: {
+      all: { type: 'boolean' },
+      'expiring-in': { type: 'string' },
+      ...UNUSED_FOR_OPTION,
+      ...JSON_OPTION,
+    },
+  },
   show: { options: JSON_OPTION, argument: 'id-or-prefix' },
+  disable: { options: JSON_OPTION, argument: 'id-or-prefix' },
+  enable: { options: JSON_OPTION, argument: 'id-or-prefix' },
   revoke: {
     options: { ...UNUSED_FOR_OPTION, 'dry-run': { type: 'boolean' }, ...JSON_OPTION },
     argument: 'id-or-prefix',
@@ -107,9 +130,20 @@ export type CliCommand =
       expiresAt: Date | null;
       /** `--set` assignments by column name, as typed; absent when none were given. */
       columns?: Record<string, string>;
+      /** The policies of `--allowed-ips`, `--uses` and `--refill`, as `create()` takes them. */
+      policies: CliPolicies;
     })
-  | (DatabaseCommandBase & { command: 'list'; all: boolean; unusedFor?: CliUnusedFor })
-  | (DatabaseCommandBase & { command: 'show' | 'revoke'; target: string })
+  | (DatabaseCommandBase & {
+      command: 'list';
+      all: boolean;
+      unusedFor?: CliUnusedFor;
+      /** `--expiring-in`, in milliseconds. */
+      expiringInMs?: number;
+    })
+  | (DatabaseCommandBase & {
+      command: 'show' | 'revoke' | 'disable' | 'enable';
+      target: string;
+    })
   /** `revoke --unused-for`. */
   | (DatabaseCommandBase & { command: 'revoke-dormant'; unusedFor: CliUnusedFor; dryRun: boolean })
   | (DatabaseCommandBase & { command: 'rotate'; target: string; graceMs: number })
@@ -149,7 +183,7 @@ export function parseCommandLine(argv: string[], now: Date = new Date()): CliCom
     case 'usage':
       return { command, ...base, target: argument!, days: daysOf(values) };
     default:
-      return { command: command as 'show', ...base, target: argument! };
+      return { command: command as 'show' | 'disable' | 'enable', ...base, target: argument! };
   }
 }
 
@@ -191,15 +225,34 @@ const unusedForOf = (text: string): CliUnusedFor => {
   return { text, ms };
 };
 
-/** `list`'s options. @throws {CliUsageError} for a bad --unused-for, or one with --all */
-function listArguments(values: OptionValues): { all: boolean; unusedFor?: CliUnusedFor } {
+/**
+ * `list`'s options.
+ *
+ * @throws {CliUsageError} for a bad --unused-for or --expiring-in, or either with --all or the other
+ */
+function listArguments(values: OptionValues): {
+  all: boolean;
+  unusedFor?: CliUnusedFor;
+  expiringInMs?: number;
+} {
   const all = values.all === true;
   const text = values['unused-for'] as string | undefined;
+  const expiring = values['expiring-in'] as string | undefined;
+  if (expiring !== undefined) {
+    if (all || text !== undefined)
+      throw new CliUsageError(
+        '"list --expiring-in" lists usable keys: drop --all and --unused-for.',
+      );
+    return { all, expiringInMs: expiringInOf(expiring) };
+  }
   if (text === undefined) return { all };
   // Dormant keys are usable ones: revoked and expired keys have nothing left to clean up.
   if (all) throw new CliUsageError('"list" takes --all or --unused-for, not both.');
   return { all, unusedFor: unusedForOf(text) };
 }
+
+const expiringInOf = (text: string) =>
+  parseDuration('expiring-in', text, 'a duration such as 7d, 2w or 48h', Number.MAX_SAFE_INTEGER);
 
 /** `revoke` of one key, or of the dormant ones. @throws {CliUsageError} for a bad --unused-for */
 function revokeArguments(
@@ -278,6 +331,8 @@ function refuseDashedValues(argv: string[], options: CommandSpec['options'], now
     if (option === 'grace') graceOf({ grace: value });
     if (option === 'timeout') timeoutOf(value);
     if (option === 'unused-for') unusedForOf(value);
+    if (option === 'expiring-in') expiringInOf(value);
+    if (option === 'uses' || option === 'refill') policyArguments({ [option]: value });
     throw new CliUsageError(
       `--${option} "${value}" starts with a dash: write --${option}=${value} if that is the value.`,
     );
@@ -292,7 +347,10 @@ function refuseDashedValues(argv: string[], options: CommandSpec['options'], now
 function createArguments(
   values: OptionValues,
   now: Date,
-): Pick<Extract<CliCommand, { command: 'create' }>, 'name' | 'scopes' | 'expiresAt' | 'columns'> {
+): Pick<
+  Extract<CliCommand, { command: 'create' }>,
+  'name' | 'scopes' | 'expiresAt' | 'columns' | 'policies'
+> {
   const name = values.name as string | undefined;
   if (name === undefined) throw new CliUsageError('"create" needs --name <name>.');
   const scopes = ((values.scopes as string | undefined) ?? '')
@@ -302,5 +360,11 @@ function createArguments(
   const expires = values.expires as string | undefined;
   const expiresAt = expires === undefined ? null : parseExpiry(expires, now);
   const set = values.set as string[] | undefined;
-  return { name, scopes, expiresAt, ...(set && { columns: parseAssignments(set) }) };
+  return {
+    name,
+    scopes,
+    expiresAt,
+    policies: policyArguments(values),
+    ...(set && { columns: parseAssignments(set) }),
+  };
 }

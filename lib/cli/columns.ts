@@ -5,6 +5,7 @@
 import type { EntityMetadata } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { MANAGED_FIELDS } from '../store/input.js';
+import { POLICY_FIELDS } from '../policies/input.js';
 import { CliFailure } from './errors.js';
 
 /** A column of an entity, as TypeORM describes it. */
@@ -12,7 +13,13 @@ export type ColumnMetadata = EntityMetadata['columns'][number];
 type RelationMetadata = EntityMetadata['relations'][number];
 
 /** Columns every key has, which the CLI prints under names of its own. */
-const KEY_COLUMNS: readonly string[] = [...MANAGED_FIELDS, 'name', 'scopes', 'expiresAt'];
+const KEY_COLUMNS: readonly string[] = [
+  ...MANAGED_FIELDS,
+  ...POLICY_FIELDS,
+  'name',
+  'scopes',
+  'expiresAt',
+];
 const NUMBER_TYPES = new Set([
   'number',
   'int',

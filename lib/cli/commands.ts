@@ -9,7 +9,9 @@ import { listDormantKeys, revokeDormantKeys } from './dormant.js';
 import type { CliKeyStore, CliOutput } from './context.js';
 import { CliFailure, oneLine } from './errors.js';
 import {
+  credits,
   describeKey,
+  describePolicies,
   instant,
   keyFields,
   keyRows,
@@ -25,8 +27,8 @@ type Command<Name extends CliDatabaseCommand['command']> = Extract<
   CliDatabaseCommand,
   { command: Name }
 >;
-/** `show` and `revoke`, which name one key. */
-type KeyCommand = Command<'show' | 'revoke'>;
+/** `show`, `revoke`, `disable` and `enable`, which name one key. */
+type KeyCommand = Command<'show' | 'revoke' | 'disable' | 'enable'>;
 
 /**
  * Runs a checked command with the application's key service.
@@ -55,6 +57,9 @@ export async function runCommand(
       return revokeKey(command, store, output);
     case 'revoke-dormant':
       return revokeDormantKeys(command, store, output);
+    case 'disable':
+    case 'enable':
+      return setKeyDisabled(command, store, output);
     case 'rotate':
       return rotateKey(command, store, output);
     case 'usage':
@@ -81,6 +86,7 @@ export async function createKey(
       name: command.name,
       scopes: command.scopes,
       expiresAt: command.expiresAt,
+      ...command.policies,
     })
     .catch((error: unknown) => {
       throw withColumnsHint(error, metadata);
@@ -149,6 +155,7 @@ function printNewKey(
         scopes: apiKey.scopes,
         expiresAt: apiKey.expiresAt?.toISOString() ?? null,
         createdAt: apiKey.createdAt.toISOString(),
+        ...describePolicies(apiKey),
         ...more,
       }),
     );
@@ -158,6 +165,10 @@ function printNewKey(
   output.out(
     `Scopes: ${apiKey.scopes.join(', ') || '(none)'}. Expires: ${instant(apiKey.expiresAt, 'never')}.`,
   );
+  if (apiKey.allowedIps != null || apiKey.remaining != null)
+    output.out(
+      `Allowed IPs: ${apiKey.allowedIps?.join(', ') ?? 'any'}. Credits: ${credits(apiKey)}.`,
+    );
   output.out('');
   output.out(`  ${key}`);
   output.out('');
@@ -180,7 +191,11 @@ export async function listKeys(
 ): Promise<void> {
   const now = service.options.clock();
   const columns = extraColumns(metadata);
-  const keys = await service.list({ activeOnly: !command.all });
+  let keys = await service.list({ activeOnly: !command.all });
+  if (command.expiringInMs !== undefined) {
+    const until = now.getTime() + command.expiringInMs;
+    keys = keys.filter((k) => k.expiresAt !== null && k.expiresAt.getTime() <= until);
+  }
   if (command.json) {
     output.out(printableJson(keys.map((k) => describeKey(k, now, columns))));
     return;
@@ -189,7 +204,9 @@ export async function listKeys(
     output.out(
       command.all
         ? 'No API keys.'
-        : 'No active API keys (list --all shows revoked and expired ones too).',
+        : command.expiringInMs !== undefined
+          ? 'No active API key expires that soon.'
+          : 'No active API keys (list --all shows revoked and expired ones too).',
     );
     return;
   }
@@ -242,6 +259,38 @@ export async function revokeKey(
       ? `API key ${apiKey.prefix} ("${printable(apiKey.name)}") was already revoked at ${instant(apiKey.revokedAt, '')}.`
       : `Revoked API key ${apiKey.prefix} ("${printable(apiKey.name)}"). It is refused from the next request on.`,
   );
+}
+
+/**
+ * `disable` and `enable`: suspends or resumes a key; doing it again is not an error.
+ *
+ * @throws {ApiKeyNotFoundError} when no key has that id or prefix
+ * @throws {ApiKeyValidationError} when enabling a revoked key
+ * @throws {ApiKeyStoreUnavailableError} when the key cannot be read or written
+ */
+export async function setKeyDisabled(
+  command: KeyCommand,
+  { service, metadata }: CliKeyStore,
+  output: CliOutput,
+): Promise<void> {
+  const before = await findKey(command.target, service);
+  const disable = command.command === 'disable';
+  const apiKey = disable ? await service.disable(before.id) : await service.enable(before.id);
+  if (command.json) {
+    output.out(
+      JSON.stringify(describeKey(apiKey, service.options.clock(), extraColumns(metadata))),
+    );
+    return;
+  }
+  const name = `API key ${apiKey.prefix} ("${printable(apiKey.name)}")`;
+  if (before.disabled === disable)
+    output.out(`${name} was already ${disable ? 'disabled' : 'enabled'}.`);
+  else
+    output.out(
+      disable
+        ? `Disabled ${name}. It is refused from the next request on, until enabled again.`
+        : `Enabled ${name}. It is accepted again from the next request on.`,
+    );
 }
 
 /** @throws {ApiKeyNotFoundError} when no key has that id or prefix */

@@ -41,9 +41,30 @@ export function instant(date: Date | null | undefined, none: string): string {
   return date ? date.toISOString().replace(/\.\d{3}Z$/, 'Z') : none;
 }
 
-function status(apiKey: AbstractApiKey, now: Date): 'active' | 'revoked' | 'expired' {
+function status(apiKey: AbstractApiKey, now: Date): 'active' | 'revoked' | 'expired' | 'disabled' {
   if (apiKey.revoked) return 'revoked';
-  return apiKey.isExpired(now) ? 'expired' : 'active';
+  if (apiKey.isExpired(now)) return 'expired';
+  return apiKey.disabledAt != null ? 'disabled' : 'active';
+}
+
+/** A key's credits for a terminal: `unlimited`, or what is left and its refill (`3 (100/day)`). */
+export function credits(apiKey: AbstractApiKey): string {
+  if (apiKey.remaining == null) return 'unlimited';
+  const refill =
+    apiKey.refillAmount != null ? ` (${apiKey.refillAmount}/${apiKey.refillInterval})` : '';
+  return `${apiKey.remaining}${refill}`;
+}
+
+/** A key's policies as JSON: each `null` when the key has no such policy. */
+export function describePolicies(apiKey: AbstractApiKey) {
+  return {
+    disabledAt: apiKey.disabledAt?.toISOString() ?? null,
+    allowedIps: apiKey.allowedIps ?? null,
+    remaining: apiKey.remaining ?? null,
+    refillAmount: apiKey.refillAmount ?? null,
+    refillInterval: apiKey.refillInterval ?? null,
+    lastRefillAt: apiKey.lastRefillAt?.toISOString() ?? null,
+  };
 }
 
 /**
@@ -61,6 +82,7 @@ export function describeKey(apiKey: AbstractApiKey, now: Date, columns: ColumnMe
     expiresAt: apiKey.expiresAt?.toISOString() ?? null,
     revokedAt: apiKey.revokedAt?.toISOString() ?? null,
     lastUsedAt: apiKey.lastUsedAt?.toISOString() ?? null,
+    ...describePolicies(apiKey),
     status: status(apiKey, now),
   };
 }
@@ -71,7 +93,18 @@ export function keyRows(
   now: Date,
   columns: ColumnMetadata[],
 ): { headers: string[]; rows: string[][] } {
-  const headers = ['PREFIX', 'NAME', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED', 'LAST USED'];
+  const headers = [
+    'PREFIX',
+    'NAME',
+    'SCOPES',
+    'CREATED',
+    'EXPIRES',
+    'REVOKED',
+    'LAST USED',
+    'DISABLED',
+    'ALLOWED IPS',
+    'CREDITS',
+  ];
   const rows = keys.map((k) => [
     k.prefix,
     printable(k.name),
@@ -80,6 +113,9 @@ export function keyRows(
     k.expiresAt ? `${instant(k.expiresAt, '')}${k.isExpired(now) ? ' (expired)' : ''}` : 'never',
     instant(k.revokedAt, 'no'),
     instant(k.lastUsedAt, 'never'),
+    instant(k.disabledAt, 'no'),
+    k.allowedIps?.join(',') ?? 'any',
+    credits(k),
     ...Object.values(extraColumnValues(k, columns)).map((value) => cell(value, '-')),
   ]);
   return { headers: [...headers, ...columns.map(columnHeader)], rows };
@@ -104,6 +140,10 @@ export function keyFields(
     ['expires', instant(apiKey.expiresAt, 'never')],
     ['revoked', instant(apiKey.revokedAt, 'no')],
     ['last used', instant(apiKey.lastUsedAt, 'never')],
+    ['disabled', instant(apiKey.disabledAt, 'no')],
+    ['allowed ips', apiKey.allowedIps?.join(', ') ?? 'any'],
+    ['credits', credits(apiKey)],
+    ['refilled', instant(apiKey.lastRefillAt, 'never')],
   ];
 }
 

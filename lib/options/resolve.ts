@@ -5,6 +5,7 @@
  * misconfiguration fails the same way, at boot, with an `ApiKeyConfigurationError` naming the
  * option and the fix.
  */
+import { resolveExpiryNotices, resolveMaxLifetime } from '../policies/options.js';
 import { availableParallelism } from 'node:os';
 import type { Type } from '@nestjs/common';
 import { getMetadataArgsStorage, type FindOptionsWhere } from 'typeorm';
@@ -60,6 +61,8 @@ export const KEY_OPTIONS = fieldNames({
   usageAnalytics: true,
   guessingAlerts: true,
   storeTimeout: true,
+  maxLifetime: true,
+  expiryNotices: true,
   revocationSync: true,
 } satisfies EveryField<ApiKeyOptions>);
 
@@ -99,6 +102,7 @@ export const COLD_PATH_FIELDS = fieldNames({
 } satisfies NestedFields<ApiKeyOptions['coldPath']>);
 
 /** Fields of `usageTracking`. */
+
 export const USAGE_TRACKING_FIELDS = fieldNames({
   interval: true,
 } satisfies NestedFields<ApiKeyOptions['usageTracking']>);
@@ -518,6 +522,8 @@ export function resolveApiKeyOptions<T extends AbstractApiKey>(
     usageAnalytics: resolveCounts('usageAnalytics', given.usageAnalytics),
     guessingAlerts: resolveCounts('guessingAlerts', given.guessingAlerts),
     storeTimeout: resolveStoreTimeout(given.storeTimeout),
+    maxLifetime: resolveMaxLifetime(given.maxLifetime),
+    expiryNotices: resolveExpiryNotices(given.expiryNotices),
     revocationSync: resolveRevocationSync(given),
     ...resolveNotifyPace(given),
   };

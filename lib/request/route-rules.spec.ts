@@ -31,7 +31,7 @@ describe('readRouteRules', () => {
   it('asks for nothing when a route has no API key decorators', () => {
     expect(
       readRouteRules(new Reflector(), PlainController.prototype.plain, PlainController),
-    ).toEqual({ skip: false, scopes: [], alternatives: [] });
+    ).toEqual({ skip: false, scopes: [], alternatives: [], skipUsage: false });
   });
 
   it('takes class metadata, overridden (not merged) by method metadata', () => {
@@ -40,9 +40,10 @@ describe('readRouteRules', () => {
       skip: true,
       scopes: ['reports:read'],
       alternatives: [],
+      skipUsage: false,
     });
     expect(readRouteRules(reflector, ReportsController.prototype.write, ReportsController)).toEqual(
-      { skip: false, scopes: ['reports:write'], alternatives: [SessionGuard] },
+      { skip: false, scopes: ['reports:write'], alternatives: [SessionGuard], skipUsage: false },
     );
   });
 });
@@ -97,10 +98,11 @@ describe('RouteRulesCache', () => {
     const cache = new RouteRulesCache(reflector);
     const write = contextOf(ReportsController.prototype.write, ReportsController);
     expect(cache.get(write)).toBe(cache.get(write));
-    expect(reads).toHaveBeenCalledTimes(3);
+    // One read per decorator: skip, scopes, alternatives, skip usage.
+    expect(reads).toHaveBeenCalledTimes(4);
     const classless = contextOf(ReportsController.prototype.write, undefined);
     cache.get(classless);
     expect(cache.get(classless)).toEqual(cache.get(write));
-    expect(reads).toHaveBeenCalledTimes(9);
+    expect(reads).toHaveBeenCalledTimes(12);
   });
 });

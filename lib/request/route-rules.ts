@@ -6,6 +6,7 @@ import {
   API_KEY_SKIP_METADATA,
   DEFAULT_API_KEY_NAME,
 } from '../api-key.constants.js';
+import { API_KEY_SKIP_USAGE_METADATA } from '../policies/decorators.js';
 
 /** What a route's decorators ask of the API key guard of one registration. */
 export interface RouteRules {
@@ -15,6 +16,8 @@ export interface RouteRules {
   readonly scopes: string[];
   /** `@AllowApiKeyOr()`: guards that let a request in without a key. */
   readonly alternatives: Type<CanActivate>[];
+  /** `@SkipApiKeyUsage()`: an accepted request spends none of a usage-limited key's credits. */
+  readonly skipUsage: boolean;
 }
 
 /**
@@ -27,7 +30,8 @@ export function skippedRegistrations(skip: unknown): readonly string[] {
 }
 
 /**
- * Reads a route's `@SkipApiKey()`, `@RequireScopes()` and `@AllowApiKeyOr()` metadata; for each,
+ * Reads a route's `@SkipApiKey()`, `@RequireScopes()`, `@AllowApiKeyOr()` and `@SkipApiKeyUsage()`
+ * metadata; for each,
  * method metadata overrides class metadata.
  *
  * @param handler the route's method
@@ -49,6 +53,12 @@ export function readRouteRules(
     alternatives:
       reflector.getAllAndOverride<Type<CanActivate>[]>(API_KEY_ALTERNATIVES_METADATA, targets) ??
       [],
+    // A hand-made context may have no class, whose metadata cannot be asked for.
+    skipUsage:
+      reflector.getAllAndOverride<boolean>(
+        API_KEY_SKIP_USAGE_METADATA,
+        owner ? targets : [handler],
+      ) === true,
   };
 }
 

@@ -131,11 +131,12 @@ describe.each(ENGINES)('the boot-time schema check on %s', (engine) => {
     ).rejects.toThrow(/revocation cannot be undone/);
     expect(logs.log).toEqual([
       'Created the revocation trigger of table "api_keys", which synchronize does not create.',
+      'Created the trigger keeping revoked keys of table "api_keys" from being enabled.',
       ...CHANGE_TRIGGER_LOGS,
     ]);
     // A second check (another registration, the next boot) finds it and stays quiet.
     await checkApiKeySchema(dataSource().getRepository(ApiKey));
-    expect(logs.log).toHaveLength(1 + CHANGE_TRIGGER_LOGS.length);
+    expect(logs.log).toHaveLength(2 + CHANGE_TRIGGER_LOGS.length);
   });
 
   it('warns once on PostgreSQL when instants are timestamp without time zone, naming the upgrade', async () => {
@@ -146,7 +147,7 @@ describe.each(ENGINES)('the boot-time schema check on %s', (engine) => {
     }
     expect(logs.warn).toHaveLength(1);
     expect(logs.warn[0]).toMatch(
-      /Table "api_keys" stores created_at, expires_at, revoked_at, last_used_at as timestamp without time zone/,
+      /Table "api_keys" stores created_at, expires_at, revoked_at, last_used_at, disabled_at, last_refill_at, expiry_notified_at as timestamp without time zone/,
     );
     expect(logs.warn[0]).toMatch(/UpgradeApiKeys1796083200000/);
   });

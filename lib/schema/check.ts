@@ -8,9 +8,18 @@ import {
   runStatements,
   zonelessInstantColumns,
 } from './sql.js';
+import { checkPolicySchema } from '../policies/schema.js';
 
 /** The properties of `AbstractApiKey` holding instants. */
-const INSTANT_PROPERTIES = ['createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt'];
+const INSTANT_PROPERTIES = [
+  'createdAt',
+  'expiresAt',
+  'revokedAt',
+  'lastUsedAt',
+  'disabledAt',
+  'lastRefillAt',
+  'expiryNotifiedAt',
+];
 
 /** How to create the key table `table` (any key table when not given), for the messages naming a missing one. */
 function createTableFix(table?: string): string {
@@ -86,6 +95,7 @@ export async function checkApiKeySchema<T extends AbstractApiKey>(
       );
     }
     await ensureRevocationTrigger(queryRunner, tableName, logger);
+    await checkPolicySchema(queryRunner, tableName, logger);
   } finally {
     await queryRunner.release();
   }

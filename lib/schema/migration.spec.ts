@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, createTestDatabase, type TestDatabase } from '../../test/support/databases.js';
 import { AbstractApiKey, ApiKey } from '../api-key.entity.js';
 import { CreateApiKeys1764000000000, createApiKeyTableMigration } from './migration.js';
+import { INSTANT_COLUMNS } from './sql.js';
 import { BcryptApiKeyHasher } from '../keys/hasher.js';
 import { resolveApiKeyOptions } from '../options/resolve.js';
 import { ApiKeyService } from '../api-key.service.js';
@@ -62,7 +63,7 @@ async function schemaDiff(dataSource: DataSource): Promise<string[]> {
  * TypeORM changes a column's type by dropping and adding it again.
  */
 function instantColumnDiff(table: string): string[] {
-  return ['created_at', 'expires_at', 'revoked_at', 'last_used_at'].flatMap((column) => [
+  return INSTANT_COLUMNS.flatMap((column) => [
     `ALTER TABLE "${table}" DROP COLUMN "${column}"`,
     `ALTER TABLE "${table}" ADD "${column}" TIMESTAMP(3)${column === 'created_at' ? ' NOT NULL' : ''}`,
   ]);
@@ -136,7 +137,7 @@ describe.each(ENGINES)('migrations on %s', (engine) => {
           : "SELECT type AS data_type FROM pragma_table_info('api_keys') WHERE name LIKE '%_at'",
     );
     expect(types.map((row: { data_type: string }) => row.data_type)).toEqual(
-      Array(4).fill(
+      Array(INSTANT_COLUMNS.length).fill(
         { postgres: 'timestamp with time zone', mariadb: 'datetime', sqlite: 'datetime(3)' }[
           engine
         ],

@@ -14,6 +14,11 @@ import {
   revocationTriggerStatements,
   runStatements,
 } from './sql.js';
+import {
+  dropEnableTriggerStatements,
+  enableTriggerStatements,
+  policyColumns,
+} from '../policies/schema.js';
 
 /**
  * The columns of `AbstractApiKey`, in the types the connected driver uses for them, so one
@@ -44,6 +49,7 @@ function apiKeyColumns(queryRunner: QueryRunner): TableColumnOptions[] {
     instant('expires_at', true),
     instant('revoked_at', true),
     instant('last_used_at', true),
+    ...policyColumns(queryRunner),
   ];
 }
 
@@ -112,10 +118,12 @@ export function createApiKeyTableMigration(
         }),
       );
       await runStatements(queryRunner, revocationTriggerStatements(queryRunner, table));
+      await runStatements(queryRunner, enableTriggerStatements(queryRunner, table));
     },
 
     async down(queryRunner: QueryRunner): Promise<void> {
       await runStatements(queryRunner, dropRevocationTriggerStatements(queryRunner, table));
+      await runStatements(queryRunner, dropEnableTriggerStatements(queryRunner, table));
       await queryRunner.dropTable(table);
     },
   });

@@ -1,7 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** The columns of `AbstractApiKey` that hold instants. */
-export const INSTANT_COLUMNS = ['created_at', 'expires_at', 'revoked_at', 'last_used_at'] as const;
+export const INSTANT_COLUMNS = [
+  'created_at',
+  'expires_at',
+  'revoked_at',
+  'last_used_at',
+  'disabled_at',
+  'last_refill_at',
+  'expiry_notified_at',
+] as const;
 
 /** What PostgreSQL calls the column type that drops the offset of every instant written to it. */
 export const ZONELESS_TIMESTAMP = 'timestamp without time zone';
@@ -85,7 +93,18 @@ export function revocationTriggerStatements(queryRunner: QueryRunner, table: str
 
 /** Statements dropping the revocation trigger of `table`, whichever version it is. */
 export function dropRevocationTriggerStatements(queryRunner: QueryRunner, table: string): string[] {
-  const trigger = revocationTriggerName(table);
+  return dropTriggerStatements(queryRunner, table, revocationTriggerName(table));
+}
+
+/**
+ * Statements dropping the trigger `trigger` of `table` (on PostgreSQL, and its function of the
+ * same name). `[]` for drivers without a trigger dialect.
+ */
+export function dropTriggerStatements(
+  queryRunner: QueryRunner,
+  table: string,
+  trigger: string,
+): string[] {
   switch (triggerDialect(queryRunner)) {
     case 'postgres':
       return [
@@ -106,11 +125,23 @@ export function dropRevocationTriggerStatements(queryRunner: QueryRunner, table:
  *
  * @throws what the driver throws when the catalogue cannot be read
  */
-export async function hasRevocationTrigger(
+export function hasRevocationTrigger(
   queryRunner: QueryRunner,
   table: string,
 ): Promise<boolean | null> {
-  const trigger = revocationTriggerName(table);
+  return hasTrigger(queryRunner, table, revocationTriggerName(table));
+}
+
+/**
+ * Whether `table` has the trigger `trigger`; `null` on drivers without a trigger dialect.
+ *
+ * @throws what the driver throws when the catalogue cannot be read
+ */
+export async function hasTrigger(
+  queryRunner: QueryRunner,
+  table: string,
+  trigger: string,
+): Promise<boolean | null> {
   let rows: unknown[];
   switch (triggerDialect(queryRunner)) {
     case 'postgres':

@@ -1,6 +1,9 @@
 import 'reflect-metadata';
 import {
+  Column,
   DataSource,
+  Entity,
+  PrimaryColumn,
   Table,
   TableIndex,
   type DataSourceOptions,
@@ -15,6 +18,8 @@ import { ENGINES, createTestDatabase, type TestDatabase } from '../../test/suppo
 import { ApiKey } from '../api-key.entity.js';
 import { CreateApiKeys1764000000000 } from './migration.js';
 import { UpgradeApiKeys1796083200000, createApiKeyUpgradeMigration } from './upgrade.js';
+import { INSTANT_COLUMNS } from './sql.js';
+import { AddApiKeyPolicies1798848000000 } from '../policies/schema.js';
 import { AddApiKeySecretTags1796515200000, createApiKeySecretTagMigration } from './secret-tag.js';
 import { checkApiKeySchema } from './check.js';
 import { ApiKeyConfigurationError } from '../api-key.errors.js';
@@ -78,6 +83,23 @@ class LegacyCreateApiKeys1764000000000 implements MigrationInterface {
   async down(): Promise<void> {}
 }
 
+/** The key entity as the previous version had it: without the policy columns. */
+@Entity('api_keys')
+class LegacyApiKey {
+  @PrimaryColumn({ type: 'varchar', length: 36 }) id!: string;
+  @Column({ type: 'varchar', length: 16 }) prefix!: string;
+  @Column({ name: 'hashed_key', type: 'varchar', length: 255 }) hashedKey!: string;
+  @Column({ type: 'varchar', length: 100 }) name!: string;
+  @Column({ type: 'simple-json' }) scopes!: string[];
+  @Column({ name: 'created_at', type: Date, precision: 3 }) createdAt!: Date;
+  @Column({ name: 'expires_at', type: Date, precision: 3, nullable: true })
+  expiresAt!: Date | null;
+  @Column({ name: 'revoked_at', type: Date, precision: 3, nullable: true })
+  revokedAt!: Date | null;
+  @Column({ name: 'last_used_at', type: Date, precision: 3, nullable: true })
+  lastUsedAt!: Date | null;
+}
+
 /** Runs `body` with the process's time zone set to `zone`, as `TZ=zone node ...` would. */
 async function inTimeZone<R>(zone: string, body: () => Promise<R>): Promise<R> {
   const before = process.env.TZ;
@@ -89,19 +111,6 @@ async function inTimeZone<R>(zone: string, body: () => Promise<R>): Promise<R> {
     else process.env.TZ = before;
   }
 }
-
-/** The properties of `ApiKey` whose columns the previous version's table had. */
-const LEGACY_PROPERTIES = [
-  'id',
-  'prefix',
-  'hashedKey',
-  'name',
-  'scopes',
-  'createdAt',
-  'expiresAt',
-  'revokedAt',
-  'lastUsedAt',
-];
 
 /** Keys as the previous version wrote them, each instant at a known UTC time. */
 const KEYS = [
@@ -139,17 +148,28 @@ const EXPECTED = KEYS.map((key) =>
   ),
 );
 
+/** The migrations a data source of the current version lists, in order. */
+const CURRENT_MIGRATIONS = [
+  CreateApiKeys1764000000000,
+  UpgradeApiKeys1796083200000,
+  AddApiKeySecretTags1796515200000,
+  AddApiKeyPolicies1798848000000,
+];
+
 describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
   let db: TestDatabase;
   let dir: string | undefined;
   let dataSource: DataSource | undefined;
 
   /** A data source on the suite's database with these migrations, connected. */
-  async function connect(migrations: Array<new () => MigrationInterface>): Promise<DataSource> {
+  async function connect(
+    migrations: Array<new () => MigrationInterface>,
+    entity: Function = ApiKey,
+  ): Promise<DataSource> {
     if (dataSource?.isInitialized) await dataSource.destroy();
     dataSource = new DataSource({
       ...db.options,
-      entities: [ApiKey],
+      entities: [entity],
       migrations,
       synchronize: false,
     } as DataSourceOptions);
@@ -189,23 +209,17 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     }
     // The database as the previous version left it: made by its migration, holding keys that a
     // process in Tokyo wrote.
-    const legacy = await connect([LegacyCreateApiKeys1764000000000]);
+    const legacy = await connect([LegacyCreateApiKeys1764000000000], LegacyApiKey);
     await legacy.runMigrations();
     await inTimeZone('Asia/Tokyo', () =>
-      legacy
-        .createQueryBuilder()
-        // The columns the previous version had: the table has no secret_tag yet.
-        .insert()
-        .into(ApiKey, LEGACY_PROPERTIES)
-        .values(
-          KEYS.map((key) => ({
-            ...key,
-            hashedKey: `hash of ${key.prefix}`,
-            name: 'old',
-            scopes: [],
-          })),
-        )
-        .execute(),
+      legacy.getRepository(LegacyApiKey).insert(
+        KEYS.map((key) => ({
+          ...key,
+          hashedKey: `hash of ${key.prefix}`,
+          name: 'old',
+          scopes: [],
+        })),
+      ),
     );
     await legacy.destroy();
   });
@@ -217,9 +231,13 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
   });
 
   it('keeps every instant of a populated table, read in the time zone of the process running it', async () => {
-    const ds = await connect([CreateApiKeys1764000000000, UpgradeApiKeys1796083200000]);
+    const ds = await connect(CURRENT_MIGRATIONS);
     const ran = await inTimeZone('Asia/Tokyo', () => ds.runMigrations());
-    expect(ran.map((m) => m.name)).toEqual(['UpgradeApiKeys1796083200000']);
+    expect(ran.map((m) => m.name)).toEqual([
+      'UpgradeApiKeys1796083200000',
+      'AddApiKeySecretTags1796515200000',
+      'AddApiKeyPolicies1798848000000',
+    ]);
     // Read by processes 17 and 9 hours away from the one that wrote them.
     expect(await inTimeZone('America/Los_Angeles', () => storedInstants(ds))).toEqual(EXPECTED);
     expect(await inTimeZone('UTC', () => storedInstants(ds))).toEqual(EXPECTED);
@@ -236,18 +254,23 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
       name: 'UpgradeTokyoKeys1796083200000',
       writtenInTimeZone: 'Asia/Tokyo',
     });
-    const ds = await connect([CreateApiKeys1764000000000, UpgradeTokyoKeys1796083200000]);
+    const ds = await connect([
+      CreateApiKeys1764000000000,
+      UpgradeTokyoKeys1796083200000,
+      AddApiKeySecretTags1796515200000,
+      AddApiKeyPolicies1798848000000,
+    ]);
     await inTimeZone('America/New_York', () => ds.runMigrations());
     expect(await inTimeZone('Europe/Paris', () => storedInstants(ds))).toEqual(EXPECTED);
   });
 
   it('replaces the revocation trigger with one that also refuses moving a prefix', async () => {
-    const legacy = await connect([]);
+    const legacy = await connect([], LegacyApiKey);
     await movePrefix(legacy);
     await legacy.query(
       `UPDATE ${legacy.driver.escape('api_keys')} SET prefix = 'Upgrade2' WHERE prefix = 'Upgrade3'`,
     );
-    const ds = await connect([CreateApiKeys1764000000000, UpgradeApiKeys1796083200000]);
+    const ds = await connect(CURRENT_MIGRATIONS);
     await ds.runMigrations();
     await expect(movePrefix(ds)).rejects.toThrow(/prefix cannot be changed/);
     await expect(
@@ -259,12 +282,13 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     await db.drop();
     if (engine !== 'sqlite') db = await createTestDatabase(engine);
     else rmSync(join(dir!, 'keys.sqlite'));
-    const ds = await connect([CreateApiKeys1764000000000, UpgradeApiKeys1796083200000]);
+    const ds = await connect(CURRENT_MIGRATIONS);
     const ran = await ds.runMigrations();
-    expect(ran).toHaveLength(2);
+    expect(ran).toHaveLength(CURRENT_MIGRATIONS.length);
     const diff = await ds.driver.createSchemaBuilder().log();
-    // The diff of the Date entity against timestamptz columns on PostgreSQL, and nothing else.
-    expect(diff.upQueries.length).toBe(engine === 'postgres' ? 8 : 0);
+    // The diff of the Date entity against timestamptz columns on PostgreSQL (a drop and an add
+    // per instant column), and nothing else.
+    expect(diff.upQueries.length).toBe(engine === 'postgres' ? 2 * INSTANT_COLUMNS.length : 0);
   });
 
   it('stops the boot without the column, naming the migration; adds it in place, keeping keys and triggers', async () => {
@@ -274,9 +298,15 @@ describe.each(ENGINES)('the upgrade migration on %s', (engine) => {
     await expect(check).rejects.toBeInstanceOf(ApiKeyConfigurationError);
     await expect(check).rejects.toThrow(/no column "secret_tag".*AddApiKeySecretTags1796515200000/);
 
-    const ds = await connect([...UPGRADED, AddApiKeySecretTags1796515200000]);
+    // The policies' migration too, which the boot check demands next.
+    const ds = await connect([
+      ...UPGRADED,
+      AddApiKeySecretTags1796515200000,
+      AddApiKeyPolicies1798848000000,
+    ]);
     expect((await ds.runMigrations()).map((m) => m.name)).toEqual([
       'AddApiKeySecretTags1796515200000',
+      'AddApiKeyPolicies1798848000000',
     ]);
     expect(await hasTagColumn(ds)).toBe(true);
     await checkApiKeySchema(ds.getRepository(ApiKey));

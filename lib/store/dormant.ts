@@ -17,7 +17,7 @@ import {
   type ApiKeyEventBus,
   type ApiKeyRevokedEvent,
 } from '../api-key.events.js';
-import { carriedColumns } from './input.js';
+import { ownColumns } from './input.js';
 import type { ResolvedApiKeyOptions } from '../api-key.options.js';
 import type { ApiKeyRows } from './rows.js';
 import { listWhere } from './where.js';
@@ -126,7 +126,7 @@ export class ApiKeyDormancy<T extends AbstractApiKey> {
       const event = revokedEvent(
         apiKey,
         { registration: service.name, reason: 'dormant', at },
-        carriedColumns(repository.metadata, apiKey),
+        ownColumns(repository.metadata, apiKey),
       );
       await deliverEvent(bus, API_KEY_REVOKED_EVENT, event, options.onRevoked);
     }

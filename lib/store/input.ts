@@ -2,6 +2,7 @@ import type { EntityMetadata } from 'typeorm';
 import type { AbstractApiKey } from '../api-key.entity.js';
 import { ApiKeyValidationError } from '../api-key.errors.js';
 import { isScope } from '../keys/format.js';
+import { checkPolicies, checkPolicyField, NO_POLICIES, POLICY_FIELDS } from '../policies/input.js';
 import type {
   CreateApiKeyInput,
   RotateApiKeyOptions,
@@ -18,6 +19,10 @@ export const MANAGED_FIELDS = [
   'revokedAt',
   'lastUsedAt',
   'revoked',
+  'disabledAt',
+  'disabled',
+  'lastRefillAt',
+  'expiryNotifiedAt',
 ] as const;
 
 /**
@@ -60,11 +65,12 @@ export function validateCreateInput<T extends AbstractApiKey>(
     if (field in extra)
       throw new ApiKeyValidationError(`${field} is set by the service and cannot be given.`);
   }
-  return { ...valid, extra };
+  return { ...valid, extra: { ...NO_POLICIES, ...extra, ...checkPolicies(extra) } };
 }
 
 /**
- * Checks `update()`'s changes: only name, scopes and expiry, each by `create()`'s rules.
+ * Checks `update()`'s changes: only name, scopes, expiry and the policy fields, each by
+ * `create()`'s rules. Whether a refill is whole needs the stored key: see `checkPolicies`.
  *
  * @param now the service clock's time, which a new `expiresAt` must be after
  * @throws {ApiKeyValidationError} if a change is not acceptable or names another field
@@ -76,9 +82,14 @@ export function validateUpdateInput(input: UpdateApiKeyInput, now: Date): Update
     if (field === 'name') changes.name = checkName(value);
     else if (field === 'scopes') changes.scopes = [...new Set(checkScopes(value))];
     else if (field === 'expiresAt') changes.expiresAt = checkExpiry(value, now);
+    else if ((POLICY_FIELDS as readonly string[]).includes(field))
+      (changes as Record<string, unknown>)[field] = checkPolicyField(
+        field as (typeof POLICY_FIELDS)[number],
+        value,
+      );
     else
       throw new ApiKeyValidationError(
-        `${field} cannot be changed: only name, scopes and expiresAt can.`,
+        `${field} cannot be changed: only name, scopes, expiresAt, ${POLICY_FIELDS.join(', ')} can.`,
         field,
       );
   }
@@ -165,4 +176,17 @@ export function carriedColumns<T extends AbstractApiKey>(
           : id;
   }
   return carried;
+}
+
+/**
+ * The entity's own columns of a key (its owner's, say), as events name them: `carriedColumns`
+ * without the policy columns, which say nothing of whose key it was.
+ */
+export function ownColumns<T extends AbstractApiKey>(
+  metadata: EntityMetadata,
+  apiKey: T,
+): Record<string, unknown> {
+  const columns = carriedColumns(metadata, apiKey);
+  for (const field of POLICY_FIELDS) delete columns[field];
+  return columns;
 }

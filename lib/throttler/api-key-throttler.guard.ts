@@ -1,4 +1,4 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type ExecutionContext, type Type } from '@nestjs/common';
 import {
   ThrottlerGuard,
   type ThrottlerLimitDetail,
@@ -42,6 +42,36 @@ export interface ApiKeyWithRateLimits extends AbstractApiKey {
  */
 @Injectable()
 export class ApiKeyThrottlerGuard extends ThrottlerGuard {
+  /**
+   * A guard counting by owner instead of by key: every key whose `ownerColumn` holds the same
+   * value (`partnerId`, say) shares one budget, in memory or in Redis alike, so issuing more
+   * keys does not raise an owner's limit. A key without an owner is counted by itself. List it
+   * after the key guard, as this one: `@UseGuards(ApiKeyGuard, PartnerThrottlerGuard)`.
+   *
+   * @example
+   * ```ts
+   * export const PartnerThrottlerGuard = ApiKeyThrottlerGuard.byOwner('partnerId');
+   * ```
+   * @param ownerColumn the key entity's property holding its owner
+   * @publicApi
+   */
+  static byOwner(ownerColumn: string): Type<ApiKeyThrottlerGuard> {
+    @Injectable()
+    class ApiKeyOwnerThrottlerGuard extends ApiKeyThrottlerGuard {
+      protected override trackerOf(apiKey: AbstractApiKey): string {
+        const owner = (apiKey as unknown as Record<string, unknown>)[ownerColumn];
+        // Owners' ids and key ids share no name space: the column is part of the tracker.
+        return owner == null || owner === ''
+          ? super.trackerOf(apiKey)
+          : `api-key-owner:${ownerColumn}:${String(owner)}`;
+      }
+    }
+    Object.defineProperty(ApiKeyOwnerThrottlerGuard, 'name', {
+      value: `ApiKeyThrottlerGuard(by ${ownerColumn})`,
+    });
+    return ApiKeyOwnerThrottlerGuard;
+  }
+
   /** Counts the request under its key, with the key's own limit when it has one. */
   protected override async handleRequest(requestProps: ThrottlerRequest): Promise<boolean> {
     const apiKey = this.getApiKey(requestProps.context);

@@ -46,9 +46,21 @@ export function zeroCounts(): ApiKeyUsageCounts {
 }
 
 /**
- * The outcome of a refused key, by its `ApiKeyFailureReason`: `unknown` when no key of the registration has its prefix (or it
- * has none), `unauthorized` for every refusal of a known key.
+ * The outcome of a refused key, by its `ApiKeyFailureReason` or policy refusal: `unknown` when
+ * no key of the registration has its prefix (or it has none), `forbidden` for an address outside
+ * the key's allow-list, `usage_exceeded` for a key with no credits left, `unauthorized` for every
+ * other refusal of a known key.
  */
 export function refusalOutcome(reason: string): ApiKeyUsageOutcome {
-  return reason === 'unknown' || reason === 'malformed' ? 'unknown' : 'unauthorized';
+  switch (reason) {
+    case 'unknown':
+    case 'malformed':
+      return 'unknown';
+    case 'ip_not_allowed':
+      return 'forbidden';
+    case 'usage_exceeded':
+      return 'usage_exceeded';
+    default:
+      return 'unauthorized';
+  }
 }

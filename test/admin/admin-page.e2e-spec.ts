@@ -115,6 +115,29 @@ describe.each(ADAPTERS)('the admin page in Chromium on %s', (_platform, adapter)
     expect((await row.textContent())!.match(/Never/g)).toHaveLength(1);
   });
 
+  it('creates a key with Allowed IPs and Uses, shows its credits, and disables then enables it', async () => {
+    await page.getByLabel('Name', { exact: true }).fill('policy key');
+    await page.getByLabel('Allowed IPs', { exact: true }).fill('127.0.0.1/32, ::1');
+    await page.getByLabel('Uses', { exact: true }).fill('5');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const field = page.getByRole('textbox', { name: 'New API key' });
+    await expect.poll(() => field.inputValue()).toMatch(/\./);
+    const key = await field.inputValue();
+    await page.getByRole('button', { name: 'Done' }).click();
+    const row = rowOf('policy key');
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await ping(key)).toBe(200);
+    await page.reload();
+    await expect.poll(() => row.textContent()).toContain('4');
+    await row.getByRole('button', { name: 'Disable', exact: true }).click();
+    await expect.poll(() => row.textContent()).toContain('Disabled');
+    expect(await ping(key)).toBe(401);
+    expect(await row.getByRole('button', { name: 'Rotate', exact: true }).count()).toBe(0);
+    await row.getByRole('button', { name: 'Enable', exact: true }).click();
+    await expect.poll(() => row.textContent()).toContain('Active');
+    expect(await ping(key)).toBe(200);
+  });
+
   it('rotates with a grace period: the old key works, then stops', async () => {
     const old = await createInPage('rotated key');
     await rowOf('rotated key').getByRole('button', { name: 'Rotate', exact: true }).click();

@@ -78,12 +78,18 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     expect(made.stderr).toBe('');
     const created = JSON.parse(lastLine(made.stdout));
     expect(Object.keys(created).sort()).toEqual([
+      'allowedIps',
       'createdAt',
+      'disabledAt',
       'expiresAt',
       'id',
       'key',
+      'lastRefillAt',
       'name',
       'prefix',
+      'refillAmount',
+      'refillInterval',
+      'remaining',
       'scopes',
     ]);
     expect(created).toMatchObject({ name: 'ci', scopes: ['projects:read', 'projects:write'] });
@@ -222,6 +228,9 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
       'EXPIRES',
       'REVOKED',
       'LAST USED',
+      'DISABLED',
+      'ALLOWED IPS',
+      'CREDITS',
     ]);
     expect(table.stdout).toContain(created.prefix);
     expect(table.stdout).not.toContain(gone.prefix);
@@ -239,12 +248,18 @@ describe.each(SAMPLE_ENGINES)('key CLI on %s', { timeout: 120_000 }, (engine) =>
     expect(listedAll).toHaveLength(hashes.length);
     const row = listed.find((k) => k.prefix === created.prefix)!;
     expect(Object.keys(row).sort()).toEqual([
+      'allowedIps',
       'createdAt',
+      'disabledAt',
       'expiresAt',
       'id',
+      'lastRefillAt',
       'lastUsedAt',
       'name',
       'prefix',
+      'refillAmount',
+      'refillInterval',
+      'remaining',
       'revokedAt',
       'scopes',
       'status',

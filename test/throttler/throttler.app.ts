@@ -16,7 +16,14 @@ import { typeOrmFor } from '../support/scenario-app.js';
 export class LimitedApiKey extends AbstractApiKey implements ApiKeyWithRateLimits {
   @Column({ name: 'rate_limits', type: 'simple-json', nullable: true })
   rateLimits!: Record<string, ApiKeyRateLimit> | null;
+
+  /** The partner the key belongs to, whose keys share one budget on `/per-owner`. */
+  @Column({ name: 'owner_id', type: 'varchar', length: 36, nullable: true })
+  ownerId!: string | null;
 }
+
+/** Counts by `ownerId`: all of one owner's keys share one budget. */
+export const OwnerThrottlerGuard = ApiKeyThrottlerGuard.byOwner('ownerId');
 
 /** The module's limit: 3 requests a minute. */
 export const LIMIT = 3;
@@ -36,6 +43,13 @@ export class LimitedController {
   @UseGuards(ApiKeyGuard, ApiKeyThrottlerGuard)
   strict() {
     return { ok: true };
+  }
+
+  /** Key first, then the count: per owner. */
+  @Get('per-owner')
+  @UseGuards(ApiKeyGuard, OwnerThrottlerGuard)
+  perOwner(@CurrentApiKey() apiKey: LimitedApiKey) {
+    return { key: apiKey.name };
   }
 
   /** No key here: counted by the throttler's usual tracker (the client IP). */

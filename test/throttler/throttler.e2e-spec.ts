@@ -77,6 +77,17 @@ describe.each(ADAPTERS)('per-key limits in memory on %s', (_platform, adapter) =
     expect(await statuses(`${url}/strict`, 6, key)).toEqual([...allowed(5), 429]);
   });
 
+  it('counts by owner on a guard made by byOwner(): more keys do not raise the budget', async () => {
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map(async (name) => (await service.create({ name, ownerId: 'acme' })).key),
+    );
+    const other = (await service.create({ name: 'other', ownerId: 'globex' })).key;
+    const perOwner = `${url}/per-owner`;
+    expect(await statuses(perOwner, 2, a)).toEqual([200, 200]);
+    expect(await statuses(perOwner, 2, b)).toEqual([200, 429]);
+    expect(await statuses(perOwner, 1, other)).toEqual([200]);
+  });
+
   it('falls back to the usual tracker (the client IP) without a key', async () => {
     expect(await statuses(`${url}/open`, LIMIT + 1)).toEqual([...allowed(LIMIT), 429]);
   });
@@ -115,5 +126,16 @@ describe.each(ADAPTERS)('per-key limits in Redis on %s', (_platform, adapter) =>
     const refused = await get(one, key);
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it("shares one owner's budget between its keys and two instances", async () => {
+    const service = instances[0].app.get(ApiKeyService);
+    const ownerId = randomUUID();
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map(async (name) => (await service.create({ name, ownerId } as never)).key),
+    );
+    const [one, two] = instances.map(({ url }) => `${url}/per-owner`);
+    expect(await statuses(one, 2, a)).toEqual([200, 200]);
+    expect(await statuses(two, 2, b)).toEqual([200, 429]);
   });
 });

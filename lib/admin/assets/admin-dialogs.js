@@ -23,6 +23,18 @@ export function openRevoke(key) {
   $('revoke-dialog').showModal();
 }
 
+/** Suspends or resumes a key at once: both are undone by the other button. */
+export async function setDisabled(key, disabled) {
+  const action = disabled ? 'disable' : 'enable';
+  try {
+    const changed = await api('POST', `/${encodeURIComponent(key.id)}/${action}`);
+    say(`${disabled ? 'Disabled' : 'Enabled'} key ${changed.name} (${changed.prefix}).`);
+    await reload();
+  } catch (error) {
+    fail(error);
+  }
+}
+
 export function openRotate(key) {
   current = key;
   $('rotate-text').textContent = `Rotate ${key.name} (${key.prefix})?`;
@@ -92,6 +104,8 @@ export function openEdit(key) {
   $('edit-name').value = key.name;
   $('edit-scopes').value = key.scopes.join(', ');
   $('edit-expiresAt').value = key.expiresAt ?? '';
+  $('edit-allowedIps').value = key.allowedIps ? key.allowedIps.join(', ') : '';
+  $('edit-remaining').value = key.remaining ?? '';
   form.addEventListener('submit', saveEdit);
   dialog.showModal();
 }
@@ -102,6 +116,11 @@ async function saveEdit(event) {
   const body = { name: $('edit-name').value, scopes: $('edit-scopes').value };
   const expiry = expiryValue($('edit-expiresAt').value);
   if (expiry !== current.expiresAt) body.expiresAt = expiry;
+  // Sent only when changed: an owner may keep a key's credits without being allowed to set them.
+  const allowedIps = $('edit-allowedIps').value.trim();
+  if (allowedIps !== (current.allowedIps ?? []).join(', ')) body.allowedIps = allowedIps;
+  const remaining = $('edit-remaining').value.trim();
+  if (remaining !== String(current.remaining ?? '')) body.remaining = remaining;
   try {
     const updated = await api('PATCH', `/${encodeURIComponent(current.id)}`, body);
     $('edit-dialog').close();

@@ -1,6 +1,6 @@
 // The key admin page: the list of keys with its search, filters, sorting and paging, and the
 // form that creates a key. Its dialogs are in admin-dialogs.js, what both use in admin-shared.js.
-import { afterKeyChange, openEdit, openRevoke, openRotate } from './admin-dialogs.js';
+import { afterKeyChange, openEdit, openRevoke, openRotate, setDisabled } from './admin-dialogs.js';
 import {
   $,
   api,
@@ -15,7 +15,12 @@ import {
 } from './admin-shared.js';
 import { fillRowUsage, loadBusiest, openUsage } from './admin-usage.js';
 
-const STATUS_LABELS = { active: 'Active', revoked: 'Revoked', expired: 'Expired' };
+const STATUS_LABELS = {
+  active: 'Active',
+  revoked: 'Revoked',
+  expired: 'Expired',
+  disabled: 'Disabled',
+};
 const state = { search: '', status: 'all', owner: '', sort: 'createdAt', order: 'desc', page: 1 };
 const PAGE_SIZE = 20;
 let listed = { items: [], total: 0, page: 1, pageSize: PAGE_SIZE };
@@ -74,6 +79,14 @@ function row(key, owners) {
     actions.push(
       button('Edit', () => openEdit(key)),
       button('Rotate', () => openRotate(key)),
+      button('Disable', () => setDisabled(key, true)),
+      button('Revoke', () => openRevoke(key), 'danger'),
+    );
+  }
+  if (key.status === 'disabled') {
+    actions.push(
+      button('Edit', () => openEdit(key)),
+      button('Enable', () => setDisabled(key, false)),
       button('Revoke', () => openRevoke(key), 'danger'),
     );
   }
@@ -92,11 +105,19 @@ function row(key, owners) {
     cell('Created', formatTime(key.createdAt, '')),
     cell('Expires', formatTime(key.expiresAt, 'Never')),
     cell('Last used', formatTime(key.lastUsedAt, 'Never')),
+    cell('Credits', credits(key)),
   ];
   if (owners) cells.push(cell('Owner', key.owner ?? ''));
   cells.push(usage);
   cells.push(cell('Actions', el('div', { className: 'row-actions' }, ...actions)));
   return el('tr', { 'data-id': key.id }, ...cells);
+}
+
+/** What is left of a key's credits, and its refill: "Unlimited", "42", "42 (100/day)". */
+function credits(key) {
+  if (key.remaining === null || key.remaining === undefined) return 'Unlimited';
+  const refill = key.refillAmount ? ` (${key.refillAmount}/${key.refillInterval})` : '';
+  return `${key.remaining}${refill}`;
 }
 
 function button(label, onClick, className = '') {
@@ -115,6 +136,11 @@ $('create-form').addEventListener('submit', async (event) => {
     scopes: $('create-scopes').value,
     expiresAt: expiryValue($('create-expiresAt').value),
   };
+  // Left out when empty: no policy, and owners who may not set credits can still create keys.
+  for (const field of ['allowedIps', 'remaining']) {
+    const value = $(`create-${field}`).value.trim();
+    if (value !== '') body[field] = value;
+  }
   if (!$('create-owner-field').hidden) body.owner = $('create-owner').value;
   try {
     const created = await api('POST', '', body);
