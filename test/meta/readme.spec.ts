@@ -169,6 +169,15 @@ describe('README', () => {
     expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(18_000);
   });
 
+  it('has an architecture page naming every folder of lib/', () => {
+    const page = doc('architecture.md');
+    const folders = readdirSync(new URL('../../lib/', import.meta.url), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    expect(folders.length).toBeGreaterThan(10);
+    expect(folders.filter((folder) => !page.includes(`\`${folder}/\``))).toEqual([]);
+  });
+
   it('links the architecture page from its top, as CONTRIBUTING.md does', () => {
     const top = readme.slice(0, readme.indexOf('\n## '));
     expect(top).toContain('](docs/architecture.md)');
