@@ -186,7 +186,7 @@ function throttlerModule(throttle: BenchThrottle): DynamicModule {
   });
 }
 
-/** The module options of an ApiKeyGuard row: its hasher, and notify mode when the row asks. */
+/** The module options of an ApiKeyGuard row: its hasher, and notify mode or no analytics when the row asks. */
 function apiKeyOptions(scenario: Extract<BenchScenario, { guard: 'api-key' }>): ApiKeyOptions {
   return {
     ...(scenario.hasher === 'hmac'
@@ -194,6 +194,7 @@ function apiKeyOptions(scenario: Extract<BenchScenario, { guard: 'api-key' }>): 
       : {}),
     ...(scenario.revocationSync ? { revocationSync: scenario.revocationSync } : {}),
     ...(scenario.storeTimeout ? { storeTimeout: scenario.storeTimeout } : {}),
+    ...(scenario.usageAnalytics === false ? { usageAnalytics: false } : {}),
   };
 }
 
@@ -342,7 +343,8 @@ async function main(): Promise<void> {
     const fillerHash = await app.get(ApiKeyService).options.hasher.hash(generateKey().key);
     await bulkInsert(app.get(DataSource), fillerRows(scenario.keys - 1, fillerHash));
     seedMs = performance.now() - started;
-    key = (await app.get(ApiKeyService).create({ name: 'bench' })).key;
+    const policies = scenario.guard === 'api-key' ? scenario.keyPolicies : undefined;
+    key = (await app.get(ApiKeyService).create({ name: 'bench', ...policies })).key;
   }
   if (scenario.guard === 'memo-memory') {
     send({ type: 'memory', report: await measureMemo(app, scenario.keys) });

@@ -34,6 +34,10 @@ export type BenchScenario =
       openRoute?: boolean;
       /** `storeTimeout`, ms: longer than the default under valgrind, which runs the app ~50× slower. */
       storeTimeout?: number;
+      /** Policies of the key the app makes at boot, the one its row presents (rows 14a, 14b). */
+      keyPolicies?: { allowedIps?: string[]; remaining?: number };
+      /** `usageAnalytics: false` (rows 14c, 14d); by default analytics count every request. */
+      usageAnalytics?: false;
     }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number }
   /**

@@ -4,7 +4,7 @@ import { FULL_SOAK_SECONDS, SOAK_SECONDS } from '../harness/settings.js';
 import type { SoakResult } from './soak.js';
 
 /** Rows whose window-by-window ratios are listed in full. */
-const ROWS_WITH_WINDOW_NOTES = ['2', '3', '7a', '7b'];
+const ROWS_WITH_WINDOW_NOTES = ['2', '3', '7a', '7b', '14a', '14b', '14c', '14d'];
 /** Rows also compared with row 1d, the guard that checks nothing but answers late. */
 const ROWS_AGAINST_DEFERRED = ['2', '3', '4', '7a', '7b'];
 

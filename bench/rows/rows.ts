@@ -6,8 +6,10 @@
  * passport-headerapikey; 6 a naive bcrypt.compare per request; 7a and 7b rows 2 and 3 with a
  * million keys in the table; 9a and 9b row 2 with ApiKeyThrottlerGuard after the key guard,
  * counters in memory and in Redis; L1, L2, L3, L5 rows 1, 2, 3, 5 one request at a time; 8a the
- * cold path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory. Rows 10 to 12,
- * revocation sync, are in `sync-rows.ts`, `sync-propagation.ts` and `sync-outage.ts`.
+ * cold path of new keys, 8b to 8e row 2 under attack; `m` the memo's memory; 14a and 14b row 3
+ * with a key that has an IP allow-list or credits, 14c and 14d rows 2 and 3 with usage analytics
+ * off. Rows 10 to 12, revocation sync, are in `sync-rows.ts`, `sync-propagation.ts` and
+ * `sync-outage.ts`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import bcrypt from 'bcrypt';
@@ -24,7 +26,12 @@ import type { AttackRow } from './attack.js';
 import { apiKeyHeaders, rotating } from '../harness/load.js';
 import { measureOnce, type Target } from '../harness/measure.js';
 import type { BenchRow } from '../report/measurements.js';
-import { STATIC_KEY_HEADER, type BenchDatabase, type BenchThrottle } from '../apps/scenario.js';
+import {
+  STATIC_KEY_HEADER,
+  type BenchDatabase,
+  type BenchScenario,
+  type BenchThrottle,
+} from '../apps/scenario.js';
 import {
   ATTACK_RATE,
   BASE_KEYS,
@@ -39,7 +46,7 @@ import {
 /** The throughput rows in the order the report lists them. */
 export const ROW_ORDER = [
   ...['1', '1d', '2', '2m', '3', '3m', '4', '5', '6', '7a', '7b', '9a', '9b'],
-  ...['10a', '10b', '10c'],
+  ...['10a', '10b', '10c', '14a', '14b', '14c', '14d'],
 ];
 
 /** The throughput rows that are also measured one request at a time (as L1, L2, ...). */
@@ -164,9 +171,13 @@ async function passportRow(boot: Boot): Promise<Target> {
   };
 }
 
+/** `id` when `others` measure that row, for a row to alternate with it; else undefined (row 1). */
+const measuredRow = (others: Target[], id: string): string | undefined =>
+  others.some((t) => t.id === id) ? id : undefined;
+
 /** Rows 7a and 7b, each alternating with its 1,000-key row when that is measured too. */
 async function scaleRows(boot: Boot, others: Target[]): Promise<Target[]> {
-  const pairedWith = (id: string) => (others.some((t) => t.id === id) ? id : undefined);
+  const pairedWith = (id: string) => measuredRow(others, id);
   const keys = integer(SCALE_KEYS);
   const sqlite = await boot(
     bcryptGuarded(sqliteDb('sqlite-scale'), SCALE_KEYS),
@@ -213,7 +224,66 @@ async function throttledRows(boot: Boot): Promise<Target[]> {
   return targets;
 }
 
-/** Boots the apps of the wanted throughput rows (1 to 5, 7, 9), in the order they are measured. */
+/** Credits row 14b's key starts with: more than any run spends, so every answer is a 200. */
+const UNSPENDABLE_CREDITS = 100_000_000;
+
+/**
+ * Rows 14a to 14d, those wanted: what a key's policies (14a an IP allow-list, 14b credits, one
+ * conditional UPDATE per request) and usage analytics (on by default; 14c and 14d turn them off)
+ * cost. Each alternates with the row it varies (2 or 3) when that is measured too, as rows 7a, 7b do.
+ */
+async function policyAndAnalyticsRows(boot: Boot, others: Target[]): Promise<Target[]> {
+  const variant = async (
+    id: string,
+    label: string,
+    db: BenchDatabase,
+    change: Partial<Extract<BenchScenario, { guard: 'api-key' }>>,
+  ): Promise<Target> => {
+    const app = await boot({ ...bcryptGuarded(db, BASE_KEYS), ...change }, label);
+    return {
+      ...keyRow(id, label, BASE_KEYS, app),
+      against: measuredRow(others, db.engine === 'sqlite' ? '2' : '3'),
+    };
+  };
+  const targets: Target[] = [];
+  if (wanted('14a'))
+    targets.push(
+      await variant('14a', 'ApiKeyGuard, PostgreSQL, key allows 127.0.0.1/32', await postgresDb(), {
+        keyPolicies: { allowedIps: ['127.0.0.1/32'] },
+      }),
+    );
+  if (wanted('14b'))
+    targets.push(
+      await variant(
+        '14b',
+        'ApiKeyGuard, PostgreSQL, key spends a credit a request',
+        await postgresDb(),
+        {
+          keyPolicies: { remaining: UNSPENDABLE_CREDITS },
+        },
+      ),
+    );
+  if (wanted('14c'))
+    targets.push(
+      await variant(
+        '14c',
+        'ApiKeyGuard, SQLite, usage analytics off',
+        sqliteDb('sqlite-1k-no-analytics'),
+        {
+          usageAnalytics: false,
+        },
+      ),
+    );
+  if (wanted('14d'))
+    targets.push(
+      await variant('14d', 'ApiKeyGuard, PostgreSQL, usage analytics off', await postgresDb(), {
+        usageAnalytics: false,
+      }),
+    );
+  return targets;
+}
+
+/** Boots the apps of the wanted throughput rows (1 to 5, 7, 9, 14), in the order they are measured. */
 export async function bootThroughputRows(boot: Boot): Promise<ThroughputRows> {
   const targets = await unguardedRows(boot);
   const sqlite =
@@ -227,6 +297,7 @@ export async function bootThroughputRows(boot: Boot): Promise<ThroughputRows> {
   if (wanted('5')) targets.push(await passportRow(boot));
   if (wanted('7')) targets.push(...(await scaleRows(boot, targets)));
   targets.push(...(await throttledRows(boot)));
+  targets.push(...(await policyAndAnalyticsRows(boot, targets)));
   return { targets, sqlite, postgresForRoundTrips: postgres?.roundTrips };
 }
 
