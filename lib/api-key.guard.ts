@@ -149,7 +149,7 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
    * hooks it calls are called as the full check calls them.
    */
   private passesAtOnce(context: ExecutionContext): boolean {
-    if (!this.authenticatesAsDeclared) return false;
+    if (!this.authenticatesAsDeclared || !this.apiKeyService.answersAtOnce) return false;
     if (this.shouldSkip(context)) return true;
     const request = this.getRequest(context);
     const key = this.extractKey(request, context);

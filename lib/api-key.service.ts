@@ -66,6 +66,9 @@ import { ApiKeySuspension } from './policies/suspension.js';
 // The guard imports these from here.
 export type { ApiKeyFailureReason, ApiKeyVerification } from './api-key.interfaces.js';
 
+/** Why the verifier refused a known key's secret. */
+type ApiKeyCheckRefusal = 'bad_secret' | 'flooded';
+
 /**
  * Creates, looks up, verifies and revokes API keys of one registration.
  *
@@ -96,10 +99,14 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   private eventBus?: Promise<ApiKeyEventBus | null>;
   /** What the usage queries read through. */
   private readonly usageSources: UsageQuerySources<T>;
-  /** Whether `verify` and `loadByPrefix` are this class's own, so `verifyAtOnce` may stand in for them. */
-  private readonly verifiesAsDeclared =
-    this.verify === ApiKeyService.prototype.verify &&
-    this.loadByPrefix === ApiKeyService.prototype.loadByPrefix;
+  /**
+   * Whether `verifyAtOnce` can ever answer: rows are cached (notify mode) and `verify` and
+   * `loadByPrefix` are this class's own, so that it may stand in for them. The guard asks first,
+   * so that in read mode, where every request reads its row, it does not parse a request twice.
+   *
+   * @internal
+   */
+  readonly answersAtOnce: boolean;
 
   /** @param moduleRef where the app's `@nestjs/event-emitter` bus is looked for (none outside Nest) */
   constructor(
@@ -108,6 +115,10 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
     @Optional() @Inject(ModuleRef) private readonly moduleRef?: ModuleRef,
   ) {
     this.rowCache = createRowCache(options, repository, this.logger);
+    this.answersAtOnce =
+      this.rowCache.caching &&
+      this.verify === ApiKeyService.prototype.verify &&
+      this.loadByPrefix === ApiKeyService.prototype.loadByPrefix;
     this.verifier = new ApiKeyVerifier(options, {
       repository,
       logger: this.logger,
@@ -365,7 +376,7 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
    * @internal
    */
   verifyAtOnce(key: string): ApiKeyVerification<T> | undefined {
-    if (!this.verifiesAsDeclared) return undefined;
+    if (!this.answersAtOnce) return undefined;
     const prefix = parseKey(key, this.options.brand);
     if (prefix === null) return malformed(key, this.options.brand);
     const stored = this.cachedRow(prefix);
@@ -411,12 +422,8 @@ export class ApiKeyService<T extends AbstractApiKey = ApiKey>
   }
 
   /** A refusal of a known key's secret. */
-  private refused(
-    outcome: 'bad_secret' | 'flooded',
-    prefix: string,
-    row: T,
-  ): ApiKeyVerification<T> {
-    return { valid: false, reason: outcome, prefix, keyId: row.id };
+  private refused(reason: ApiKeyCheckRefusal, prefix: string, row: T): ApiKeyVerification<T> {
+    return { valid: false, reason, prefix, keyId: row.id };
   }
 
   /**
