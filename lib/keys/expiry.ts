@@ -4,7 +4,12 @@
  */
 
 const DAY_MS = 86_400_000;
-const UNIT_MS: Record<string, number> = { h: 3_600_000, d: DAY_MS, w: 7 * DAY_MS };
+/** Milliseconds of each unit a duration may be written in: hours, days, weeks. */
+export const DURATION_UNIT_MS: Readonly<Record<string, number>> = {
+  h: 3_600_000,
+  d: DAY_MS,
+  w: 7 * DAY_MS,
+};
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
 
@@ -19,7 +24,7 @@ export const EXPIRY_FORMS =
  */
 export function readDuration(text: string): number | null {
   const duration = /^(\d{1,6})([hdw])$/.exec(text);
-  const ms = duration ? Number(duration[1]) * UNIT_MS[duration[2]] : 0;
+  const ms = duration ? Number(duration[1]) * DURATION_UNIT_MS[duration[2]] : 0;
   return ms > 0 ? ms : null;
 }
 

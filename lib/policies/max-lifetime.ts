@@ -1,6 +1,5 @@
 import { ApiKeyValidationError } from '../api-key.errors.js';
-
-const UNIT_MS: Record<string, number> = { h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+import { DURATION_UNIT_MS } from '../keys/expiry.js';
 
 /** Longest `maxLifetime` there can be: what a `Date` can still add to now. */
 const MAX_LIFETIME_MS = 100 * 365 * 86_400_000;
@@ -27,7 +26,7 @@ export function parseMaxLifetime(value: unknown): ResolvedMaxLifetime | null | u
       : undefined;
   const duration = typeof value === 'string' ? /^(\d{1,5})([hdw])$/.exec(value) : null;
   if (!duration || Number(duration[1]) === 0) return undefined;
-  const ms = Number(duration[1]) * UNIT_MS[duration[2]];
+  const ms = Number(duration[1]) * DURATION_UNIT_MS[duration[2]];
   return ms <= MAX_LIFETIME_MS ? { ms, text: value as string } : undefined;
 }
 
