@@ -33,6 +33,7 @@ import { creditsHeader, secondsToRefill } from './policies/headers.js';
 import { missingScopes } from './policies/any-scopes.js';
 import { API_KEY_EXPIRATION_HEADER, expirationHeaderValue } from './policies/expiry-notices.js';
 import { missingRegistrationError } from './boot-checks/registrations.js';
+import { EndOfTurnAnswers } from './request/end-of-turn.js';
 import { RouteRulesCache } from './request/route-rules.js';
 import { refusalOutcome, type ApiKeyUsageOutcome } from './usage/outcomes.js';
 import {
@@ -40,9 +41,6 @@ import {
   type ApiKeyFailureReason,
   type ApiKeyVerification,
 } from './api-key.service.js';
-
-/** What `canActivate` answers when the request may pass at once: one settled promise for all. */
-const PASSED: Promise<boolean> = Promise.resolve(true);
 
 /**
  * Why the guard refused a request: 401 with the key's failure reason (`missing` when none was
@@ -126,30 +124,41 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
 
   /**
    * Skips, authenticates, then, if the key is refused, tries the route's `@AllowApiKeyOr()`
-   * guards before answering with the key's refusal.
+   * guards before answering with the key's refusal. In notify mode the answer comes at the end of
+   * the request's turn of the event loop, with the turn's other requests (`request/end-of-turn.ts`).
    *
    * @throws {ApiKeyUnauthorizedException} 401 when no usable key was sent (HTTP and GraphQL)
    * @throws {ApiKeyForbiddenException} 403 when the key lacks a required scope
    * @throws {ApiKeyUnavailableException} 503 when the key store cannot be read
    */
   canActivate(context: ExecutionContext): Promise<boolean> {
-    try {
-      if (this.passesAtOnce(context)) return PASSED;
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.checkRequest(context);
+    return this.takesFastPath ? this.endOfTurn.add(context) : this.checkRequest(context);
   }
 
   /**
+   * Whether requests try the fast path: rows are cached (notify mode), and `authenticate` and
+   * `validateKey` are this class's own, so that overrides are never bypassed.
+   */
+  private get takesFastPath(): boolean {
+    // Optional: a guard whose registration is missing fails its boot check, never a request here.
+    return this.authenticatesAsDeclared && this.apiKeyService?.answersAtOnce === true;
+  }
+
+  /**
+   * Notify mode's requests, answered at the end of their turn of the event loop, together: the
+   * fast path where it can tell, else the full check (see `request/end-of-turn.ts` for why).
+   */
+  private readonly endOfTurn = new EndOfTurnAnswers<ExecutionContext>(
+    (context) => this.passesAtOnce(context) || this.checkRequest(context),
+  );
+
+  /**
    * The fast path: whether the request may pass as far as can be told at once, with no read and
-   * no wait (the route skipped, or its key's row cached in notify mode and its digest memoised).
-   * `false` when it cannot be told so, and the full check follows. Only taken when `authenticate`
-   * and `validateKey` are this class's own, so that overrides are never bypassed; the other
-   * hooks it calls are called as the full check calls them.
+   * no wait (the route skipped, or its key's row cached and its digest memoised). `false` when it
+   * cannot be told so, and the full check follows. The other hooks it calls are called as the
+   * full check calls them.
    */
   private passesAtOnce(context: ExecutionContext): boolean {
-    if (!this.authenticatesAsDeclared || !this.apiKeyService.answersAtOnce) return false;
     if (this.shouldSkip(context)) return true;
     const request = this.getRequest(context);
     const key = this.extractKey(request, context);
