@@ -1,0 +1,53 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The README's performance table quotes one run of the same-process row set: every figure in it
+ * must be the one that run's report (`bench/results/`, written by the bench itself) gives, so
+ * that a reader who opens the report, or reruns the command, finds the numbers quoted.
+ */
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const performance = /### Performance\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? '';
+
+/** The README table's rows: store, then default and notify as `guarded / control`. */
+function quotedRows(): Map<string, [string, string]> {
+  const rows = new Map<string, [string, string]>();
+  for (const match of performance.matchAll(
+    /^\| (SQLite|PostgreSQL|MariaDB) \| ([\d.]+ \/ [\d.]+) \| ([\d.]+ \/ [\d.]+) \|$/gm,
+  ))
+    rows.set(match[1], [match[2], match[3]]);
+  return rows;
+}
+
+/** The report's rows: `<engine>, <mode>` to `guarded / control`, as the report prints them. */
+function reportedRows(report: string): Map<string, string> {
+  const rows = new Map<string, string>();
+  for (const match of report.matchAll(
+    /^\| 13[a-f] \| (SQLite|PostgreSQL|MariaDB), (default|revocationSync: 'notify')[^|]* \| [\d,]+ \| \*\*([\d.]+)\*\* \| ([\d.]+) \|/gm,
+  ))
+    rows.set(
+      `${match[1]}, ${match[2] === 'default' ? 'default' : 'notify'}`,
+      `${match[3]} / ${match[4]}`,
+    );
+  return rows;
+}
+
+describe('the README performance table', () => {
+  const cited = /\]\((bench\/results\/[\w.-]+-same-process[\w-]*\.md)\)/.exec(performance)?.[1];
+
+  it('cites a same-process report that is in the repository', () => {
+    expect(cited).toBeDefined();
+    expect(existsSync(new URL(`../../${cited}`, import.meta.url))).toBe(true);
+  });
+
+  it('quotes every engine and mode exactly as that report gives them', () => {
+    const report = readFileSync(new URL(`../../${cited}`, import.meta.url), 'utf8');
+    const reported = reportedRows(report);
+    const quoted = quotedRows();
+    expect([...quoted.keys()]).toEqual(['SQLite', 'PostgreSQL', 'MariaDB']);
+    for (const [store, [byDefault, notify]] of quoted) {
+      expect(byDefault, `${store}, default`).toBe(reported.get(`${store}, default`));
+      expect(notify, `${store}, notify`).toBe(reported.get(`${store}, notify`));
+    }
+  });
+});
