@@ -13,7 +13,7 @@
  * Every child, temporary SQLite file and PostgreSQL database is removed on exit, on error,
  * on Ctrl-C and when the overall time limit (BENCH_TIMEOUT seconds) runs out.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -62,7 +62,8 @@ import {
   WINDOW,
   describeSettings,
   integer,
-  outDir,
+  freshResultStem,
+  printTargets,
   wanted,
 } from './settings.js';
 import { measureSoaks, wantsSoakRows } from '../rows/soak.js';
@@ -210,19 +211,15 @@ function assembleReport(
  * table, the targets and the first notes.
  */
 function publish(report: BenchReport): void {
-  const dir = path.join(outDir, 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = report.startedAt.slice(0, 10);
-  let stem = day;
-  for (let n = 2; existsSync(path.join(dir, `${stem}.md`)); n++) stem = `${day}-${n}`;
-  const markdown = path.join(dir, `${stem}.md`);
-  writeFileSync(markdown, renderMarkdown(report));
-  writeFileSync(path.join(dir, `${stem}.svg`), renderSvg(report));
+  const stem = freshResultStem(report.startedAt);
+  writeFileSync(`${stem}.md`, renderMarkdown(report));
+  writeFileSync(`${stem}.svg`, renderSvg(report));
   console.log(`\n${renderConsoleTable(report)}\n`);
-  for (const check of report.targets)
-    console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
+  printTargets(report.targets);
   for (const note of report.notes.slice(0, 2)) console.log(note);
-  console.log(`\nWrote ${path.relative(process.cwd(), markdown)} and ${stem}.svg beside it.`);
+  console.log(
+    `\nWrote ${path.relative(process.cwd(), `${stem}.md`)} and ${path.basename(stem)}.svg beside it.`,
+  );
 }
 
 async function main(): Promise<void> {

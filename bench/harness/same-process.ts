@@ -4,7 +4,7 @@
  * Writes `bench/results/<date>-same-process.md` (never overwriting: `-2`, `-3` follow).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AppPool, cleanup, cleanupOnSignalsAndTimeout, dropDatabases } from '../apps/apps.js';
@@ -14,7 +14,7 @@ import {
   type SameProcessReport,
 } from '../report/same-process.js';
 import { measureSetup, SAME_PROCESS_SETUPS, type SameProcessResult } from '../rows/same-process.js';
-import { outDir, wanted } from './settings.js';
+import { freshResultStem, printTargets, wanted } from './settings.js';
 
 cleanupOnSignalsAndTimeout();
 
@@ -31,11 +31,7 @@ function commit(): string {
 
 /** Writes the report beside the other dated results; returns its path. */
 function publish(report: SameProcessReport): string {
-  const dir = path.join(outDir, 'results');
-  mkdirSync(dir, { recursive: true });
-  const day = report.startedAt.slice(0, 10);
-  let file = path.join(dir, `${day}-same-process.md`);
-  for (let n = 2; existsSync(file); n++) file = path.join(dir, `${day}-same-process-${n}.md`);
+  const file = `${freshResultStem(report.startedAt, 'same-process')}.md`;
   writeFileSync(file, renderSameProcessMarkdown(report));
   return file;
 }
@@ -63,8 +59,7 @@ async function main(): Promise<void> {
     results,
   };
   const file = publish(report);
-  for (const check of sameProcessTargets(results))
-    console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
+  printTargets(sameProcessTargets(results));
   console.log(`\nWrote ${path.relative(process.cwd(), file)}.`);
   const failed = results.some((r) => Object.values(r.routes).some((t) => t.failures > 0));
   if (failed) {

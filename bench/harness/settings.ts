@@ -14,6 +14,7 @@
  * revocations per engine in the propagation rows (default 200), BENCH_OUTAGE_ROUNDS listener
  * outages per engine in the outage rows (default 5).
  */
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { BENCH_ROUTE } from '../apps/scenario.js';
 
@@ -68,6 +69,26 @@ export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 export const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Where `results/` (the dated reports and charts) and the profiles go. */
 export const outDir = path.resolve(process.env.BENCH_OUT ?? path.join(process.cwd(), 'bench'));
+
+/**
+ * Where a run started at `startedAt` writes its report: `results/<day>[-<kind>]`, without an
+ * extension, or the first of `-2`, `-3`, ... whose `.md` is not there yet, so that a dated result
+ * is never overwritten. Creates `results/`.
+ */
+export function freshResultStem(startedAt: string, kind?: string): string {
+  const dir = path.join(outDir, 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = kind ? `${startedAt.slice(0, 10)}-${kind}` : startedAt.slice(0, 10);
+  let stem = base;
+  for (let n = 2; existsSync(path.join(dir, `${stem}.md`)); n++) stem = `${base}-${n}`;
+  return path.join(dir, stem);
+}
+
+/** Prints each target as `met` or `NOT MET`, with what was measured. */
+export function printTargets(checks: { met: boolean; target: string; measured: string }[]): void {
+  for (const check of checks)
+    console.log(`${check.met ? 'met    ' : 'NOT MET'}  ${check.target}: ${check.measured}`);
+}
 
 const only = process.env.BENCH_ONLY
   ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim()))
