@@ -1,12 +1,9 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyModule, ApiKeyService } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createSharedDatabase, type TestDatabase } from '../support/databases.js';
 import { nextOrNotified } from '../support/revocation-sync-mode.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
@@ -19,18 +16,11 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)(
   (engine) => {
     describe.each(ADAPTERS)('%s', (_platform, adapter) => {
       let db: TestDatabase | undefined;
-      let dir: string | undefined;
       const apps: Array<{ app: any; url: string }> = [];
 
       beforeAll(async () => {
-        let options: any;
-        if (engine === 'sqlite-file') {
-          dir = mkdtempSync(join(tmpdir(), 'apikey-'));
-          options = { type: 'better-sqlite3', database: join(dir, 'keys.sqlite') };
-        } else {
-          db = await createTestDatabase(engine);
-          options = db.options;
-        }
+        db = await createSharedDatabase(engine);
+        const options: any = db.options;
         for (let i = 0; i < 2; i++) {
           @Module({
             imports: [typeOrmFor(options, { synchronize: i === 0 }), ApiKeyModule.forRoot()],
@@ -43,7 +33,6 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)(
       afterAll(async () => {
         for (const { app } of apps) await app.close();
         await db?.drop();
-        if (dir) rmSync(dir, { recursive: true, force: true });
       });
 
       it('a revoke in one instance applies on the next request to the other', async () => {

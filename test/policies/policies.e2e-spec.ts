@@ -1,7 +1,4 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Controller, Get, Module, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +12,7 @@ import {
   SkipApiKeyUsage,
 } from '../../lib/index.js';
 import { ADAPTERS, call, startApp } from '../support/http.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createSharedDatabase, type TestDatabase } from '../support/databases.js';
 import { eventually, nextOrNotified } from '../support/revocation-sync-mode.js';
 import { keyPrefixController, typeOrmFor } from '../support/scenario-app.js';
 
@@ -49,21 +46,14 @@ class UsageController {
 describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s)', (engine) => {
   describe.each(ADAPTERS)('%s', (_platform, adapter) => {
     let db: TestDatabase | undefined;
-    let dir: string | undefined;
     const apps: Array<{ app: any; url: string }> = [];
     const service = () => apps[0].app.get(ApiKeyService) as ApiKeyService<ApiKey>;
     const get = (i: number, key: string, path = 'who') =>
       call(`${apps[i].url}/${path}`, { headers: { authorization: `Api-Key ${key}` } });
 
     beforeAll(async () => {
-      let options: any;
-      if (engine === 'sqlite-file') {
-        dir = mkdtempSync(join(tmpdir(), 'apikey-policies-'));
-        options = { type: 'better-sqlite3', database: join(dir, 'keys.sqlite') };
-      } else {
-        db = await createTestDatabase(engine);
-        options = db.options;
-      }
+      db = await createSharedDatabase(engine);
+      const options: any = db.options;
       for (let i = 0; i < 2; i++) {
         @Module({
           imports: [
@@ -80,7 +70,6 @@ describe.each(['sqlite-file', 'postgres', 'mariadb'] as const)('key policies (%s
     afterAll(async () => {
       for (const { app } of apps) await app.close();
       await db?.drop();
-      if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
     it('a suspension in one instance applies to the next request to the other, and so does resuming', async () => {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { DataSource } from 'typeorm';
 
@@ -81,5 +84,22 @@ export async function createTestDatabase(engine: Engine): Promise<TestDatabase> 
       );
       await ds.destroy();
     },
+  };
+}
+
+/**
+ * A database that several app instances of one suite share: for `sqlite-file`, a SQLite file in
+ * a folder of its own (`:memory:` would give each connection its own database), removed by
+ * `drop()`; otherwise what `createTestDatabase` makes.
+ */
+export async function createSharedDatabase(
+  engine: 'sqlite-file' | Exclude<Engine, 'sqlite'>,
+): Promise<TestDatabase> {
+  if (engine !== 'sqlite-file') return createTestDatabase(engine);
+  const dir = mkdtempSync(join(tmpdir(), 'apikey-shared-'));
+  return {
+    engine: 'sqlite',
+    options: { type: 'better-sqlite3', database: join(dir, 'keys.sqlite') },
+    drop: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
