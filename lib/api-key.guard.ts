@@ -136,15 +136,6 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
   }
 
   /**
-   * Whether requests try the fast path: rows are cached (notify mode), and `authenticate` and
-   * `validateKey` are this class's own, so that overrides are never bypassed.
-   */
-  private get takesFastPath(): boolean {
-    // Optional: a guard whose registration is missing fails its boot check, never a request here.
-    return this.authenticatesAsDeclared && this.apiKeyService?.answersAtOnce === true;
-  }
-
-  /**
    * Notify mode's requests, answered at the end of their turn of the event loop, together: the
    * fast path where it can tell, else the full check (see `request/end-of-turn.ts` for why).
    */
@@ -177,10 +168,16 @@ export class ApiKeyGuard<T extends AbstractApiKey = AbstractApiKey> implements C
     return true;
   }
 
-  /** Whether `authenticate` and `validateKey` are this class's own, so `passesAtOnce` may stand in for them. */
-  private readonly authenticatesAsDeclared =
+  /**
+   * Whether requests try the fast path: rows are cached (notify mode), and `authenticate` and
+   * `validateKey` are this class's own, so that `passesAtOnce` may stand in for them and
+   * overrides are never bypassed.
+   */
+  private readonly takesFastPath =
     this.authenticate === ApiKeyGuard.prototype.authenticate &&
-    this.validateKey === ApiKeyGuard.prototype.validateKey;
+    this.validateKey === ApiKeyGuard.prototype.validateKey &&
+    // Optional: a guard whose registration is missing fails its boot check, never a request here.
+    this.apiKeyService?.answersAtOnce === true;
 
   /** The full check: skip, authenticate, then the `@AllowApiKeyOr()` guards, then the refusal. */
   private async checkRequest(context: ExecutionContext): Promise<boolean> {
