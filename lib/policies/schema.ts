@@ -135,8 +135,7 @@ async function addPolicyColumns(queryRunner: QueryRunner, table: string): Promis
     if (dialect === null) {
       await queryRunner.addColumn(table, new TableColumn(column));
     } else {
-      const q =
-        dialect === 'mysql' ? (name: string) => `\`${name}\`` : (name: string) => `"${name}"`;
+      const q = (name: string) => queryRunner.connection.driver.escape(name);
       await queryRunner.query(
         `ALTER TABLE ${q(table)} ADD COLUMN ${q(column.name)} ${sqlType(dialect, kind)} NULL`,
       );
