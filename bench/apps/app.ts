@@ -39,13 +39,14 @@ import { generateKey } from '../../lib/keys/format.js';
 import { LruMap } from '../../lib/verification/lru.js';
 import { ApiKeyThrottlerGuard } from '../../lib/throttler/index.js';
 import { bulkInsert, fillerRows } from '../harness/seed.js';
+import { RoundTripControlGuard } from './round-trip.js';
 import { answerSoakMessage } from './soak-app.js';
 import {
   BENCH_ROUTE,
   OPEN_ROUTE,
   STATIC_KEY_HEADER,
-  THREE_ROUTES,
-  THREE_ROUTES_BODY,
+  SAME_PROCESS_BODY,
+  SAME_PROCESS_ROUTES,
   type BenchDatabase,
   type BenchScenario,
   type BenchThrottle,
@@ -90,9 +91,9 @@ class AuthorizationHeaderGuard implements CanActivate {
 /** The same-process row set's open route. */
 @Controller()
 class OpenRouteController {
-  @Get(THREE_ROUTES.open.slice(1))
+  @Get(SAME_PROCESS_ROUTES.open.slice(1))
   handle() {
-    return THREE_ROUTES_BODY;
+    return SAME_PROCESS_BODY;
   }
 }
 
@@ -100,9 +101,19 @@ class OpenRouteController {
 @Controller()
 @UseGuards(AuthorizationHeaderGuard)
 class ControlRouteController {
-  @Get(THREE_ROUTES.control.slice(1))
+  @Get(SAME_PROCESS_ROUTES.control.slice(1))
   handle() {
-    return THREE_ROUTES_BODY;
+    return SAME_PROCESS_BODY;
+  }
+}
+
+/** The same handler behind the control guard and one shared database round trip. */
+@Controller()
+@UseGuards(RoundTripControlGuard)
+class RoundTripRouteController {
+  @Get(SAME_PROCESS_ROUTES.roundTrip.slice(1))
+  handle() {
+    return SAME_PROCESS_BODY;
   }
 }
 
@@ -110,9 +121,9 @@ class ControlRouteController {
 @Controller()
 @UseGuards(ApiKeyGuard)
 class GuardedRouteController {
-  @Get(THREE_ROUTES.guarded.slice(1))
+  @Get(SAME_PROCESS_ROUTES.guarded.slice(1))
   handle() {
-    return THREE_ROUTES_BODY;
+    return SAME_PROCESS_BODY;
   }
 }
 
@@ -229,14 +240,14 @@ function appModule(scenario: BenchScenario): DynamicModule {
         providers.push({ provide: APP_GUARD, useClass: ApiKeyThrottlerGuard });
       }
       break;
-    case 'three-routes':
+    case 'same-process':
       imports.push(
         TypeOrmModule.forRoot(typeOrmOptions(scenario.db) as any),
         ApiKeyModule.forRoot(
           scenario.revocationSync ? { revocationSync: scenario.revocationSync } : {},
         ),
       );
-      providers.push(AuthorizationHeaderGuard);
+      providers.push(AuthorizationHeaderGuard, RoundTripControlGuard);
       break;
     case 'memo-memory':
       imports.push(
@@ -250,8 +261,13 @@ function appModule(scenario: BenchScenario): DynamicModule {
       break;
   }
   const controllers =
-    scenario.guard === 'three-routes'
-      ? [OpenRouteController, ControlRouteController, GuardedRouteController]
+    scenario.guard === 'same-process'
+      ? [
+          OpenRouteController,
+          ControlRouteController,
+          RoundTripRouteController,
+          GuardedRouteController,
+        ]
       : scenario.guard === 'api-key' && scenario.openRoute
         ? [HelloController, OpenController]
         : [HelloController];
@@ -337,7 +353,7 @@ async function main(): Promise<void> {
 
   let key: string | undefined;
   let seedMs: number | undefined;
-  if (scenario.guard === 'api-key' || scenario.guard === 'three-routes') {
+  if (scenario.guard === 'api-key' || scenario.guard === 'same-process') {
     const started = performance.now();
     // One real hash of the default hasher, shared by every filler row.
     const fillerHash = await app.get(ApiKeyService).options.hasher.hash(generateKey().key);

@@ -41,11 +41,12 @@ export type BenchScenario =
     }
   | { guard: 'memo-memory'; db: BenchDatabase; keys: number }
   /**
-   * The same-process row set (row 13): one app serving the same handler at THREE_ROUTES.open
-   * (no guard), `.control` (a guard that reads `Authorization` and lets in) and `.guarded`
-   * (`ApiKeyGuard`, bcrypt), with `keys` keys.
+   * The same-process row set (row 13): one app serving the same handler at
+   * SAME_PROCESS_ROUTES.open (no guard), `.control` (a guard that reads `Authorization` and lets
+   * in), `.roundTrip` (the control, then one shared `SELECT 1` per batch, as the key lookup
+   * shares its read) and `.guarded` (`ApiKeyGuard`, bcrypt), with `keys` keys.
    */
-  | { guard: 'three-routes'; db: BenchDatabase; keys: number; revocationSync?: 'notify' };
+  | { guard: 'same-process'; db: BenchDatabase; keys: number; revocationSync?: 'notify' };
 
 /** Child to parent. */
 export type ChildMessage =
@@ -94,11 +95,12 @@ export const OPEN_ROUTE = '/open';
 /** Header the passport and naive guards read the key from (the ApiKeyGuard rows use the default `Authorization: Api-Key`). */
 export const STATIC_KEY_HEADER = 'x-api-key';
 
-/** The routes of the same-process row set's app, all answering with THREE_ROUTES_BODY. */
-export const THREE_ROUTES = {
+/** The routes of the same-process row set's app, all answering with SAME_PROCESS_BODY. */
+export const SAME_PROCESS_ROUTES = {
   open: '/open',
   control: '/control',
+  roundTrip: '/round-trip',
   guarded: '/guarded',
 } as const;
-/** What each of the three routes answers. */
-export const THREE_ROUTES_BODY = { ok: true, items: [1, 2, 3] };
+/** What each route of the same-process app answers. */
+export const SAME_PROCESS_BODY = { ok: true, items: [1, 2, 3] };

@@ -4,6 +4,7 @@
  */
 import {
   pooledPercentiles,
+  ROUTES,
   ROUND_WINDOW,
   ROUNDS,
   SAME_PROCESS_KEYS,
@@ -32,7 +33,7 @@ export interface SameProcessTarget {
 
 const ratio = (values: number[]): string => median(values).toFixed(3);
 const ms = (value: number): string => value.toFixed(2);
-const cpuPerRequest = (result: SameProcessResult, route: 'open' | 'control' | 'guarded') =>
+const cpuPerRequest = (result: SameProcessResult, route: (typeof ROUTES)[number]) =>
   result.routes[route].cpuMicros / Math.max(1, result.routes[route].answered);
 
 /**
@@ -86,31 +87,37 @@ export function renderSameProcessMarkdown(report: SameProcessReport): string {
     '',
     `${report.machine}; commit ${report.commit}; load average ${report.loadAtStart.toFixed(2)} at the start, ${report.loadAtEnd.toFixed(2)} at the end.`,
     '',
-    `One Nest 12 + Express app per engine and mode, the handler \`{ ok: true, items: [1, 2, 3] }\` on three routes: open, behind a control guard that only reads \`Authorization\` and lets in, and behind \`ApiKeyGuard\` (bcrypt, ${SAME_PROCESS_KEYS} keys); every request sends the same \`Authorization: Api-Key <key>\`. autocannon, ${CONNECTIONS} connections: ${WARMUP} s of warm-up per route (discarded), then ${ROUNDS} rounds of one ${ROUND_WINDOW} s window per route, the order rotating each round. A ratio is the median over the rounds of the route's req/s ÷ the open route's in the same round; p99 added likewise. App CPU is the app process's user + system time in the route's windows per answer.`,
+    `One Nest 12 + Express app per engine and mode, the handler \`{ ok: true, items: [1, 2, 3] }\` on four routes: open, behind a control guard that only reads \`Authorization\` and lets in, behind the round-trip control (that guard, then one \`SELECT 1\` shared by the requests of two event-loop turns, through the runner the key lookup reads with), and behind \`ApiKeyGuard\` (bcrypt, ${SAME_PROCESS_KEYS} keys); every request sends the same \`Authorization: Api-Key <key>\`. autocannon, ${CONNECTIONS} connections: ${WARMUP} s of warm-up per route (discarded), then ${ROUNDS} rounds of one ${ROUND_WINDOW} s window per route, the order rotating each round. A ratio is the median over the rounds of the route's req/s ÷ the open route's in the same round; p99 added likewise. App CPU is the app process's user + system time in the route's windows per answer.`,
     '',
-    '| # | engine, mode | open req/s | **guarded ÷ open** | control ÷ open | p99 added ms: guarded / control | open p50 / p99 ms | app CPU µs/req: open / control / guarded | failures |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| # | engine, mode | open req/s | **guarded ÷ open** | control ÷ open | round trip ÷ open | p99 added ms: guarded / control / round trip | open p50 / p99 ms | app CPU µs/req: open / control / round trip / guarded | failures |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const result of report.results) {
     const open = pooledPercentiles(result.routes.open);
-    const failures =
-      result.routes.open.failures + result.routes.control.failures + result.routes.guarded.failures;
+    const failures = ROUTES.reduce((sum, route) => sum + result.routes[route].failures, 0);
+    const p99Added = [result.guardedP99Added, result.controlP99Added, result.roundTripP99Added];
     lines.push(
-      `| ${result.setup.id} | ${setupLabel(result.setup)} | ${integer(median(result.routes.open.rps))} | **${ratio(result.guardedRatios)}** | ${ratio(result.controlRatios)} | ${ms(median(result.guardedP99Added))} / ${ms(median(result.controlP99Added))} | ${ms(open.p50)} / ${ms(open.p99)} | ${['open', 'control', 'guarded'].map((r) => Math.round(cpuPerRequest(result, r as 'open'))).join(' / ')} | ${failures} |`,
+      `| ${result.setup.id} | ${setupLabel(result.setup)} | ${integer(median(result.routes.open.rps))} | **${ratio(result.guardedRatios)}** | ${ratio(result.controlRatios)} | ${ratio(result.roundTripRatios)} | ${p99Added.map((added) => ms(median(added))).join(' / ')} | ${ms(open.p50)} / ${ms(open.p99)} | ${ROUTES.map((route) => Math.round(cpuPerRequest(result, route))).join(' / ')} | ${failures} |`,
     );
   }
-  lines.push('', '## Rounds', '', '| # | guarded ÷ open, by round | control ÷ open, by round |');
-  lines.push('| --- | --- | --- |');
+  lines.push(
+    '',
+    '## Rounds',
+    '',
+    '| # | guarded ÷ open, by round | control ÷ open, by round | round trip ÷ open, by round |',
+  );
+  lines.push('| --- | --- | --- | --- |');
+  const byRound = (ratios: number[]) => ratios.map((r) => r.toFixed(3)).join(', ');
   for (const result of report.results)
     lines.push(
-      `| ${result.setup.id} | ${result.guardedRatios.map((r) => r.toFixed(3)).join(', ')} | ${result.controlRatios.map((r) => r.toFixed(3)).join(', ')} |`,
+      `| ${result.setup.id} | ${byRound(result.guardedRatios)} | ${byRound(result.controlRatios)} | ${byRound(result.roundTripRatios)} |`,
     );
   lines.push('', '## Targets', '');
   for (const check of sameProcessTargets(report.results))
     lines.push(`- ${check.met ? 'met' : '**not met**'}: ${check.target}: ${check.measured}`);
   lines.push(
     '',
-    'The control ÷ open ratio is what a guard doing next to nothing scores on this machine in this run: read the guarded ratio against it, not against 1.00. Compare rows within a run.',
+    'The control ÷ open ratio is what a guard doing next to nothing scores on this machine in this run: read the guarded ratio against it, not against 1.00. The round trip ÷ open ratio is what one database round trip per batch of requests costs with nothing else of a key check: the floor of a guard that reads the store for each request (the default mode), which notify mode does not pay. Compare rows within a run.',
     '',
   );
   return lines.join('\n');

@@ -1,16 +1,19 @@
 /**
  * Row 13, the same-process row set (issue 26): what a user of one app sees. Per engine and mode
- * one Nest app serves the same handler on three routes: open, behind a control guard that only
- * reads `Authorization` and lets in, and behind `ApiKeyGuard` (bcrypt, SAME_PROCESS_KEYS keys).
- * autocannon drives each route for WARMUP seconds (discarded), then ROUNDS rounds of one window
- * of ROUND_WINDOW seconds per route, the order rotating by one route each round, so that no
- * route always follows the same one. Each round gives guarded ÷ open and control ÷ open from
- * windows seconds apart on the same process; a row reports their medians, and the medians of
- * the rounds' p99 differences. The control says how far the machine lets two routes of one app
- * differ when the guard does next to nothing.
+ * one Nest app serves the same handler on four routes: open, behind a control guard that only
+ * reads `Authorization` and lets in, behind the round-trip control (the control, then one
+ * `SELECT 1` shared per batch of requests, as the key lookup shares its read), and behind
+ * `ApiKeyGuard` (bcrypt, SAME_PROCESS_KEYS keys). autocannon drives each route for WARMUP seconds
+ * (discarded), then ROUNDS rounds of one window of ROUND_WINDOW seconds per route, the order
+ * rotating by one route each round, so that no route always follows the same one. Each round
+ * gives each guarded route's req/s ÷ open's from windows seconds apart on the same process; a row
+ * reports their medians, and the medians of the rounds' p99 differences. The control says how
+ * far the machine lets two routes of one app differ when the guard does next to nothing; the
+ * round-trip control, what one database round trip per batch costs, the floor of any guard that
+ * reads the store for each request.
  */
 import { appCpu, mariadbDb, postgresDb, sqliteDb, type AppPool } from '../apps/apps.js';
-import { THREE_ROUTES, type BenchDatabase } from '../apps/scenario.js';
+import { SAME_PROCESS_ROUTES, type BenchDatabase } from '../apps/scenario.js';
 import { answeredCount, apiKeyHeaders, load } from '../harness/load.js';
 import { positiveFromEnv, WARMUP, wanted } from '../harness/settings.js';
 import { median, percentile, pooled } from '../harness/stats.js';
@@ -22,8 +25,8 @@ export const ROUNDS = positiveFromEnv('BENCH_ROUNDS', 5);
 /** Seconds per window (`BENCH_ROUND_WINDOW`). */
 export const ROUND_WINDOW = positiveFromEnv('BENCH_ROUND_WINDOW', 4);
 
-/** The three routes, in the order of the first round. */
-export const ROUTES = ['open', 'control', 'guarded'] as const;
+/** The routes, in the order of the first round. */
+export const ROUTES = ['open', 'control', 'roundTrip', 'guarded'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
 /** One engine and mode of the row set. */
@@ -63,11 +66,13 @@ export interface RouteTally {
 export interface SameProcessResult {
   setup: Omit<SameProcessSetup, 'database'>;
   routes: Record<RouteName, RouteTally>;
-  /** Per round: guarded ÷ open and control ÷ open, and their p99 minus open's (ms). */
+  /** Per round: guarded, control and round-trip req/s ÷ open's, and their p99 minus open's (ms). */
   guardedRatios: number[];
   controlRatios: number[];
+  roundTripRatios: number[];
   guardedP99Added: number[];
   controlP99Added: number[];
+  roundTripP99Added: number[];
 }
 
 const emptyTally = (): RouteTally => ({
@@ -90,7 +95,7 @@ export const wantsSameProcessSet = (): boolean => SAME_PROCESS_SETUPS.some((s) =
 export const setupLabel = (setup: Pick<SameProcessSetup, 'engine' | 'notify'>): string =>
   `${setup.engine}, ${setup.notify ? "revocationSync: 'notify'" : 'default (read per request)'}`;
 
-/** Boots one setup's app, measures its three routes, and stops it. */
+/** Boots one setup's app, measures its routes, and stops it. */
 export async function measureSetup(
   setup: SameProcessSetup,
   boot: AppPool['boot'],
@@ -98,7 +103,7 @@ export async function measureSetup(
   const { database, ...described } = setup;
   const app = await boot(
     {
-      guard: 'three-routes',
+      guard: 'same-process',
       db: await database(),
       keys: SAME_PROCESS_KEYS,
       ...(setup.notify ? { revocationSync: 'notify' as const } : {}),
@@ -110,19 +115,26 @@ export async function measureSetup(
     // Every route gets the same header, so that they differ by their guard alone.
     const headers = apiKeyHeaders(app.key!);
     const drive = (route: RouteName, duration: number) =>
-      load({ url: `${origin}${THREE_ROUTES[route]}`, headers, duration });
+      load({ url: `${origin}${SAME_PROCESS_ROUTES[route]}`, headers, duration });
     process.stdout.write(
       `  ${setup.id}. ${setupLabel(setup)}: warm-up ${WARMUP} s per route, ${ROUNDS} rounds of ${ROUND_WINDOW} s windows ... `,
     );
     for (const route of ROUTES) await drive(route, WARMUP);
-    const routes = { open: emptyTally(), control: emptyTally(), guarded: emptyTally() };
+    const routes = {
+      open: emptyTally(),
+      control: emptyTally(),
+      roundTrip: emptyTally(),
+      guarded: emptyTally(),
+    };
     const result: SameProcessResult = {
       setup: described,
       routes,
       guardedRatios: [],
       controlRatios: [],
+      roundTripRatios: [],
       guardedP99Added: [],
       controlP99Added: [],
+      roundTripP99Added: [],
     };
     for (let round = 0; round < ROUNDS; round++) {
       const rps = {} as Record<RouteName, number>;
@@ -142,11 +154,13 @@ export async function measureSetup(
       }
       result.guardedRatios.push(rps.guarded / rps.open);
       result.controlRatios.push(rps.control / rps.open);
+      result.roundTripRatios.push(rps.roundTrip / rps.open);
       result.guardedP99Added.push(p99.guarded - p99.open);
       result.controlP99Added.push(p99.control - p99.open);
+      result.roundTripP99Added.push(p99.roundTrip - p99.open);
     }
     console.log(
-      `guarded ${median(result.guardedRatios).toFixed(3)}, control ${median(result.controlRatios).toFixed(3)} of open (${Math.round(median(routes.open.rps))} req/s)`,
+      `guarded ${median(result.guardedRatios).toFixed(3)}, control ${median(result.controlRatios).toFixed(3)}, round trip ${median(result.roundTripRatios).toFixed(3)} of open (${Math.round(median(routes.open.rps))} req/s)`,
     );
     return result;
   } finally {

@@ -256,8 +256,14 @@ async function loadBroadcaster(
   };
 }
 
-/** Runs statements on the driver's own connection where it can, else through a query runner. */
-function runnerFor(dataSource: DataSource): CompiledLookup['run'] {
+/**
+ * Runs statements on the driver's own connection where it can, else through a query runner: the
+ * runner the compiled lookup reads with. Exported for the bench's round-trip control, which
+ * times a bare `SELECT 1` through the same path.
+ *
+ * @throws when the driver lacks the internal the runner needs (the lookup then compiles to `null`)
+ */
+export function runnerFor(dataSource: DataSource): CompiledLookup['run'] {
   const driver = dataSource.driver as any;
   const type = dataSource.options.type;
   if (type === 'better-sqlite3') {
