@@ -58,4 +58,23 @@ describe('the README performance table', () => {
       expect(notify, `${store}, notify`).toBe(reported.get(`${store}, notify`));
     }
   });
+
+  it("says what the round trip alone costs as PostgreSQL's row gives it", () => {
+    const claimed = /round\s+trip alone costs (\d+\.\d+)/.exec(performance)?.[1];
+    const roundTrip = quotedRows().get('PostgreSQL')?.[0].split(' / ')[2];
+    expect(claimed).toBeDefined();
+    expect((1 - Number(roundTrip)).toFixed(2)).toBe(claimed);
+  });
+
+  it('bounds the p99 added as every row of that report does', () => {
+    const bound = Number(/p99 added < ([\d.]+)\s+ms/.exec(performance)?.[1]);
+    const report = readFileSync(new URL(`../../${cited}`, import.meta.url), 'utf8');
+    // The seventh column: p99 added by the guarded route, then by the controls.
+    const added = [...report.matchAll(/^\| 13[a-f] (?:\|[^|]*){5}\| (-?[\d.]+) \//gm)].map(
+      (match) => Number(match[1]),
+    );
+    expect(bound).toBeGreaterThan(0);
+    expect(added).toHaveLength(6);
+    for (const value of added) expect(value).toBeLessThan(bound);
+  });
 });
