@@ -17,6 +17,7 @@ import {
   type ExecutionContext,
   type INestApplication,
   type Provider,
+  type Type,
 } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportStrategy } from '@nestjs/passport';
@@ -39,7 +40,7 @@ import { generateKey } from '../../lib/keys/format.js';
 import { LruMap } from '../../lib/verification/lru.js';
 import { ApiKeyThrottlerGuard } from '../../lib/throttler/index.js';
 import { bulkInsert, fillerRows } from '../harness/seed.js';
-import { RoundTripControlGuard } from './round-trip.js';
+import { AuthorizationHeaderGuard, RoundTripControlGuard } from './controls.js';
 import { answerSoakMessage } from './soak-app.js';
 import {
   BENCH_ROUTE,
@@ -77,54 +78,30 @@ class OpenController {
   }
 }
 
+type SameProcessRoute = keyof typeof SAME_PROCESS_ROUTES;
+
+/** The guard in front of each same-process route, `null` for the open one. */
+const SAME_PROCESS_GUARDS: Record<SameProcessRoute, Type<CanActivate> | null> = {
+  open: null,
+  control: AuthorizationHeaderGuard,
+  roundTrip: RoundTripControlGuard,
+  guarded: ApiKeyGuard,
+};
+
 /**
- * The floor of any guard, for the same-process row set: reads the `Authorization` header and
- * lets the request in when there is one.
+ * A controller answering SAME_PROCESS_BODY at `path`, behind `guard` when there is one: one
+ * handler for every route, so that the routes differ by their guard alone.
  */
-@Injectable()
-class AuthorizationHeaderGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    return typeof context.switchToHttp().getRequest().headers.authorization === 'string';
+function sameProcessController(path: string, guard: Type<CanActivate> | null): Type<unknown> {
+  @Controller()
+  class SameProcessRouteController {
+    @Get(path.slice(1))
+    handle() {
+      return SAME_PROCESS_BODY;
+    }
   }
-}
-
-/** The same-process row set's open route. */
-@Controller()
-class OpenRouteController {
-  @Get(SAME_PROCESS_ROUTES.open.slice(1))
-  handle() {
-    return SAME_PROCESS_BODY;
-  }
-}
-
-/** The same handler behind the control guard. */
-@Controller()
-@UseGuards(AuthorizationHeaderGuard)
-class ControlRouteController {
-  @Get(SAME_PROCESS_ROUTES.control.slice(1))
-  handle() {
-    return SAME_PROCESS_BODY;
-  }
-}
-
-/** The same handler behind the control guard and one shared database round trip. */
-@Controller()
-@UseGuards(RoundTripControlGuard)
-class RoundTripRouteController {
-  @Get(SAME_PROCESS_ROUTES.roundTrip.slice(1))
-  handle() {
-    return SAME_PROCESS_BODY;
-  }
-}
-
-/** The same handler behind `ApiKeyGuard`. */
-@Controller()
-@UseGuards(ApiKeyGuard)
-class GuardedRouteController {
-  @Get(SAME_PROCESS_ROUTES.guarded.slice(1))
-  handle() {
-    return SAME_PROCESS_BODY;
-  }
+  if (guard) UseGuards(guard)(SameProcessRouteController);
+  return SameProcessRouteController;
 }
 
 /**
@@ -262,12 +239,9 @@ function appModule(scenario: BenchScenario): DynamicModule {
   }
   const controllers =
     scenario.guard === 'same-process'
-      ? [
-          OpenRouteController,
-          ControlRouteController,
-          RoundTripRouteController,
-          GuardedRouteController,
-        ]
+      ? (Object.keys(SAME_PROCESS_GUARDS) as SameProcessRoute[]).map((route) =>
+          sameProcessController(SAME_PROCESS_ROUTES[route], SAME_PROCESS_GUARDS[route]),
+        )
       : scenario.guard === 'api-key' && scenario.openRoute
         ? [HelloController, OpenController]
         : [HelloController];

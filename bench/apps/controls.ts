@@ -1,7 +1,8 @@
 /**
- * The round-trip control of the same-process row set: what one database round trip per batch
- * of requests costs, with nothing else of a key check. It is the floor of any guard that reads
- * the store for each request, as `ApiKeyGuard` does by default.
+ * The control guards of the same-process row set. The control reads the `Authorization` header:
+ * the floor of any guard. The round-trip control adds one database round trip per batch of
+ * requests, with nothing else of a key check: the floor of any guard that reads the store for
+ * each request, as `ApiKeyGuard` does by default.
  */
 import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -53,10 +54,20 @@ export class SharedRoundTrip {
   };
 }
 
-/**
- * The control guard (reads `Authorization`, lets in when there is one), after one shared round
- * trip to the app's database.
- */
+/** Whether the request carries an `Authorization` header: the whole of the control's check. */
+function hasAuthorizationHeader(context: ExecutionContext): boolean {
+  return typeof context.switchToHttp().getRequest().headers.authorization === 'string';
+}
+
+/** The control: reads the `Authorization` header and lets the request in when there is one. */
+@Injectable()
+export class AuthorizationHeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return hasAuthorizationHeader(context);
+  }
+}
+
+/** The control's check, then one round trip to the app's database, shared with the batch. */
 @Injectable()
 export class RoundTripControlGuard implements CanActivate {
   private readonly roundTrip: SharedRoundTrip;
@@ -66,7 +77,7 @@ export class RoundTripControlGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (typeof context.switchToHttp().getRequest().headers.authorization !== 'string') return false;
+    if (!hasAuthorizationHeader(context)) return false;
     await this.roundTrip.wait();
     return true;
   }
