@@ -3,7 +3,9 @@
  * engine and mode, each round's ratios, and the targets of issue 26.
  */
 import {
+  COMPARED_ROUTES,
   pooledPercentiles,
+  ROUTE_LABELS,
   ROUTES,
   ROUND_WINDOW,
   ROUNDS,
@@ -47,7 +49,7 @@ export function sameProcessTargets(results: SameProcessResult[]): SameProcessTar
     results.find((r) => r.setup.engine === engine && r.setup.notify === notify);
   const atLeast = (result: SameProcessResult | undefined, floor: number) => {
     if (!result) return;
-    const value = median(result.guardedRatios);
+    const value = median(result.ratios.guarded);
     targets.push({
       target: `${result.setup.id} ${setupLabel(result.setup)}: guarded ÷ open ≥ ${floor}`,
       measured: value.toFixed(3),
@@ -60,8 +62,8 @@ export function sameProcessTargets(results: SameProcessResult[]): SameProcessTar
     atLeast(result, 0.95);
     const byDefault = find(result.setup.engine, false);
     if (byDefault) {
-      const notify = median(result.guardedRatios);
-      const read = median(byDefault.guardedRatios);
+      const notify = median(result.ratios.guarded);
+      const read = median(byDefault.ratios.guarded);
       targets.push({
         target: `${result.setup.id} ${result.setup.engine} notify not below its default (${byDefault.setup.id})`,
         measured: `${notify.toFixed(3)} vs ${read.toFixed(3)}`,
@@ -70,7 +72,7 @@ export function sameProcessTargets(results: SameProcessResult[]): SameProcessTar
     }
   }
   for (const result of results) {
-    const added = median(result.guardedP99Added);
+    const added = median(result.p99Added.guarded);
     targets.push({
       target: `${result.setup.id} p99 added < 1 ms`,
       measured: `${ms(added)} ms`,
@@ -95,22 +97,22 @@ export function renderSameProcessMarkdown(report: SameProcessReport): string {
   for (const result of report.results) {
     const open = pooledPercentiles(result.routes.open);
     const failures = ROUTES.reduce((sum, route) => sum + result.routes[route].failures, 0);
-    const p99Added = [result.guardedP99Added, result.controlP99Added, result.roundTripP99Added];
+    const p99Added = COMPARED_ROUTES.map((route) => ms(median(result.p99Added[route])));
     lines.push(
-      `| ${result.setup.id} | ${setupLabel(result.setup)} | ${integer(median(result.routes.open.rps))} | **${ratio(result.guardedRatios)}** | ${ratio(result.controlRatios)} | ${ratio(result.roundTripRatios)} | ${p99Added.map((added) => ms(median(added))).join(' / ')} | ${ms(open.p50)} / ${ms(open.p99)} | ${ROUTES.map((route) => Math.round(cpuPerRequest(result, route))).join(' / ')} | ${failures} |`,
+      `| ${result.setup.id} | ${setupLabel(result.setup)} | ${integer(median(result.routes.open.rps))} | **${ratio(result.ratios.guarded)}** | ${ratio(result.ratios.control)} | ${ratio(result.ratios.roundTrip)} | ${p99Added.join(' / ')} | ${ms(open.p50)} / ${ms(open.p99)} | ${ROUTES.map((route) => Math.round(cpuPerRequest(result, route))).join(' / ')} | ${failures} |`,
     );
   }
   lines.push(
     '',
     '## Rounds',
     '',
-    '| # | guarded ÷ open, by round | control ÷ open, by round | round trip ÷ open, by round |',
+    `| # | ${COMPARED_ROUTES.map((route) => `${ROUTE_LABELS[route]} ÷ open, by round`).join(' | ')} |`,
   );
   lines.push('| --- | --- | --- | --- |');
   const byRound = (ratios: number[]) => ratios.map((r) => r.toFixed(3)).join(', ');
   for (const result of report.results)
     lines.push(
-      `| ${result.setup.id} | ${byRound(result.guardedRatios)} | ${byRound(result.controlRatios)} | ${byRound(result.roundTripRatios)} |`,
+      `| ${result.setup.id} | ${COMPARED_ROUTES.map((route) => byRound(result.ratios[route])).join(' | ')} |`,
     );
   lines.push('', '## Targets', '');
   for (const check of sameProcessTargets(report.results))

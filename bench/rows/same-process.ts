@@ -28,6 +28,15 @@ export const ROUND_WINDOW = positiveFromEnv('BENCH_ROUND_WINDOW', 4);
 /** The routes, in the order of the first round. */
 export const ROUTES = ['open', 'control', 'roundTrip', 'guarded'] as const;
 export type RouteName = (typeof ROUTES)[number];
+/** The routes compared with the open one, in the order the report gives them. */
+export const COMPARED_ROUTES = ['guarded', 'control', 'roundTrip'] as const;
+export type ComparedRoute = (typeof COMPARED_ROUTES)[number];
+/** How the console and the report name each compared route. */
+export const ROUTE_LABELS: Record<ComparedRoute, string> = {
+  guarded: 'guarded',
+  control: 'control',
+  roundTrip: 'round trip',
+};
 
 /** One engine and mode of the row set. */
 export interface SameProcessSetup {
@@ -66,14 +75,18 @@ export interface RouteTally {
 export interface SameProcessResult {
   setup: Omit<SameProcessSetup, 'database'>;
   routes: Record<RouteName, RouteTally>;
-  /** Per round: guarded, control and round-trip req/s ÷ open's, and their p99 minus open's (ms). */
-  guardedRatios: number[];
-  controlRatios: number[];
-  roundTripRatios: number[];
-  guardedP99Added: number[];
-  controlP99Added: number[];
-  roundTripP99Added: number[];
+  /** Per compared route, per round: its req/s ÷ open's. */
+  ratios: Record<ComparedRoute, number[]>;
+  /** Per compared route, per round: its p99 minus open's (ms). */
+  p99Added: Record<ComparedRoute, number[]>;
 }
+
+/** An empty list per compared route. */
+const perComparedRoute = (): Record<ComparedRoute, number[]> => ({
+  guarded: [],
+  control: [],
+  roundTrip: [],
+});
 
 const emptyTally = (): RouteTally => ({
   rps: [],
@@ -129,12 +142,8 @@ export async function measureSetup(
     const result: SameProcessResult = {
       setup: described,
       routes,
-      guardedRatios: [],
-      controlRatios: [],
-      roundTripRatios: [],
-      guardedP99Added: [],
-      controlP99Added: [],
-      roundTripP99Added: [],
+      ratios: perComparedRoute(),
+      p99Added: perComparedRoute(),
     };
     for (let round = 0; round < ROUNDS; round++) {
       const rps = {} as Record<RouteName, number>;
@@ -152,16 +161,15 @@ export async function measureSetup(
         tally.rps.push(rps[route]);
         tally.p99.push(p99[route]);
       }
-      result.guardedRatios.push(rps.guarded / rps.open);
-      result.controlRatios.push(rps.control / rps.open);
-      result.roundTripRatios.push(rps.roundTrip / rps.open);
-      result.guardedP99Added.push(p99.guarded - p99.open);
-      result.controlP99Added.push(p99.control - p99.open);
-      result.roundTripP99Added.push(p99.roundTrip - p99.open);
+      for (const route of COMPARED_ROUTES) {
+        result.ratios[route].push(rps[route] / rps.open);
+        result.p99Added[route].push(p99[route] - p99.open);
+      }
     }
-    console.log(
-      `guarded ${median(result.guardedRatios).toFixed(3)}, control ${median(result.controlRatios).toFixed(3)}, round trip ${median(result.roundTripRatios).toFixed(3)} of open (${Math.round(median(routes.open.rps))} req/s)`,
+    const medians = COMPARED_ROUTES.map(
+      (route) => `${ROUTE_LABELS[route]} ${median(result.ratios[route]).toFixed(3)}`,
     );
+    console.log(`${medians.join(', ')} of open (${Math.round(median(routes.open.rps))} req/s)`);
     return result;
   } finally {
     await app.stop();
